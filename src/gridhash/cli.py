@@ -1,0 +1,169 @@
+"""The `gridhash` command line (typer + rich).
+
+Heavy modules (numpy, pandas, HiGHS, plotly, PyPSA) are imported inside the
+commands that need them, so `gridhash --help` starts fast.  Any
+:class:`gridhash.errors.GridhashError` becomes a one-paragraph message on
+stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="gridhash",
+    help=(
+        "Plan, run and settle a power plant whose output is shared between the grid "
+        "and Bitcoin mining."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ScenarioArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="Scenario TOML file or built-in name (see `gridhash scenarios`); default znpp.",
+        show_default=False,
+    ),
+]
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+@app.command()
+def scenarios() -> None:
+    """List the built-in scenarios, one line each."""
+    from gridhash.scenario import builtin_names, load_scenario
+
+    console = _console()
+    for name in builtin_names():
+        sc = load_scenario(name).scenario
+        console.print(f"[bold]{name:<12}[/bold] {sc.description}")
+
+
+@app.command()
+def show(name: Annotated[str, typer.Argument(help="Built-in scenario name.")]) -> None:
+    """Print a built-in scenario as TOML, to copy and edit."""
+    from gridhash.scenario import builtin_text
+
+    sys.stdout.write(builtin_text(name))
+
+
+@app.command()
+def run(
+    scenario: ScenarioArg = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder [default: out/<scenario>/]."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print summary.json to stdout instead of a table.")
+    ] = False,
+    csv: Annotated[bool, typer.Option("--csv", help="Also write hourly.csv.")] = False,
+) -> None:
+    """Plan the scenario's hours optimally and report what it earns, delivers and costs."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from gridhash.pipeline import STEPS, run_scenario
+    from gridhash.report.write import write_outputs
+
+    labels = {
+        "load": "Loading scenario",
+        "resolve": "Resolving series",
+        "economics": "Pricing mining",
+        "dispatch": "Optimising dispatch (HiGHS)",
+        "report": "Writing report",
+    }
+    err = _console(stderr=True)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("Starting", total=len(STEPS) + 1)
+
+        def step(name: str) -> None:
+            progress.update(task, description=labels[name], completed=STEPS.index(name))
+
+        result = run_scenario(scenario, progress=step)
+        progress.update(task, description=labels["report"], completed=len(STEPS))
+        folder = out or Path("out") / result.name
+        summary = write_outputs(result, folder, csv=csv)
+        progress.update(task, completed=len(STEPS) + 1)
+
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        return
+    from gridhash.report.terminal import print_summary
+
+    print_summary(_console(), summary, folder)
+
+
+@app.command()
+def economics(
+    scenario: ScenarioArg = None,
+    catalogue: Annotated[
+        bool, typer.Option("--catalogue", help="List every ASIC model in the catalogue.")
+    ] = False,
+) -> None:
+    """Mining economics of the fleet: breakeven power price, revenue per day, payback."""
+    from gridhash.report.terminal import print_economics
+
+    print_economics(_console(), scenario, catalogue=catalogue)
+
+
+@app.command()
+def export(
+    scenario: ScenarioArg = None,
+    pypsa: Annotated[
+        Path, typer.Option("--pypsa", help="Write the problem as a PyPSA network (.nc).")
+    ] = Path("network.nc"),
+) -> None:
+    """Export the scenario's dispatch problem as a PyPSA network for energy modellers."""
+    from gridhash.export.pypsa import export_netcdf
+
+    path = export_netcdf(scenario, pypsa)
+    _console().print(f"wrote PyPSA network to {path}")
+
+
+def main() -> None:
+    """Console entry point: run the app, turning gridhash errors into exit code 2."""
+    from gridhash.errors import GridhashError
+
+    try:
+        app(standalone_mode=False)
+    except GridhashError as exc:
+        from rich.markup import escape
+
+        _console(stderr=True).print(f"[bold red]error:[/bold red] {escape(str(exc))}")
+        raise SystemExit(exc.exit_code) from None
+    except (typer.Abort, KeyboardInterrupt):
+        _console(stderr=True).print("aborted")
+        raise SystemExit(130) from None
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,56 @@
+"""Scenario in, decisions and money out: the steps of `gridhash run`, in order.
+
+Each step is a pure function of the previous one's output; the ``progress``
+callback lets the CLI show where it is without the core printing anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gridhash.dispatch.problem import DispatchProblem
+from gridhash.dispatch.result import DispatchResult
+from gridhash.scenario.load import LoadedScenario, load_scenario
+from gridhash.scenario.resolve import Inputs, resolve
+
+#: The steps reported to ``progress``, in order.
+STEPS = ("load", "resolve", "economics", "dispatch")
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """Everything one run produced, from the scenario to the optimum."""
+
+    loaded: LoadedScenario
+    inputs: Inputs
+    problem: DispatchProblem
+    result: DispatchResult
+
+    @property
+    def name(self) -> str:
+        return self.loaded.name
+
+
+def run_scenario(
+    ref: str | Path | LoadedScenario | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> Run:
+    """Load (or take) a scenario, resolve it, price mining, and dispatch it optimally."""
+    from gridhash.dispatch import build_problem, solve_lp
+
+    def step(name: str) -> None:
+        if progress is not None:
+            progress(name)
+
+    step("load")
+    loaded = ref if isinstance(ref, LoadedScenario) else load_scenario(ref)
+    step("resolve")
+    inputs = resolve(loaded)
+    step("economics")
+    problem = build_problem(inputs)
+    step("dispatch")
+    result = solve_lp(problem)
+    return Run(loaded=loaded, inputs=inputs, problem=problem, result=result)

@@ -1,0 +1,136 @@
+"""Tables for the terminal (rich): the run summary and the fleet's economics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _num(x: float, digits: int = 0) -> str:
+    return f"{x:,.{digits}f}"
+
+
+def print_summary(console: Console, s: dict[str, Any], folder: Path) -> None:
+    """Print the run's summary: energy, money, BTC, solver, and where outputs are."""
+    e, rev = s["energy_mwh"], s["revenue_usd"]
+    table = Table(title=f"gridhash run · {s['scenario']} · {s['hours']:,} h from {s['start'][:10]}")
+    table.add_column("", style="bold")
+    table.add_column("value", justify="right")
+    table.add_column("", style="dim")
+    for label, key in (
+        ("available", "available"),
+        ("generated", "generated"),
+        ("imported for house load", "imported"),
+        ("house load", "house_load"),
+        ("to the grid", "grid"),
+        ("to mining", "mining"),
+        ("curtailed", "curtailed"),
+    ):
+        table.add_row(label, _num(e[key] / 1000, 1), "GWh")
+    table.add_row("unserved firm obligation", _num(s["unserved_firm_mwh"] / 1000, 3), "GWh")
+    table.add_section()
+    table.add_row("grid revenue", _num(rev["grid"] / 1e6, 2), "million USD")
+    table.add_row("mining revenue", _num(rev["mining"] / 1e6, 2), "million USD")
+    table.add_row("costs", _num(s["cost_usd"] / 1e6, 2), "million USD")
+    table.add_row("objective", _num(s["objective_usd"] / 1e6, 2), "million USD")
+    table.add_row("BTC mined", _num(s["btc_mined"], 2), "BTC")
+    mv = s["marginal_value_usd_per_mwh"]
+    table.add_row("marginal value at plant", f"{mv['mean']:,.1f}", "USD/MWh, mean")
+    table.add_section()
+    sv = s["solver"]
+    table.add_row("solver", f"{sv['name']} {sv['status']}", f"{sv['seconds']:.2f} s")
+    console.print(table)
+    console.print(f"outputs in [bold]{folder}[/bold]: summary.json, hourly.parquet, report.html")
+
+
+def print_economics(console: Console, scenario: str | None, *, catalogue: bool = False) -> None:
+    """Print breakeven, revenue per day and payback per ASIC model.
+
+    Uses the scenario's first-hour Bitcoin figures and, as the power value, its
+    mean grid price weighted by demand (what a MWh sold to the grid would earn).
+    """
+    import numpy as np
+
+    from gridhash.bitcoin.catalogue import load_catalogue
+    from gridhash.bitcoin.economics import (
+        breakeven_power_price_usd_per_mwh,
+        payback_days,
+        revenue_usd_per_day,
+    )
+    from gridhash.scenario.load import load_scenario
+    from gridhash.scenario.resolve import resolve
+
+    loaded = load_scenario(scenario)
+    i = resolve(loaded)
+    weights = i.offtake_demand_mw
+    power_value = float((i.offtake_price * weights).sum() / max(weights.sum(), 1e-9))
+    d, sub, fees, price = (
+        float(i.difficulty[0]),
+        float(i.subsidy_btc_per_block[0]),
+        float(i.fees_btc_per_block[0]),
+        float(i.btc_price_usd[0]),
+    )
+    opex = float(np.mean(i.mining_opex))
+    models = (
+        list(load_catalogue().values())
+        if catalogue or not i.class_models
+        else list(dict.fromkeys(i.class_models))
+    )
+    table = Table(
+        title=(
+            f"mining economics · {loaded.name} · BTC ${price:,.0f}, difficulty {d / 1e12:,.1f} T, "
+            f"subsidy {sub:g} + fees {fees:g} BTC/block, power valued at ${power_value:,.1f}/MWh"
+        )
+    )
+    for col in (
+        "model",
+        "TH/s",
+        "W",
+        "J/TH",
+        "price USD",
+        "breakeven USD/MWh",
+        "revenue USD/day",
+        "power USD/day",
+        "payback days",
+    ):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    common = dict(
+        difficulty=d,
+        subsidy_btc=sub,
+        fees_btc_per_block=fees,
+        btc_price_usd=price,
+        pool_fee=i.pool_fee,
+    )
+    for m in models:
+        breakeven = breakeven_power_price_usd_per_mwh(
+            m.efficiency_j_per_th,
+            cooling_overhead=i.cooling_overhead,
+            opex_usd_per_mwh=opex,
+            **common,
+        )
+        revenue = revenue_usd_per_day(m.hashrate_th, **common)
+        power = m.power_w * (1 + i.cooling_overhead) * 24 / 1e6 * (power_value + opex)
+        payback = payback_days(
+            m.price_usd,
+            m.hashrate_th,
+            m.power_w,
+            power_price_usd_per_mwh=power_value,
+            cooling_overhead=i.cooling_overhead,
+            opex_usd_per_mwh=opex,
+            **common,
+        )
+        table.add_row(
+            m.name,
+            _num(m.hashrate_th, 0),
+            _num(m.power_w, 0),
+            _num(m.efficiency_j_per_th, 1),
+            _num(m.price_usd, 0),
+            _num(float(breakeven), 1),
+            _num(float(revenue), 2),
+            _num(power, 2),
+            "never" if not np.isfinite(payback) else _num(float(payback), 0),
+        )
+    console.print(table)

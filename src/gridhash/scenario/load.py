@@ -1,0 +1,208 @@
+"""Read a scenario: a TOML file or a built-in name, validated, errors for people."""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from gridhash.errors import ScenarioError
+from gridhash.scenario.models import Scenario
+
+BUILTIN_PACKAGE = "gridhash.scenario.builtin"
+DEFAULT_SCENARIO = "znpp"
+
+# Tags of the SeriesSpec union; they appear in pydantic's error locations.
+_UNION_TAGS = {"constant", "inline", "file", "profile", "growth"}
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A validated scenario and where it came from (for relative paths and messages)."""
+
+    scenario: Scenario
+    source: str
+    base_dir: Path | None
+    text: str
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+
+def builtin_names() -> list[str]:
+    """Names of the scenarios shipped with gridhash, sorted, the default first."""
+    names = sorted(
+        p.name[: -len(".toml")]
+        for p in resources.files(BUILTIN_PACKAGE).iterdir()
+        if p.name.endswith(".toml")
+    )
+    if DEFAULT_SCENARIO in names:
+        names.remove(DEFAULT_SCENARIO)
+        names.insert(0, DEFAULT_SCENARIO)
+    return names
+
+
+def builtin_text(name: str) -> str:
+    """The TOML text of a built-in scenario."""
+    if name not in builtin_names():
+        raise _unknown_scenario(name)
+    return resources.files(BUILTIN_PACKAGE).joinpath(f"{name}.toml").read_text("utf-8")
+
+
+def _unknown_scenario(name: str) -> ScenarioError:
+    names = builtin_names()
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ScenarioError(
+        f"no scenario file or built-in scenario by this name{hint}",
+        value=name,
+        expected=f"a path to a .toml file, or one of the built-ins: {', '.join(names)}",
+    )
+
+
+def load_scenario(ref: str | Path | None = None) -> LoadedScenario:
+    """Load and validate a scenario from a file path or a built-in name.
+
+    Parameters
+    ----------
+    ref : str or pathlib.Path, optional
+        A path to a TOML file, or the name of a built-in scenario
+        (``gridhash scenarios`` lists them). Defaults to ``znpp``.
+
+    Raises
+    ------
+    ScenarioError
+        Missing file, malformed TOML, or a field that fails validation; the
+        message names the file, the field path, the value and what was expected.
+    """
+    ref = DEFAULT_SCENARIO if ref is None else ref
+    path = Path(ref)
+    if path.suffix.lower() == ".toml" or path.exists():
+        if not path.is_file():
+            raise ScenarioError(
+                "scenario file not found",
+                value=str(ref),
+                expected="an existing .toml file, or a built-in name: "
+                + ", ".join(builtin_names()),
+            )
+        text = path.read_text("utf-8")
+        return parse_scenario(text, source=str(path), base_dir=path.resolve().parent)
+    name = str(ref)
+    text = builtin_text(name)
+    base_dir = Path(str(resources.files(BUILTIN_PACKAGE)))
+    return parse_scenario(text, source=f"<built-in {name}>", base_dir=base_dir)
+
+
+def parse_scenario(text: str, *, source: str, base_dir: Path | None = None) -> LoadedScenario:
+    """Validate TOML text as a scenario."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(
+            f"malformed TOML: {exc}", expected="valid TOML (https://toml.io)", source=source
+        ) from None
+    scenario = validate(data, source=source)
+    return LoadedScenario(scenario=scenario, source=source, base_dir=base_dir, text=text)
+
+
+def validate(data: dict[str, Any], *, source: str) -> Scenario:
+    """Validate a parsed scenario mapping, turning pydantic's errors into a ScenarioError."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise _to_scenario_error(exc, data, source) from None
+
+
+def format_loc(loc: tuple[Any, ...]) -> str:
+    """``('plant', 'units', 2, 'capacity_mw')`` → ``plant.units[2].capacity_mw``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in _UNION_TAGS or str(part).startswith("function-"):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def describe(loc: tuple[Any, ...]) -> str | None:
+    """The declared description and unit of the field at ``loc``, if it is a model field."""
+    model: type[BaseModel] | None = Scenario
+    info = None
+    for part in loc:
+        if isinstance(part, int) or part in _UNION_TAGS:
+            continue
+        if model is None or part not in model.model_fields:
+            return None
+        info = model.model_fields[part]
+        model = _inner_model(info.annotation)
+    if info is None:
+        return None
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    unit = extra.get("unit")
+    text = (info.description or "").rstrip(".")
+    return f"{text} [{unit}]" if unit else text
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _value_at(data: Any, loc: tuple[Any, ...]) -> Any:
+    for part in loc:
+        if part in _UNION_TAGS and not (isinstance(data, dict) and part in data):
+            continue
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return ...
+    return data
+
+
+def _to_scenario_error(exc: ValidationError, data: dict[str, Any], source: str) -> ScenarioError:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = tuple(first["loc"])
+    path = format_loc(loc) or "(top level)"
+    more = f" [and {len(errors) - 1} more problem(s)]" if len(errors) > 1 else ""
+    kind = first["type"]
+    desc = describe(loc)
+    if kind == "missing":
+        return ScenarioError(
+            "missing required field" + more,
+            expected=desc or "a value",
+            source=source,
+            field=path,
+        )
+    if kind == "extra_forbidden":
+        return ScenarioError(
+            "unknown field" + more,
+            value=first.get("input"),
+            expected="one of the documented fields (see docs/scenario.md or `gridhash show`)",
+            source=source,
+            field=path,
+        )
+    msg = first["msg"]
+    msg = msg.removeprefix("Value error, ")
+    value = _value_at(data, loc)
+    expected = desc
+    return ScenarioError(
+        msg + more,
+        value=value if value is not ... else first.get("input"),
+        expected=expected,
+        source=source,
+        field=path,
+    )
