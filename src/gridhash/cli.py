@@ -38,7 +38,10 @@ ScenarioArg = Annotated[
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output (files, CI logs) gets wide tables rather than truncated columns.
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, highlight=False, width=width)
 
 
 @app.command()
@@ -49,7 +52,7 @@ def scenarios() -> None:
     console = _console()
     for name in builtin_names():
         sc = load_scenario(name).scenario
-        console.print(f"[bold]{name:<12}[/bold] {sc.description}")
+        console.print(f"[bold]{name:<12}[/bold] {sc.description}", soft_wrap=True)
 
 
 @app.command()
@@ -147,22 +150,14 @@ def main() -> None:
     from gridhash.errors import GridhashError
 
     try:
-        app(standalone_mode=False)
+        app()  # click handles its own usage errors (exit 2) and --help
     except GridhashError as exc:
         from rich.markup import escape
 
-        _console(stderr=True).print(f"[bold red]error:[/bold red] {escape(str(exc))}")
+        _console(stderr=True).print(
+            f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True
+        )
         raise SystemExit(exc.exit_code) from None
-    except (typer.Abort, KeyboardInterrupt):
-        _console(stderr=True).print("aborted")
-        raise SystemExit(130) from None
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

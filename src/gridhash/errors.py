@@ -32,6 +32,7 @@ class InputError(GridhashError):
         field: str | None = None,
         value: Any = ...,
         expected: str | None = None,
+        note: str | None = None,
     ) -> None:
         self.source = source
         self.field = field
@@ -47,6 +48,8 @@ class InputError(GridhashError):
             head += f" (got {_short(value)})"
         if expected:
             head += f"; expected {expected}"
+        if note:
+            head += f" {note}"
         parts.append(head)
         super().__init__(": ".join(parts))
 

@@ -105,7 +105,9 @@ _OPTIONAL_TEXT = ("price_source", "price_note", "notes")
 _FIELDS = frozenset(_NUMBERS + _REQUIRED_TEXT + _OPTIONAL_TEXT)
 
 
-def _error(message: str, name: str, field: str | None, value: Any, expected: str, source: str):
+def _error(
+    message: str, name: str, field: str | None, value: Any, expected: str, source: str
+) -> CatalogueError:
     where = f"models.{name!r}" + (f".{field}" if field else "")
     return CatalogueError(message, source=source, field=where, value=value, expected=expected)
 

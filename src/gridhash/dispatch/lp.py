@@ -142,22 +142,24 @@ def _rows(p: DispatchProblem, L: _Layout) -> _Rows:
     hi.append(np.full(n_firm, INF))
     r0 += n_firm
 
-    # Shared site capacity: only sites hosting two or more classes need a row
-    # (a single class's column bound already includes its site's capacity).
+    # Site capacity: a row only for the (site, hour) pairs where the classes at the
+    # site could together draw more than it can take; elsewhere the column bounds
+    # already keep it.
     S = p.site_cap_mw.shape[0]
-    per_site = np.bincount(p.class_site, minlength=S) if L.K else np.zeros(S, dtype=int)
-    shared = np.flatnonzero(per_site >= 2)
-    site_rank = np.full(S, -1)
-    site_rank[shared] = np.arange(len(shared))
-    k_shared = np.flatnonzero(np.isin(p.class_site, shared))
-    if len(k_shared):
-        kk = np.repeat(k_shared, T)
-        tt = np.tile(t, len(k_shared))
-        add(r0 + site_rank[p.class_site[kk]] * T + tt, L.m + kk * T + tt, 1.0)
-    lo.append(np.full(len(shared) * T, -INF))
-    hi.append(p.site_cap_mw[shared].ravel())
-    site_at = np.stack([np.repeat(shared, T), np.tile(t, len(shared))], axis=1)
-    r0 += len(shared) * T
+    total = np.zeros((S, T))
+    np.add.at(total, p.class_site, p.class_cap_mw)
+    s_idx, t_idx = np.nonzero(total > p.site_cap_mw + 1e-9)
+    n_site = len(s_idx)
+    row_of = np.full((S, T), -1)
+    row_of[s_idx, t_idx] = r0 + np.arange(n_site)
+    if L.K and n_site:
+        rows_k = row_of[p.class_site]  # (K, T)
+        kk, tt = np.nonzero(rows_k >= 0)
+        add(rows_k[kk, tt], L.m + kk * T + tt, 1.0)
+    lo.append(np.full(n_site, -INF))
+    hi.append(p.site_cap_mw[s_idx, t_idx])
+    site_at = np.stack([s_idx, t_idx], axis=1)
+    r0 += n_site
 
     # Ramps: −down ≤ g[u,t] − g[u,t−1] ≤ up, where the unit is available both hours.
     u_idx, t_idx = np.nonzero(p.ramp_mask)

@@ -177,21 +177,23 @@ def _to_scenario_error(exc: ValidationError, data: dict[str, Any], source: str) 
     first = errors[0]
     loc = tuple(first["loc"])
     path = format_loc(loc) or "(top level)"
-    more = f" [and {len(errors) - 1} more problem(s)]" if len(errors) > 1 else ""
+    more = f"(and {len(errors) - 1} more problem(s))" if len(errors) > 1 else None
     kind = first["type"]
     desc = describe(loc)
     if kind == "missing":
         return ScenarioError(
-            "missing required field" + more,
+            "missing required field",
             expected=desc or "a value",
+            note=more,
             source=source,
             field=path,
         )
     if kind == "extra_forbidden":
         return ScenarioError(
-            "unknown field" + more,
+            "unknown field",
             value=first.get("input"),
             expected="one of the documented fields (see docs/scenario.md or `gridhash show`)",
+            note=more,
             source=source,
             field=path,
         )
@@ -200,9 +202,10 @@ def _to_scenario_error(exc: ValidationError, data: dict[str, Any], source: str) 
     value = _value_at(data, loc)
     expected = desc
     return ScenarioError(
-        msg + more,
+        msg,
         value=value if value is not ... else first.get("input"),
         expected=expected,
+        note=more,
         source=source,
         field=path,
     )

@@ -144,7 +144,7 @@ def resolve_series(
 def profile(spec: ProfileSeries, index: pd.DatetimeIndex) -> np.ndarray:
     """Evaluate the ``profile`` generator on the horizon's hours (see ProfileSeries)."""
     local = index + np.timedelta64(round(spec.utc_offset_hours * 60), "m")
-    day = np.asarray(local.dayofyear, dtype=float) - 1.0 + np.asarray(local.hour) / 24.0
+    day = np.asarray(local.day_of_year, dtype=float) - 1.0 + np.asarray(local.hour) / 24.0
     hour = np.asarray(local.hour, dtype=float)
     values = spec.mean * (
         1.0 + spec.seasonal_amplitude * np.cos(2 * np.pi * (day - spec.peak_day) / 365.25)
@@ -152,7 +152,7 @@ def profile(spec: ProfileSeries, index: pd.DatetimeIndex) -> np.ndarray:
     values = values * (
         1.0 + spec.daily_amplitude * np.cos(2 * np.pi * (hour - spec.peak_hour) / 24)
     )
-    weekend = np.asarray(local.dayofweek) >= 5
+    weekend = np.asarray(local.day_of_week) >= 5
     values = np.where(weekend, values * spec.weekend_factor, values)
     if spec.noise:
         rng = np.random.default_rng(spec.seed)

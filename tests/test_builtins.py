@@ -1,0 +1,54 @@
+"""Every built-in scenario solves, and its energy accounts balance (1e-6 relative)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gridhash.pipeline import run_scenario
+from gridhash.report.summary import hourly_frame, summary
+from gridhash.scenario import builtin_names
+
+
+@pytest.fixture(scope="module", params=builtin_names())
+def run(request):
+    return run_scenario(request.param)
+
+
+def test_energy_accounts_balance(run) -> None:
+    s = summary(run)
+    e = s["energy_mwh"]
+    lhs = e["generated"] + e["imported"]
+    rhs = e["house_load"] + e["grid"] + e["mining"]
+    assert lhs == pytest.approx(rhs, rel=1e-6)
+    assert e["curtailed"] == pytest.approx(e["available"] - e["generated"], rel=1e-6, abs=1e-6)
+    h = hourly_frame(run)
+    np.testing.assert_allclose(
+        h["generation_mw"] + h["imported_mw"],
+        h["house_load_mw"] + h["grid_mw"] + h["mining_mw"],
+        rtol=1e-6,
+        atol=1e-6 * h["available_mw"].max(),
+    )
+    np.testing.assert_allclose(h["curtailed_mw"], h["available_mw"] - h["generation_mw"])
+    assert (h["curtailed_mw"] > -1e-6).all()
+    unit_cols = [c for c in h.columns if c.startswith("unit:")]
+    np.testing.assert_allclose(h[unit_cols].sum(axis=1), h["generation_mw"])
+
+
+def test_money_adds_up(run) -> None:
+    s = summary(run)
+    rev = s["revenue_usd"]
+    assert rev["total"] == pytest.approx(rev["grid"] + rev["mining"], abs=0.02)
+    recomputed = rev["total"] - s["cost_usd"] - s["unserved_penalty_usd"]
+    assert recomputed == pytest.approx(s["objective_usd"], rel=1e-6)
+    assert s["solver"]["status"] == "Optimal"
+    assert s["hours"] == 8760
+    assert s["btc_mined"] > 0
+
+
+def test_default_scenario_is_znpp_with_six_units() -> None:
+    from gridhash.scenario import load_scenario
+
+    sc = load_scenario().scenario
+    assert sc.name == "znpp" and len(sc.plant.units) == 6
+    assert sum(u.capacity_mw for u in sc.plant.units) == pytest.approx(5700.0)

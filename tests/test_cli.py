@@ -1,0 +1,132 @@
+"""The command line: outputs, formats, lazy imports, built-ins."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gridhash.report.summary import HOURLY_COLUMNS
+from gridhash.scenario import builtin_names, builtin_text, load_scenario
+
+from conftest import tiny_scenario
+from helpers import run_cli, write_scenario
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = (
+        "import sys\n"
+        "sys.argv = ['gridhash', '--help']\n"
+        "from gridhash.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('highspy', 'pandas', 'plotly', 'pypsa', 'scipy', 'numpy')"
+        " if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+    assert "run" in out.stdout and "economics" in out.stdout
+
+
+def test_run_writes_outputs(tmp_path: Path) -> None:
+    path = write_scenario(tmp_path, tiny_scenario(hours=72))
+    out = tmp_path / "out"
+    result = run_cli("run", str(path), "--out", str(out), "--csv")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    for key in (
+        "scenario",
+        "hours",
+        "energy_mwh",
+        "revenue_usd",
+        "cost_usd",
+        "btc_mined",
+        "objective_usd",
+        "unserved_firm_mwh",
+        "solver",
+    ):
+        assert key in summary
+    assert set(summary["energy_mwh"]) >= {
+        "available",
+        "generated",
+        "imported",
+        "house_load",
+        "grid",
+        "mining",
+        "curtailed",
+    }
+    assert set(summary["revenue_usd"]) == {"grid", "mining", "total"}
+    assert set(summary["solver"]) >= {"name", "status", "seconds"}
+    assert summary["solver"]["status"] == "Optimal" and summary["hours"] == 72
+    hourly = pd.read_parquet(out / "hourly.parquet")
+    assert len(hourly) == 72
+    for col in HOURLY_COLUMNS:
+        assert col in hourly.columns
+    for col in ("unit:U1", "unit:U2", "offtake:city", "miner:S/Antminer S21 XP"):
+        assert col in hourly.columns
+    csv = pd.read_csv(out / "hourly.csv")
+    assert len(csv) == 72 and csv["time"].iloc[0] == "2027-01-01T00:00:00Z"
+    html = (out / "report.html").read_text()
+    assert '<script src="http' not in html and "plotly" in html.lower()
+    assert "Where the plant" in html and "by month" in html and "Revenue by source" in html
+    assert "tiny" in result.stdout and "objective" in result.stdout
+
+
+def test_run_json_prints_the_summary(tmp_path: Path) -> None:
+    path = write_scenario(tmp_path, tiny_scenario(hours=24))
+    result = run_cli("run", str(path), "--out", str(tmp_path / "o"), "--json")
+    assert result.exit_code == 0
+    printed = json.loads(result.stdout)
+    assert printed == json.loads((tmp_path / "o" / "summary.json").read_text())
+
+
+def test_run_default_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_scenario(tmp_path, tiny_scenario(hours=24))
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("run", str(path)).exit_code == 0
+    assert (tmp_path / "out" / "tiny" / "summary.json").is_file()
+
+
+def test_scenarios_lists_each_builtin_on_one_line() -> None:
+    result = run_cli("scenarios")
+    assert result.exit_code == 0
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert [line.split()[0] for line in lines] == builtin_names()
+    assert builtin_names()[0] == "znpp" and {"itaipu", "susquehanna"} <= set(builtin_names())
+
+
+@pytest.mark.parametrize("name", ["znpp", "itaipu", "susquehanna"])
+def test_show_prints_toml_that_loads_back(tmp_path: Path, name: str) -> None:
+    result = run_cli("show", name)
+    assert result.exit_code == 0
+    assert result.stdout == builtin_text(name)
+    copy = tmp_path / f"{name}.toml"
+    copy.write_text(result.stdout)
+    assert load_scenario(copy).scenario == load_scenario(name).scenario
+    assert tomllib.loads(result.stdout)["name"] == name
+
+
+def test_economics_prints_fleet_models() -> None:
+    result = run_cli("economics")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "breakeven" in text and "payback" in text
+    assert "S21 XP" in text and "S19j" in text
+
+
+def test_economics_catalogue_lists_every_model() -> None:
+    from gridhash.bitcoin.catalogue import load_catalogue
+
+    result = run_cli("economics", "--catalogue")
+    assert result.exit_code == 0
+    assert len(result.stdout.splitlines()) > len(load_catalogue())
+
+
+def test_usage_error_exits_2() -> None:
+    result = run_cli("run", "--no-such-option")
+    assert result.exit_code == 2
