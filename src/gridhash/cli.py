@@ -124,11 +124,19 @@ def economics(
     catalogue: Annotated[
         bool, typer.Option("--catalogue", help="List every ASIC model in the catalogue.")
     ] = False,
+    power_price: Annotated[
+        float | None,
+        typer.Option(
+            "--power-price",
+            help="Value of power for payback [USD/MWh]; default: the mean marginal value "
+            "of a MW at the plant from the scenario's optimal dispatch.",
+        ),
+    ] = None,
 ) -> None:
     """Mining economics of the fleet: breakeven power price, revenue per day, payback."""
     from gridhash.report.terminal import print_economics
 
-    print_economics(_console(), scenario, catalogue=catalogue)
+    print_economics(_console(), scenario, catalogue=catalogue, power_price=power_price)
 
 
 @app.command()

@@ -46,11 +46,20 @@ def print_summary(console: Console, s: dict[str, Any], folder: Path) -> None:
     console.print(f"outputs in [bold]{folder}[/bold]: summary.json, hourly.parquet, report.html")
 
 
-def print_economics(console: Console, scenario: str | None, *, catalogue: bool = False) -> None:
+def print_economics(
+    console: Console,
+    scenario: str | None,
+    *,
+    catalogue: bool = False,
+    power_price: float | None = None,
+) -> None:
     """Print breakeven, revenue per day and payback per ASIC model.
 
-    Uses the scenario's first-hour Bitcoin figures and, as the power value, its
-    mean grid price weighted by demand (what a MWh sold to the grid would earn).
+    Uses the scenario's first-hour Bitcoin figures. The power is valued at
+    ``power_price`` or, by default, at the time-average of the marginal value of a
+    MW at the plant from the scenario's optimal dispatch: what the scenario says a
+    MWh is worth there (grid price when the grid takes it, less when it would be
+    curtailed).
     """
     import numpy as np
 
@@ -65,8 +74,15 @@ def print_economics(console: Console, scenario: str | None, *, catalogue: bool =
 
     loaded = load_scenario(scenario)
     i = resolve(loaded)
-    weights = i.offtake_demand_mw
-    power_value = float((i.offtake_price * weights).sum() / max(weights.sum(), 1e-9))
+    if power_price is None:
+        from gridhash.pipeline import run_scenario
+
+        marginal = run_scenario(loaded).result.marginal_value
+        power_value = float(np.mean(marginal))
+        basis = "mean marginal value at the plant"
+    else:
+        power_value = power_price
+        basis = "given"
     d, sub, fees, price = (
         float(i.difficulty[0]),
         float(i.subsidy_btc_per_block[0]),
@@ -82,7 +98,7 @@ def print_economics(console: Console, scenario: str | None, *, catalogue: bool =
     table = Table(
         title=(
             f"mining economics · {loaded.name} · BTC ${price:,.0f}, difficulty {d / 1e12:,.1f} T, "
-            f"subsidy {sub:g} + fees {fees:g} BTC/block, power valued at ${power_value:,.1f}/MWh"
+            f"subsidy {sub:g} + fees {fees:g} BTC/block, power at ${power_value:,.1f}/MWh ({basis})"
         )
     )
     for col in (
@@ -93,7 +109,7 @@ def print_economics(console: Console, scenario: str | None, *, catalogue: bool =
         "price USD",
         "breakeven USD/MWh",
         "revenue USD/day",
-        "power USD/day",
+        "power+opex USD/day",
         "payback days",
     ):
         table.add_column(col, justify="left" if col == "model" else "right")
