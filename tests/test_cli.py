@@ -130,3 +130,28 @@ def test_economics_catalogue_lists_every_model() -> None:
 def test_usage_error_exits_2() -> None:
     result = run_cli("run", "--no-such-option")
     assert result.exit_code == 2
+
+
+def test_infeasible_scenario_is_explained_without_a_solver_dump(tmp_path: Path) -> None:
+    data = tiny_scenario(hours=24)
+    data["plant"]["units"][0]["min_stable_mw"] = 100.0  # must run at 100 MW ...
+    data["grid"]["lines"][0]["outages"] = [{"start": "2027-01-01T05:00:00Z", "hours": 3}]
+    data["grid"]["lines"][1]["outages"] = [{"start": "2027-01-01T05:00:00Z", "hours": 3}]
+    data["mining"]["sites"][0]["capacity_mw"] = 0.0  # ... with nowhere to send it
+    path = write_scenario(tmp_path, data)
+    result = run_cli("run", str(path), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "infeasible" in text and "Traceback" not in text
+    assert "energy balance" in text or "ramp-down limit" in text
+    assert "2027-01-01T0" in text  # names the first hour
+
+
+def test_penalty_below_mining_value_is_refused(tmp_path: Path) -> None:
+    data = tiny_scenario(hours=24)
+    data["grid"]["unserved_penalty_usd_per_mwh"] = 10.0
+    path = write_scenario(tmp_path, data)
+    result = run_cli("run", str(path), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "scenario.toml" in text and "grid.unserved_penalty_usd_per_mwh" in text

@@ -129,6 +129,7 @@ def build_problem(inputs: Inputs) -> DispatchProblem:
                 f"(up to {top:,.0f} USD/MWh), so mining could be preferred to a firm obligation",
                 value=inputs.unserved_penalty,
                 expected=f"more than {top - floor:,.0f} USD/MWh",
+                source=inputs.source,
                 field="grid.unserved_penalty_usd_per_mwh",
             )
 

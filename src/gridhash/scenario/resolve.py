@@ -31,6 +31,7 @@ class Inputs:
     """
 
     name: str
+    source: str  # the scenario file (or "<built-in NAME>"), for messages
     index: pd.DatetimeIndex
     # plant
     unit_names: tuple[str, ...]
@@ -188,6 +189,7 @@ def resolve(loaded: LoadedScenario) -> Inputs:
 
     return Inputs(
         name=sc.name,
+        source=loaded.source,
         index=index,
         unit_names=tuple(u.name for u in sc.plant.units),
         unit_capacity_mw=np.array([u.capacity_mw for u in sc.plant.units], dtype=float),
