@@ -100,10 +100,8 @@ class _Rows:
     matrix: sp.csc_matrix
     lower: np.ndarray
     upper: np.ndarray
-    # row blocks, for duals and explanations
+    # row blocks, for the duals and the infeasibility explanation
     n_balance: int
-    firm_at: np.ndarray  # (n_firm, 2) offtake, hour
-    site_at: np.ndarray  # (n_site, 2) site, hour
     ramp_at: np.ndarray  # (n_ramp, 2) unit, hour
 
 
@@ -158,7 +156,6 @@ def _rows(p: DispatchProblem, L: _Layout) -> _Rows:
         add(rows_k[kk, tt], L.m + kk * T + tt, 1.0)
     lo.append(np.full(n_site, -INF))
     hi.append(p.site_cap_mw[s_idx, t_idx])
-    site_at = np.stack([s_idx, t_idx], axis=1)
     r0 += n_site
 
     # Ramps: −down ≤ g[u,t] − g[u,t−1] ≤ up, where the unit is available both hours.
@@ -179,8 +176,6 @@ def _rows(p: DispatchProblem, L: _Layout) -> _Rows:
         lower=np.concatenate(lo),
         upper=np.concatenate(hi),
         n_balance=T,
-        firm_at=np.stack([o_idx, np.nonzero(p.offtake_firm_mw > 0)[1]], axis=1),
-        site_at=site_at,
         ramp_at=np.stack([u_idx, t_idx], axis=1),
     )
 
