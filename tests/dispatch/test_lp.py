@@ -82,9 +82,20 @@ def test_uneconomic_energy_is_curtailed() -> None:
     assert r.marginal_value[0] == pytest.approx(10.0)  # the unit's marginal cost sets it
 
 
-def test_firm_obligation_before_mining_even_when_mining_pays_more() -> None:
+@pytest.mark.parametrize(
+    ("avail", "delivered", "mined", "unserved", "objective"),
+    [
+        # enough energy: the firm 40 MW is served although mining pays 100 $ vs 20 $
+        (50.0, 40.0, 10.0, 0.0, 40 * 20 + 10 * 100),
+        # a shortfall is unserved firm energy, and nothing is mined
+        (30.0, 30.0, 0.0, 10.0, 30 * 20 - 10 * 4000),
+    ],
+)
+def test_firm_obligation_before_mining(
+    avail: float, delivered: float, mined: float, unserved: float, objective: float
+) -> None:
     p = problem(
-        avail=((50.0,),),
+        avail=((avail,),),
         cost=((0.0,),),
         price=((20.0,),),
         cap=((40.0,),),
@@ -92,26 +103,10 @@ def test_firm_obligation_before_mining_even_when_mining_pays_more() -> None:
         value=((100.0,),),
     )
     r = solve_lp(p)
-    assert r.delivered_mw[0, 0] == pytest.approx(40.0)
-    assert r.mining_mw[0, 0] == pytest.approx(10.0)
-    assert r.unserved_mw[0, 0] == pytest.approx(0.0)
-    assert r.objective_usd == pytest.approx(40 * 20 + 10 * 100)
-
-
-def test_shortfall_is_unserved_firm_and_nothing_is_mined() -> None:
-    p = problem(
-        avail=((30.0,),),
-        cost=((0.0,),),
-        price=((20.0,),),
-        cap=((40.0,),),
-        firm=((40.0,),),
-        value=((100.0,),),
-    )
-    r = solve_lp(p)
-    assert r.delivered_mw[0, 0] == pytest.approx(30.0)
-    assert r.unserved_mw[0, 0] == pytest.approx(10.0)
-    assert r.mining_mw[0, 0] == pytest.approx(0.0)
-    assert r.objective_usd == pytest.approx(30 * 20 - 10 * 4000)
+    assert r.delivered_mw[0, 0] == pytest.approx(delivered)
+    assert r.mining_mw[0, 0] == pytest.approx(mined)
+    assert r.unserved_mw[0, 0] == pytest.approx(unserved)
+    assert r.objective_usd == pytest.approx(objective)
 
 
 def test_binding_ramp_by_hand() -> None:
