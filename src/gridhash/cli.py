@@ -84,6 +84,7 @@ def run(
     labels = {
         "load": "Loading scenario",
         "resolve": "Resolving series",
+        "safety": "Safety envelope",
         "economics": "Pricing mining",
         "dispatch": "Optimising dispatch (HiGHS)",
         "report": "Writing report",

@@ -9,14 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gridhash.dispatch.problem import DispatchProblem
 from gridhash.dispatch.result import DispatchResult
 from gridhash.scenario.load import LoadedScenario, load_scenario
 from gridhash.scenario.resolve import Inputs, resolve
 
+if TYPE_CHECKING:
+    from gridhash.safety.envelope import Envelope
+
 #: The steps reported to ``progress``, in order.
-STEPS = ("load", "resolve", "economics", "dispatch")
+STEPS = ("load", "resolve", "safety", "economics", "dispatch")
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,6 +31,7 @@ class Run:
     inputs: Inputs
     problem: DispatchProblem
     result: DispatchResult
+    envelope: Envelope | None = None
 
     @property
     def name(self) -> str:
@@ -49,8 +54,12 @@ def run_scenario(
     loaded = ref if isinstance(ref, LoadedScenario) else load_scenario(ref)
     step("resolve")
     inputs = resolve(loaded)
+    step("safety")
+    from gridhash.safety import envelope_for
+
+    envelope = envelope_for(loaded, inputs)
     step("economics")
-    problem = build_problem(inputs)
+    problem = build_problem(inputs, envelope)
     step("dispatch")
     result = solve_lp(problem)
-    return Run(loaded=loaded, inputs=inputs, problem=problem, result=result)
+    return Run(loaded=loaded, inputs=inputs, problem=problem, result=result, envelope=envelope)

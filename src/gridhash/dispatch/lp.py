@@ -54,8 +54,16 @@ class _Layout:
         return self.uns + self.O * self.T
 
     @property
-    def n(self) -> int:
+    def dsl(self) -> int:
         return self.m + self.K * self.T
+
+    @property
+    def blk(self) -> int:
+        return self.dsl + self.T
+
+    @property
+    def n(self) -> int:
+        return self.blk + self.T
 
 
 def _layout(p: DispatchProblem) -> tuple[_Layout, np.ndarray, np.ndarray]:
@@ -68,6 +76,7 @@ def _layout(p: DispatchProblem) -> tuple[_Layout, np.ndarray, np.ndarray]:
             np.zeros(L.O * T),
             np.zeros(L.O * T),
             np.zeros(L.K * T),
+            np.zeros(2 * T),
         ]
     )
     upper = np.concatenate(
@@ -77,6 +86,8 @@ def _layout(p: DispatchProblem) -> tuple[_Layout, np.ndarray, np.ndarray]:
             p.offtake_cap_mw.ravel(),
             p.offtake_firm_mw.ravel(),
             p.class_cap_mw.ravel(),
+            p.diesel(),
+            p.blackout(),
         ]
     )
     return L, lower, upper
@@ -91,6 +102,8 @@ def _objective(p: DispatchProblem, L: _Layout) -> np.ndarray:
             -p.offtake_price.ravel(),
             np.full(L.O * L.T, p.unserved_penalty),
             -p.class_value.ravel(),
+            np.full(L.T, p.diesel_cost),
+            np.full(L.T, p.blackout_penalty),
         ]
     )
 
@@ -125,6 +138,8 @@ def _rows(p: DispatchProblem, L: _Layout) -> _Rows:
     add(t, L.imp + t, 1.0)
     add(np.tile(t, L.O), L.d + np.arange(L.O * T), -1.0)
     add(np.tile(t, L.K), L.m + np.arange(L.K * T), -1.0)
+    add(t, L.dsl + t, 1.0)
+    add(t, L.blk + t, 1.0)
     lo.append(p.house_load_mw)
     hi.append(p.house_load_mw)
     r0 += T
@@ -157,6 +172,16 @@ def _rows(p: DispatchProblem, L: _Layout) -> _Rows:
     lo.append(np.full(n_site, -INF))
     hi.append(p.site_cap_mw[s_idx, t_idx])
     r0 += n_site
+
+    # Total mining (safety envelope): only the hours where the classes could draw more.
+    if p.mining_cap_mw is not None and L.K:
+        t_idx = np.flatnonzero(p.class_cap_mw.sum(axis=0) > p.mining_cap_mw + 1e-9)
+        n_mcap = len(t_idx)
+        r = r0 + np.arange(n_mcap)
+        add(np.repeat(r, L.K), L.m + (np.arange(L.K)[None, :] * T + t_idx[:, None]).ravel(), 1.0)
+        lo.append(np.full(n_mcap, -INF))
+        hi.append(p.mining_cap_mw[t_idx])
+        r0 += n_mcap
 
     # Ramps: −down ≤ g[u,t] − g[u,t−1] ≤ up, where the unit is available both hours.
     u_idx, t_idx = np.nonzero(p.ramp_mask)
@@ -290,6 +315,8 @@ def _unpack(
         delivered_mw=np.clip(block(L.d, L.O), 0.0, p.offtake_cap_mw),
         unserved_mw=np.clip(block(L.uns, L.O), 0.0, p.offtake_firm_mw),
         mining_mw=np.clip(block(L.m, L.K), 0.0, p.class_cap_mw),
+        diesel_mw=np.clip(x[L.dsl : L.dsl + T], 0.0, p.diesel()),
+        blackout_mw=np.clip(x[L.blk : L.blk + T], 0.0, p.blackout()),
         # HiGHS reports d(objective)/d(row bound) for the minimisation; the balance row's
         # right-hand side is the house load, so one more MW at the plant is worth the dual.
         marginal_value=duals[: rows.n_balance].copy(),
@@ -365,8 +392,9 @@ def explain_infeasibility(p: DispatchProblem, *, limit: int = 6) -> list[str]:
         reasons.append(
             f"energy balance, first at {p.when(t)} and in {int(bal_plus.sum())} hour(s): "
             f"house load of {p.house_load_mw[t]:,.1f} MW cannot be supplied: units can give "
-            f"at most {p.unit_available_mw[:, t].sum():,.1f} MW and imports over the lines in "
-            f"service at most {p.import_cap_mw[t]:,.1f} MW"
+            f"at most {p.unit_available_mw[:, t].sum():,.1f} MW, imports over the lines in "
+            f"service at most {p.import_cap_mw[t]:,.1f} MW and diesel at most "
+            f"{p.diesel()[t]:,.1f} MW"
         )
     r_plus = s_plus[T:] > tol
     r_minus = s_minus[T:] > tol

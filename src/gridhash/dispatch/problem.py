@@ -4,16 +4,19 @@ The problem, for T hours, U units, O offtakes, S sites and K miner classes::
 
     maximise   Σ_t [ Σ_o price[o,t]·d[o,t] + Σ_k value[k,t]·m[k,t]
                      − Σ_u cost[u,t]·g[u,t] − import_price[t]·imp[t]
-                     − penalty·Σ_o uns[o,t] ]
+                     − penalty·Σ_o uns[o,t] − diesel_cost·dsl[t] − blackout_penalty·blk[t] ]
     subject to
-      Σ_u g[u,t] + imp[t] = house[t] + Σ_o d[o,t] + Σ_k m[k,t]    (energy balance)
+      Σ_u g[u,t] + imp[t] + dsl[t] + blk[t]
+                            = house[t] + Σ_o d[o,t] + Σ_k m[k,t]    (energy balance)
       d[o,t] + uns[o,t] ≥ firm[o,t]                                  (firm obligation)
       Σ_{k at s} m[k,t] ≤ site_cap[s,t]                               (site capacity)
+      Σ_k m[k,t] ≤ mining_cap[t]                                      (safety envelope)
       −ramp_down[u] ≤ g[u,t] − g[u,t−1] ≤ ramp_up[u]                  (ramps, where the
                                                  unit is available in both hours)
       min[u,t] ≤ g[u,t] ≤ avail[u,t]        0 ≤ imp[t] ≤ import_cap[t]
       0 ≤ d[o,t] ≤ offtake_cap[o,t]         0 ≤ uns[o,t] ≤ firm[o,t]
       0 ≤ m[k,t] ≤ class_cap[k,t]
+      0 ≤ dsl[t] ≤ diesel_cap[t]           0 ≤ blk[t] ≤ blackout_cap[t]
 
 ``offtake_cap`` is the smaller of the offtake's demand and the capacity of the
 lines serving it; ``import_cap`` the smaller of the house load and the
@@ -23,6 +26,12 @@ before any MW is mined.
 
 Ramp limits do not bind across a unit's outage boundary: a trip is instantaneous,
 and a unit returning to service starts from its minimum stable output.
+
+With a safety envelope (:mod:`gridhash.safety`), the units' bounds, the lines,
+the import cap, the diesel generators (``dsl``, house load only), the house load
+left unsupplied in a station blackout (``blk``), the total mining cap and the
+hours where ramps apply all come from the envelope.  Without one, ``dsl`` and
+``blk`` are fixed at zero and mining is limited only by its sites.
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ from gridhash.scenario.resolve import Inputs
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from gridhash.safety.envelope import Envelope
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +75,20 @@ class DispatchProblem:
     class_cap_mw: np.ndarray  # (K, T)
     class_value: np.ndarray  # (K, T) USD per MWh drawn, net of pool fee and opex
     index: pd.DatetimeIndex | None = None  # the hours, for messages
+    diesel_cap_mw: np.ndarray | None = None  # (T,) None: no diesel
+    diesel_cost: float = 0.0
+    blackout_cap_mw: np.ndarray | None = None  # (T,) None: blackout not modelled
+    blackout_penalty: float = 0.0
+    mining_cap_mw: np.ndarray | None = None  # (T,) total mining cap; None: sites only
+    ramp_allowed: np.ndarray | None = None  # (U, T) False where the envelope lifts ramps
+
+    def diesel(self) -> np.ndarray:
+        """(T,) diesel cap (zeros without an envelope)."""
+        return np.zeros(self.hours) if self.diesel_cap_mw is None else self.diesel_cap_mw
+
+    def blackout(self) -> np.ndarray:
+        """(T,) house load that may go unsupplied (zeros without an envelope)."""
+        return np.zeros(self.hours) if self.blackout_cap_mw is None else self.blackout_cap_mw
 
     def when(self, t: int) -> str:
         """'hour 42 (2027-01-02T18:00Z)' — how messages name an hour."""
@@ -82,7 +107,10 @@ class DispatchProblem:
         mask = np.zeros_like(a)
         mask[:, 1:] = a[:, 1:] & a[:, :-1]
         limited = np.isfinite(self.unit_ramp_up_mw) | np.isfinite(self.unit_ramp_down_mw)
-        return mask & limited[:, None]
+        mask &= limited[:, None]
+        if self.ramp_allowed is not None:
+            mask &= self.ramp_allowed
+        return mask
 
 
 def mining_values(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,8 +134,8 @@ def mining_values(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return btc, gross, gross - inputs.mining_opex[None, :]
 
 
-def build_problem(inputs: Inputs) -> DispatchProblem:
-    """Assemble the dispatch problem of a resolved scenario."""
+def build_problem(inputs: Inputs, envelope: Envelope | None = None) -> DispatchProblem:
+    """Assemble the dispatch problem of a resolved scenario, within its safety envelope."""
     O, T = inputs.offtake_price.shape
     line_to_offtake = np.zeros((O, T))
     np.add.at(line_to_offtake, inputs.line_offtake, inputs.line_capacity_mw)
@@ -133,10 +161,37 @@ def build_problem(inputs: Inputs) -> DispatchProblem:
                 field="grid.unserved_penalty_usd_per_mwh",
             )
 
+    safety: dict = {}
+    if envelope is not None:
+        top_grid = float(inputs.offtake_price.max()) if inputs.offtake_price.size else 0.0
+        floor_pen = inputs.unserved_penalty + top_grid
+        if envelope.blackout_penalty <= max(floor_pen, float(value.max()) if value.size else 0):
+            raise ScenarioError(
+                "the penalty on a station blackout does not exceed the penalty on unserved "
+                "firm energy plus the grid price, so the plant could leave its own safety "
+                "loads unsupplied to serve the grid",
+                value=envelope.blackout_penalty,
+                expected=f"more than {floor_pen:,.0f} USD/MWh",
+                source=inputs.source,
+                field="safety.blackout_penalty_usd_per_mwh",
+            )
+        offtake_cap = envelope.offtake_cap_mw
+        import_cap = envelope.import_cap_mw
+        safety = {
+            "unit_available_mw": envelope.unit_cap_mw,
+            "unit_min_mw": envelope.unit_min_mw,
+            "diesel_cap_mw": envelope.diesel_cap_mw,
+            "diesel_cost": envelope.diesel_cost,
+            "blackout_cap_mw": inputs.house_load_mw,
+            "blackout_penalty": envelope.blackout_penalty,
+            "mining_cap_mw": envelope.mining_cap_mw,
+            "ramp_allowed": envelope.ramp_allowed,
+        }
+
     return DispatchProblem(
         unit_names=inputs.unit_names,
-        unit_available_mw=inputs.unit_available_mw,
-        unit_min_mw=inputs.unit_min_mw,
+        unit_available_mw=safety.get("unit_available_mw", inputs.unit_available_mw),
+        unit_min_mw=safety.get("unit_min_mw", inputs.unit_min_mw),
         unit_ramp_up_mw=inputs.unit_ramp_up_mw,
         unit_ramp_down_mw=inputs.unit_ramp_down_mw,
         unit_cost=inputs.unit_cost,
@@ -155,4 +210,10 @@ def build_problem(inputs: Inputs) -> DispatchProblem:
         class_cap_mw=class_cap,
         class_value=np.ascontiguousarray(value),
         index=inputs.index,
+        diesel_cap_mw=safety.get("diesel_cap_mw"),
+        diesel_cost=safety.get("diesel_cost", 0.0),
+        blackout_cap_mw=safety.get("blackout_cap_mw"),
+        blackout_penalty=safety.get("blackout_penalty", 0.0),
+        mining_cap_mw=safety.get("mining_cap_mw"),
+        ramp_allowed=safety.get("ramp_allowed"),
     )

@@ -20,6 +20,8 @@ class DispatchResult:
     mining_mw : (K, T) power drawn by each miner class, cooling included. [MW]
     marginal_value : (T,) value of one more MW at the plant in each hour. [USD/MWh]
     objective_usd : the optimum: revenue − marginal costs − unserved penalty. [USD]
+    diesel_mw : (T,) house load supplied by the diesel generators. [MW]
+    blackout_mw : (T,) house load left unsupplied (station blackout). [MW]
     """
 
     unit_mw: np.ndarray
@@ -33,6 +35,8 @@ class DispatchResult:
     solver: str
     build_seconds: float
     solve_seconds: float
+    diesel_mw: np.ndarray
+    blackout_mw: np.ndarray
 
     @property
     def generation_mw(self) -> np.ndarray:

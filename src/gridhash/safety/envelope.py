@@ -1,0 +1,388 @@
+"""State + events + rules → the hourly operating envelope the dispatch must obey.
+
+The envelope says, for every hour: the mode each unit is in, how much it may
+make (``unit_cap_mw``) and must make when it runs (``unit_min_mw``), where its
+ramp limits apply, which lines are in service, what the diesel generators can
+supply, whether mining is allowed and how much it may draw — and why.
+
+How a rule acts (Technical-Specification style).  A condition that starts at
+hour ``h0`` and holds through hour ``t`` has held for ``t − h0`` hours at ``t``
+(0 in its first hour).  An action with completion time ``C`` applies from the
+hour the condition has held ``C`` hours: a 72 h completion time is met by a
+condition lasting 72 hours (hours ``h0 … h0+71``) and triggers when it lasts 73.
+Planning knows the scenario's events, so when a required mode will be due (the
+condition lasts to its deadline) the envelope starts the way down in time: the
+unit reaches the intermediate modes early enough for each step's minimum time,
+and its output falls at its ramp-down rate to reach zero when it must leave
+power operation.  Nothing is anticipated before the condition begins: at its
+onset a unit may have to run back faster than its ramp (the ramp row is lifted
+for that hour, as for a trip).
+
+Coming back: once no rule or outage holds a unit, it climbs one mode at a time,
+spending each step's minimum time (:data:`gridhash.safety.rules.DEFAULT_TRANSITIONS`
+unless the scenario overrides them): from cold shutdown it needs 32 h to make
+power again.
+
+Mining: blocked while any blocking rule acts; capped by rules; never more than
+the output the envelope allows minus house load minus the margin; and whenever
+the envelope holds output below what the units could make, mining gets only
+what the grid cannot take (mining is shed first).  While mining is allowed the
+plant imports nothing, so mining never runs on imported or diesel power.
+
+Everything is computed on whole hourly arrays (run lengths with running
+maxima/minima, windows with cumulative sums); the loops are over rules, actions
+and modes only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gridhash.safety.rules import RuleSet
+from gridhash.safety.state import PlantState, _stamp
+from gridhash.scenario.safety import MODES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gridhash.scenario.resolve import Inputs
+
+P, HSB, HSD, CSD, RF = range(5)
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A stretch of hours [start, end) during which something limited the plant."""
+
+    rule: str  # rule name, or "" for mode transitions
+    kind: str  # "action" | "approach" | "startup"
+    start: int
+    end: int
+    onset: int  # first hour of the condition (= start for startups)
+    effect: str  # what was limited, in words
+    condition: str  # the condition, or why
+
+
+@dataclass(frozen=True, eq=False)
+class Envelope:
+    """The hourly operating envelope (see the module docstring)."""
+
+    index: pd.DatetimeIndex | None
+    unit_names: tuple[str, ...]
+    unit_mode: np.ndarray  # (U, T) int, index into MODES
+    unit_cap_mw: np.ndarray  # (U, T)
+    unit_min_mw: np.ndarray  # (U, T)
+    ramp_allowed: np.ndarray  # (U, T) bool
+    line_in_service: np.ndarray  # (L, T) bool
+    offtake_cap_mw: np.ndarray  # (O, T) lines in service and demand
+    import_cap_mw: np.ndarray  # (T,)
+    diesel_cap_mw: np.ndarray  # (T,)
+    diesel_cost: float
+    blackout_penalty: float
+    mining_blocked: np.ndarray  # (T,) bool: a rule blocks mining
+    mining_cap_mw: np.ndarray  # (T,) what mining may draw in all (≤ the fleet)
+    max_output_mw: np.ndarray  # (T,) maximum net output: allowed generation − house load
+    margin_mw: float
+    activations: tuple[Activation, ...]
+    state: PlantState
+    rules: RuleSet
+
+    @property
+    def hours(self) -> int:
+        return self.unit_cap_mw.shape[1]
+
+    @property
+    def mining_allowed(self) -> np.ndarray:
+        """(T,) bool: mining may draw something this hour."""
+        return self.mining_cap_mw > _EPS
+
+    @property
+    def exports_allowed(self) -> np.ndarray:
+        """(T,) bool: some line to an offtake is in service."""
+        return self.line_in_service.any(axis=0)
+
+    @property
+    def on_diesel(self) -> np.ndarray:
+        return self.state.quantities["on_diesel"] > 0
+
+    def restriction(self) -> np.ndarray:
+        """(T,) object array of strings: what limited the plant each hour ('' when nothing)."""
+        parts: list[list[str]] = [[] for _ in range(self.hours)]
+        for a in self.activations:
+            label = f"{a.rule}: {a.effect}" if a.rule else a.effect
+            for t in range(a.start, a.end):
+                parts[t].append(label)
+        return np.array(["; ".join(p) for p in parts], dtype=object)
+
+    @property
+    def restricted(self) -> np.ndarray:
+        """(T,) bool: some rule, approach or start-up limited the plant."""
+        out = np.zeros(self.hours, dtype=bool)
+        for a in self.activations:
+            out[a.start : a.end] = True
+        return out
+
+    def rule_activations(self) -> dict[str, int]:
+        """{rule: number of times its actions took effect} (approaches not counted)."""
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for a in self.activations:
+            if a.kind == "action" and a.rule:
+                spans.setdefault(a.rule, []).append((a.start, a.end))
+        out = {}
+        for rule, s in spans.items():
+            mask = np.zeros(self.hours + 1, dtype=bool)
+            for a, b in s:
+                mask[a:b] = True
+            out[rule] = int((mask[1:] & ~mask[:-1]).sum() + mask[0])
+        return dict(sorted(out.items()))
+
+
+# --------------------------------------------------------------------------- #
+# Array helpers
+# --------------------------------------------------------------------------- #
+
+
+def runs(cond: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each hour: hours the condition has held so far (−1 where false) and the
+    last hour of its run (−1 where false)."""
+    T = cond.shape[-1]
+    idx = np.arange(T)
+    last_false = np.maximum.accumulate(np.where(cond, -1, idx), axis=-1)
+    elapsed = np.where(cond, idx - last_false - 1, -1)
+    next_false = np.minimum.accumulate(np.where(cond, T, idx)[..., ::-1], axis=-1)[..., ::-1]
+    return elapsed, np.where(cond, next_false - 1, -1)
+
+
+def dilate_forward(x: np.ndarray, width: int) -> np.ndarray:
+    """out[t] = any(x[t−width … t]) along the last axis."""
+    if width <= 0:
+        return x.copy()
+    c = np.cumsum(x, axis=-1, dtype=np.int64)
+    shifted = np.zeros_like(c)
+    shifted[..., width + 1 :] = c[..., : -width - 1]
+    return (c - shifted) > 0
+
+
+def spans(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of each run of True in a (T,) mask."""
+    m = np.concatenate([[False], mask.astype(bool), [False]])
+    d = np.diff(m.astype(np.int8))
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(),
+                    strict=True))
+
+
+# --------------------------------------------------------------------------- #
+# The envelope
+# --------------------------------------------------------------------------- #
+
+
+def compute_envelope(inputs: Inputs, state: PlantState, rules: RuleSet) -> Envelope:
+    """Turn the plant state and the rules into the hourly operating envelope."""
+    U, T = inputs.unit_available_mw.shape
+    idx = np.arange(T)
+    avail = inputs.unit_available_mw
+    tr = rules.transitions
+    unit_pos = {n: i for i, n in enumerate(inputs.unit_names)}
+    ramp_dn = inputs.unit_ramp_down_mw
+    q = state.quantities
+    acts: list[Activation] = []
+
+    def when(t: int) -> str:
+        return _stamp(state.index, t)
+
+    need = np.zeros((U, T), dtype=np.int64)  # deepest mode required
+    cap_rule = np.full((U, T), np.inf)  # output caps from rules and approaches
+    blocked = np.zeros(T, dtype=bool)
+    mining_cap_rule = np.full(T, np.inf)
+
+    for rule, cond_spec in zip(rules.rules, rules.conditions, strict=True):
+        cond = np.asarray(cond_spec.evaluate(q), dtype=bool)
+        if not cond.any():
+            continue
+        elapsed, run_end = runs(cond)
+        onset = idx - elapsed
+        for a in rule.actions:
+            C = a.within_hours
+            active = cond & (elapsed >= C)
+            D = onset + C
+            persists = cond & (run_end >= D)
+            before = persists & (elapsed < C)
+            sel = np.array([unit_pos[n] for n in a.units]) if a.units else np.arange(U)
+            for s, e in spans(active):
+                acts.append(
+                    Activation(rule.name, "action", s, e, int(onset[s]),
+                               a.describe() if C == 0 else
+                               f"{a.describe().rsplit(' within', 1)[0]} (due {when(s)})",
+                               f"{cond_spec.text} since {when(int(onset[s]))}")
+                )
+            if a.kind == "block_mining":
+                blocked |= active
+            elif a.kind == "mining_cap_mw":
+                mining_cap_rule = np.where(active, np.minimum(mining_cap_rule, a.mining_cap_mw),
+                                           mining_cap_rule)
+            elif a.kind == "max_output_fraction":
+                frac = a.max_output_fraction * inputs.unit_capacity_mw[sel][:, None]
+                lim = np.where(active, frac, np.inf)
+                lim = np.minimum(lim, _ramp_cap(before, ramp_dn[sel], D - idx, frac))
+                cap_rule[sel] = np.minimum(cap_rule[sel], lim)
+                for s, e in spans(before & (lim < avail[sel] - 1e-6).any(axis=0)):
+                    acts.append(Activation(rule.name, "approach", s, e, int(onset[s]),
+                                           f"ramping down to {a.max_output_fraction:.0%} by "
+                                           f"{when(int(D[s]))}", cond_spec.text))
+            else:  # mode
+                m = MODES.index(a.mode)
+                need[sel] = np.maximum(need[sel], np.where(active, m, 0))
+                off = 0
+                for j in range(m, 1, -1):  # reach mode j−1 early enough for the step j−1 → j
+                    off += tr[(MODES[j - 1], MODES[j])]
+                    win = persists & (idx >= D - off) & (idx < D)
+                    need[sel] = np.maximum(need[sel], np.where(win, j - 1, 0))
+                first_nonpower = D - off
+                zero_from = first_nonpower - tr[(MODES[P], MODES[HSB])]
+                at_zero = persists & (idx >= zero_from) & (idx < first_nonpower)
+                approach = persists & (idx < zero_from)
+                lim = np.where(at_zero, 0.0, np.inf)
+                lim = np.minimum(lim, _ramp_cap(approach, ramp_dn[sel], zero_from - idx, 0.0))
+                cap_rule[sel] = np.minimum(cap_rule[sel], lim)
+                down = persists & (idx < D) & (
+                    (lim < avail[sel] - 1e-6).any(axis=0) | (idx >= first_nonpower)
+                )
+                for s, e in spans(down):
+                    acts.append(Activation(rule.name, "approach", s, e, int(onset[s]),
+                                           f"going down to {a.mode} by {when(int(D[s]))}",
+                                           cond_spec.text))
+
+    # Outages hold a unit down: tripped to hot shutdown, cold after the cooldown time.
+    out = state.unit_outage_depth
+    out_el, _ = runs(out > 0)
+    cool = tr[(MODES[HSD], MODES[CSD])]
+    out_need = np.where(out > 0, np.where(out_el < cool, HSD, out), 0)
+    need = np.maximum(need, out_need)
+
+    mode = climb(need, state.unit_initial_depth, tr)
+    # Start-ups: hours a unit is held below power by transition times alone.
+    for u in range(U):
+        held = (mode[u] > 0) & (need[u] == 0) & (avail[u] > 0)
+        for s, e in spans(held):
+            acts.append(Activation("", "startup", s, e, s,
+                                   f"{inputs.unit_names[u]} starting up from "
+                                   f"{MODES[int(mode[u, s])]}", "mode transition times"))
+
+    cap = np.where(mode == P, avail, 0.0)
+    cap = np.minimum(cap, cap_rule)
+    cap = np.maximum(cap, 0.0)
+    min_stable = inputs.unit_min_mw
+    unit_min = np.where((cap >= min_stable - _EPS) & (cap > 0), np.minimum(min_stable, cap), 0.0)
+    ramp_ok = _ramp_allowed(cap, min_stable, ramp_dn)
+
+    # Lines, offtakes, imports --------------------------------------------------------
+    line_cap = np.where(state.line_in_service, inputs.line_capacity_mw, 0.0)
+    O = inputs.offtake_price.shape[0]
+    to_offtake = np.zeros((O, T))
+    np.add.at(to_offtake, inputs.line_offtake, line_cap)
+    offtake_cap = np.minimum(inputs.offtake_demand_mw, to_offtake)
+    house = inputs.house_load_mw
+    import_cap = np.minimum(house, line_cap.sum(axis=0))
+
+    # Mining ---------------------------------------------------------------------------
+    allowed_out = cap.sum(axis=0)
+    m_cap = np.maximum(0.0, allowed_out - house - state.margin_mw)
+    held_back = (cap < avail - 1e-6).any(axis=0)
+    first_shed = np.maximum(0.0, allowed_out - house - state.margin_mw - offtake_cap.sum(axis=0))
+    m_cap = np.where(held_back, np.minimum(m_cap, first_shed), m_cap)
+    m_cap = np.minimum(m_cap, mining_cap_rule)
+    fleet = _fleet_cap(inputs)
+    m_cap = np.where(blocked, 0.0, np.minimum(m_cap, fleet))
+    import_cap = np.where(m_cap > _EPS, 0.0, import_cap)
+    for s, e in spans(held_back & ~blocked & (first_shed < fleet - _EPS)):
+        acts.append(Activation("mining-first-shed", "action", s, e, s,
+                               "mining shed first: output is held back, the grid takes what "
+                               "there is", "output below what the units could make"))
+
+    return Envelope(
+        index=state.index,
+        unit_names=inputs.unit_names,
+        unit_mode=mode,
+        unit_cap_mw=cap,
+        unit_min_mw=unit_min,
+        ramp_allowed=ramp_ok,
+        line_in_service=state.line_in_service,
+        offtake_cap_mw=offtake_cap,
+        import_cap_mw=import_cap,
+        diesel_cap_mw=state.diesel_cap_mw,
+        diesel_cost=state.diesel_cost,
+        blackout_penalty=state.blackout_penalty,
+        mining_blocked=blocked,
+        mining_cap_mw=m_cap,
+        max_output_mw=np.maximum(0.0, allowed_out - house),
+        margin_mw=state.margin_mw,
+        activations=tuple(sorted(acts, key=lambda a: (a.start, a.rule))),
+        state=state,
+        rules=rules,
+    )
+
+
+def _ramp_cap(
+    where: np.ndarray, ramp: np.ndarray, steps: np.ndarray, target: float | np.ndarray
+) -> np.ndarray:
+    """(n, T): target + ramp·steps where ``where`` (the way down at the ramp rate), else inf."""
+    out = np.full((len(ramp), len(steps)), np.inf)
+    finite = np.isfinite(ramp)
+    down = target + np.where(finite, ramp, 0.0)[:, None] * np.maximum(steps, 0)[None, :]
+    mask = where[None, :] & finite[:, None]
+    out[mask] = np.broadcast_to(down, out.shape)[mask]
+    return out
+
+
+def _fleet_cap(inputs: Inputs) -> np.ndarray:
+    """(T,) the most the fleet can draw: classes limited by their sites."""
+    T = inputs.hours
+    if not len(inputs.class_names):
+        return np.zeros(T)
+    per_class = np.minimum(inputs.class_max_mw[:, None], inputs.site_capacity_mw[inputs.class_site])
+    per_site = np.zeros_like(inputs.site_capacity_mw)
+    np.add.at(per_site, inputs.class_site, per_class)
+    return np.minimum(per_site, inputs.site_capacity_mw).sum(axis=0)
+
+
+def climb(need: np.ndarray, initial: np.ndarray, tr: dict[tuple[str, str], int]) -> np.ndarray:
+    """The mode trajectory: at least ``need``, and back up only as fast as transitions allow.
+
+    Released from mode L at hour s (the last hour something held it there), a unit
+    stays in L for the L → L−1 minimum time, then in L−1 for its own, and so on:
+    it is at depth ≥ k at hour t iff for some s ≤ t and L ≥ k, need[s] ≥ L and
+    t − s ≤ Σ_{j=k..L} up(j → j−1).  The initial mode acts as the need of hour −1.
+    """
+    ext = np.concatenate([initial[:, None], need], axis=1)
+    up = [0] + [tr[(MODES[j], MODES[j - 1])] for j in range(1, len(MODES))]
+    depth = need.copy()
+    for k in range(1, len(MODES)):
+        reach = np.zeros_like(ext, dtype=bool)
+        width = 0
+        for L in range(k, len(MODES)):
+            width += up[L]
+            reach |= dilate_forward(ext >= L, width)
+        depth = np.maximum(depth, np.where(reach[:, 1:], k, 0))
+    return depth
+
+
+def _ramp_allowed(cap: np.ndarray, min_stable: np.ndarray, ramp_dn: np.ndarray) -> np.ndarray:
+    """Where the units' ramp limits apply between hour t−1 and t.
+
+    Not at hour 0; not where the unit is off in either hour (a start at minimum
+    stable output, or a trip); not where the envelope cuts the cap faster than the
+    unit can ramp (a runback at a condition's onset); not where the cap changes
+    across the minimum stable output (the unit passes through its low range on
+    the way down or starts at minimum on the way up).
+    """
+    ok = np.zeros_like(cap, dtype=bool)
+    a, b = cap[:, :-1], cap[:, 1:]
+    changed = np.abs(b - a) > 1e-6
+    low = (a < min_stable[:, :-1] - _EPS) | (b < min_stable[:, 1:] - _EPS)
+    runback = b < a - ramp_dn[:, None] - 1e-6
+    ok[:, 1:] = (a > 0) & (b > 0) & ~runback & ~(changed & low)
+    return ok
