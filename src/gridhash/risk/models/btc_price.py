@@ -166,15 +166,15 @@ def _step_hours(prices: Any, step_h: float | None) -> tuple[NDArray[np.float64],
         idx = prices.index
         if len(idx) < 3:
             raise fail("too short a history", "BootstrapPrice.prices", len(idx), "≥ 3 prices")
-        steps = np.diff(idx.asi8)
+        steps = np.diff(idx.to_numpy()) / np.timedelta64(1, "h")
         if np.any(steps != steps[0]) or steps[0] <= 0:
             raise fail(
                 "the price history is not at a regular frequency",
                 "BootstrapPrice.prices",
-                f"steps from {pd.Timedelta(int(steps.min()))} to {pd.Timedelta(int(steps.max()))}",
+                f"steps from {steps.min():g} h to {steps.max():g} h",
                 "increasing timestamps one fixed step apart (resample it first)",
             )
-        step = pd.Timedelta(int(steps[0])) / pd.Timedelta(hours=1)
+        step = float(steps[0])
         values = prices.to_numpy(dtype=float)
     else:
         if step_h is None:

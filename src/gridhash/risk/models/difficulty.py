@@ -370,7 +370,14 @@ class DifficultyModel:
         def at(gk: NDArray[np.float64]) -> NDArray[np.float64]:
             return cum(gk)[rows, j] + dx * gk[rows, j]
 
-        inv_int = np.diff(at(inv_d), axis=1)
+        # An hour wholly inside one epoch takes that epoch's value exactly.
+        j_hour = j[:, :T]
+        next_start = np.concatenate((S, np.full((N, 1), np.inf)), axis=1)[rows, j_hour + 1]
+        whole = next_start >= x[1:]
+
+        def hourly(gk: NDArray[np.float64], integral: NDArray[np.float64]) -> NDArray[np.float64]:
+            return np.where(whole, gk[rows, j_hour], np.diff(integral, axis=1))
+
         blocks_cum = at(blocks_rate)
         h = self.start_height + blocks_cum
         beyond = np.stack(starts, axis=1) >= T
@@ -380,11 +387,11 @@ class DifficultyModel:
             return np.where(beyond, np.nan, a)
 
         return DifficultyPaths(
-            difficulty=1.0 / inv_int,
-            blocks_per_hour=np.diff(blocks_cum, axis=1),
+            difficulty=np.where(whole, Dk[rows, j_hour], 1.0 / np.diff(at(inv_d), axis=1)),
+            blocks_per_hour=hourly(blocks_rate, blocks_cum),
             height=h[:, :T],
             subsidy_btc_per_block=mean_subsidy_between(h[:, :T], h[:, 1:]),
-            hashrate_ehs=np.diff(at(Hk), axis=1) / _H_PER_EH,
+            hashrate_ehs=hourly(Hk, at(Hk)) / _H_PER_EH,
             epoch_start_h=nan_if_beyond(np.stack(starts, axis=1)),
             epoch_start_height=nan_if_beyond(np.broadcast_to(np.asarray(heights), (N, K))),
             epoch_difficulty=nan_if_beyond(Dk),

@@ -314,16 +314,15 @@ class GridPriceBootstrap:
             check_number(self.season_window_days, f"{name}.season_window_days", ge=0, le=183)
         idx = h.index if h.index.tz is not None else h.index.tz_localize("UTC")
         s = pd.Series(h.to_numpy(dtype=float), index=idx.tz_convert("UTC")).sort_index()
-        steps = np.diff(s.index.asi8)
-        hour_ns = pd.Timedelta(hours=1).value
-        if len(s) < 2 or np.any(steps != steps[0]) or steps[0] <= 0 or hour_ns % steps[0]:
+        steps = np.diff(s.index.to_numpy()) / np.timedelta64(1, "s")
+        if len(s) < 2 or np.any(steps != steps[0]) or steps[0] <= 0 or 3600.0 % steps[0]:
             raise fail(
                 "the history is not at a regular step that divides the hour",
                 f"{name}.history",
                 f"{len(s)} values",
                 "hourly (or 15/30-minute) stamps without gaps",
             )
-        if steps[0] != hour_ns:
+        if steps[0] != 3600.0:
             s = s.resample("h").mean()
         if not np.all(np.isfinite(s.to_numpy())):
             raise fail("the history has missing values", f"{name}.history", "NaN", "no gaps")
@@ -337,7 +336,7 @@ class GridPriceBootstrap:
         lo, cap = _bounds(self.floor_usd_per_mwh, self.cap_usd_per_mwh, name)
         object.__setattr__(self, "_values", readonly(s.to_numpy(dtype=float)))
         object.__setattr__(self, "_phase", readonly(_cycle_position(s.index, align)))
-        doy = s.index.dayofyear.to_numpy() - 1 + s.index.hour.to_numpy() / 24.0
+        doy = s.index.day_of_year.to_numpy() - 1 + s.index.hour.to_numpy() / 24.0
         object.__setattr__(self, "_doy", readonly(doy.astype(float)))
         object.__setattr__(self, "_lo", lo)
         object.__setattr__(self, "_cap", cap)
@@ -350,7 +349,7 @@ class GridPriceBootstrap:
         T = len(index)
         starts = index[0] + pd.to_timedelta(np.arange(0, T, L), unit="h")
         phases = _cycle_position(pd.DatetimeIndex(starts), self.align_h)
-        doys = starts.dayofyear.to_numpy() - 1 + starts.hour.to_numpy() / 24.0
+        doys = starts.day_of_year.to_numpy() - 1 + starts.hour.to_numpy() / 24.0
         valid = np.arange(n - L + 1)
         out = []
         for ph, day in zip(phases, doys, strict=True):
