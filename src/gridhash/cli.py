@@ -120,6 +120,46 @@ def run(
 
 
 @app.command()
+def safety(
+    scenario: ScenarioArg = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the timeline as JSON instead of tables.")
+    ] = False,
+) -> None:
+    """The safety envelope: plant state, rules in force, and the timeline of conditions,
+    rule activations and envelope changes (no dispatch is run)."""
+    from gridhash.safety import envelope_for
+    from gridhash.scenario.load import load_scenario
+    from gridhash.scenario.resolve import resolve
+
+    loaded = load_scenario(scenario)
+    env = envelope_for(loaded, resolve(loaded))
+    if env is None:
+        _console().print(
+            f"{loaded.name}: no safety part; the dispatch is limited only by the plant and "
+            "grid (add a [safety] table, see docs/safety.md)"
+        )
+        return
+    if as_json:
+        from gridhash.report.safety import timeline
+        from gridhash.safety.state import _stamp
+
+        rows = [
+            {"from": _stamp(env.index, e.start), "to": _stamp(env.index, e.end),
+             "what": e.what, "text": e.text}
+            for e in timeline(env)
+        ]
+        doc = {"scenario": loaded.name, "rule_activations": env.rule_activations(),
+               "hours_restricted": int(env.restricted.sum()),
+               "hours_mining_blocked": int((~env.mining_allowed).sum()), "timeline": rows}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    from gridhash.report.safety import print_safety
+
+    print_safety(env, _console(), source=loaded.source or "")
+
+
+@app.command()
 def economics(
     scenario: ScenarioArg = None,
     catalogue: Annotated[

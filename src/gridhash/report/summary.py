@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gridhash.dispatch.problem import mining_values
+from gridhash.report.safety import envelope_columns, safety_summary
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,6 +31,12 @@ HOURLY_COLUMNS = (
     "btc_price_usd",
     "difficulty",
     "hashprice_usd_per_ph_day",
+    "diesel_mw",
+    "house_load_unsupplied_mw",
+    "envelope_max_output_mw",
+    "mining_allowed",
+    "mining_cap_mw",
+    "restriction",
 )
 
 
@@ -55,12 +62,14 @@ def summary(run: Run) -> dict[str, Any]:
     opex_by = (i.mining_opex[None, :] * r.mining_mw).sum(axis=1)
     gen_cost_by = (p.unit_cost * r.unit_mw).sum(axis=1)
     import_cost = float((p.import_price * r.imported_mw).sum())
+    diesel_cost = float(p.diesel_cost * r.diesel_mw.sum())
     cost = {
         "generation": _money(gen_cost_by.sum()),
         "imports": _money(import_cost),
+        "diesel": _money(diesel_cost),
         "mining_opex": _money(opex_by.sum()),
     }
-    cost_total = gen_cost_by.sum() + import_cost + opex_by.sum()
+    cost_total = gen_cost_by.sum() + import_cost + diesel_cost + opex_by.sum()
     unserved = float(r.unserved_mw.sum())
     revenue_grid = float(grid_rev_by.sum())
     revenue_mining = float(mining_rev_by.sum())
@@ -76,6 +85,8 @@ def summary(run: Run) -> dict[str, Any]:
             "available": _energy(available),
             "generated": _energy(generated),
             "imported": _energy(r.imported_mw.sum()),
+            "diesel": _energy(r.diesel_mw.sum()),
+            "house_load_unsupplied": _energy(r.blackout_mw.sum()),
             "house_load": _energy(p.house_load_mw.sum()),
             "grid": _energy(r.delivered_mw.sum()),
             "mining": _energy(r.mining_mw.sum()),
@@ -92,6 +103,8 @@ def summary(run: Run) -> dict[str, Any]:
         "objective_usd": _money(r.objective_usd),
         "unserved_firm_mwh": _energy(unserved),
         "unserved_penalty_usd": _money(unserved * p.unserved_penalty),
+        "blackout_penalty_usd": _money(r.blackout_mw.sum() * p.blackout_penalty),
+        "safety": safety_summary(run),
         "marginal_value_usd_per_mwh": {
             "mean": _money(r.marginal_value.mean()),
             "min": _money(r.marginal_value.min()),
@@ -178,6 +191,9 @@ def hourly_frame(run: Run) -> pd.DataFrame:
         "hashprice_usd_per_ph_day": hashprice_usd_per_ph_day(
             i.difficulty, i.subsidy_btc_per_block, i.fees_btc_per_block, i.btc_price_usd
         ),
+        "diesel_mw": r.diesel_mw,
+        "house_load_unsupplied_mw": r.blackout_mw,
+        **envelope_columns(run),
     }
     for u, name in enumerate(i.unit_names):
         cols[f"unit:{name}"] = r.unit_mw[u]

@@ -300,8 +300,8 @@ def compute_envelope(inputs: Inputs, state: PlantState, rules: RuleSet) -> Envel
     import_cap = np.where(m_cap > _EPS, 0.0, import_cap)
     for s, e in spans(held_back & ~blocked & (first_shed < fleet - _EPS)):
         acts.append(Activation("mining-first-shed", "action", s, e, s,
-                               "mining shed first: output is held back, the grid takes what "
-                               "there is", "output below what the units could make"))
+                               "output held back: the grid takes what there is before "
+                               "mining", "output below what the units could make"))
 
     return Envelope(
         index=state.index,

@@ -81,7 +81,8 @@ def fuel_levels(fuel0: float, delivery: np.ndarray, burn: np.ndarray) -> np.ndar
     S = fuel0 + np.cumsum(delivery - burn, axis=-1)
     P = S - np.minimum(0.0, np.minimum.accumulate(S, axis=-1))
     before = np.concatenate([np.full((*S.shape[:-1], 1), float(fuel0)), P[..., :-1]], axis=-1)
-    return before + delivery
+    level = before + delivery
+    return np.where(level < 1e-9, 0.0, level)  # float residue of an emptied tank is empty
 
 
 def resolve_state(loaded: LoadedScenario, inputs: Inputs) -> PlantState:
