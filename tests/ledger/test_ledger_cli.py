@@ -1,0 +1,189 @@
+"""``gridhash ledger``: verify, proof, check-proof, keygen and sign, with their exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ledger_helpers import build, make_keys, run_ledger, tamper
+
+
+@pytest.fixture
+def ledger_file(tmp_path: Path) -> Path:
+    keys = make_keys(tmp_path / "keys")
+    path = tmp_path / "ledger.db"
+    build(path, keys, n=30, every=10, tail=2).close()
+    return path
+
+
+def test_verify_ok(ledger_file: Path, tmp_path: Path) -> None:
+    result = run_ledger("verify", str(ledger_file), "--keys", str(tmp_path / "keys"))
+    assert result.exit_code == 0, result.output
+    assert "32 entries verified" in result.output
+    assert "3 (latest: size 30" in result.output
+    assert "6 by operator, ua-grid" in result.output
+    assert "2 entries after the latest signed head" in result.output
+
+
+def test_verify_without_keys_warns(ledger_file: Path) -> None:
+    result = run_ledger("verify", str(ledger_file))
+    assert result.exit_code == 0
+    assert "pass --keys to check who signed" in result.output
+
+
+def test_verify_names_the_first_discrepancy(ledger_file: Path, tmp_path: Path) -> None:
+    tamper(ledger_file, "UPDATE entries SET payload = '{\"mwh\":0}' WHERE seq = 13")
+    result = run_ledger("verify", str(ledger_file), "--keys", str(tmp_path / "keys"))
+    assert result.exit_code == 1
+    out = result.output
+    assert "verification FAILED at entry 13" in out
+    assert "leaf_hash" in out and "expected" in out and "found" in out
+    assert "more discrepancies after it" in out
+
+
+def test_verify_bad_input_exits_2(tmp_path: Path, ledger_file: Path) -> None:
+    missing = run_ledger("verify", str(tmp_path / "nope.db"))
+    assert missing.exit_code == 2 and "ledger file not found" in missing.output
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "operator.pub").write_text("garbage")
+    bad = run_ledger("verify", str(ledger_file), "--keys", str(tmp_path / "bad"))
+    assert bad.exit_code == 2
+    assert str(tmp_path / "bad" / "operator.pub") in bad.output
+
+
+def test_proof_and_check_proof_round_trip(ledger_file: Path, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    human = run_ledger("proof", str(ledger_file), "7", "--keys", str(keys))
+    assert human.exit_code == 0, human.output
+    assert "tree head" in human.output and "size 30" in human.output
+    assert "✓" in human.output
+
+    result = run_ledger("proof", str(ledger_file), "7", "--json")
+    assert result.exit_code == 0
+    bundle = json.loads(result.output)
+    assert bundle["index"] == 7 and bundle["tree_size"] == 30
+    assert bundle["entry"]["payload"]["hour"] == 7
+    assert len(bundle["audit_path"]) == 5
+    saved = tmp_path / "proof.json"
+    saved.write_text(result.output)
+
+    ok = run_ledger(
+        "check-proof",
+        str(saved),
+        "--key",
+        str(keys / "operator.pub"),
+        "--key",
+        str(keys / "ua-grid.pub"),
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "entry 7 (meter) is in ledger" in ok.output
+
+    # An older head can be chosen.
+    older = json.loads(run_ledger("proof", str(ledger_file), "7", "--json", "--size", "10").output)
+    assert older["tree_size"] == 10 and len(older["audit_path"]) == 4
+
+
+def test_check_proof_fails_on_any_change(ledger_file: Path, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    bundle = json.loads(run_ledger("proof", str(ledger_file), "7", "--json").output)
+    key = ("--key", str(keys / "operator.pub"))
+
+    def check(data: dict) -> tuple[int, str]:
+        path = tmp_path / "b.json"
+        path.write_text(json.dumps(data))
+        result = run_ledger("check-proof", str(path), *key)
+        return result.exit_code, result.output
+
+    edited = json.loads(json.dumps(bundle))
+    edited["entry"]["payload"]["mwh"] = 1.0
+    del edited["leaf"]
+    code, out = check(edited)
+    assert code == 1 and "leaf_hash" in out
+
+    path_flip = json.loads(json.dumps(bundle))
+    path_flip["audit_path"][2] = "00" * 32
+    code, out = check(path_flip)
+    assert code == 1 and "root: expected" in out
+
+    root_edit = json.loads(json.dumps(bundle))
+    root_edit["tree_head"]["root"] = "11" * 32
+    code, out = check(root_edit)
+    assert code == 1 and "root: expected" in out
+
+    resigned = json.loads(json.dumps(bundle))
+    resigned["tree_head"]["timestamp"] = "2030-01-01T00:00:00.000000Z"
+    code, out = check(resigned)
+    assert code == 1 and "does not verify" in out
+
+    impostor = make_keys(tmp_path / "impostor", ("operator",))["operator"]
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle))
+    result = run_ledger(
+        "check-proof", str(path), "--key", str(tmp_path / "impostor" / "operator.pub")
+    )
+    assert result.exit_code == 1
+    assert f"expected one by operator (key {impostor.public.fingerprint})" in result.output
+
+
+def test_check_proof_malformed_bundle_exits_2(tmp_path: Path, ledger_file: Path) -> None:
+    keys = tmp_path / "keys"
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = run_ledger("check-proof", str(bad), "--key", str(keys / "operator.pub"))
+    assert result.exit_code == 2 and "not JSON" in result.output and str(bad) in result.output
+    bundle = json.loads(run_ledger("proof", str(ledger_file), "3", "--json").output)
+    bundle["audit_path"][0] = "xyz"
+    bad.write_text(json.dumps(bundle))
+    result = run_ledger("check-proof", str(bad), "--key", str(keys / "operator.pub"))
+    assert result.exit_code == 2 and "audit_path[0]" in result.output
+
+
+def test_proof_of_unsigned_or_missing_entry_exits_2(ledger_file: Path) -> None:
+    unsigned = run_ledger("proof", str(ledger_file), "31")
+    assert unsigned.exit_code == 2 and "not covered by a signed tree head" in unsigned.output
+    missing = run_ledger("proof", str(ledger_file), "99")
+    assert missing.exit_code == 2 and "no entry 99" in missing.output
+
+
+def test_keygen_and_sign(ledger_file: Path, tmp_path: Path) -> None:
+    third = tmp_path / "third"
+    result = run_ledger("keygen", "iaea", "--keys", str(third))
+    assert result.exit_code == 0 and "fingerprint" in result.output
+    assert (third / "iaea.key").exists() and (third / "iaea.pub").exists()
+    again = run_ledger("keygen", "iaea", "--keys", str(third))
+    assert again.exit_code == 2 and "already exists" in again.output
+
+    signed = run_ledger("sign", str(ledger_file), "--keys", str(third))
+    assert signed.exit_code == 0 and "signed tree head 3 (size 32" in signed.output
+    # The original parties have not signed head 3 ...
+    keys = str(tmp_path / "keys")
+    result = run_ledger("verify", str(ledger_file), "--keys", keys)
+    assert result.exit_code == 1
+    assert "FAILED at tree head 3 (size 32)" in result.output
+    assert "signature[operator]" in result.output
+    # ... until they countersign it.
+    counter = run_ledger("sign", str(ledger_file), "--keys", keys)
+    assert counter.exit_code == 0 and "countersigned tree head 3" in counter.output
+    assert run_ledger("verify", str(ledger_file), "--keys", keys).exit_code == 0
+    # Requiring iaea's signature too fails at the first head it did not sign.
+    (tmp_path / "keys" / "iaea.pub").write_bytes((third / "iaea.pub").read_bytes())
+    result = run_ledger("verify", str(ledger_file), "--keys", keys)
+    assert result.exit_code == 1 and "FAILED at tree head 0 (size 10)" in result.output
+    assert "signature[iaea]" in result.output
+
+
+def test_importing_the_cli_is_light() -> None:
+    code = (
+        "import sys\n"
+        "from gridhash.ledger.cli import ledger_app\n"
+        "heavy = [m for m in ('cryptography', 'sqlite3', 'rich', 'numpy', 'pandas')"
+        " if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr

@@ -1,0 +1,243 @@
+"""The SQLite ledger: appends, atomicity, tree heads, proofs from stored nodes, reopening."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ledger_helpers import T0, build, make_keys, meter
+
+from gridhash.ledger import merkle
+from gridhash.ledger.canonical import canonical_json, entry_leaf_bytes
+from gridhash.ledger.errors import LedgerError, LedgerFileError, PayloadError
+from gridhash.ledger.store import Ledger
+from gridhash.ledger.verify import verify_ledger
+
+
+def test_append_records_canonical_entries(tmp_path: Path) -> None:
+    with Ledger.create(tmp_path / "l.db") as ledger:
+        e = ledger.append("meter", {"mwh": 812.5, "b": [1, 2], "a": "Запоріжжя"})
+        assert (e.seq, e.kind) == (0, "meter")
+        assert e.payload_json == '{"a":"Запоріжжя","b":[1,2],"mwh":812.5}'
+        assert e.payload == {"mwh": 812.5, "b": [1, 2], "a": "Запоріжжя"}
+        expected_leaf = canonical_json(
+            {"kind": "meter", "payload": e.payload, "seq": 0, "timestamp": e.timestamp}
+        )
+        assert e.leaf_bytes() == expected_leaf
+        assert e.leaf_hash == merkle.leaf_hash(expected_leaf) == e.computed_leaf_hash()
+        assert ledger.entry(0) == e
+        assert ledger.size == len(ledger) == 1
+        assert ledger.root() == e.leaf_hash
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=12,
+    ),
+    st.integers(0, 10**12),
+)
+def test_leaf_bytes_are_the_canonical_json_of_the_entry(payload: object, seq: int) -> None:
+    """The fast concatenation equals canonical_json of the whole entry, and round-trips."""
+    try:
+        body = canonical_json(payload)
+    except PayloadError:  # lone surrogates
+        return
+    ts = "2027-01-01T00:00:00.000000Z"
+    whole = canonical_json({"seq": seq, "kind": "meter", "payload": payload, "timestamp": ts})
+    assert entry_leaf_bytes(seq, "meter", body, ts) == whole
+    assert canonical_json(json.loads(body)) == body
+
+
+def test_canonical_json_refuses_what_would_not_read_back(tmp_path: Path) -> None:
+    with Ledger.create(tmp_path / "l.db") as ledger:
+        for bad, field in (
+            ({"x": float("nan")}, "payload.x"),
+            ({"x": [1, float("inf")]}, "payload.x[1]"),
+            ({1: "a"}, "payload"),
+            ({"when": datetime(2027, 1, 1)}, "payload.when"),
+            ({"s": "\ud800"}, "payload"),
+        ):
+            with pytest.raises(PayloadError) as info:
+                ledger.append("meter", bad)
+            assert info.value.field == field and info.value.exit_code == 2
+        for kind in ("Meter", "", "a-b", "x" * 65, 3):
+            with pytest.raises(PayloadError, match="invalid entry kind"):
+                ledger.append(kind, {})  # type: ignore[arg-type]
+        assert ledger.size == 0
+
+
+def test_append_many_is_one_transaction(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    with Ledger.create(path) as ledger:
+        ledger.append("scenario", {"name": "znpp"})
+        with pytest.raises(PayloadError):
+            ledger.append_many([("meter", meter(1)), ("meter", {"bad": float("nan")})])
+        assert ledger.size == 1
+        entries = ledger.append_many([("meter", meter(i)) for i in range(5)])
+        assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
+        assert len({e.timestamp for e in entries}) == 1
+    # A failure inside the SQL transaction rolls back every row and node.
+    with Ledger.open(path) as ledger:
+        conn = sqlite3.connect(path)
+        conn.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON entries WHEN NEW.seq = 8 "
+            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+        )
+        conn.commit()
+        conn.close()
+        with pytest.raises(sqlite3.DatabaseError, match="disk on fire"):
+            ledger.append_many([("meter", meter(i)) for i in range(5)])
+        assert ledger.refresh() == 6
+        conn = sqlite3.connect(path)
+        conn.execute("DROP TRIGGER boom")
+        conn.commit()
+        conn.close()
+        ledger.append("meter", meter(99))
+    assert verify_ledger(path).ok
+
+
+def test_proofs_from_stored_nodes_match_the_reference(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    with Ledger.create(path) as ledger:
+        for i in range(0, 70, 7):
+            ledger.append_many([("meter", meter(j)) for j in range(i, i + 7)])
+    with Ledger.open(path, readonly=True) as ledger:  # a fresh process: nothing cached
+        leaves = [e.leaf_hash for e in ledger.entries()]
+        assert len(leaves) == 70
+        for n in (1, 2, 3, 5, 8, 13, 33, 64, 70):
+            assert ledger.root(n) == merkle.root(leaves[:n])
+            for i in range(n):
+                assert ledger.inclusion_proof(i, n) == merkle.inclusion_proof(leaves, i, n)
+            for m in range(n + 1):
+                assert ledger.consistency_proof(m, n) == merkle.consistency_proof(leaves, m, n)
+        with pytest.raises(LedgerError, match="outside"):
+            ledger.inclusion_proof(3, 71)
+        with pytest.raises(LedgerError, match="not in a tree of size 3"):
+            ledger.inclusion_proof(3, 3)
+
+
+def test_sign_head_and_cosign(tmp_path: Path) -> None:
+    keys = make_keys(tmp_path / "keys")
+    with Ledger.create(tmp_path / "l.db") as ledger:
+        with pytest.raises(LedgerError, match="no entry 0"):
+            ledger.proof_bundle(0)
+        ledger.append_many([("meter", meter(i)) for i in range(5)])
+        with pytest.raises(LedgerError, match="no signed tree head"):
+            ledger.proof_bundle(0)
+        head = ledger.sign_head(keys["operator"])
+        assert (head.index, head.size, head.root) == (0, 5, ledger.root())
+        assert [s.party for s in head.signatures] == ["operator"]
+        assert head.check_signature(head.signatures[0])
+        both = ledger.cosign([keys["ua-grid"], keys["operator"]])
+        assert sorted(s.party for s in both.signatures) == ["operator", "ua-grid"]
+        assert ledger.heads() == [both]
+        assert ledger.head() == both
+        impostor = make_keys(tmp_path / "other", ("operator",))
+        with pytest.raises(LedgerError, match="already signed"):
+            ledger.cosign(impostor)
+        with pytest.raises(LedgerError, match="no signing keys"):
+            ledger.sign_head({})
+        ledger.append("meter", meter(5))
+        assert ledger.head_covering(2).size == 5
+        with pytest.raises(LedgerError, match="not covered by a signed tree head"):
+            ledger.head_covering(5)
+
+
+def test_timestamps_never_go_backwards(tmp_path: Path) -> None:
+    with Ledger.create(tmp_path / "l.db") as ledger:
+        ledger.append("meter", meter(0), timestamp=T0 + timedelta(hours=2))
+        with pytest.raises(LedgerError, match="earlier than the ledger's last"):
+            ledger.append("meter", meter(1), timestamp=T0)
+        e = ledger.append("meter", meter(1), timestamp=T0 + timedelta(hours=2))
+        assert e.timestamp == "2027-01-01T02:00:00.000000Z"
+        with pytest.raises(PayloadError, match="no time zone"):
+            ledger.append("meter", meter(2), timestamp=datetime(2030, 1, 1))
+        future = datetime.now(UTC) + timedelta(days=3650)
+        ledger.append("meter", meter(2), timestamp=future)
+        # The clock is now "behind" the ledger: new entries take the ledger's last time.
+        assert ledger.append("meter", meter(3)).timestamp >= e.timestamp
+
+
+def test_reopen_continues_the_tree(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    with Ledger.create(path) as ledger:
+        ledger.append_many([("meter", meter(i)) for i in range(11)])
+    for round_ in range(3):
+        with Ledger.open(path) as ledger:
+            assert ledger.size == 11 + 5 * round_
+            ledger.append_many([("meter", meter(i)) for i in range(5)])
+    with Ledger.open(path, readonly=True) as ledger:
+        leaves = [e.leaf_hash for e in ledger.entries()]
+        assert ledger.root() == merkle.root(leaves)
+        with pytest.raises(LedgerError, match="read-only"):
+            ledger.append("meter", {})
+    assert verify_ledger(path).ok
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.db"]  # one file at rest
+
+
+def test_two_writers_on_one_file_never_misnumber(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    a = Ledger.create(path)
+    b = Ledger.open(path)
+    try:
+        a.append("meter", meter(0))
+        b.append("meter", meter(1))  # b learns the size inside its transaction
+        a.append("meter", meter(2))
+        assert [e.seq for e in b.entries()] == [0, 1, 2]
+        assert b.refresh() == 3 and a.root() == b.root()
+    finally:
+        a.close()
+        b.close()
+    assert verify_ledger(path).ok
+
+
+def test_append_only_triggers_and_backup(tmp_path: Path) -> None:
+    keys = make_keys(tmp_path / "keys")
+    path = tmp_path / "l.db"
+    with build(path, keys, n=20, every=10) as ledger:
+        conn = sqlite3.connect(path)
+        for sql in (
+            "UPDATE entries SET payload = '{}' WHERE seq = 1",
+            "DELETE FROM entries WHERE seq = 19",
+            "DELETE FROM nodes",
+            "UPDATE tree_heads SET size = 3",
+            "DELETE FROM signatures",
+        ):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                conn.execute(sql)
+        conn.close()
+        copy = ledger.backup(tmp_path / "copy.db")
+    report = verify_ledger(copy, [k.public for k in keys.values()])
+    assert report.ok and report.entries == 20 and report.tree_heads == 2
+
+
+def test_open_refuses_what_is_not_a_ledger(tmp_path: Path) -> None:
+    with pytest.raises(LedgerFileError, match="ledger file not found"):
+        Ledger.open(tmp_path / "missing.db")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(LedgerFileError, match="cannot read as SQLite") as info:
+        Ledger.open(junk)
+    assert info.value.exit_code == 2 and str(junk) in str(info.value)
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LedgerFileError, match="not a gridhash ledger"):
+        Ledger.open(other)
+    Ledger.create(tmp_path / "l.db").close()
+    with pytest.raises(LedgerFileError, match="already exists"):
+        Ledger.create(tmp_path / "l.db")
