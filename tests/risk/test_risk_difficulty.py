@@ -209,3 +209,14 @@ def test_price_paths_of_the_wrong_shape_are_refused() -> None:
     with pytest.raises(InputError) as err:
         model.sample(3, 10, 0, btc_price_usd=np.ones((2, 10)), fees_btc_per_block=0.0)
     assert err.value.field == "btc_price_usd"
+
+
+def test_negative_fees_are_refused_with_path_and_hour() -> None:
+    model = DifficultyModel(D0, START, 40.0)
+    fees = np.zeros((2, 10))
+    fees[1, 7] = -1.0
+    with pytest.raises(InputError) as err:
+        model.sample(2, 10, 0, btc_price_usd=85_000.0, fees_btc_per_block=fees)
+    assert err.value.field == "fees_btc_per_block"
+    assert err.value.value == -1.0
+    assert "path 1, hour 7" in str(err.value)

@@ -169,7 +169,7 @@ class RiskModel:
         -------
         RiskModel
         """
-        from gridhash.bitcoin.economics import hashprice_usd_per_ph_day
+        from gridhash.bitcoin.economics import HASHES_PER_DIFFICULTY, hashprice_usd_per_ph_day
         from gridhash.scenario.models import ProfileSeries
 
         price = np.asarray(inputs.btc_price_usd, dtype=float)
@@ -191,7 +191,11 @@ class RiskModel:
             reference_hashprice_usd_per_ph_day=float(hp[0]),
             trend_per_year=trend,
             reference_drift_per_year=_log_growth_per_year(hp),
-            start_hashrate_ehs=float(diff[0]) * 2**32 * inputs.blocks_per_hour / 3600.0 / 1e18,
+            start_hashrate_ehs=float(diff[0])
+            * HASHES_PER_DIFFICULTY
+            * inputs.blocks_per_hour
+            / 3600.0
+            / 1e18,
         )
         sc = getattr(scenario, "scenario", scenario)
         specs: list[Any] = [None] * len(inputs.offtake_names)

@@ -135,8 +135,12 @@ def _as_paths_array(x: Any, N: int, T: int, field: str) -> NDArray[np.float64]:
         raise fail(
             "wrong shape", field, arr.shape, f"shape ({N}, {T}), ({T},) or a number"
         ) from None
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise fail("not finite and ≥ 0 everywhere", field, "a bad value", "finite values ≥ 0")
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        i, t = np.unravel_index(int(np.argmax(bad)), bad.shape)
+        raise fail(
+            f"path {i}, hour {t}: not a finite number ≥ 0", field, float(arr[i, t]), "values ≥ 0"
+        )
     return arr
 
 
