@@ -18,13 +18,13 @@ def run(request):
 def test_energy_accounts_balance(run) -> None:
     s = summary(run)
     e = s["energy_mwh"]
-    lhs = e["generated"] + e["imported"]
+    lhs = e["generated"] + e["imported"] + e["diesel"] + e["house_load_unsupplied"]
     rhs = e["house_load"] + e["grid"] + e["mining"]
     assert lhs == pytest.approx(rhs, rel=1e-6)
     assert e["curtailed"] == pytest.approx(e["available"] - e["generated"], rel=1e-6, abs=1e-6)
     h = hourly_frame(run)
     np.testing.assert_allclose(
-        h["generation_mw"] + h["imported_mw"],
+        h["generation_mw"] + h["imported_mw"] + h["diesel_mw"] + h["house_load_unsupplied_mw"],
         h["house_load_mw"] + h["grid_mw"] + h["mining_mw"],
         rtol=1e-6,
         atol=1e-6 * h["available_mw"].max(),
@@ -39,7 +39,9 @@ def test_money_adds_up(run) -> None:
     s = summary(run)
     rev = s["revenue_usd"]
     assert rev["total"] == pytest.approx(rev["grid"] + rev["mining"], abs=0.02)
-    recomputed = rev["total"] - s["cost_usd"] - s["unserved_penalty_usd"]
+    recomputed = (
+        rev["total"] - s["cost_usd"] - s["unserved_penalty_usd"] - s["blackout_penalty_usd"]
+    )
     assert recomputed == pytest.approx(s["objective_usd"], rel=1e-6)
     assert s["solver"]["status"] == "Optimal"
     assert s["hours"] == 8760
@@ -52,3 +54,33 @@ def test_default_scenario_is_znpp_with_six_units() -> None:
     sc = load_scenario().scenario
     assert sc.name == "znpp" and len(sc.plant.units) == 6
     assert sum(u.capacity_mw for u in sc.plant.units) == pytest.approx(5700.0)
+
+
+def test_envelope_is_obeyed_and_explained(run) -> None:
+    h = hourly_frame(run)
+    assert (h.loc[~h["mining_allowed"], "mining_mw"] <= 1e-6).all()
+    assert (h["mining_mw"] <= h["mining_cap_mw"] + 1e-6).all()
+    net = h["generation_mw"] - h["house_load_mw"]
+    assert (net <= h["envelope_max_output_mw"] + 1e-6).all()
+    s = summary(run)["safety"]
+    if run.envelope is None:
+        assert s is None and (h["restriction"] == "").all()
+    else:
+        assert s["hours_restricted"] == int((h["restriction"] != "").sum())
+        assert s["hours_mining_blocked"] == int((~h["mining_allowed"]).sum())
+
+
+def test_znpp_safety_year() -> None:
+    """The default year's events act as the rules say (worked from znpp.toml)."""
+    run = run_scenario("znpp")
+    env = run.envelope
+    assert env is not None
+    acts = env.rule_activations()
+    # Three complete losses of off-site power (Feb 11 h, Sep-Oct 30 days, Dec 1 h).
+    assert acts["ts-offsite-power-lost"] == 3 and acts["mining-not-on-diesel"] == 3
+    # One line lost beyond 78 h twice (April: 96 h; August: 240 h); the 72 h planned
+    # outage of Ferosplavna-1 in June stays within the completion time.
+    assert acts["ts-offsite-circuit-lost"] == 2
+    assert env.on_diesel.sum() == 11 + 720 + 1
+    assert run.result.blackout_mw.sum() == 0  # diesel deliveries kept the tanks above zero
+    assert run.result.diesel_mw.sum() == pytest.approx(100.0 * (11 + 720 + 1))

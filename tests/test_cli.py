@@ -155,3 +155,52 @@ def test_penalty_below_mining_value_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 2
     text = " ".join(result.output.split())
     assert "scenario.toml" in text and "grid.unserved_penalty_usd_per_mwh" in text
+
+
+def test_safety_prints_state_rules_and_timeline() -> None:
+    res = run_cli("safety", "znpp")
+    assert res.exit_code == 0, res.output
+    out = res.stdout
+    for text in ("Plant state at the first hour", "Rules in force", "Timeline (UTC)",
+                 "ts-offsite-circuit-lost", "line Dniprovska-750 cut for 720 h",
+                 "unit-1: cold_shutdown", "hours restricted"):
+        assert text in out, text
+
+
+def test_safety_json_and_a_scenario_without_safety(tmp_path: Path) -> None:
+    res = run_cli("safety", "znpp", "--json")
+    assert res.exit_code == 0
+    doc = json.loads(res.stdout)
+    assert doc["rule_activations"]["ts-offsite-power-lost"] == 3
+    assert any(r["what"] == "event" for r in doc["timeline"])
+    path = write_scenario(tmp_path, tiny_scenario(24))
+    res = run_cli("safety", str(path))
+    assert res.exit_code == 0 and "no safety part" in res.stdout
+
+
+def test_run_with_safety_writes_the_envelope(tmp_path: Path) -> None:
+    safety = {
+        "diesel": {"generators": 4, "required": 2, "generator_mw": 5.0, "fuel_days": 3.0},
+        "events": [
+            {"kind": "line_cut", "line": "L1", "hour": 5, "hours": 6},
+            {"kind": "line_cut", "line": "L2", "hour": 8, "hours": 2},
+        ],
+    }
+    path = write_scenario(tmp_path, tiny_scenario(hours=48, safety=safety))
+    out = tmp_path / "out"
+    result = run_cli("run", str(path), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    s = json.loads((out / "summary.json").read_text())["safety"]
+    assert set(s) >= {"hours_restricted", "hours_mining_blocked", "rule_activations"}
+    assert s["rule_activations"]["mining-needs-two-offsite-lines"] == 1
+    assert s["rule_activations"]["ts-offsite-power-lost"] == 1
+    assert s["hours_on_diesel"] == 2
+    h = pd.read_parquet(out / "hourly.parquet")
+    assert not h["mining_allowed"].iloc[5:11].any() and h["mining_allowed"].iloc[4]
+    assert (h["mining_mw"].iloc[5:11] == 0).all()
+    assert "ts-offsite-power-lost: hot_shutdown at once" in h["restriction"].iloc[8]
+    assert h["restriction"].iloc[0] == ""
+    assert (h["diesel_mw"].iloc[8:10] == 10.0).all()
+    assert h["mode:U1"].iloc[8] == "hot_shutdown"
+    html = (out / "report.html").read_text()
+    assert "Safety envelope and operating modes" in html and "Safety rules that acted" in html

@@ -169,7 +169,7 @@ def economics(
         float | None,
         typer.Option(
             "--power-price",
-            help="Value of power for payback [USD/MWh]; default: the mean marginal value "
+            help="Value of power for payback [USD/MWh]; default: the median marginal value "
             "of a MW at the plant from the scenario's optimal dispatch.",
         ),
     ] = None,

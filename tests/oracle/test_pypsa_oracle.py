@@ -61,15 +61,28 @@ def _loaded(data: dict[str, Any], name: str = "tiny") -> LoadedScenario:
     return LoadedScenario(validate(data, source=name), name, None, "")
 
 
-def _znpp(hours: int) -> LoadedScenario:
-    """The built-in default scenario cut to its first ``hours`` hours."""
+def _znpp(hours: int, start: dt.datetime | None = None) -> LoadedScenario:
+    """The built-in default scenario cut to ``hours`` hours (from ``start``)."""
     data = tomllib.loads(builtin_text("znpp"))
-    data["horizon"]["hours"] = hours
-    # Windows wholly after the cut are rejected by validation: drop them.
-    end = data["horizon"]["start"] + dt.timedelta(hours=hours)
+    begin = start or data["horizon"]["start"]
+    data["horizon"] = {"start": begin, "hours": hours}
+    end = begin + dt.timedelta(hours=hours)
+    # Windows and events wholly outside the cut are rejected by validation: drop them,
+    # and shorten events that run past its end.
     for group in (data["plant"]["units"], data["grid"]["lines"], data["mining"]["sites"]):
         for item in group:
-            item["outages"] = [w for w in item.get("outages", []) if w["start"] < end]
+            item["outages"] = [
+                w for w in item.get("outages", [])
+                if w["start"] < end and w["start"] + dt.timedelta(hours=w["hours"]) > begin
+            ]
+    events = []
+    for ev in data["safety"]["events"]:
+        if not begin <= ev["start"] < end:
+            continue
+        if "hours" in ev:
+            ev["hours"] = min(ev["hours"], int((end - ev["start"]).total_seconds() // 3600))
+        events.append(ev)
+    data["safety"]["events"] = events
     return _loaded(data, "znpp")
 
 
@@ -134,6 +147,20 @@ def test_znpp_two_weeks() -> None:
     assert off.p_nom == 0.0
     assert (n.generators_t.p_max_pu["unit-4"] == 0.0).all()
     _compare(run, n)
+
+
+def test_znpp_with_a_loss_of_offsite_power() -> None:
+    # Two weeks around the February loss of off-site power: trips, diesel, mining blocked,
+    # a restart; the exported network carries the envelope and solves to the same optimum.
+    run = run_scenario(_znpp(336, dt.datetime(2027, 2, 5, tzinfo=dt.UTC)))
+    env, r = run.envelope, run.result
+    assert env is not None and env.on_diesel.any() and r.diesel_mw.sum() > 0
+    assert (r.total_mining_mw[~env.mining_allowed] <= 1e-6).all()
+    n = to_pypsa(run.problem, name="znpp")
+    assert {"diesel", "blackout"} <= set(n.generators.index) and "mining" in n.links.index
+    _compare(run, n)
+    diesel = n.generators_t.p["diesel"].to_numpy()
+    np.testing.assert_allclose(diesel, r.diesel_mw, atol=1e-6 * 1000)
 
 
 def test_export_netcdf_reads_back(tmp_path: Any) -> None:

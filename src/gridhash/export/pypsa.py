@@ -20,7 +20,13 @@ offtake o              Bus ``offtake:o``; Link ``lines:o`` from the plant
                        Generator ``offtake:o`` with sign −1, marginal_cost = −price,
                        p ∈ [firm, max(cap, firm)]; Generator ``unserved:o`` with
                        marginal_cost = price + penalty, p ∈ [0, firm]
-site s                 Bus ``site:s``; Link ``site:s`` from the plant (p_max_pu = cap)
+site s                 Bus ``site:s``; Link ``site:s`` from the plant (p_max_pu = cap),
+                       or from bus ``mining`` when the safety envelope caps mining
+safety envelope        Link ``mining`` from the plant to bus ``mining`` (p_max_pu =
+                       the envelope's mining cap); Generator ``diesel`` (house load on
+                       diesel, marginal_cost = diesel cost); Generator ``blackout``
+                       (house load unsupplied, marginal_cost = blackout penalty);
+                       the units' bounds and ramp NaNs already carry the envelope
 miner class k          Generator ``mining:k`` at its site, sign −1,
                        marginal_cost = −value, p_max_pu = class_cap/p_nom
 =====================  ==============================================================
@@ -153,7 +159,11 @@ def to_pypsa(
     sns = _snapshots(p, index)
     n = pypsa.Network(name=f"gridhash {name}" if name else "gridhash")
     n.set_snapshots(sns)
-    n.add("Carrier", ["AC", "unit", "import", "lines", "offtake", "unserved", "feeder", "mining"])
+    n.add(
+        "Carrier",
+        ["AC", "unit", "import", "lines", "offtake", "unserved", "feeder", "mining", "diesel",
+         "blackout"],
+    )
 
     def frame(values: np.ndarray, names: list[str]) -> pd.DataFrame:
         return _frame(values, names, sns)
@@ -240,6 +250,39 @@ def to_pypsa(
             marginal_cost=frame(p.offtake_price + p.unserved_penalty, uns),
         )
 
+    # Safety envelope: diesel and blackout as sources of house load, a cap on mining.
+    for source, cap, cost in (
+        ("diesel", p.diesel_cap_mw, p.diesel_cost),
+        ("blackout", p.blackout_cap_mw, p.blackout_penalty),
+    ):
+        if cap is None:
+            continue
+        nom = _nominal(cap[None, :])
+        n.add(
+            "Generator",
+            [source],
+            bus="plant",
+            carrier=source,
+            p_nom=nom,
+            p_max_pu=frame(_per_unit(cap[None, :], nom), [source]),
+            marginal_cost=float(cost),
+        )
+    feeder_bus = "plant"
+    if p.mining_cap_mw is not None and p.site_names:
+        feeder_bus = "mining"
+        n.add("Bus", "mining", carrier="AC")
+        cap = np.minimum(p.mining_cap_mw, p.class_cap_mw.sum(axis=0))[None, :]
+        nom = _nominal(cap)
+        n.add(
+            "Link",
+            ["mining"],
+            bus0="plant",
+            bus1="mining",
+            carrier="feeder",
+            p_nom=nom,
+            p_max_pu=frame(_per_unit(cap, nom), ["mining"]),
+        )
+
     # Mining: a feeder per site, a sink per miner class.
     if p.site_names:
         sites = [f"site:{s}" for s in p.site_names]
@@ -248,7 +291,7 @@ def to_pypsa(
         n.add(
             "Link",
             sites,
-            bus0="plant",
+            bus0=feeder_bus,
             bus1=sites,
             carrier="feeder",
             p_nom=site_nom,
@@ -285,7 +328,8 @@ def to_pypsa(
 def export_netcdf(scenario: str | Path | LoadedScenario | None, path: Path) -> Path:
     """Write a scenario's dispatch problem as a PyPSA network in netCDF.
 
-    Loads, resolves and builds the problem (it is not solved), converts it with
+    Loads, resolves and builds the problem within its safety envelope (it is not
+    solved), converts it with
     :func:`to_pypsa` and writes ``path`` (creating its folder).  Returns ``path``.
     """
     from gridhash.dispatch.problem import build_problem
@@ -294,7 +338,10 @@ def export_netcdf(scenario: str | Path | LoadedScenario | None, path: Path) -> P
 
     _import_pypsa()
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
-    problem = build_problem(resolve(loaded))
+    from gridhash.safety import envelope_for
+
+    inputs = resolve(loaded)
+    problem = build_problem(inputs, envelope_for(loaded, inputs))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _quiet():

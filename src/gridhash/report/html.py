@@ -111,12 +111,16 @@ def _value_vs_price(run: Run, hourly: pd.DataFrame) -> go.Figure:
     )
     for k, n in enumerate(i.class_names):
         frame[f"value:{n}"] = value[k]
-    frame["marginal"] = run.result.marginal_value
+    # Where a firm obligation or house load goes unserved the balance dual is a
+    # penalty (thousands of USD/MWh): clip it to the unserved penalty to keep the
+    # chart readable.
+    frame["marginal"] = np.minimum(run.result.marginal_value, run.problem.unserved_penalty)
     data, how = _resample(frame)
     fig = go.Figure()
     for c in data.columns:
         if c == "marginal":
-            label, style = "marginal value of a MW at the plant", {"dash": "dot", "width": 1}
+            label = "marginal value of a MW at the plant (clipped at the unserved penalty)"
+            style = {"dash": "dot", "width": 1}
         elif c.startswith("price:"):
             label, style = f"grid price: {c[6:]}", {"width": 2}
         else:
@@ -151,6 +155,94 @@ def _revenue(summary: dict[str, Any]) -> go.Figure:
     return fig
 
 
+_MODE_COLORS = ["#2e8b57", "#9acd32", "#f0b429", "#4a90d9", "#7b5ea7"]
+
+
+def _safety_timeline(run: Run, hourly: pd.DataFrame) -> go.Figure:
+    """Hourly envelope vs dispatch (top) and each unit's operating mode (bottom)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from gridhash.scenario.safety import MODES
+
+    env = run.envelope
+    assert env is not None
+    x = hourly.index
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28],
+                        vertical_spacing=0.04)
+    restricted = np.where(env.restricted, float(env.max_output_mw.max()) or 1.0, 0.0)
+    fig.add_trace(go.Scatter(x=x, y=restricted, name="restricted hour", mode="lines",
+                             fill="tozeroy", line={"width": 0, "shape": "hv"},
+                             fillcolor="rgba(196,69,60,0.15)", hoverinfo="skip"), row=1, col=1)
+    traces = (
+        ("envelope_max_output_mw", "max net output allowed", {"color": "black", "width": 1}),
+        ("grid_mw", "to the grid", {"color": "#2b7bba", "width": 1}),
+        ("mining_cap_mw", "mining cap", {"color": "#f0b429", "width": 1, "dash": "dot"}),
+        ("mining_mw", "mining", {"color": "#d9822b", "width": 1}),
+        ("diesel_mw", "diesel", {"color": "#7b5ea7", "width": 1}),
+    )
+    for col, name, line in traces:
+        fig.add_trace(go.Scatter(x=x, y=hourly[col], name=name, mode="lines", line=line),
+                      row=1, col=1)
+    colorscale = []
+    for m, color in enumerate(_MODE_COLORS):
+        colorscale += [[m / len(MODES), color], [(m + 1) / len(MODES), color]]
+    fig.add_trace(
+        go.Heatmap(
+            x=x, y=list(env.unit_names), z=env.unit_mode, zmin=-0.5, zmax=len(MODES) - 0.5,
+            colorscale=colorscale, showscale=True,
+            colorbar={"tickvals": list(range(len(MODES))), "ticktext": list(MODES),
+                      "len": 0.3, "y": 0.12},
+            customdata=np.array(MODES, dtype=object)[env.unit_mode],
+            hovertemplate="%{y}: %{customdata}<extra></extra>",
+        ),
+        row=2, col=1,
+    )
+    fig.update_layout(title="Safety envelope and operating modes (hourly, MW)", height=560,
+                      hovermode="x unified")
+    fig.update_yaxes(title_text="MW", row=1, col=1)
+    return fig
+
+
+def _rule_table(run: Run) -> str:
+    env = run.envelope
+    assert env is not None
+    counts = env.rule_activations()
+    hours: dict[str, np.ndarray] = {}
+    first: dict[str, int] = {}
+    for a in env.activations:
+        if a.kind == "action" and a.rule:
+            mask = hours.setdefault(a.rule, np.zeros(env.hours, dtype=bool))
+            mask[a.start : a.end] = True
+            first[a.rule] = min(first.get(a.rule, a.start), a.start)
+    from gridhash.safety.state import _stamp
+
+    rows = []
+    sources = {r.name: r for r in env.rules.rules}
+    for name, n in counts.items():
+        rule = sources.get(name)
+        what = "; ".join(a.describe() for a in rule.actions) if rule else "built in"
+        src = rule.source if rule else "the brief: mining is the first load shed"
+        rows.append(
+            f"<tr><td>{html.escape(name)}</td><td>{n}</td><td>{int(hours[name].sum())}</td>"
+            f"<td>{html.escape(_stamp(env.index, first[name]))}</td>"
+            f"<td style='text-align:left'>{html.escape(rule.when if rule else '')}</td>"
+            f"<td style='text-align:left'>{html.escape(what)}</td>"
+            f"<td style='text-align:left'>{html.escape(src)}</td></tr>"
+        )
+    skipped = "".join(
+        f"<li>{html.escape(n)}: not evaluated ({html.escape(why)})</li>"
+        for n, why in env.rules.skipped
+    )
+    return (
+        "<h2>Safety rules that acted</h2><table><tr><th>rule</th><th>times</th><th>hours</th>"
+        "<th>first</th><th>when</th><th>requires</th><th>source</th></tr>"
+        + ("".join(rows) or "<tr><td colspan=7>no rule acted</td></tr>")
+        + "</table>"
+        + (f"<ul>{skipped}</ul>" if skipped else "")
+    )
+
+
 def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
     """The whole report page as a string."""
     figures = [
@@ -159,6 +251,8 @@ def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
         _value_vs_price(run, hourly),
         _revenue(summary),
     ]
+    if run.envelope is not None:
+        figures.insert(1, _safety_timeline(run, hourly))
     parts = []
     for n, fig in enumerate(figures):
         fig.update_layout(margin={"l": 60, "r": 20, "t": 50, "b": 40}, template="plotly_white")
@@ -186,7 +280,15 @@ def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
     )
     assumptions = "".join(f"<li>{html.escape(a)}</li>" for a in summary["assumptions"])
     solver = summary["solver"]
-    mv = np.round(summary["marginal_value_usd_per_mwh"]["mean"], 1)
+    mv = np.round(summary["marginal_value_usd_per_mwh"]["median"], 1)
+    safety = _rule_table(run) if run.envelope is not None else ""
+    sf = summary.get("safety")
+    if sf:
+        kpis.append(("hours restricted", f"{sf['hours_restricted']:,}"))
+        kpis.append(("mining blocked", f"{sf['hours_mining_blocked']:,} h"))
+        kpi_html += "".join(
+            f"<div class='kpi'>{html.escape(k)}<b>{html.escape(v)}</b></div>" for k, v in kpis[-2:]
+        )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>gridhash · {html.escape(summary["scenario"])}</title><style>{_CSS}</style></head>
@@ -194,10 +296,11 @@ def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
 <h1>gridhash · {html.escape(summary["scenario"])}</h1>
 <p class="sub">{html.escape(summary["description"])}<br>
 {summary["hours"]:,} hours from {html.escape(summary["start"])} · solver {solver["name"]}
-({html.escape(solver["status"])}, {solver["seconds"]:.2f} s) · mean marginal value of a MW at the
+({html.escape(solver["status"])}, {solver["seconds"]:.2f} s) · median marginal value of a MW at the
 plant ${mv}/MWh</p>
 <div class="kpis">{kpi_html}</div>
 {"".join(parts)}
+{safety}
 <h2>Units</h2>
 <table><tr><th>unit</th><th>capacity MW</th><th>generated GWh</th><th>capacity factor</th></tr>
 {units}</table>

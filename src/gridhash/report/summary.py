@@ -107,6 +107,7 @@ def summary(run: Run) -> dict[str, Any]:
         "safety": safety_summary(run),
         "marginal_value_usd_per_mwh": {
             "mean": _money(r.marginal_value.mean()),
+            "median": _money(np.median(r.marginal_value)),
             "min": _money(r.marginal_value.min()),
             "max": _money(r.marginal_value.max()),
         },

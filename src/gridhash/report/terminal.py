@@ -38,7 +38,7 @@ def print_summary(console: Console, s: dict[str, Any], folder: Path) -> None:
     table.add_row("objective", _num(s["objective_usd"] / 1e6, 2), "million USD")
     table.add_row("BTC mined", _num(s["btc_mined"], 2), "BTC")
     mv = s["marginal_value_usd_per_mwh"]
-    table.add_row("marginal value at plant", f"{mv['mean']:,.1f}", "USD/MWh, mean")
+    table.add_row("marginal value at plant", f"{mv['median']:,.1f}", "USD/MWh, median")
     table.add_section()
     sv = s["solver"]
     table.add_row("solver", f"{sv['name']} {sv['status']}", f"{sv['seconds']:.2f} s")
@@ -56,10 +56,12 @@ def print_economics(
     """Print breakeven, revenue per day and payback per ASIC model.
 
     Uses the scenario's first-hour Bitcoin figures. The power is valued at
-    ``power_price`` or, by default, at the time-average of the marginal value of a
-    MW at the plant from the scenario's optimal dispatch: what the scenario says a
-    MWh is worth there (grid price when the grid takes it, less when it would be
-    curtailed).
+    ``power_price`` or, by default, at the median over the hours of the marginal
+    value of a MW at the plant from the scenario's optimal dispatch: what the
+    scenario says a MWh is worth there (grid price when the grid takes it, less
+    when it would be curtailed).  The median, not the mean: in the hours when a firm
+    obligation goes unserved (a line cut, a shutdown) the marginal value is the
+    penalty, thousands of USD/MWh, which would swamp a mean.
     """
     import numpy as np
 
@@ -78,8 +80,8 @@ def print_economics(
         from gridhash.pipeline import run_scenario
 
         marginal = run_scenario(loaded).result.marginal_value
-        power_value = float(np.mean(marginal))
-        basis = "mean marginal value at the plant"
+        power_value = float(np.median(marginal))
+        basis = "median marginal value at the plant"
     else:
         power_value = power_price
         basis = "given"

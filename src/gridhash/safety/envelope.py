@@ -59,7 +59,7 @@ class Activation:
     """A stretch of hours [start, end) during which something limited the plant."""
 
     rule: str  # rule name, or "" for mode transitions
-    kind: str  # "action" | "approach" | "startup"
+    kind: str  # "action" | "approach" | "startup" | "runback"
     start: int
     end: int
     onset: int  # first hour of the condition (= start for startups)
@@ -298,6 +298,21 @@ def compute_envelope(inputs: Inputs, state: PlantState, rules: RuleSet) -> Envel
     fleet = _fleet_cap(inputs)
     m_cap = np.where(blocked, 0.0, np.minimum(m_cap, fleet))
     import_cap = np.where(m_cap > _EPS, 0.0, import_cap)
+    # Load rejection: where the grid, house load and mining together cannot take the
+    # units' minimum stable output (a line cut with mining blocked), the units run
+    # back below it (or trip to hot standby); the LP has no unit commitment, so the
+    # minimum is lifted for that hour and ramps are lifted into and out of it.
+    absorb = house + offtake_cap.sum(axis=0) + m_cap
+    runback = unit_min.sum(axis=0) > absorb + 1e-6
+    if runback.any():
+        unit_min[:, runback] = 0.0
+        lifted = runback.copy()
+        lifted[1:] |= runback[:-1]
+        ramp_ok[:, lifted] = False
+        for s, e in spans(runback):
+            acts.append(Activation("", "runback", s, e, s,
+                                   "runback: the grid cannot take the units' minimum output",
+                                   "lines in service, house load and mining"))
     for s, e in spans(held_back & ~blocked & (first_shed < fleet - _EPS)):
         acts.append(Activation("mining-first-shed", "action", s, e, s,
                                "output held back: the grid takes what there is before "
