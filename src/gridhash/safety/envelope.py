@@ -110,10 +110,16 @@ class Envelope:
         return self.state.quantities["on_diesel"] > 0
 
     def restriction(self) -> np.ndarray:
-        """(T,) object array of strings: what limited the plant each hour ('' when nothing)."""
+        """(T,) object array of strings: what limited the plant each hour ('' when nothing).
+
+        Each limit reads ``rule: effect [condition since ...; from to until]``.
+        """
         parts: list[list[str]] = [[] for _ in range(self.hours)]
         for a in self.activations:
             label = f"{a.rule}: {a.effect}" if a.rule else a.effect
+            label += (
+                f" [{a.condition}; {_stamp(self.index, a.start)} to {_stamp(self.index, a.end)}]"
+            )
             for t in range(a.start, a.end):
                 parts[t].append(label)
         return np.array(["; ".join(p) for p in parts], dtype=object)
