@@ -32,9 +32,11 @@ hashing matches RFC 6962, but
   another language, can check; our proof bundles must be checkable alone;
 - its ``SqliteTree`` is a single ``leaf(id, entry, hash)`` table and recomputes
   uncached perfect subtrees from the leaves, so a cold inclusion proof in a
-  1M-entry ledger rereads up to all the leaf hashes; we keep every perfect
-  interior node in the ledger's own SQLite file, written in the append's
-  transaction, so a proof costs ``O(log n)`` primary-key look-ups;
+  1M-leaf tree rereads the leaf hashes: measured 2.3 s for its first proof
+  (0.5 s for the next) on the project's 2-core machine, against 0.2-0.4 ms here,
+  where every perfect interior node is kept in the ledger's own SQLite file,
+  written in the append's transaction, and a proof is ``O(log n)``
+  primary-key look-ups (its root for the same 1M leaves equals ours);
 - the ledger needs entries (kind, payload, timestamp), signed tree heads and
   an index of nodes in *one* transactional schema; wrapping pymerkle's table
   would mean two sources of truth;
