@@ -241,3 +241,19 @@ def test_open_refuses_what_is_not_a_ledger(tmp_path: Path) -> None:
     Ledger.create(tmp_path / "l.db").close()
     with pytest.raises(LedgerFileError, match="already exists"):
         Ledger.create(tmp_path / "l.db")
+
+
+def test_readonly_copy_is_opened_with_mode_ro(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A party without write access (a read-only copy) still verifies: SQLite mode=ro."""
+    keys = make_keys(tmp_path / "keys")
+    path = tmp_path / "l.db"
+    build(path, keys, n=10, every=5).close()
+    import gridhash.ledger.store as store
+
+    monkeypatch.setattr(store.os, "access", lambda *a, **k: False)
+    with Ledger.open(path, readonly=True) as ledger:
+        assert ledger._conn.execute("PRAGMA query_only").fetchone() == (1,)
+        assert ledger.size == 10
+    assert verify_ledger(path, [k.public for k in keys.values()]).ok

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from ledger_helpers import build, leaf_of, make_keys, rebuild_hashes, rows, tamper
 
+from gridhash.ledger.errors import LedgerFileError
 from gridhash.ledger.records import Signature
 from gridhash.ledger.signing import PublicKey, generate_key
 from gridhash.ledger.store import Ledger
@@ -299,3 +300,11 @@ def test_limit_stops_early(signed: tuple[Path, list[PublicKey], dict]) -> None:
     report = verify_ledger(path, public, limit=5)
     assert len(report.discrepancies) == 5 and report.truncated
     assert [d.seq for d in report.discrepancies[:2]] == [0, 1]
+
+
+def test_dropped_table_is_a_damaged_file(signed: tuple[Path, list[PublicKey], dict]) -> None:
+    path, public, _ = signed
+    tamper(path, "DROP TABLE nodes")
+    with pytest.raises(LedgerFileError, match="damaged ledger") as info:
+        verify_ledger(path, public)
+    assert info.value.exit_code == 2 and str(path) in str(info.value)

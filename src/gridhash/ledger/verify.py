@@ -41,16 +41,16 @@ from __future__ import annotations
 
 import itertools
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from hashlib import sha256
-from pathlib import Path
 from typing import Any
 
 from gridhash.ledger import merkle
 from gridhash.ledger.canonical import KIND_PATTERN, TIMESTAMP_PATTERN
-from gridhash.ledger.errors import LedgerError, ProofError
+from gridhash.ledger.errors import LedgerError, LedgerFileError, ProofError
 from gridhash.ledger.records import Entry, TreeHead
 from gridhash.ledger.signing import PartyKey, PublicKey, as_public_keys, fingerprint
 from gridhash.ledger.signing import verify as verify_signature
@@ -434,6 +434,7 @@ def verify_ledger(
         report = VerifyReport(str(path), ledger.ledger_id)
         heads = ledger.heads()
         report.tree_heads = len(heads)
+        report.latest_head = heads[-1] if heads else None
         report.keys_given = keys is not None
         if keys is not None:
             report.parties = tuple(k.party for k in keys)
@@ -446,6 +447,10 @@ def verify_ledger(
             _consistency(ledger, heads, out, report)
         except _LimitReachedError:
             pass
+    except sqlite3.DatabaseError as exc:  # a table dropped or the file corrupted
+        raise LedgerFileError(
+            f"damaged ledger: {exc}", source=str(path), expected="a readable gridhash ledger"
+        ) from None
     finally:
         ledger.close()
     report.seconds = time.perf_counter() - t0
@@ -651,8 +656,6 @@ def _stream(
                     size=head.size,
                 )
             )
-    if heads:
-        report.latest_head = heads[-1]
 
 
 def _run_checkers(
@@ -823,13 +826,3 @@ def _expected_path_len(index: int, size: int) -> str:
     if not 0 <= index < size:
         return f"none (index {index} is outside the tree)"
     return str(len(merkle.inclusion_proof_from(index, size, lambda a, b: b"")))
-
-
-def verify_file(
-    path: str | os.PathLike[str], keys_dir: str | os.PathLike[str] | None
-) -> VerifyReport:
-    """:func:`verify_ledger` with the public keys of a key directory (as the CLI does)."""
-    from gridhash.ledger.signing import load_public_keys
-
-    keys = None if keys_dir is None else load_public_keys(Path(keys_dir))
-    return verify_ledger(path, keys)
