@@ -285,3 +285,15 @@ def test_dispatch_sheds_mining_before_the_grid_under_a_derate() -> None:
     # L1 (60 MW) is the only line left: 60 MW allowed − 10 house = 50 to the grid.
     assert np.allclose(run.result.grid_mw[on], 50.0)
     assert run.result.total_mining_mw[H0 - 1] > 0
+
+
+def test_docs_list_every_shipped_rule_and_quantity() -> None:
+    from pathlib import Path
+
+    from gridhash.safety.rules import QUANTITIES, shipped_rules
+
+    doc = (Path(__file__).parents[2] / "docs" / "safety.md").read_text()
+    for s in shipped_rules():
+        assert f"`{s.rule.name}`" in doc and s.rule.when in doc, s.rule.name
+    for name in QUANTITIES:
+        assert f"`{name}`" in doc, name
