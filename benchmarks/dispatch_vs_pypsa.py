@@ -59,9 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from gridhash.dispatch import build_problem, solve_lp
     from gridhash.export.pypsa import to_pypsa
-    from gridhash.scenario.resolve import resolve
-
     from gridhash.safety import envelope_for
+    from gridhash.scenario.resolve import resolve
 
     loaded = load(args.scenario, args.hours)
     inputs = resolve(loaded)
