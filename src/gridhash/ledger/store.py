@@ -55,7 +55,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gridhash.ledger import merkle
 from gridhash.ledger.canonical import (
@@ -68,6 +68,9 @@ from gridhash.ledger.canonical import (
 from gridhash.ledger.errors import LedgerError, LedgerFileError
 from gridhash.ledger.records import Entry, Signature, TreeHead
 from gridhash.ledger.signing import PartyKey
+
+if TYPE_CHECKING:
+    from gridhash.ledger.bundle import ProofBundle
 
 __all__ = ["APPLICATION_ID", "FORMAT", "SCHEMA_VERSION", "Ledger", "node_id"]
 
@@ -622,7 +625,7 @@ class Ledger:
             raise LedgerError(f"{self.path}: need 0 <= first <= second, got {first}, {second}")
         return merkle.consistency_proof_from(first, second, merkle.subtree_from_perfect(self._node))
 
-    def proof_bundle(self, seq: int, tree_size: int | None = None) -> Any:
+    def proof_bundle(self, seq: int, tree_size: int | None = None) -> ProofBundle:
         """A self-contained inclusion proof of entry ``seq`` under a signed tree head.
 
         Uses the latest signed head covering the entry, or the one of exactly
