@@ -126,8 +126,11 @@ def safety(
         bool, typer.Option("--json", help="Print the timeline as JSON instead of tables.")
     ] = False,
 ) -> None:
-    """The safety envelope: plant state, rules in force, and the timeline of conditions,
-    rule activations and envelope changes (no dispatch is run)."""
+    """The safety envelope: plant state, rules, and the timeline of events and limits.
+
+    Shows the conditions, rule activations, mode changes and mining permission
+    hour by hour; no dispatch is run.
+    """
     from gridhash.safety import envelope_for
     from gridhash.scenario.load import load_scenario
     from gridhash.scenario.resolve import resolve
@@ -192,6 +195,11 @@ def export(
 
     path = export_netcdf(scenario, pypsa)
     _console().print(f"wrote PyPSA network to {path}")
+
+
+from gridhash.ledger.cli import ledger_app  # noqa: E402  (typer only; heavy imports are lazy)
+
+app.add_typer(ledger_app, name="ledger")
 
 
 def main() -> None:
