@@ -74,6 +74,10 @@ def run(
         bool, typer.Option("--json", help="Print summary.json to stdout instead of a table.")
     ] = False,
     csv: Annotated[bool, typer.Option("--csv", help="Also write hourly.csv.")] = False,
+    agreement: Annotated[
+        str | None,
+        typer.Option("--agreement", help="Plan under this agreement's obligations and prices."),
+    ] = None,
 ) -> None:
     """Plan the scenario's hours optimally and report what it earns, delivers and costs."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -105,7 +109,7 @@ def run(
         def step(name: str) -> None:
             progress.update(task, description=labels[name], completed=STEPS.index(name))
 
-        result = run_scenario(scenario, progress=step)
+        result = run_scenario(scenario, progress=step, agreement=agreement)
         progress.update(task, description=labels["report"], completed=len(STEPS))
         folder = out or Path("out") / result.name
         summary = write_outputs(result, folder, csv=csv)
@@ -163,6 +167,66 @@ def safety(
 
 
 @app.command()
+def compare(
+    scenario: ScenarioArg = None,
+    agreement: Annotated[
+        list[str] | None,
+        typer.Option("--agreement", help="An agreement to compare (repeat); default: all."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+) -> None:
+    """Run each agreement and show them side by side: grid, deficit, BTC, money per party."""
+    from gridhash.report.compare import compare_agreements, print_comparison
+    from gridhash.scenario.load import load_scenario
+
+    loaded = load_scenario(scenario)
+    names = agreement or [a.name for a in loaded.scenario.agreements]
+    if not names:
+        from gridhash.errors import ScenarioError
+
+        raise ScenarioError("the scenario has no agreements to compare", source=loaded.source,
+                            field="agreements", expected="[[agreements]] tables")
+    rows = compare_agreements(loaded, names, progress=_progress_callback(len(names)))
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    print_comparison(_console(), loaded.name, rows)
+
+
+@app.command()
+def settle(
+    scenario: ScenarioArg = None,
+    agreement: Annotated[
+        str | None, typer.Option("--agreement", help="The agreement [default: the first].")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder [default: out/<scenario>/].")
+    ] = None,
+    keys: Annotated[
+        Path | None,
+        typer.Option("--keys", help="Party keys (created when missing) [default: OUT/keys/]."),
+    ] = None,
+) -> None:
+    """Settle: statements per party and period (cents, satoshis), signed, on the ledger."""
+    from gridhash.pipeline import run_scenario
+    from gridhash.scenario.load import load_scenario
+    from gridhash.settlement.apply import find_agreement
+    from gridhash.settlement.record import write_settlement
+
+    loaded = load_scenario(scenario)
+    name = find_agreement(loaded, agreement)[1].name
+    err = _console(stderr=True)
+    with err.status(f"planning {loaded.name} under {name}", spinner="dots"):
+        run = run_scenario(loaded, agreement=name)
+    folder = out or Path("out") / run.name
+    with err.status("settling, signing, appending to the ledger", spinner="dots"):
+        res = write_settlement(run, folder, keys or folder / "keys")
+    from gridhash.report.compare import print_settlement
+
+    print_settlement(_console(), run, res, folder)
+
+
+@app.command()
 def economics(
     scenario: ScenarioArg = None,
     catalogue: Annotated[
@@ -200,6 +264,24 @@ def export(
 from gridhash.ledger.cli import ledger_app  # noqa: E402  (typer only; heavy imports are lazy)
 
 app.add_typer(ledger_app, name="ledger")
+
+
+def _progress_callback(total: int) -> Any:
+    """A rich progress bar on stderr (only on a terminal); returns ``advance(label)``."""
+    from rich.progress import Progress
+
+    err = _console(stderr=True)
+    progress = Progress(console=err, transient=True, disable=not err.is_terminal)
+    task = progress.add_task("", total=total)
+
+    def advance(label: str, done: bool = False) -> None:
+        if not progress.live.is_started:
+            progress.start()
+        progress.update(task, description=label, advance=1 if done else 0)
+        if done and progress.tasks[0].finished:
+            progress.stop()
+
+    return advance
 
 
 def main() -> None:

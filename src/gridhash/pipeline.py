@@ -18,6 +18,7 @@ from gridhash.scenario.resolve import Inputs, resolve
 
 if TYPE_CHECKING:
     from gridhash.safety.envelope import Envelope
+    from gridhash.scenario.agreement import Agreement
 
 #: The steps reported to ``progress``, in order.
 STEPS = ("load", "resolve", "safety", "economics", "dispatch")
@@ -32,6 +33,7 @@ class Run:
     problem: DispatchProblem
     result: DispatchResult
     envelope: Envelope | None = None
+    agreement: Agreement | None = None
 
     @property
     def name(self) -> str:
@@ -42,8 +44,13 @@ def run_scenario(
     ref: str | Path | LoadedScenario | None = None,
     *,
     progress: Callable[[str], None] | None = None,
+    agreement: str | None = None,
 ) -> Run:
-    """Load (or take) a scenario, resolve it, price mining, and dispatch it optimally."""
+    """Load (or take) a scenario, resolve it, price mining, and dispatch it optimally.
+
+    With ``agreement`` (a name from the scenario's ``agreements``), its obligations
+    and price terms apply (see :mod:`gridhash.settlement.apply`).
+    """
     from gridhash.dispatch import build_problem, solve_lp
 
     def step(name: str) -> None:
@@ -54,6 +61,12 @@ def run_scenario(
     loaded = ref if isinstance(ref, LoadedScenario) else load_scenario(ref)
     step("resolve")
     inputs = resolve(loaded)
+    chosen = None
+    if agreement is not None:
+        from gridhash.settlement.apply import apply_agreement, find_agreement
+
+        chosen = find_agreement(loaded, agreement)[1]
+        inputs = apply_agreement(loaded, inputs, agreement)
     step("safety")
     from gridhash.safety import envelope_for
 
@@ -62,4 +75,11 @@ def run_scenario(
     problem = build_problem(inputs, envelope)
     step("dispatch")
     result = solve_lp(problem)
-    return Run(loaded=loaded, inputs=inputs, problem=problem, result=result, envelope=envelope)
+    return Run(
+        loaded=loaded,
+        inputs=inputs,
+        problem=problem,
+        result=result,
+        envelope=envelope,
+        agreement=chosen,
+    )

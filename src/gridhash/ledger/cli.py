@@ -145,12 +145,14 @@ def verify(
     path: Annotated[Path, typer.Argument(help="The ledger file.")],
     keys: KeysOption = None,
 ) -> None:
-    """Recompute every hash, root and signature of a ledger; exit 1 at the first discrepancy."""
+    """Recompute every hash, root, signature and statement; exit 1 at the first discrepancy."""
     from gridhash.ledger.signing import load_public_keys
     from gridhash.ledger.verify import verify_ledger
+    from gridhash.settlement.record import CHECKERS
 
     public = None if keys is None else load_public_keys(keys)
-    report = verify_ledger(path, public)
+    # Statements are recomputed from the meter records and the agreement on the ledger.
+    report = verify_ledger(path, public, CHECKERS)
     _print_report(_console(), report, keys)
     if not report.ok:
         raise typer.Exit(1)

@@ -28,6 +28,11 @@ def _atomic_write(path: Path, write: Any) -> None:
         raise
 
 
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    _atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
 def write_outputs(run: Run, folder: Path, *, csv: bool = False) -> dict[str, Any]:
     """Write summary.json, hourly.parquet (hourly.csv with ``csv``) and report.html.
 

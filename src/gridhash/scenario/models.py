@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
+from gridhash.scenario.agreement import AGREEMENT_PARTS, Agreement, unique_agreements
 from gridhash.scenario.base import (
     FileSeries,
     FiniteFloat,
@@ -319,11 +320,21 @@ class Scenario(Model):
     grid: Grid = field("The grid side.")
     mining: Mining = field("The mining load.", default_factory=Mining)
     bitcoin: Bitcoin = field("The Bitcoin network and market.")
+    agreements: list[Agreement] = field(
+        "Alternative joint-management agreements (parties, shares, obligations, approvals); "
+        "`gridhash run --agreement NAME` plans under one, `gridhash compare` runs them all.",
+        default_factory=list,
+    )
     safety: Safety | None = field(
         "Plant state, events and operating rules (the safety envelope); without it the "
         "dispatch is limited only by the plant and grid parts.",
         default=None,
     )
+
+    @field_validator("agreements")
+    @classmethod
+    def _agreements_unique(cls, v: list[Agreement]) -> list[Agreement]:
+        return unique_agreements(v)
 
     @field_validator("name")
     @classmethod
@@ -353,4 +364,5 @@ SCENARIO_PARTS: tuple[type[Model], ...] = (
     ProfileSeries,
     GrowthSeries,
     *SAFETY_PARTS,
+    *AGREEMENT_PARTS,
 )

@@ -1,0 +1,123 @@
+"""`gridhash compare` and `gridhash settle` in the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from gridhash.pipeline import Run
+    from gridhash.scenario.load import LoadedScenario
+
+
+def compare_agreements(
+    loaded: LoadedScenario,
+    names: list[str],
+    *,
+    progress: Callable[..., None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run the scenario under each agreement; one JSON-ready row per agreement."""
+    from gridhash.pipeline import run_scenario
+    from gridhash.settlement.apply import find_agreement
+    from gridhash.settlement.statements import settle, totals
+
+    rows = []
+    for name in names:
+        find_agreement(loaded, name)  # unknown names fail before any work
+    for name in names:
+        if progress:
+            progress(f"planning under {name}")
+        run = run_scenario(loaded, agreement=name)
+        r, agreement = run.result, run.agreement
+        assert agreement is not None
+        tot = totals(settle(run, agreement))
+        rows.append(
+            {
+                "agreement": name,
+                "description": agreement.description,
+                "grid_mwh": {
+                    o: round(float(r.delivered_mw[k].sum()), 3)
+                    for k, o in enumerate(run.inputs.offtake_names)
+                },
+                "unserved_firm_mwh": round(float(r.unserved_mw.sum()), 3),
+                "mining_mwh": round(float(r.total_mining_mw.sum()), 3),
+                "btc_mined": round(sum(t["btc_sats"] for t in tot.values()) / 1e8, 8),
+                "objective_usd": round(r.objective_usd, 2),
+                "parties": {
+                    pid: {
+                        "role": agreement.party(pid).role,
+                        "revenue_usd": t["revenue_cents"] / 100,
+                        "costs_usd": t["costs_cents"] / 100,
+                        "btc": t["btc_sats"] / 1e8,
+                        "usd_owed": t["usd_owed_cents"] / 100,
+                    }
+                    for pid, t in tot.items()
+                },
+            }
+        )
+        if progress:
+            progress(f"planned under {name}", done=True)
+    return rows
+
+
+def print_comparison(console: Console, scenario: str, rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"gridhash compare · {scenario}")
+    t.add_column("")
+    for row in rows:
+        t.add_column(row["agreement"], justify="right")
+    offtakes = list(rows[0]["grid_mwh"])
+    for o in offtakes:
+        t.add_row(f"to {o} [GWh]", *(f"{row['grid_mwh'][o] / 1000:,.1f}" for row in rows))
+    t.add_row("unserved grid deficit [GWh]",
+              *(f"{row['unserved_firm_mwh'] / 1000:,.1f}" for row in rows))
+    t.add_row("to mining [GWh]", *(f"{row['mining_mwh'] / 1000:,.1f}" for row in rows))
+    t.add_row("BTC mined", *(f"{row['btc_mined']:,.2f}" for row in rows))
+    t.add_section()
+    parties: list[str] = []
+    for row in rows:
+        parties += [p for p in row["parties"] if p not in parties]
+    for pid in parties:
+        for key, label in (("revenue_usd", "revenue"), ("costs_usd", "costs"),
+                           ("btc", "BTC"), ("usd_owed", "USD owed")):
+            cells = []
+            for row in rows:
+                v = row["parties"].get(pid)
+                if v is None:
+                    cells.append("–")
+                elif key == "btc":
+                    cells.append(f"{v[key]:,.2f}")
+                else:
+                    cells.append(f"{v[key] / 1e6:,.2f} M")
+            if any(c not in ("–", "0.00 M", "0.00") for c in cells):
+                t.add_row(f"{pid}: {label}", *cells)
+    console.print(t)
+    console.print("Money in USD (M = million) over the horizon, from daily statements in "
+                  "integer cents and satoshis; see docs/agreements.md.")
+
+
+def print_settlement(console: Console, run: Run, res: dict[str, Any], folder: Path) -> None:
+    from rich.table import Table
+
+    agreement = run.agreement
+    assert agreement is not None
+    t = Table(title=f"gridhash settle · {run.name} · {agreement.name} · "
+                    f"{len(res['periods'])} periods")
+    for col in ("party", "role", "energy [GWh]", "revenue [USD]", "costs [USD]", "BTC",
+                "USD owed"):
+        t.add_column(col, justify="left" if col in ("party", "role") else "right")
+    for pid, v in res["totals"].items():
+        t.add_row(pid, agreement.party(pid).role, f"{v['entitlement_kwh'] / 1e6:,.1f}",
+                  f"{v['revenue_cents'] / 100:,.2f}", f"{v['costs_cents'] / 100:,.2f}",
+                  f"{v['btc_sats'] / 1e8:,.8f}", f"{v['usd_owed_cents'] / 100:,.2f}")
+    console.print(t)
+    console.print(
+        f"wrote {folder / 'statements.json'}, {folder / 'statements.csv'}; appended "
+        f"{res['entries']} entries to {res['ledger']} (tree size {res['tree_size']}, head signed "
+        f"by {len(agreement.parties)} parties; keys in {res['keys']})\n"
+        f"check it: gridhash ledger verify {res['ledger']} --keys {res['keys']}"
+    )

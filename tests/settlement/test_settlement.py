@@ -1,0 +1,316 @@
+"""Agreements in the dispatch, exact settlement, and statements on the ledger."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import stat
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridhash.errors import ScenarioError
+from gridhash.pipeline import run_scenario
+from gridhash.settlement.statements import allocate, cents, sats, settle, settle_period
+
+from conftest import tiny_scenario
+from helpers import loaded, run_cli, write_scenario
+
+
+def agreement(**over: Any) -> dict[str, Any]:
+    a = {
+        "name": "deal",
+        "entitlements": {"a": 0.5, "b": 0.5},
+        "parties": [
+            {"id": "op", "name": "Operator", "role": "operator"},
+            {"id": "a", "name": "Owner A", "role": "owner"},
+            {"id": "b", "name": "Owner B", "role": "owner"},
+            {"id": "city", "name": "City utility", "role": "offtaker"},
+            {"id": "mon", "name": "Monitor", "role": "monitor"},
+        ],
+        "obligations": [],
+        "prices": [{"offtake": "city", "payer": "city"}],
+        "mining": {"owners": {"a": 0.3, "b": 0.7}, "energy_price_usd_per_mwh": 20.0},
+        "costs": {"fixed_om_usd_per_year": 1_000_000.0},
+        "approval": {"role": "owner", "required": 2, "vetoes": ["mon"]},
+    }
+    a.update(over)
+    return a
+
+
+def scenario(hours: int = 72, **over: Any) -> dict[str, Any]:
+    return tiny_scenario(hours=hours, agreements=[agreement(**over)])
+
+
+# --------------------------------------------------------------------------- #
+# Rounding and allocation
+# --------------------------------------------------------------------------- #
+
+
+def test_rounding_is_half_even_on_the_floats_exact_value() -> None:
+    assert cents(0.125) == 12  # 0.125 is exact: half to even
+    assert cents(0.375) == 38
+    assert cents(0.135) == 14  # the float 0.135 is 0.13500000000000000888…
+    assert cents(-0.125) == -12
+    assert sats(1e-8) == 1 and sats(2.5) == 250_000_000 and sats(0.123456785) == 12345678
+    # The float 5e-9 is 5.0000000000000001e-9: above the half, so it rounds up.
+    assert sats(0.5e-8) == 1
+
+
+def test_allocation_worked_by_hand() -> None:
+    order = ["a", "b", "c"]
+    assert allocate(100, {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}, order) == {"a": 34, "b": 33, "c": 33}
+    # Largest remainder: quotas 1.5 and 2.5 (exact binary shares) → floors 1 and 2; the
+    # left-over unit goes to the tie broken by agreement order.
+    assert allocate(4, {"a": 0.375, "b": 0.625}, ["a", "b"]) == {"a": 2, "b": 2}
+    assert allocate(4, {"a": 0.375, "b": 0.625}, ["b", "a"]) == {"a": 1, "b": 3}
+    # Not a tie: 0.335 as a float is just above 0.335, so a's remainder is larger.
+    assert allocate(100, {"a": 0.335, "b": 0.665}, ["b", "a"]) == {"a": 34, "b": 66}
+    assert allocate(-7, {"a": 0.5, "b": 0.5}, ["a", "b"]) == {"a": -4, "b": -3}
+    assert allocate(0, {"a": 1.0}, ["a"]) == {"a": 0}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    total=st.integers(-10**12, 10**12),
+    weights=st.lists(st.floats(0.001, 1.0), min_size=1, max_size=7),
+)
+def test_allocation_adds_up_exactly_and_is_fair(total: int, weights: list[float]) -> None:
+    w = sum(weights)
+    shares = {f"p{i}": x / w for i, x in enumerate(weights)}
+    order = list(shares)
+    out = allocate(total, shares, order)
+    assert sum(out.values()) == total
+    wsum = sum(shares.values())
+    for p, v in out.items():
+        quota = total * shares[p] / wsum
+        assert abs(v - quota) < 1 + 1e-6 * abs(total)
+    assert allocate(total, shares, order) == out  # deterministic
+
+
+# --------------------------------------------------------------------------- #
+# Agreements in the dispatch
+# --------------------------------------------------------------------------- #
+
+
+def test_obligation_is_served_before_mining_in_its_months() -> None:
+    # 70 MW to the city with priority: more than the default 20 MW firm.
+    data = scenario(obligations=[{"offtake": "city", "mw": 70.0, "months": [1]}])
+    base = run_scenario(loaded(data))
+    deal = run_scenario(loaded(data), agreement="deal")
+    assert np.allclose(deal.inputs.offtake_firm_mw[0], 70.0)
+    assert np.allclose(base.inputs.offtake_firm_mw[0], 20.0)
+    r = deal.result
+    served = r.delivered_mw[0] + r.unserved_mw[0]
+    assert (served >= 70.0 - 1e-6).all()
+    # In hours where the obligation is not fully met, nothing is mined.
+    short = r.unserved_mw[0] > 1e-6
+    assert (r.total_mining_mw[short] <= 1e-6).all()
+    assert r.total_mining_mw.sum() <= base.result.total_mining_mw.sum() + 1e-6
+
+
+def test_price_term_replaces_the_market_price() -> None:
+    data = scenario(prices=[{"offtake": "city", "price_usd_per_mwh": 5.0, "payer": "city"}])
+    run = run_scenario(loaded(data), agreement="deal")
+    assert np.allclose(run.problem.offtake_price[0], 5.0)
+    # At 5 USD/MWh the grid is worth less than mining: only the firm 20 MW goes there.
+    assert np.allclose(run.result.grid_mw, 20.0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("over", "words"),
+    [
+        ({"entitlements": {"a": 0.5, "b": 0.4}}, "add up to 1"),
+        ({"entitlements": {"a": 0.5, "zz": 0.5}}, "unknown party 'zz'"),
+        ({"entitlements": {"a": 0.5, "city": 0.5}}, "is a offtaker"),
+        ({"prices": [{"offtake": "city", "payer": "a"}]}, "expected offtaker"),
+        ({"approval": {"role": "owner", "required": 3}}, "approval needs 3 owner"),
+        ({"costs": {"shares": {"fuel": {"a": 1.0}}}}, "unknown cost category 'fuel'"),
+        ({"mining": {"owners": {"a": 1.2}}}, "must lie in [0, 1]"),
+    ],
+)
+def test_bad_agreements_are_refused(over: dict[str, Any], words: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        loaded(scenario(**over))
+    assert words in str(info.value) and "agreements[0]" in str(info.value)
+
+
+def test_unknown_offtake_and_agreement_name(tmp_path: Path) -> None:
+    data = scenario(obligations=[{"offtake": "nowhere", "mw": 1.0}])
+    path = write_scenario(tmp_path, data)
+    res = run_cli("run", str(path), "--agreement", "deal", "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2 and "agreements[0].obligations[0].offtake" in res.stderr
+    assert "nowhere" in res.stderr and "Traceback" not in res.output
+    res = run_cli("settle", str(path), "--agreement", "nope", "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2 and "unknown agreement 'nope'" in res.stderr
+
+
+# --------------------------------------------------------------------------- #
+# Statements
+# --------------------------------------------------------------------------- #
+
+
+def test_statements_balance_exactly_and_match_the_dispatch() -> None:
+    run = run_scenario(loaded(scenario(hours=72)), agreement="deal")
+    assert run.agreement is not None
+    periods = settle(run, run.agreement)
+    assert [p["hours"] for p in periods] == [24, 24, 24]
+    for per in periods:
+        for pool in per["pools"]:
+            assert sum(pool["allocated"].values()) == pool["total"], pool["pool"]
+        by = {s["party"]: s for s in per["statements"]}
+        grid = next(p for p in per["pools"] if p["pool"] == "grid:city")["total"]
+        # The city pays exactly what the owners receive for its energy.
+        assert by["city"]["usd_owed_cents"] == -grid
+        assert by["a"]["energy_kwh"]["entitlement"] + by["b"]["energy_kwh"]["entitlement"] == (
+            next(p for p in per["pools"] if p["pool"] == "net_energy")["total"]
+        )
+        # BTC goes to the fleet's owners only, 30/70.
+        btc = next(p for p in per["pools"] if p["pool"] == "btc")
+        assert by["a"]["btc_sats"] + by["b"]["btc_sats"] == btc["total"] > 0
+        assert by["op"]["btc_sats"] == 0 and by["mon"]["usd_owed_cents"] == 0
+    # Totals agree with the dispatch to the cent.
+    r, p = run.result, run.problem
+    grid_usd = float((p.offtake_price * r.delivered_mw).sum())
+    paid = -sum(s["usd_owed_cents"] for per in periods for s in per["statements"]
+                if s["party"] == "city")
+    assert abs(paid / 100 - grid_usd) <= 0.01 * len(periods)
+
+
+def test_statement_is_a_pure_function_of_the_meter_record_read_back_from_json() -> None:
+    from gridhash.settlement.statements import meter_records
+
+    run = run_scenario(loaded(scenario(hours=48)), agreement="deal")
+    meters = meter_records(run, run.agreement)
+    again = json.loads(json.dumps(meters, sort_keys=True))
+    assert [settle_period(m, run.agreement) for m in again] == settle(run, run.agreement)
+
+
+# --------------------------------------------------------------------------- #
+# settle → ledger → verify
+# --------------------------------------------------------------------------- #
+
+
+@pytest.fixture
+def settled(tmp_path: Path) -> Path:
+    path = write_scenario(tmp_path, scenario(hours=72))
+    out = tmp_path / "out"
+    res = run_cli("settle", str(path), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_settle_writes_statements_keys_and_a_ledger_that_verifies(settled: Path) -> None:
+    doc = json.loads((settled / "statements.json").read_text())
+    assert doc["agreement"] == "deal" and len(doc["periods"]) == 3
+    csv = (settled / "statements.csv").read_text().splitlines()
+    assert csv[0].startswith("period,start,party") and len(csv) == 1 + 3 * 5
+    for party in ("op", "a", "b", "city", "mon"):
+        key = settled / "keys" / f"{party}.key"
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+        assert (settled / "keys" / f"{party}.pub").exists()
+    res = run_cli("ledger", "verify", str(settled / "ledger.sqlite"), "--keys",
+                  str(settled / "keys"))
+    assert res.exit_code == 0, res.output
+
+
+def _rewrite_statement(ledger: Path, edit: Any) -> int:
+    """Rewrite a statement entry as a dishonest operator would: new payload, leaf hash and
+    Merkle nodes recomputed, tree head re-signed with the parties' keys it holds."""
+    from gridhash.ledger.store import Ledger
+
+    with Ledger.open(ledger, readonly=True) as L:
+        entries = list(L.entries())
+    target = next(e for e in entries if e.kind == "statement")
+    items = []
+    for e in entries:
+        payload = e.payload
+        if e.seq == target.seq:
+            payload = edit(payload)
+        items.append((e.kind, payload))
+    return target.seq, items
+
+
+def test_a_wrong_statement_is_caught_even_when_the_log_is_consistent(tmp_path: Path,
+                                                                      settled: Path) -> None:
+    """An operator appends a statement whose numbers do not follow from the meter records:
+    hashes, tree and head signatures are all valid, but recomputation finds it."""
+    from gridhash.ledger.signing import load_keys
+    from gridhash.ledger.store import Ledger
+
+    def inflate(payload: dict[str, Any]) -> dict[str, Any]:
+        payload["statements"][1]["usd_owed_cents"] += 100
+        return payload
+
+    seq, items = _rewrite_statement(settled / "ledger.sqlite", inflate)
+    forged = tmp_path / "forged.sqlite"
+    with Ledger.create(forged) as L:
+        L.append_many(items)
+        L.sign_head(load_keys(settled / "keys"))
+    res = run_cli("ledger", "verify", str(forged), "--keys", str(settled / "keys"))
+    assert res.exit_code == 1
+    assert f"entry {seq}" in res.output and "statement.statements[1].usd_owed_cents" in res.output
+
+
+def test_a_statement_not_signed_by_a_party_is_caught(tmp_path: Path, settled: Path) -> None:
+    from gridhash.ledger.signing import generate_key, load_keys
+    from gridhash.ledger.store import Ledger
+
+    imposter = generate_key(tmp_path / "other", "b")
+    from gridhash.settlement.record import unsigned
+
+    def resign(payload: dict[str, Any]) -> dict[str, Any]:
+        payload["signatures"]["b"] = imposter.sign(unsigned(payload)).hex()
+        return payload
+
+    seq, items = _rewrite_statement(settled / "ledger.sqlite", resign)
+    forged = tmp_path / "forged.sqlite"
+    with Ledger.create(forged) as L:
+        L.append_many(items)
+        L.sign_head(load_keys(settled / "keys"))
+    res = run_cli("ledger", "verify", str(forged), "--keys", str(settled / "keys"))
+    assert res.exit_code == 1 and "signatures.b" in res.output and f"entry {seq}" in res.output
+
+
+def test_editing_a_stored_statement_in_place_is_caught(settled: Path) -> None:
+    db = settled / "ledger.sqlite"
+    con = sqlite3.connect(db)
+    # The store guards against this with triggers; an attacker with the file drops them.
+    for (name,) in con.execute("select name from sqlite_master where type='trigger'").fetchall():
+        con.execute(f"drop trigger {name}")
+    table = next(
+        name for (name,) in con.execute("select name from sqlite_master where type='table'")
+        if name.startswith("entr")
+    )
+    cols = [r[1] for r in con.execute(f"pragma table_info({table})")]
+    payload_col = next(c for c in cols if "payload" in c)
+    kind_col = next(c for c in cols if c == "kind")
+    row = con.execute(
+        f"select rowid, {payload_col} from {table} where {kind_col}='statement' limit 1"
+    ).fetchone()
+    con.execute(f"update {table} set {payload_col}=? where rowid=?",
+                (row[1].replace('"btc_sats":', '"btc_sats":1', 1), row[0]))
+    con.commit()
+    con.close()
+    res = run_cli("ledger", "verify", str(db), "--keys", str(settled / "keys"))
+    assert res.exit_code == 1 and "leaf_hash" in res.output
+
+
+def test_compare_runs_every_agreement_side_by_side() -> None:
+    res = run_cli("compare", "znpp", "--json")
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert [r["agreement"] for r in rows] == ["bilateral", "ukraine-international"]
+    bi, ua = rows
+    # Under Kyiv's model Ukrenergo pays the agreed 100 USD/MWh for what it receives.
+    owed = ua["parties"]["ukrenergo"]["usd_owed"]
+    assert owed == pytest.approx(-100.0 * ua["grid_mwh"]["ukraine-ips"], abs=0.01 * 366)
+    assert bi["unserved_firm_mwh"] != ua["unserved_firm_mwh"]
+    assert "ukrenergo" not in bi["parties"] and bi["btc_mined"] > 0
+    res = run_cli("compare", "znpp", "--agreement", "bilateral")
+    assert res.exit_code == 0 and "bilateral" in res.stdout
+    assert "unserved grid deficit" in res.stdout
