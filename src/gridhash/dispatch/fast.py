@@ -1,0 +1,1138 @@
+"""Exact dispatch without an LP solver for most hours: merit order per hour, with a certificate.
+
+The dispatch LP of :mod:`gridhash.dispatch.problem` couples its hours only
+through the units' ramp rows.  Drop them and it falls apart into one small LP
+per hour, and that LP has a closed-form (merit-order) solution computed here
+with numpy for all hours of many paths at once.  If the per-hour optimum also
+meets every ramp row, it is optimal for the full problem (the *certificate*);
+where it does not, the hours around the violations are solved exactly by
+:func:`~gridhash.dispatch.lp.solve_lp`, in windows whose exactness is checked
+by a bound (below), or as a whole path.
+
+Public API: :class:`BatchProblem` (a base :class:`DispatchProblem` plus
+per-path arrays), :func:`solve_fast` / :class:`FastResult` for one problem and
+:func:`solve_fast_batch` / :class:`FastBatchResult` for many paths.
+
+The hour's problem and why the merit order solves it
+----------------------------------------------------
+Fix an hour and drop its index.  The LP of the hour is (notation of
+:mod:`~gridhash.dispatch.problem`; H house load, F = Σ_u min_u)::
+
+    max  Σ_o (price_o·d_o − pen·uns_o) + Σ_k v_k·m_k
+         − Σ_u c_u·g_u − c_I·imp − c_D·dsl − c_B·blk
+    s.t. Σ_u g_u + imp + dsl + blk = H + Σ_o d_o + Σ_k m_k
+         d_o + uns_o ≥ firm_o,  0 ≤ uns_o ≤ firm_o,  0 ≤ d_o ≤ cap_o
+         m ∈ M = {0 ≤ m_k ≤ kcap_k, Σ_{k at s} m_k ≤ scap_s, Σ_k m_k ≤ mcap}
+         min_u ≤ g_u ≤ avail_u, imp, dsl, blk in their boxes.
+
+1. *Firm obligations.*  For given d_o the best feasible uns_o is
+   firm_o − min(d_o, firm_o) when pen ≥ 0 (firm_o when pen < 0), so offtake o
+   is worth φ_o(d_o) = price_o·d_o + pen⁺·min(d_o, firm_o) − pen·firm_o
+   (pen⁺ = max(pen, 0)).  This equals the best split of d_o over two
+   independent boxes, a_o ∈ [0, min(firm_o, cap_o)] worth price_o + pen⁺ and
+   b_o ∈ [0, cap_o − min(firm_o, cap_o)] worth price_o: since the first slope is
+   at least the second, the best split fills a_o first.  So each offtake is two
+   *use segments* (value, capacity), and a constant −pen·firm_o.
+2. *Mining.*  M is the polymatroid of the laminar capacities classes ⊂ sites ⊂
+   all, with rank f(A) = min(mcap, Σ_s min(scap_s, Σ_{k ∈ A at s} kcap_k)).
+   Order the classes by value, highest first (ties by index), and let
+   c_k = f(P_k ∪ {k}) − f(P_k) with P_k the classes before k (Edmonds'
+   greedy).  For any total z ≤ f(all), the truncation f_z = min(f, z) is again
+   a polymatroid; its greedy vector in the same order is the *prefix fill* of
+   the segments (v_k, c_k) up to z, and the greedy vector of a polymatroid
+   maximises every linear function over its base polytope {x ∈ M, Σx = z}
+   (Edmonds 1970).  So for every total z, filling the class segments in value
+   order is the best way to mine z MW.
+3. *All uses together.*  Boxes and a polymatroid add up (direct sum) to a
+   polymatroid whose greedy order is the merge of the segment lists by value.
+   Hence the best value W(z) of using z MW beyond the house load is the prefix
+   fill of all use segments sorted by value (descending, ties by position):
+   concave, piecewise linear.  Likewise the least cost C(y) of supplying y MW
+   is Σ_u c_u·min_u plus the prefix fill of the *source segments* (each unit's
+   range avail_u − min_u at c_u, imports, diesel, blackout) sorted by cost:
+   convex, piecewise linear.
+4. *The balance.*  With q the energy through the balance, the hour's optimum
+   is max over q of W(q − H) − C(q).  Write V(q) for the value of the q-th MW
+   of use (the house load first, at +∞) and K(q) for the cost of the q-th MW
+   of supply (the forced minimum output first, at −∞): V does not increase, K
+   does not decrease, and the derivative of the objective is V(q) − K(q).  The
+   optimum is q* = |{q : V(q) > K(q)}|: match the highest-value uses with the
+   cheapest sources while value exceeds cost.  Computed without sorting:
+   q* = H + Σ_i clip(K⁻(v_i) − A_i, 0, cap_i), where A_i is the capacity of the
+   house load and of the uses ahead of segment i and K⁻(v) = F + Σ_j cap_j·[c_j < v]
+   the supply cheaper than v; every use segment is then filled to
+   clip(q* − A_i, 0, cap_i) and every source segment likewise from the cheap end.
+   The hour is feasible iff F ≤ H + Σ use capacity (the forced output can be
+   absorbed) and H ≤ F + Σ source capacity; an hour that is not (or has
+   out-of-domain data: negative capacities, min above cap, non-finite prices)
+   sends its path to the LP, which explains or handles it.
+5. *Ties.*  Any split of q* among equal-value uses or equal-cost sources is
+   optimal.  Uses are taken in a fixed order (value, then position).  Sources
+   of equal cost are ordered by ramp rate (least flexible first, so that the
+   flexible units swing) and units of equal cost and ramp share their load in
+   proportion to their ranges (pro rata), which keeps each unit's hour-to-hour
+   change small and the certificate likely to hold.  Every tie rule is a pure
+   function of the hour's data, so results do not depend on chunking.
+
+The certificate and exact windows
+---------------------------------
+Dropping the ramp rows relaxes the LP, so the per-hour optimum bounds the full
+optimum from above.  If it meets every ramp row where ``ramp_mask`` is True
+(within 1e-7 MW, HiGHS's own primal feasibility tolerance), it is feasible,
+hence optimal: the path is *certified*.
+
+Otherwise (``fallback="window"``) the violations are covered by windows of
+hours, at least one hour apart.  Keep only the ramp rows inside windows: this
+still relaxes the full LP, and its optimum is R = Σ_{t outside} per-hour optimum
++ Σ_w R_w, with R_w the window's LP cut loose from its neighbours.  A window is
+*accepted* when its solution x_w has value R_w and meets the ramp rows that join
+it to the fast hours on either side: (a) the free window LP's own solution,
+when it happens to meet those rows, or else (b) the LP with those rows as bounds
+on the window's first and last hours, when its optimum equals R_w (to 1e-9
+relative).  When every window is accepted the assembled dispatch is feasible
+and reaches the upper bound R: it is optimal.  A window that is not accepted
+grows (its length again on each side), merging with neighbours, and beyond half
+the horizon the path is solved as one LP.  ``fallback="path"`` skips windows.
+The marginal values in a window are the free window LP's balance duals, which
+with zero duals on the joining rows are duals of the full problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from gridhash.dispatch.problem import DispatchProblem
+from gridhash.dispatch.result import DispatchResult
+from gridhash.errors import InfeasibleError
+
+__all__ = [
+    "OUTPUTS",
+    "PATH_FIELDS",
+    "BatchProblem",
+    "FastBatchResult",
+    "FastResult",
+    "solve_fast",
+    "solve_fast_batch",
+]
+
+Fallback = Literal["window", "path"]
+
+#: Arrays of a :class:`DispatchProblem` that may vary by path, with their axes
+#: after the path axis (U units, O offtakes, S sites, K classes, T hours).
+PATH_FIELDS: dict[str, str] = {
+    "unit_available_mw": "UT",
+    "unit_min_mw": "UT",
+    "unit_cost": "UT",
+    "ramp_allowed": "UT",
+    "house_load_mw": "T",
+    "import_price": "T",
+    "import_cap_mw": "T",
+    "offtake_price": "OT",
+    "offtake_cap_mw": "OT",
+    "offtake_firm_mw": "OT",
+    "site_cap_mw": "ST",
+    "class_cap_mw": "KT",
+    "class_value": "KT",
+    "diesel_cap_mw": "T",
+    "blackout_cap_mw": "T",
+    "mining_cap_mw": "T",
+}
+
+#: Hourly arrays a result can hold (``outputs=`` of :func:`solve_fast_batch`).
+OUTPUTS: tuple[str, ...] = (
+    "unit_mw",
+    "imported_mw",
+    "delivered_mw",
+    "unserved_mw",
+    "mining_mw",
+    "diesel_mw",
+    "blackout_mw",
+    "marginal_value",
+    "objective_hourly_usd",
+)
+
+#: Ramp rows may be exceeded by this much (HiGHS's primal feasibility tolerance). [MW]
+RAMP_TOL = 1e-7
+#: A constrained window LP must reach the free one's optimum to this relative tolerance.
+WINDOW_REL = 1e-9
+#: Hours added on each side of a ramp violation for its first window.
+WINDOW_PAD = 12
+#: Hours per chunk when ``chunk_size`` is not given (paths = this // T, at least 1).
+CHUNK_HOURS = 1 << 16
+
+
+# --------------------------------------------------------------------------- #
+# The batch of problems
+# --------------------------------------------------------------------------- #
+
+
+def _default(base: DispatchProblem, name: str) -> np.ndarray | None:
+    """The base's array for ``name``, or what ``None`` means for the optional ones."""
+    value = getattr(base, name)
+    if value is not None:
+        return value
+    T = base.hours
+    U = base.unit_available_mw.shape[0]
+    if name in ("diesel_cap_mw", "blackout_cap_mw"):
+        return np.zeros(T)
+    if name == "mining_cap_mw":
+        return np.full(T, np.inf)
+    if name == "ramp_allowed":
+        return np.ones((U, T), dtype=bool)
+    return None  # pragma: no cover - every field is listed above
+
+
+@dataclass(frozen=True, eq=False)
+class BatchProblem:
+    """N dispatch problems that share a base and differ in some arrays.
+
+    Every array in :data:`PATH_FIELDS` is held with a leading path axis of
+    length ``n_paths`` or 1 (shared by every path; often a read-only broadcast
+    view, so a shared or partly broadcast input costs no memory).  Names,
+    ramp rates, penalties and the site of each class come from ``base``.
+
+    Build one with :meth:`from_problem`; :meth:`path` gives path ``i`` as a
+    plain :class:`DispatchProblem` (what :func:`solve_lp` takes).
+
+    Attributes
+    ----------
+    base : DispatchProblem
+        The problem whose names, scalars and non-varying arrays every path shares.
+    n_paths : int
+        N, the number of paths.
+    arrays : dict[str, numpy.ndarray]
+        Each field of :data:`PATH_FIELDS` as a ``(N or 1, *shape)`` array.
+    varies : frozenset[str]
+        The fields given per path (``from_problem``'s overrides).
+    """
+
+    base: DispatchProblem
+    n_paths: int
+    arrays: dict[str, np.ndarray]
+    varies: frozenset[str]
+
+    @classmethod
+    def from_problem(
+        cls, base: DispatchProblem, n_paths: int | None = None, **overrides: np.ndarray
+    ) -> BatchProblem:
+        """A batch from one problem and per-path arrays.
+
+        Parameters
+        ----------
+        base : DispatchProblem
+            What every path shares.
+        n_paths : int, optional
+            N.  Default: the leading axis of the per-path overrides (1 without any).
+        **overrides : numpy.ndarray
+            Any field of :data:`PATH_FIELDS`.  An array with one more axis than
+            the base's (e.g. ``offtake_price`` of shape ``(N, O, T)``) is per path;
+            it broadcasts, so ``(N, O, 1)`` (one price per path and offtake) or
+            ``(1, O, T)`` work too.  An array with the base's axes or fewer
+            (``(O, T)``, ``(T,)``) replaces the base's array for every path.
+
+        Raises
+        ------
+        ValueError
+            An unknown field, or an array that does not broadcast to its shape.
+        """
+        unknown = sorted(set(overrides) - set(PATH_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"not a per-path field of a dispatch problem: {', '.join(unknown)}; "
+                f"expected one of {', '.join(PATH_FIELDS)}"
+            )
+        U = base.unit_available_mw.shape[0]
+        sizes = {
+            "U": U,
+            "O": base.offtake_price.shape[0],
+            "S": base.site_cap_mw.shape[0],
+            "K": base.class_cap_mw.shape[0],
+            "T": base.hours,
+        }
+        leading = {
+            name: np.shape(a)[0]
+            for name, a in overrides.items()
+            if np.ndim(a) == len(PATH_FIELDS[name]) + 1 and np.shape(a)[0] != 1
+        }
+        n = n_paths
+        for name, size in leading.items():
+            if n is None:
+                n = size
+            elif size != n:
+                raise ValueError(
+                    f"{name} has {size} paths on its leading axis; expected {n} "
+                    "(n_paths or the other overrides)"
+                )
+        n = 1 if n is None else int(n)
+        if n < 1:
+            raise ValueError(f"n_paths must be at least 1 (got {n})")
+
+        arrays: dict[str, np.ndarray] = {}
+        for name, axes in PATH_FIELDS.items():
+            shape = tuple(sizes[a] for a in axes)
+            dtype = bool if name == "ramp_allowed" else float
+            given = name in overrides
+            a = np.asarray(overrides[name] if given else _default(base, name), dtype=dtype)
+            try:
+                if a.ndim == len(shape) + 1:
+                    a = np.broadcast_to(a, (a.shape[0], *shape))
+                else:
+                    a = np.broadcast_to(a, shape)[None]
+            except ValueError:
+                raise ValueError(
+                    f"{name} of shape {np.shape(overrides[name])} does not broadcast to "
+                    f"(N, {', '.join(axes)}) = ({n}, {', '.join(map(str, shape))})"
+                ) from None
+            arrays[name] = a
+        return cls(base=base, n_paths=n, arrays=arrays, varies=frozenset(overrides))
+
+    @property
+    def hours(self) -> int:
+        """T, the hours of every path."""
+        return self.base.hours
+
+    def field(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """``(n or 1, *shape)``: the array ``name`` for paths ``start:stop``."""
+        a = self.arrays[name]
+        if a.shape[0] == 1:
+            return a
+        return a[start : self.n_paths if stop is None else stop]
+
+    def select(self, start: int, stop: int) -> BatchProblem:
+        """The paths ``start:stop`` as a batch of their own (views, no copies)."""
+        if not 0 <= start < stop <= self.n_paths:
+            raise ValueError(f"paths {start}:{stop} are not within 0:{self.n_paths}")
+        arrays = {name: self.field(name, start, stop) for name in PATH_FIELDS}
+        return dataclasses.replace(self, n_paths=stop - start, arrays=arrays)
+
+    def path(self, i: int) -> DispatchProblem:
+        """Path ``i`` as a plain :class:`DispatchProblem` (copies of its arrays)."""
+        if not 0 <= i < self.n_paths:
+            raise IndexError(f"path {i} is not within 0:{self.n_paths}")
+        changes = {}
+        for name in PATH_FIELDS:
+            if name in self.varies or getattr(self.base, name) is not None:
+                a = self.arrays[name]
+                changes[name] = np.array(a[i if a.shape[0] > 1 else 0])
+        return dataclasses.replace(self.base, **changes)
+
+
+# --------------------------------------------------------------------------- #
+# Results
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True, eq=False)
+class FastResult:
+    """The optimal dispatch of one problem (shapes as in :class:`DispatchResult`).
+
+    Attributes
+    ----------
+    unit_mw : (U, T) generation of each unit. [MW]
+    imported_mw, diesel_mw, blackout_mw : (T,) imports, diesel, house load unsupplied. [MW]
+    delivered_mw, unserved_mw : (O, T) delivered to and unserved of each offtake. [MW]
+    mining_mw : (K, T) drawn by each miner class. [MW]
+    marginal_value : (T,) a balance dual: the value of one more MW at the plant. [USD/MWh]
+    objective_hourly_usd : (T,) the objective's terms by hour (LP windows count whole
+        in their hours only through their total; see ``objective_usd``). [USD]
+    objective_usd : float
+        The optimum, as :func:`solve_lp` defines it. [USD]
+    certified : bool
+        True when the per-hour optimum met every ramp row (no LP was solved).
+    lp_hours : int
+        Hours taken from LP solutions (0 when certified, T for a whole-path LP).
+    lp_solves : int
+        LP solves spent on this problem.
+    seconds : float
+        Wall time. [s]
+    """
+
+    unit_mw: np.ndarray
+    imported_mw: np.ndarray
+    delivered_mw: np.ndarray
+    unserved_mw: np.ndarray
+    mining_mw: np.ndarray
+    diesel_mw: np.ndarray
+    blackout_mw: np.ndarray
+    marginal_value: np.ndarray
+    objective_hourly_usd: np.ndarray
+    objective_usd: float
+    certified: bool
+    lp_hours: int
+    lp_solves: int
+    seconds: float
+
+    @property
+    def lp_fallbacks(self) -> int:
+        """1 when an LP was needed, else 0."""
+        return int(not self.certified)
+
+    def to_dispatch_result(self) -> DispatchResult:
+        """The same dispatch as a :class:`DispatchResult` (what the reports read)."""
+        return DispatchResult(
+            unit_mw=self.unit_mw,
+            imported_mw=self.imported_mw,
+            delivered_mw=self.delivered_mw,
+            unserved_mw=self.unserved_mw,
+            mining_mw=self.mining_mw,
+            marginal_value=self.marginal_value,
+            objective_usd=self.objective_usd,
+            status="Optimal",
+            solver="fast" if self.certified else "fast+highs",
+            build_seconds=0.0,
+            solve_seconds=self.seconds,
+            diesel_mw=self.diesel_mw,
+            blackout_mw=self.blackout_mw,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class FastBatchResult:
+    """The optimal dispatch of every path of a :class:`BatchProblem`.
+
+    Hourly arrays have the path axis first: ``unit_mw`` (N, U, T), ``imported_mw``
+    (N, T), ``delivered_mw`` and ``unserved_mw`` (N, O, T), ``mining_mw`` (N, K, T),
+    ``diesel_mw``, ``blackout_mw``, ``marginal_value`` and ``objective_hourly_usd``
+    (N, T); each is ``None`` when left out by ``outputs=``.
+
+    Attributes
+    ----------
+    objective_usd : (N,) the optimum of each path. [USD]
+    certified : (N,) True where the per-hour optimum met every ramp row.
+    lp_hours : (N,) hours of each path taken from LP solutions.
+    lp_fallbacks : int
+        Paths that needed an LP (windows or whole path).
+    lp_solves : int
+        LP solves in all.
+    seconds : float
+        Wall time. [s]
+    """
+
+    objective_usd: np.ndarray
+    certified: np.ndarray
+    lp_hours: np.ndarray
+    lp_fallbacks: int
+    lp_solves: int
+    seconds: float
+    unit_mw: np.ndarray | None = None
+    imported_mw: np.ndarray | None = None
+    delivered_mw: np.ndarray | None = None
+    unserved_mw: np.ndarray | None = None
+    mining_mw: np.ndarray | None = None
+    diesel_mw: np.ndarray | None = None
+    blackout_mw: np.ndarray | None = None
+    marginal_value: np.ndarray | None = None
+    objective_hourly_usd: np.ndarray | None = None
+
+    @property
+    def n_paths(self) -> int:
+        """N."""
+        return len(self.objective_usd)
+
+    def path(self, i: int) -> FastResult:
+        """Path ``i`` as a :class:`FastResult` (needs every hourly output kept)."""
+        missing = [name for name in OUTPUTS if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"path() needs every output; left out: {', '.join(missing)}")
+        arrays = {name: getattr(self, name)[i] for name in OUTPUTS}
+        return FastResult(
+            **arrays,
+            objective_usd=float(self.objective_usd[i]),
+            certified=bool(self.certified[i]),
+            lp_hours=int(self.lp_hours[i]),
+            lp_solves=0,
+            seconds=0.0,
+        )
+
+
+# --------------------------------------------------------------------------- #
+# The merit order, all hours of a chunk of paths at once
+# --------------------------------------------------------------------------- #
+
+Mask = bool | np.ndarray
+
+
+@dataclass(frozen=True)
+class _Key:
+    """A price or cost per hour (a float when constant) with its range over the chunk.
+
+    Keys are compared pairwise; when their ranges do not overlap the answer is
+    one Python bool for every hour, and the sums it selects are plain adds.
+    Every sum is taken in the same order whichever way a comparison is
+    evaluated, so the chunking of paths cannot change a result.
+    """
+
+    v: float | np.ndarray
+    lo: float
+    hi: float
+
+    @classmethod
+    def of(cls, a: np.ndarray | float) -> _Key:
+        if isinstance(a, float):
+            return cls(a, a, a)
+        lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+        if lo == hi:
+            return cls(lo, lo, hi)
+        return cls(a, lo, hi)  # with a NaN, lo and hi are NaN: every test goes per hour
+
+    def __add__(self, c: float) -> _Key:
+        # rounding is monotone, so the range of v + c is (lo + c, hi + c) exactly
+        return _Key(self.v + c, self.lo + c, self.hi + c)
+
+
+def _lt(a: _Key, b: _Key) -> Mask:
+    """a < b, hour by hour, or one bool when that holds for every hour or none."""
+    if a.hi < b.lo:
+        return True
+    if a.lo >= b.hi:
+        return False
+    return np.less(a.v, b.v)
+
+
+def _not(mask: Mask) -> Mask:
+    return ~mask if isinstance(mask, np.ndarray) else not mask
+
+
+def _acc(acc: np.ndarray, mask: Mask, x: np.ndarray) -> None:
+    """acc += x where mask (in place)."""
+    if mask is True:
+        np.add(acc, x, out=acc)
+    elif mask is not False:
+        np.add(acc, x, out=acc, where=mask)
+
+
+@dataclass
+class _Hours:
+    """Per-hour optimum of a chunk of n paths (arrays (n, ..., T))."""
+
+    unit_mw: np.ndarray
+    imported_mw: np.ndarray
+    delivered_mw: np.ndarray
+    unserved_mw: np.ndarray
+    mining_mw: np.ndarray
+    diesel_mw: np.ndarray
+    blackout_mw: np.ndarray
+    marginal_value: np.ndarray | None
+    objective_hourly_usd: np.ndarray
+    ok: np.ndarray  # (n, T) the hour's data are in the domain and it is feasible
+
+
+def _in_domain(f: dict[str, np.ndarray], shape: tuple[int, int], scalars: tuple) -> np.ndarray:
+    """(n, T) True where the hour's data are what the merit order assumes."""
+    ok = np.ones(shape, dtype=bool)
+    if not all(np.isfinite(scalars)):
+        ok[:] = False
+        return ok
+    avail, umin = f["unit_available_mw"], f["unit_min_mw"]
+
+    def nonneg_finite(a: np.ndarray) -> np.ndarray:
+        return (a >= 0) & (a < np.inf)
+
+    for name in ("unit_cost", "import_price", "offtake_price", "class_value"):
+        a = f[name]
+        cond = np.isfinite(a)
+        ok &= cond.all(axis=1) if a.ndim == 3 else cond
+    for name in ("house_load_mw", "import_cap_mw", "diesel_cap_mw", "blackout_cap_mw"):
+        ok &= nonneg_finite(f[name])
+    for name in ("offtake_cap_mw", "offtake_firm_mw", "class_cap_mw"):
+        ok &= nonneg_finite(f[name]).all(axis=1)
+    ok &= (f["site_cap_mw"] >= 0).all(axis=1)
+    ok &= f["mining_cap_mw"] >= 0
+    ok &= ((umin >= 0) & (umin <= avail) & (avail < np.inf)).all(axis=1)
+    return ok
+
+
+def _merit_order(b: BatchProblem, lo: int, hi: int, *, duals: bool = True) -> _Hours:
+    """The per-hour optimum of paths ``lo:hi`` (module docstring, steps 1–5)."""
+    base = b.base
+    n, T = hi - lo, b.hours
+    shape = (n, T)
+    f = {name: b.field(name, lo, hi) for name in PATH_FIELDS}
+    avail, umin, ucost = f["unit_available_mw"], f["unit_min_mw"], f["unit_cost"]
+    U, O, K = avail.shape[1], f["offtake_price"].shape[1], f["class_value"].shape[1]
+    pen = float(base.unserved_penalty)
+    bonus = max(pen, 0.0)
+    c_diesel, c_blackout = float(base.diesel_cost), float(base.blackout_penalty)
+    ok = _in_domain(f, shape, (pen, c_diesel, c_blackout))
+
+    def full(a: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(a, shape)
+
+    H = full(f["house_load_mw"])
+    F = full(umin.sum(axis=1))
+    ocap, firm = f["offtake_cap_mw"], f["offtake_firm_mw"]
+
+    # --- use segments: value, capacity, in tie order (steps 1 and 2) ---
+    use_key: list[_Key] = []
+    use_cap: list[np.ndarray] = []
+    for o in range(O):
+        price = _Key.of(f["offtake_price"][:, o])
+        cap_o = full(ocap[:, o])
+        a = np.minimum(full(firm[:, o]), cap_o)
+        use_key += [price + bonus, price]
+        use_cap += [a, cap_o - a]
+    values = [_Key.of(f["class_value"][:, k]) for k in range(K)]
+    class_site = np.asarray(base.class_site, dtype=np.int64)
+    sites = sorted(set(class_site.tolist()))
+    caps_k = [full(f["class_cap_mw"][:, k]) for k in range(K)]
+    caps_s = {s: full(f["site_cap_mw"][:, s]) for s in sites}
+    mcap = full(f["mining_cap_mw"])
+    for k in range(K):
+        # Edmonds' greedy: c_k = f(P_k ∪ {k}) − f(P_k), P_k the classes ahead of k.
+        before = {s: np.zeros(shape) for s in sites}
+        for j in range(K):
+            if j != k:
+                ahead = _not(_lt(values[j], values[k])) if j < k else _lt(values[k], values[j])
+                _acc(before[int(class_site[j])], ahead, caps_k[j])
+        s_k = int(class_site[k])
+        without = np.zeros(shape)
+        with_k = np.zeros(shape)
+        for s in sites:
+            part = np.minimum(caps_s[s], before[s])
+            without += part
+            with_k += np.minimum(caps_s[s], before[s] + caps_k[k]) if s == s_k else part
+        use_key.append(values[k])
+        use_cap.append(np.minimum(mcap, with_k) - np.minimum(mcap, without))
+
+    # --- source segments: cost, ramp rank, range (step 3) ---
+    ramp_rank = np.minimum(base.unit_ramp_up_mw, base.unit_ramp_down_mw).astype(float)
+    src_key = [_Key.of(ucost[:, u]) for u in range(U)]
+    src_rank = [float(r) for r in ramp_rank]
+    src_cap = [np.subtract(full(avail[:, u]), umin[:, u]) for u in range(U)]
+    src_key += [_Key.of(f["import_price"]), _Key.of(c_diesel), _Key.of(c_blackout)]
+    src_rank += [np.inf, np.inf, np.inf]
+    src_cap += [full(f["import_cap_mw"]), full(f["diesel_cap_mw"]), full(f["blackout_cap_mw"])]
+    nu, ns = len(use_key), len(src_key)
+
+    # uses: a strict order, value descending then position
+    use_ahead = [np.array(H) for _ in range(nu)]
+    for i in range(nu):
+        for j in range(i + 1, nu):
+            j_first = _lt(use_key[i], use_key[j])  # j is worth more
+            _acc(use_ahead[i], j_first, use_cap[j])
+            _acc(use_ahead[j], _not(j_first), use_cap[i])
+    # sources: cost, then ramp rank (least flexible first); equal (cost, rank) share pro rata
+    src_ahead = [np.array(F) for _ in range(ns)]
+    src_tie: list[np.ndarray | None] = [None] * ns
+    for i in range(ns):
+        for j in range(i + 1, ns):
+            ki, kj = src_key[i], src_key[j]
+            if src_rank[i] == src_rank[j]:
+                j_first, i_first = _lt(kj, ki), _lt(ki, kj)
+                tie = _not(j_first | i_first)
+                if tie is not False:
+                    for x, y in ((i, j), (j, i)):
+                        if src_tie[x] is None:
+                            src_tie[x] = np.array(src_cap[x])
+                        _acc(src_tie[x], tie, src_cap[y])
+            elif src_rank[i] < src_rank[j]:  # i first on equal cost
+                j_first = _lt(kj, ki)
+                i_first = _not(j_first)
+            else:
+                i_first = _lt(ki, kj)
+                j_first = _not(i_first)
+            _acc(src_ahead[i], j_first, src_cap[j])
+            _acc(src_ahead[j], i_first, src_cap[i])
+
+    # --- the balance (step 4) ---
+    use_total = np.array(H)
+    for cap in use_cap:
+        use_total += cap
+    src_total = np.array(F)
+    for cap in src_cap:
+        src_total += cap
+    ok &= (use_total + 1e-9 >= F) & (src_total + 1e-9 >= H)
+    q = np.array(H)
+    for i in range(nu):
+        cheaper = np.array(F)
+        for j in range(ns):
+            _acc(cheaper, _lt(src_key[j], use_key[i]), src_cap[j])
+        cheaper -= use_ahead[i]
+        np.clip(cheaper, 0.0, use_cap[i], out=cheaper)
+        q += cheaper
+    use_rest = [np.subtract(q, use_ahead[i]) for i in range(nu)]  # q − A_i
+    use_mw = [np.clip(r, 0.0, cap) for r, cap in zip(use_rest, use_cap, strict=True)]
+    src_rest = [np.subtract(q, src_ahead[j]) for j in range(ns)]
+    src_mw = []
+    for j in range(ns):
+        tie = src_tie[j]
+        share = np.clip(src_rest[j], 0.0, src_cap[j] if tie is None else tie)
+        if tie is not None:
+            split = np.not_equal(tie, src_cap[j])  # partners with capacity: pro rata
+            np.divide(share, tie, out=share, where=split)
+            np.multiply(share, src_cap[j], out=share, where=split)
+        src_mw.append(share)
+
+    # --- the decisions ---
+    unit_mw = np.empty((n, U, T))
+    for u in range(U):
+        np.add(umin[:, u], src_mw[u], out=unit_mw[:, u])
+    imported, diesel, blackout = src_mw[U], src_mw[U + 1], src_mw[U + 2]
+    delivered = np.empty((n, O, T))
+    unserved = np.empty((n, O, T))
+    for o in range(O):
+        np.add(use_mw[2 * o], use_mw[2 * o + 1], out=delivered[:, o])
+        if pen >= 0:
+            np.subtract(firm[:, o], use_mw[2 * o], out=unserved[:, o])
+            np.maximum(unserved[:, o], 0.0, out=unserved[:, o])
+        else:
+            unserved[:, o] = firm[:, o]
+    mining = np.empty((n, K, T))
+    for k in range(K):
+        mining[:, k] = use_mw[2 * O + k]
+
+    # --- the objective of each hour, as the LP counts it ---
+    obj = np.zeros(shape)
+    if U:
+        obj -= (ucost * unit_mw).sum(axis=1)
+    if O:
+        obj += (f["offtake_price"] * delivered).sum(axis=1)
+        obj -= pen * unserved.sum(axis=1)
+    if K:
+        obj += (f["class_value"] * mining).sum(axis=1)
+    obj -= f["import_price"] * imported
+    obj -= c_diesel * diesel
+    obj -= c_blackout * blackout
+
+    mv = None
+    if duals:
+        mv = _balance_dual(use_key, use_cap, use_rest, src_key, src_cap, src_rest, shape)
+    return _Hours(
+        unit_mw=unit_mw,
+        imported_mw=imported,
+        delivered_mw=delivered,
+        unserved_mw=unserved,
+        mining_mw=mining,
+        diesel_mw=diesel,
+        blackout_mw=blackout,
+        marginal_value=mv,
+        objective_hourly_usd=obj,
+        ok=ok,
+    )
+
+
+#: Below this a segment counts as unused, within this of its capacity as full. [MW]
+_DUAL_TOL = 1e-9
+
+
+def _balance_dual(
+    use_key: list[_Key],
+    use_cap: list[np.ndarray],
+    use_rest: list[np.ndarray],
+    src_key: list[_Key],
+    src_cap: list[np.ndarray],
+    src_rest: list[np.ndarray],
+    shape: tuple[int, int],
+) -> np.ndarray:
+    """A dual of each hour's balance: the value of one more MW at the plant.
+
+    The balance duals of the hour are the λ with W'(z⁺) ∨ C'(y⁻) ≤ λ ≤ W'(z⁻) ∧ C'(y⁺)
+    (one-sided slopes of step 3's value and cost functions).  The lower end is
+    what a free MW is worth (use it in the next use, or back off the marginal
+    source); where it is −∞ (nothing could take one more MW) the upper end is
+    given, and 0 where both are infinite (any λ would do).  ``*_rest`` is q
+    less the capacity ahead of each segment: the segment is used where it is
+    positive and full where it reaches the segment's capacity.
+    """
+    lo = np.full(shape, -np.inf)
+    hi = np.full(shape, np.inf)
+    for key, cap, rest in zip(use_key, use_cap, use_rest, strict=True):
+        np.maximum(lo, key.v, out=lo, where=rest < cap - _DUAL_TOL)  # the next use
+        np.minimum(hi, key.v, out=hi, where=rest > _DUAL_TOL)  # the last use served
+    for key, cap, rest in zip(src_key, src_cap, src_rest, strict=True):
+        np.maximum(lo, key.v, out=lo, where=rest > _DUAL_TOL)  # the marginal source
+        np.minimum(hi, key.v, out=hi, where=rest < cap - _DUAL_TOL)  # the next source
+    return np.where(np.isfinite(lo), lo, np.where(np.isfinite(hi), hi, 0.0))
+
+
+def _ramp_violations(b: BatchProblem, lo: int, hi: int, unit_mw: np.ndarray) -> np.ndarray:
+    """(n, T) True at hour t where some ramp row between t−1 and t is exceeded."""
+    base = b.base
+    n, U, T = unit_mw.shape
+    viol = np.zeros((n, T), dtype=bool)
+    if T < 2 or U == 0:
+        return viol
+    up, down = base.unit_ramp_up_mw, base.unit_ramp_down_mw
+    limited = np.isfinite(up) | np.isfinite(down)
+    avail = b.field("unit_available_mw", lo, hi)
+    allowed = b.field("ramp_allowed", lo, hi)
+    for u in np.flatnonzero(limited):
+        on = avail[:, u] > 0
+        mask = on[:, 1:] & on[:, :-1] & allowed[:, u, 1:]
+        step = unit_mw[:, u, 1:] - unit_mw[:, u, :-1]
+        bad = (step > up[u] + RAMP_TOL) | (step < -down[u] - RAMP_TOL)
+        viol[:, 1:] |= mask & bad
+    return viol
+
+
+# --------------------------------------------------------------------------- #
+# Exact repair with the LP: windows or the whole path
+# --------------------------------------------------------------------------- #
+
+
+def _hourly_objective(p: DispatchProblem, r: DispatchResult) -> np.ndarray:
+    """(T,) the objective's terms of an LP result, hour by hour."""
+    return (
+        (p.offtake_price * r.delivered_mw).sum(axis=0)
+        + (p.class_value * r.mining_mw).sum(axis=0)
+        - (p.unit_cost * r.unit_mw).sum(axis=0)
+        - p.import_price * r.imported_mw
+        - p.unserved_penalty * r.unserved_mw.sum(axis=0)
+        - p.diesel_cost * r.diesel_mw
+        - p.blackout_penalty * r.blackout_mw
+    )
+
+
+def _write(view: dict[str, np.ndarray], p: DispatchProblem, r: DispatchResult, a: int) -> None:
+    """Copy an LP result for hours ``a:a+len`` into one path's arrays."""
+    b = a + r.imported_mw.shape[0]
+    view["unit_mw"][:, a:b] = r.unit_mw
+    view["imported_mw"][a:b] = r.imported_mw
+    view["delivered_mw"][:, a:b] = r.delivered_mw
+    view["unserved_mw"][:, a:b] = r.unserved_mw
+    view["mining_mw"][:, a:b] = r.mining_mw
+    view["diesel_mw"][a:b] = r.diesel_mw
+    view["blackout_mw"][a:b] = r.blackout_mw
+    view["objective_hourly_usd"][a:b] = _hourly_objective(p, r)
+
+
+def _slice(p: DispatchProblem, a: int, b: int) -> DispatchProblem:
+    """Hours ``a:b+1`` of ``p``, with the ramp rows inside them only."""
+    h = slice(a, b + 1)
+
+    def cut(x: np.ndarray | None) -> np.ndarray | None:
+        return None if x is None else np.array(x[..., h])
+
+    return dataclasses.replace(
+        p,
+        unit_available_mw=cut(p.unit_available_mw),
+        unit_min_mw=cut(p.unit_min_mw),
+        unit_cost=cut(p.unit_cost),
+        house_load_mw=cut(p.house_load_mw),
+        import_price=cut(p.import_price),
+        import_cap_mw=cut(p.import_cap_mw),
+        offtake_price=cut(p.offtake_price),
+        offtake_cap_mw=cut(p.offtake_cap_mw),
+        offtake_firm_mw=cut(p.offtake_firm_mw),
+        site_cap_mw=cut(p.site_cap_mw),
+        class_cap_mw=cut(p.class_cap_mw),
+        class_value=cut(p.class_value),
+        index=None if p.index is None else p.index[h],
+        diesel_cap_mw=cut(p.diesel_cap_mw),
+        blackout_cap_mw=cut(p.blackout_cap_mw),
+        mining_cap_mw=cut(p.mining_cap_mw),
+        ramp_allowed=np.array(p.ramp_mask[:, h]),
+    )
+
+
+def _pinned(
+    p: DispatchProblem, sub: DispatchProblem, a: int, b: int, g: np.ndarray
+) -> DispatchProblem | None:
+    """``sub`` (hours a..b of ``p``) with the ramp rows to the fixed hours a−1 and b+1
+    as bounds on its first and last hours; None when that cannot be done exactly."""
+    T = p.hours
+    mask = p.ramp_mask
+    up, down = p.unit_ramp_up_mw, p.unit_ramp_down_mw
+    lower = sub.unit_min_mw.copy()
+    upper = sub.unit_available_mw.copy()
+    if a > 0:
+        m = mask[:, a]
+        lower[m, 0] = np.maximum(lower[m, 0], g[m, a - 1] - down[m])
+        upper[m, 0] = np.minimum(upper[m, 0], g[m, a - 1] + up[m])
+    if b + 1 < T:
+        m = mask[:, b + 1]
+        lower[m, -1] = np.maximum(lower[m, -1], g[m, b + 1] - up[m])
+        upper[m, -1] = np.minimum(upper[m, -1], g[m, b + 1] + down[m])
+    if (lower > upper).any():
+        return None  # the window cannot meet both neighbours: grow it
+    if ((upper <= 0) & (sub.unit_available_mw > 0)).any():
+        return None  # a zero bound would drop ramp rows inside the window
+    return dataclasses.replace(sub, unit_min_mw=lower, unit_available_mw=upper)
+
+
+def _joins(p: DispatchProblem, a: int, b: int, g: np.ndarray, w: np.ndarray) -> bool:
+    """Whether window solution ``w`` (U, b−a+1) meets the ramp rows to the hours around it."""
+    T = p.hours
+    mask = p.ramp_mask
+    up, down = p.unit_ramp_up_mw, p.unit_ramp_down_mw
+    ok = True
+    if a > 0:
+        step = w[:, 0] - g[:, a - 1]
+        ok &= not (mask[:, a] & ((step > up + RAMP_TOL) | (step < -down - RAMP_TOL))).any()
+    if b + 1 < T:
+        step = g[:, b + 1] - w[:, -1]
+        ok &= not (mask[:, b + 1] & ((step > up + RAMP_TOL) | (step < -down - RAMP_TOL))).any()
+    return ok
+
+
+@dataclass
+class _Repair:
+    objective: float
+    lp_hours: int
+    lp_solves: int
+
+
+def _whole(p: DispatchProblem, view: dict[str, np.ndarray], solves: int, label: str) -> _Repair:
+    from gridhash.dispatch.lp import solve_lp
+
+    try:
+        r = solve_lp(p)
+    except InfeasibleError as exc:
+        raise InfeasibleError([f"{label}{reason}" for reason in exc.reasons]) from None
+    _write(view, p, r, 0)
+    view["marginal_value"][:] = r.marginal_value
+    return _Repair(objective=r.objective_usd, lp_hours=p.hours, lp_solves=solves + 1)
+
+
+def _merge(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted windows, merged where fewer than one fixed hour lies between two."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(windows):
+        if out and a <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _repair(
+    p: DispatchProblem,
+    view: dict[str, np.ndarray],
+    fast_objective: np.ndarray,
+    violated: np.ndarray,
+    fallback: Fallback,
+    label: str,
+) -> _Repair:
+    """Make one path exact where its per-hour optimum breaks ramp rows (module docstring)."""
+    from gridhash.dispatch.lp import solve_lp
+
+    T = p.hours
+    if fallback == "path":
+        return _whole(p, view, 0, label)
+    g = view["unit_mw"].copy()  # the fast dispatch the windows join
+    hours = np.flatnonzero(violated)
+    windows = _merge([(max(0, t - 1 - WINDOW_PAD), min(T - 1, t + WINDOW_PAD)) for t in hours])
+    accepted: dict[tuple[int, int], tuple[DispatchProblem, DispatchResult, DispatchResult]] = {}
+    solves = 0
+    while True:
+        grown: list[tuple[int, int]] = []
+        for a, b in windows:
+            if (a, b) in accepted:
+                continue
+            if 2 * (b - a + 1) > T:
+                return _whole(p, view, solves, label)
+            sub = _slice(p, a, b)
+            try:
+                free = solve_lp(sub, explain=False)
+            except InfeasibleError:  # then so is the whole problem: let the LP explain
+                return _whole(p, view, solves + 1, label)
+            solves += 1
+            if _joins(p, a, b, g, free.unit_mw):
+                accepted[(a, b)] = (sub, free, free)
+                continue
+            pinned = _pinned(p, sub, a, b, g)
+            if pinned is not None:
+                try:
+                    fixed = solve_lp(pinned, explain=False)
+                except InfeasibleError:
+                    fixed = None
+                solves += 1
+                bound = free.objective_usd - WINDOW_REL * (1.0 + abs(free.objective_usd))
+                if fixed is not None and fixed.objective_usd >= bound:
+                    accepted[(a, b)] = (sub, fixed, free)
+                    continue
+            n = b - a + 1
+            grown.append((max(0, a - n), min(T - 1, b + n)))
+        if not grown:
+            break
+        windows = _merge([w for w in windows if w in accepted] + grown)
+        accepted = {w: v for w, v in accepted.items() if w in windows}
+
+    covered = np.zeros(T, dtype=bool)
+    objective = 0.0
+    for (a, b), (sub, chosen, free) in sorted(accepted.items()):
+        _write(view, sub, chosen, a)
+        view["marginal_value"][a : b + 1] = free.marginal_value
+        covered[a : b + 1] = True
+        objective += chosen.objective_usd
+    objective += float(fast_objective[~covered].sum())
+    return _Repair(objective=objective, lp_hours=int(covered.sum()), lp_solves=solves)
+
+
+# --------------------------------------------------------------------------- #
+# Drivers
+# --------------------------------------------------------------------------- #
+
+
+def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
+    for lo in range(0, n, size):
+        yield lo, min(n, lo + size)
+
+
+def solve_fast_batch(
+    problem: BatchProblem | DispatchProblem,
+    *,
+    outputs: Collection[str] | None = None,
+    chunk_size: int | None = None,
+    workers: int | None = None,
+    fallback: Fallback = "window",
+    **overrides: np.ndarray,
+) -> FastBatchResult:
+    """The exact optimum of every path of a batch: merit order, certificate, LP repair.
+
+    Parameters
+    ----------
+    problem : BatchProblem or DispatchProblem
+        The paths, or a base problem to which ``overrides`` apply
+        (:meth:`BatchProblem.from_problem`).
+    outputs : collection of str, optional
+        The hourly arrays to return (names in :data:`OUTPUTS`); default all.
+        ``()`` keeps only the per-path objective, certificate and LP hours:
+        10,000 paths × 8,760 h of every array would take about 14 GB.
+    chunk_size : int, optional
+        Paths computed together (default: about 65,536 hours per chunk).  The
+        results do not depend on it.
+    workers : int, optional
+        Threads working on chunks (default: the CPUs, at most one per chunk).
+    fallback : {"window", "path"}
+        How paths whose per-hour optimum breaks a ramp row are made exact:
+        LP windows around the violations (checked exact, else grown), or the
+        whole path's LP.
+    **overrides : numpy.ndarray
+        Per-path arrays, when ``problem`` is a :class:`DispatchProblem`.
+
+    Returns
+    -------
+    FastBatchResult
+
+    Raises
+    ------
+    InfeasibleError
+        A path has no feasible dispatch; the reasons name the path.
+    ValueError
+        Bad arguments (unknown output or field, shapes that do not broadcast).
+    """
+    t0 = time.perf_counter()
+    if isinstance(problem, BatchProblem):
+        if overrides:
+            raise ValueError("pass per-path arrays to BatchProblem.from_problem, not here")
+        batch = problem
+    else:
+        batch = BatchProblem.from_problem(problem, **overrides)
+    keep = OUTPUTS if outputs is None else tuple(outputs)
+    unknown = sorted(set(keep) - set(OUTPUTS))
+    if unknown:
+        raise ValueError(f"unknown outputs: {', '.join(unknown)}; expected some of {OUTPUTS}")
+    if fallback not in ("window", "path"):
+        raise ValueError(f"fallback must be 'window' or 'path' (got {fallback!r})")
+    base = batch.base
+    N, T = batch.n_paths, batch.hours
+    U, O = base.unit_available_mw.shape[0], base.offtake_price.shape[0]
+    K = base.class_cap_mw.shape[0]
+    shapes = {
+        "unit_mw": (N, U, T),
+        "imported_mw": (N, T),
+        "delivered_mw": (N, O, T),
+        "unserved_mw": (N, O, T),
+        "mining_mw": (N, K, T),
+        "diesel_mw": (N, T),
+        "blackout_mw": (N, T),
+        "marginal_value": (N, T),
+        "objective_hourly_usd": (N, T),
+    }
+    out = {name: np.empty(shapes[name]) for name in keep}
+    objective = np.empty(N)
+    certified = np.empty(N, dtype=bool)
+    lp_hours = np.zeros(N, dtype=np.int64)
+    size = max(1, CHUNK_HOURS // max(T, 1)) if chunk_size is None else int(chunk_size)
+    if size < 1:
+        raise ValueError(f"chunk_size must be at least 1 (got {chunk_size})")
+    duals = "marginal_value" in keep
+
+    def run(lo: int, hi: int) -> tuple[int, int]:
+        h = _merit_order(batch, lo, hi, duals=duals)
+        hourly = h.objective_hourly_usd
+        mv = h.marginal_value if h.marginal_value is not None else np.zeros((hi - lo, T))
+        arrays = {
+            "unit_mw": h.unit_mw,
+            "imported_mw": h.imported_mw,
+            "delivered_mw": h.delivered_mw,
+            "unserved_mw": h.unserved_mw,
+            "mining_mw": h.mining_mw,
+            "diesel_mw": h.diesel_mw,
+            "blackout_mw": h.blackout_mw,
+            "marginal_value": mv,
+            "objective_hourly_usd": hourly,
+        }
+        violated = _ramp_violations(batch, lo, hi, h.unit_mw)
+        infeasible = ~h.ok.all(axis=1)
+        cert = ~infeasible & ~violated.any(axis=1)
+        obj = hourly.sum(axis=1)
+        fallbacks = solves = 0
+        for p in np.flatnonzero(~cert):
+            i = lo + int(p)
+            view = {name: a[p] for name, a in arrays.items()}
+            fast_obj = hourly[p].copy()
+            label = f"path {i}: " if N > 1 else ""
+            mode: Fallback = "path" if infeasible[p] else fallback
+            rep = _repair(batch.path(i), view, fast_obj, violated[p], mode, label)
+            obj[p] = rep.objective
+            lp_hours[i] = rep.lp_hours
+            fallbacks += 1
+            solves += rep.lp_solves
+        objective[lo:hi] = obj
+        certified[lo:hi] = cert
+        for name in keep:
+            out[name][lo:hi] = arrays[name]
+        return fallbacks, solves
+
+    chunks = list(_chunks(N, size))
+    n_workers = min(len(chunks), workers or os.cpu_count() or 1)
+    if n_workers <= 1:
+        counts = [run(lo, hi) for lo, hi in chunks]
+    else:
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            counts = list(pool.map(lambda c: run(*c), chunks))
+    return FastBatchResult(
+        objective_usd=objective,
+        certified=certified,
+        lp_hours=lp_hours,
+        lp_fallbacks=sum(c[0] for c in counts),
+        lp_solves=sum(c[1] for c in counts),
+        seconds=time.perf_counter() - t0,
+        **out,
+    )
+
+
+def solve_fast(problem: DispatchProblem, *, fallback: Fallback = "window") -> FastResult:
+    """The exact optimum of one dispatch problem, without an LP where the certificate holds.
+
+    Parameters
+    ----------
+    problem : DispatchProblem
+        The arrays of the problem (ramps included).
+    fallback : {"window", "path"}
+        How ramp violations of the per-hour optimum are repaired (see
+        :func:`solve_fast_batch`).
+
+    Returns
+    -------
+    FastResult
+        Same objective as :func:`~gridhash.dispatch.lp.solve_lp` (to its tolerances).
+
+    Raises
+    ------
+    InfeasibleError
+        No dispatch meets every constraint (explained by the LP).
+    """
+    r = solve_fast_batch(BatchProblem.from_problem(problem), workers=1, fallback=fallback)
+    one = r.path(0)
+    return dataclasses.replace(one, lp_solves=r.lp_solves, seconds=r.seconds)
