@@ -102,7 +102,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
@@ -166,7 +166,7 @@ WINDOW_REL = 1e-9
 #: Hours added on each side of a ramp violation for its first window.
 WINDOW_PAD = 12
 #: Hours per chunk when ``chunk_size`` is not given (paths = this // T, at least 1).
-CHUNK_HOURS = 1 << 16
+CHUNK_HOURS = 1 << 13
 
 
 # --------------------------------------------------------------------------- #
@@ -525,32 +525,70 @@ class _Hours:
     ok: np.ndarray  # (n, T) the hour's data are in the domain and it is feasible
 
 
-def _in_domain(f: dict[str, np.ndarray], shape: tuple[int, int], scalars: tuple) -> np.ndarray:
-    """(n, T) True where the hour's data are what the merit order assumes."""
+def _nonneg_finite(a: np.ndarray) -> np.ndarray:
+    return (a >= 0) & (a < np.inf)
+
+
+#: What the merit order assumes of each hour: (fields, test → (n|1, [X,] T) bools).
+_DOMAIN: tuple[tuple[tuple[str, ...], Callable[..., np.ndarray]], ...] = (
+    *(
+        ((name,), np.isfinite)
+        for name in ("unit_cost", "import_price", "offtake_price", "class_value")
+    ),
+    *(
+        ((name,), _nonneg_finite)
+        for name in (
+            "house_load_mw",
+            "import_cap_mw",
+            "diesel_cap_mw",
+            "blackout_cap_mw",
+            "offtake_cap_mw",
+            "offtake_firm_mw",
+            "class_cap_mw",
+        )
+    ),
+    (("site_cap_mw",), lambda a: a >= 0),
+    (("mining_cap_mw",), lambda a: a >= 0),
+    (
+        ("unit_min_mw", "unit_available_mw"),
+        lambda lo, hi: (lo >= 0) & (lo <= hi) & (hi < np.inf),
+    ),
+)
+
+
+def _in_domain(
+    f: dict[str, np.ndarray], shape: tuple[int, int], scalars: tuple, cache: dict
+) -> np.ndarray:
+    """(n, T) True where the hour's data are what the merit order assumes.
+
+    Tests of arrays shared by every path are done once per batch (``cache``).
+    """
     ok = np.ones(shape, dtype=bool)
     if not all(np.isfinite(scalars)):
         ok[:] = False
         return ok
-    avail, umin = f["unit_available_mw"], f["unit_min_mw"]
 
-    def nonneg_finite(a: np.ndarray) -> np.ndarray:
-        return (a >= 0) & (a < np.inf)
+    def terms(shared: bool) -> Iterator[np.ndarray]:
+        for names, test in _DOMAIN:
+            arrays = [f[name] for name in names]
+            if all(a.shape[0] == 1 for a in arrays) == shared:
+                cond = test(*arrays)
+                yield cond.all(axis=1) if cond.ndim == 3 else cond
 
-    for name in ("unit_cost", "import_price", "offtake_price", "class_value"):
-        a = f[name]
-        cond = np.isfinite(a)
-        ok &= cond.all(axis=1) if a.ndim == 3 else cond
-    for name in ("house_load_mw", "import_cap_mw", "diesel_cap_mw", "blackout_cap_mw"):
-        ok &= nonneg_finite(f[name])
-    for name in ("offtake_cap_mw", "offtake_firm_mw", "class_cap_mw"):
-        ok &= nonneg_finite(f[name]).all(axis=1)
-    ok &= (f["site_cap_mw"] >= 0).all(axis=1)
-    ok &= f["mining_cap_mw"] >= 0
-    ok &= ((umin >= 0) & (umin <= avail) & (avail < np.inf)).all(axis=1)
+    if "domain" not in cache:
+        common = np.ones((1, shape[1]), dtype=bool)
+        for cond in terms(True):
+            common &= cond
+        cache["domain"] = common
+    ok &= cache["domain"]
+    for cond in terms(False):
+        ok &= cond
     return ok
 
 
-def _merit_order(b: BatchProblem, lo: int, hi: int, *, duals: bool = True) -> _Hours:
+def _merit_order(
+    b: BatchProblem, lo: int, hi: int, *, duals: bool = True, cache: dict | None = None
+) -> _Hours:
     """The per-hour optimum of paths ``lo:hi`` (module docstring, steps 1–5)."""
     base = b.base
     n, T = hi - lo, b.hours
@@ -561,7 +599,18 @@ def _merit_order(b: BatchProblem, lo: int, hi: int, *, duals: bool = True) -> _H
     pen = float(base.unserved_penalty)
     bonus = max(pen, 0.0)
     c_diesel, c_blackout = float(base.diesel_cost), float(base.blackout_penalty)
-    ok = _in_domain(f, shape, (pen, c_diesel, c_blackout))
+    cache = {} if cache is None else cache
+    ok = _in_domain(f, shape, (pen, c_diesel, c_blackout), cache)
+
+    def key(name: str, i: int | None = None) -> _Key:
+        """The key of ``f[name]`` (row ``i``), its range cached when shared by every path."""
+        a = f[name]
+        a = a[:, i] if i is not None else a
+        if f[name].shape[0] > 1:
+            return _Key.of(a)
+        if (name, i) not in cache:
+            cache[(name, i)] = _Key.of(a)
+        return cache[(name, i)]
 
     def full(a: np.ndarray) -> np.ndarray:
         return np.broadcast_to(a, shape)
@@ -574,12 +623,12 @@ def _merit_order(b: BatchProblem, lo: int, hi: int, *, duals: bool = True) -> _H
     use_key: list[_Key] = []
     use_cap: list[np.ndarray] = []
     for o in range(O):
-        price = _Key.of(f["offtake_price"][:, o])
+        price = key("offtake_price", o)
         cap_o = full(ocap[:, o])
         a = np.minimum(full(firm[:, o]), cap_o)
         use_key += [price + bonus, price]
         use_cap += [a, cap_o - a]
-    values = [_Key.of(f["class_value"][:, k]) for k in range(K)]
+    values = [key("class_value", k) for k in range(K)]
     class_site = np.asarray(base.class_site, dtype=np.int64)
     sites = sorted(set(class_site.tolist()))
     caps_k = [full(f["class_cap_mw"][:, k]) for k in range(K)]
@@ -604,10 +653,10 @@ def _merit_order(b: BatchProblem, lo: int, hi: int, *, duals: bool = True) -> _H
 
     # --- source segments: cost, ramp rank, range (step 3) ---
     ramp_rank = np.minimum(base.unit_ramp_up_mw, base.unit_ramp_down_mw).astype(float)
-    src_key = [_Key.of(ucost[:, u]) for u in range(U)]
+    src_key = [key("unit_cost", u) for u in range(U)]
     src_rank = [float(r) for r in ramp_rank]
     src_cap = [np.subtract(full(avail[:, u]), umin[:, u]) for u in range(U)]
-    src_key += [_Key.of(f["import_price"]), _Key.of(c_diesel), _Key.of(c_blackout)]
+    src_key += [key("import_price"), _Key.of(c_diesel), _Key.of(c_blackout)]
     src_rank += [np.inf, np.inf, np.inf]
     src_cap += [full(f["import_cap_mw"]), full(f["diesel_cap_mw"]), full(f["blackout_cap_mw"])]
     nu, ns = len(use_key), len(src_key)
@@ -651,11 +700,18 @@ def _merit_order(b: BatchProblem, lo: int, hi: int, *, duals: bool = True) -> _H
         src_total += cap
     ok &= (use_total + 1e-9 >= F) & (src_total + 1e-9 >= H)
     q = np.array(H)
+    supply_below: dict[tuple, np.ndarray] = {}  # K⁻(v) by the sources it counts
     for i in range(nu):
-        cheaper = np.array(F)
-        for j in range(ns):
-            _acc(cheaper, _lt(src_key[j], use_key[i]), src_cap[j])
-        cheaper -= use_ahead[i]
+        below = [_lt(src_key[j], use_key[i]) for j in range(ns)]
+        fixed = all(isinstance(m, bool) for m in below)
+        cheaper = supply_below.get(tuple(below)) if fixed else None
+        if cheaper is None:
+            cheaper = np.array(F)
+            for j in range(ns):
+                _acc(cheaper, below[j], src_cap[j])
+            if fixed:
+                supply_below[tuple(below)] = cheaper
+        cheaper = cheaper - use_ahead[i]
         np.clip(cheaper, 0.0, use_cap[i], out=cheaper)
         q += cheaper
     use_rest = [np.subtract(q, use_ahead[i]) for i in range(nu)]  # q − A_i
@@ -998,7 +1054,7 @@ def solve_fast_batch(
         ``()`` keeps only the per-path objective, certificate and LP hours:
         10,000 paths × 8,760 h of every array would take about 14 GB.
     chunk_size : int, optional
-        Paths computed together (default: about 65,536 hours per chunk).  The
+        Paths computed together (default: about 8,192 hours per chunk, at least one path).  The
         results do not depend on it.
     workers : int, optional
         Threads working on chunks (default: the CPUs, at most one per chunk).
@@ -1057,8 +1113,10 @@ def solve_fast_batch(
         raise ValueError(f"chunk_size must be at least 1 (got {chunk_size})")
     duals = "marginal_value" in keep
 
+    cache: dict = {}  # tests and ranges of the arrays every path shares
+
     def run(lo: int, hi: int) -> tuple[int, int]:
-        h = _merit_order(batch, lo, hi, duals=duals)
+        h = _merit_order(batch, lo, hi, duals=duals, cache=cache)
         hourly = h.objective_hourly_usd
         mv = h.marginal_value if h.marginal_value is not None else np.zeros((hi - lo, T))
         arrays = {
