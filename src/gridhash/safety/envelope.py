@@ -188,22 +188,86 @@ def spans(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def compute_envelope(inputs: Inputs, state: PlantState, rules: RuleSet) -> Envelope:
     """Turn the plant state and the rules into the hourly operating envelope."""
-    U, T = inputs.unit_available_mw.shape
+    arrays, acts = envelope_arrays(
+        inputs,
+        rules,
+        quantities=state.quantities,
+        unit_available_mw=inputs.unit_available_mw,
+        unit_min_mw=inputs.unit_min_mw,
+        outage_depth=state.unit_outage_depth,
+        initial_depth=state.unit_initial_depth,
+        line_in_service=state.line_in_service,
+        margin_mw=state.margin_mw,
+        index=state.index,
+        explain=True,
+    )
+    return Envelope(
+        index=state.index,
+        unit_names=inputs.unit_names,
+        unit_mode=arrays["unit_mode"],
+        unit_cap_mw=arrays["unit_cap_mw"],
+        unit_min_mw=arrays["unit_min_mw"],
+        ramp_allowed=arrays["ramp_allowed"],
+        line_in_service=state.line_in_service,
+        offtake_cap_mw=arrays["offtake_cap_mw"],
+        import_cap_mw=arrays["import_cap_mw"],
+        diesel_cap_mw=state.diesel_cap_mw,
+        diesel_cost=state.diesel_cost,
+        blackout_penalty=state.blackout_penalty,
+        mining_blocked=arrays["mining_blocked"],
+        mining_cap_mw=arrays["mining_cap_mw"],
+        max_output_mw=arrays["max_output_mw"],
+        margin_mw=state.margin_mw,
+        activations=tuple(sorted(acts, key=lambda a: (a.start, a.rule))),
+        state=state,
+        rules=rules,
+    )
+
+
+def envelope_arrays(
+    inputs: Inputs,
+    rules: RuleSet,
+    *,
+    quantities: dict[str, np.ndarray],
+    unit_available_mw: np.ndarray,
+    unit_min_mw: np.ndarray,
+    outage_depth: np.ndarray,
+    initial_depth: np.ndarray,
+    line_in_service: np.ndarray,
+    margin_mw: float,
+    index: pd.DatetimeIndex | None = None,
+    explain: bool = False,
+) -> tuple[dict[str, np.ndarray], list[Activation]]:
+    """The envelope's arrays, for one path or many at once.
+
+    Every array may carry leading path axes: quantities (..., T), availability,
+    minimums and outage depths (..., U, T), lines (..., L, T).  With ``explain``
+    (one path only) the activations that explain each limit are returned too.
+    Static parts (capacities, ramps, demand, house load, the fleet) come from
+    ``inputs``.
+    """
+    avail = unit_available_mw
+    T = avail.shape[-1]
+    U = avail.shape[-2]
+    lead = avail.shape[:-2]
+    explain = explain and not lead
     idx = np.arange(T)
-    avail = inputs.unit_available_mw
     tr = rules.transitions
     unit_pos = {n: i for i, n in enumerate(inputs.unit_names)}
     ramp_dn = inputs.unit_ramp_down_mw
-    q = state.quantities
+    q = {k: np.broadcast_to(v, (*lead, T)) for k, v in quantities.items()}
     acts: list[Activation] = []
 
     def when(t: int) -> str:
-        return _stamp(state.index, t)
+        return _stamp(index, t)
 
-    need = np.zeros((U, T), dtype=np.int64)  # deepest mode required
-    cap_rule = np.full((U, T), np.inf)  # output caps from rules and approaches
-    blocked = np.zeros(T, dtype=bool)
-    mining_cap_rule = np.full(T, np.inf)
+    need = np.zeros((*lead, U, T), dtype=np.int64)  # deepest mode required
+    cap_rule = np.full((*lead, U, T), np.inf)  # output caps from rules and approaches
+    blocked = np.zeros((*lead, T), dtype=bool)
+    mining_cap_rule = np.full((*lead, T), np.inf)
+
+    def raise_need(sel: np.ndarray, mask: np.ndarray, level: int) -> None:
+        need[..., sel, :] = np.maximum(need[..., sel, :], np.where(mask[..., None, :], level, 0))
 
     for rule, cond_spec in zip(rules.rules, rules.conditions, strict=True):
         cond = np.asarray(cond_spec.evaluate(q), dtype=bool)
@@ -218,13 +282,14 @@ def compute_envelope(inputs: Inputs, state: PlantState, rules: RuleSet) -> Envel
             persists = cond & (run_end >= D)
             before = persists & (elapsed < C)
             sel = np.array([unit_pos[n] for n in a.units]) if a.units else np.arange(U)
-            for s, e in spans(active):
-                acts.append(
-                    Activation(rule.name, "action", s, e, int(onset[s]),
-                               a.describe() if C == 0 else
-                               f"{a.describe().rsplit(' within', 1)[0]} (due {when(s)})",
-                               f"{cond_spec.text} since {when(int(onset[s]))}")
-                )
+            if explain:
+                for s, e in spans(active):
+                    acts.append(
+                        Activation(rule.name, "action", s, e, int(onset[s]),
+                                   a.describe() if C == 0 else
+                                   f"{a.describe().rsplit(' within', 1)[0]} (due {when(s)})",
+                                   f"{cond_spec.text} since {when(int(onset[s]))}")
+                    )
             if a.kind == "block_mining":
                 blocked |= active
             elif a.kind == "mining_cap_mw":
@@ -232,73 +297,74 @@ def compute_envelope(inputs: Inputs, state: PlantState, rules: RuleSet) -> Envel
                                            mining_cap_rule)
             elif a.kind == "max_output_fraction":
                 frac = a.max_output_fraction * inputs.unit_capacity_mw[sel][:, None]
-                lim = np.where(active, frac, np.inf)
+                lim = np.where(active[..., None, :], frac, np.inf)
                 lim = np.minimum(lim, _ramp_cap(before, ramp_dn[sel], D - idx, frac))
-                cap_rule[sel] = np.minimum(cap_rule[sel], lim)
-                for s, e in spans(before & (lim < avail[sel] - 1e-6).any(axis=0)):
-                    acts.append(Activation(rule.name, "approach", s, e, int(onset[s]),
-                                           f"ramping down to {a.max_output_fraction:.0%} by "
-                                           f"{when(int(D[s]))}", cond_spec.text))
+                cap_rule[..., sel, :] = np.minimum(cap_rule[..., sel, :], lim)
+                if explain:
+                    for s, e in spans(before & (lim < avail[sel] - 1e-6).any(axis=0)):
+                        acts.append(Activation(rule.name, "approach", s, e, int(onset[s]),
+                                               f"ramping down to {a.max_output_fraction:.0%} "
+                                               f"by {when(int(D[s]))}", cond_spec.text))
             else:  # mode
                 m = MODES.index(a.mode)
-                need[sel] = np.maximum(need[sel], np.where(active, m, 0))
+                raise_need(sel, active, m)
                 off = 0
                 for j in range(m, 1, -1):  # reach mode j−1 early enough for the step j−1 → j
                     off += tr[(MODES[j - 1], MODES[j])]
-                    win = persists & (idx >= D - off) & (idx < D)
-                    need[sel] = np.maximum(need[sel], np.where(win, j - 1, 0))
+                    raise_need(sel, persists & (idx >= D - off) & (idx < D), j - 1)
                 first_nonpower = D - off
                 zero_from = first_nonpower - tr[(MODES[P], MODES[HSB])]
                 at_zero = persists & (idx >= zero_from) & (idx < first_nonpower)
                 approach = persists & (idx < zero_from)
-                lim = np.where(at_zero, 0.0, np.inf)
+                lim = np.where(at_zero[..., None, :], 0.0, np.inf)
                 lim = np.minimum(lim, _ramp_cap(approach, ramp_dn[sel], zero_from - idx, 0.0))
-                cap_rule[sel] = np.minimum(cap_rule[sel], lim)
-                down = persists & (idx < D) & (
-                    (lim < avail[sel] - 1e-6).any(axis=0) | (idx >= first_nonpower)
-                )
-                for s, e in spans(down):
-                    acts.append(Activation(rule.name, "approach", s, e, int(onset[s]),
-                                           f"going down to {a.mode} by {when(int(D[s]))}",
-                                           cond_spec.text))
+                cap_rule[..., sel, :] = np.minimum(cap_rule[..., sel, :], lim)
+                if explain:
+                    down = persists & (idx < D) & (
+                        (lim < avail[sel] - 1e-6).any(axis=0) | (idx >= first_nonpower)
+                    )
+                    for s, e in spans(down):
+                        acts.append(Activation(rule.name, "approach", s, e, int(onset[s]),
+                                               f"going down to {a.mode} by {when(int(D[s]))}",
+                                               cond_spec.text))
 
     # Outages hold a unit down: tripped to hot shutdown, cold after the cooldown time.
-    out = state.unit_outage_depth
+    out = outage_depth
     out_el, _ = runs(out > 0)
     cool = tr[(MODES[HSD], MODES[CSD])]
     out_need = np.where(out > 0, np.where(out_el < cool, HSD, out), 0)
     need = np.maximum(need, out_need)
 
-    mode = climb(need, state.unit_initial_depth, tr)
-    # Start-ups: hours a unit is held below power by transition times alone.
-    for u in range(U):
-        held = (mode[u] > 0) & (need[u] == 0) & (avail[u] > 0)
-        for s, e in spans(held):
-            acts.append(Activation("", "startup", s, e, s,
-                                   f"{inputs.unit_names[u]} starting up from "
-                                   f"{MODES[int(mode[u, s])]}", "mode transition times"))
+    mode = climb(need, initial_depth, tr)
+    if explain:  # start-ups: hours a unit is held below power by transition times alone
+        for u in range(U):
+            held = (mode[u] > 0) & (need[u] == 0) & (avail[u] > 0)
+            for s, e in spans(held):
+                acts.append(Activation("", "startup", s, e, s,
+                                       f"{inputs.unit_names[u]} starting up from "
+                                       f"{MODES[int(mode[u, s])]}", "mode transition times"))
 
     cap = np.where(mode == P, avail, 0.0)
-    cap = np.minimum(cap, cap_rule)
-    cap = np.maximum(cap, 0.0)
-    min_stable = inputs.unit_min_mw
+    cap = np.maximum(np.minimum(cap, cap_rule), 0.0)
+    min_stable = unit_min_mw
     unit_min = np.where((cap >= min_stable - _EPS) & (cap > 0), np.minimum(min_stable, cap), 0.0)
     ramp_ok = _ramp_allowed(cap, min_stable, ramp_dn)
 
     # Lines, offtakes, imports --------------------------------------------------------
-    line_cap = np.where(state.line_in_service, inputs.line_capacity_mw, 0.0)
+    line_cap = np.where(line_in_service, inputs.line_capacity_mw, 0.0)
     O = inputs.offtake_price.shape[0]
-    to_offtake = np.zeros((O, T))
-    np.add.at(to_offtake, inputs.line_offtake, line_cap)
+    serves = np.zeros((O, len(inputs.line_offtake)))
+    serves[inputs.line_offtake, np.arange(len(inputs.line_offtake))] = 1.0
+    to_offtake = np.einsum("ol,...lt->...ot", serves, line_cap)
     offtake_cap = np.minimum(inputs.offtake_demand_mw, to_offtake)
     house = inputs.house_load_mw
-    import_cap = np.minimum(house, line_cap.sum(axis=0))
+    import_cap = np.minimum(house, line_cap.sum(axis=-2))
 
     # Mining ---------------------------------------------------------------------------
-    allowed_out = cap.sum(axis=0)
-    m_cap = np.maximum(0.0, allowed_out - house - state.margin_mw)
-    held_back = (cap < avail - 1e-6).any(axis=0)
-    first_shed = np.maximum(0.0, allowed_out - house - state.margin_mw - offtake_cap.sum(axis=0))
+    allowed_out = cap.sum(axis=-2)
+    m_cap = np.maximum(0.0, allowed_out - house - margin_mw)
+    held_back = (cap < avail - 1e-6).any(axis=-2)
+    first_shed = np.maximum(0.0, allowed_out - house - margin_mw - offtake_cap.sum(axis=-2))
     m_cap = np.where(held_back, np.minimum(m_cap, first_shed), m_cap)
     m_cap = np.minimum(m_cap, mining_cap_rule)
     fleet = _fleet_cap(inputs)
@@ -308,55 +374,48 @@ def compute_envelope(inputs: Inputs, state: PlantState, rules: RuleSet) -> Envel
     # units' minimum stable output (a line cut with mining blocked), the units run
     # back below it (or trip to hot standby); the LP has no unit commitment, so the
     # minimum is lifted for that hour and ramps are lifted into and out of it.
-    absorb = house + offtake_cap.sum(axis=0) + m_cap
-    runback = unit_min.sum(axis=0) > absorb + 1e-6
+    absorb = house + offtake_cap.sum(axis=-2) + m_cap
+    runback = unit_min.sum(axis=-2) > absorb + 1e-6
     if runback.any():
-        unit_min[:, runback] = 0.0
+        unit_min = np.where(runback[..., None, :], 0.0, unit_min)
         lifted = runback.copy()
-        lifted[1:] |= runback[:-1]
-        ramp_ok[:, lifted] = False
-        for s, e in spans(runback):
-            acts.append(Activation("", "runback", s, e, s,
-                                   "runback: the grid cannot take the units' minimum output",
-                                   "lines in service, house load and mining"))
-    for s, e in spans(held_back & ~blocked & (first_shed < fleet - _EPS)):
-        acts.append(Activation("mining-first-shed", "action", s, e, s,
-                               "output held back: the grid takes what there is before "
-                               "mining", "output below what the units could make"))
-
-    return Envelope(
-        index=state.index,
-        unit_names=inputs.unit_names,
-        unit_mode=mode,
-        unit_cap_mw=cap,
-        unit_min_mw=unit_min,
-        ramp_allowed=ramp_ok,
-        line_in_service=state.line_in_service,
-        offtake_cap_mw=offtake_cap,
-        import_cap_mw=import_cap,
-        diesel_cap_mw=state.diesel_cap_mw,
-        diesel_cost=state.diesel_cost,
-        blackout_penalty=state.blackout_penalty,
-        mining_blocked=blocked,
-        mining_cap_mw=m_cap,
-        max_output_mw=np.maximum(0.0, allowed_out - house),
-        margin_mw=state.margin_mw,
-        activations=tuple(sorted(acts, key=lambda a: (a.start, a.rule))),
-        state=state,
-        rules=rules,
-    )
+        lifted[..., 1:] |= runback[..., :-1]
+        ramp_ok &= ~lifted[..., None, :]
+        if explain:
+            for s, e in spans(runback):
+                acts.append(Activation("", "runback", s, e, s,
+                                       "runback: the grid cannot take the units' minimum output",
+                                       "lines in service, house load and mining"))
+    if explain:
+        for s, e in spans(held_back & ~blocked & (first_shed < fleet - _EPS)):
+            acts.append(Activation("mining-first-shed", "action", s, e, s,
+                                   "output held back: the grid takes what there is before "
+                                   "mining", "output below what the units could make"))
+    arrays = {
+        "unit_mode": mode,
+        "unit_cap_mw": cap,
+        "unit_min_mw": unit_min,
+        "ramp_allowed": ramp_ok,
+        "offtake_cap_mw": offtake_cap,
+        "import_cap_mw": import_cap,
+        "mining_blocked": blocked,
+        "mining_cap_mw": m_cap,
+        "max_output_mw": np.maximum(0.0, allowed_out - house),
+        "restricted": held_back | blocked | runback,
+    }
+    return arrays, acts
 
 
 def _ramp_cap(
     where: np.ndarray, ramp: np.ndarray, steps: np.ndarray, target: float | np.ndarray
 ) -> np.ndarray:
-    """(n, T): target + ramp·steps where ``where`` (the way down at the ramp rate), else inf."""
-    out = np.full((len(ramp), len(steps)), np.inf)
-    finite = np.isfinite(ramp)
-    down = target + np.where(finite, ramp, 0.0)[:, None] * np.maximum(steps, 0)[None, :]
-    mask = where[None, :] & finite[:, None]
-    out[mask] = np.broadcast_to(down, out.shape)[mask]
-    return out
+    """(..., n, T): target + ramp·steps where ``where`` (the way down at the ramp rate), else inf.
+
+    ``where`` and ``steps`` are (..., T); ``ramp`` is (n,) (inf: no limit, no cap).
+    """
+    finite = np.isfinite(ramp)[:, None]
+    down = target + np.where(finite, ramp[:, None], 0.0) * np.maximum(steps, 0)[..., None, :]
+    return np.where(where[..., None, :] & finite, down, np.inf)
 
 
 def _fleet_cap(inputs: Inputs) -> np.ndarray:
@@ -378,7 +437,8 @@ def climb(need: np.ndarray, initial: np.ndarray, tr: dict[tuple[str, str], int])
     it is at depth ≥ k at hour t iff for some s ≤ t and L ≥ k, need[s] ≥ L and
     t − s ≤ Σ_{j=k..L} up(j → j−1).  The initial mode acts as the need of hour −1.
     """
-    ext = np.concatenate([initial[:, None], need], axis=1)
+    first = np.broadcast_to(initial[:, None], (*need.shape[:-1], 1))
+    ext = np.concatenate([first, need], axis=-1)
     up = [0] + [tr[(MODES[j], MODES[j - 1])] for j in range(1, len(MODES))]
     depth = need.copy()
     for k in range(1, len(MODES)):
@@ -387,7 +447,7 @@ def climb(need: np.ndarray, initial: np.ndarray, tr: dict[tuple[str, str], int])
         for L in range(k, len(MODES)):
             width += up[L]
             reach |= dilate_forward(ext >= L, width)
-        depth = np.maximum(depth, np.where(reach[:, 1:], k, 0))
+        depth = np.maximum(depth, np.where(reach[..., 1:], k, 0))
     return depth
 
 
@@ -401,9 +461,9 @@ def _ramp_allowed(cap: np.ndarray, min_stable: np.ndarray, ramp_dn: np.ndarray) 
     the way down or starts at minimum on the way up).
     """
     ok = np.zeros_like(cap, dtype=bool)
-    a, b = cap[:, :-1], cap[:, 1:]
+    a, b = cap[..., :-1], cap[..., 1:]
     changed = np.abs(b - a) > 1e-6
-    low = (a < min_stable[:, :-1] - _EPS) | (b < min_stable[:, 1:] - _EPS)
+    low = (a < min_stable[..., :-1] - _EPS) | (b < min_stable[..., 1:] - _EPS)
     runback = b < a - ramp_dn[:, None] - 1e-6
-    ok[:, 1:] = (a > 0) & (b > 0) & ~runback & ~(changed & low)
+    ok[..., 1:] = (a > 0) & (b > 0) & ~runback & ~(changed & low)
     return ok

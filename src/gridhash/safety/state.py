@@ -50,6 +50,55 @@ class PlantState:
     blackout_penalty: float
     provided: frozenset[str]  # scenario fields given (for rules needing them)
     events: tuple[EventRecord, ...] = field(default=())
+    # What the line-dependent quantities are recomputed from (for many paths at once).
+    line_voltage_kv: np.ndarray | None = None  # (L,) 0 where unknown
+    delivery_days: np.ndarray | None = None  # (T,) diesel delivered at each hour
+    fuel0: float = 0.0
+    generator_mw: float = 0.0
+
+    def with_lines(
+        self, line_in_service: np.ndarray, house_load_mw: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Quantities and diesel cap for other line states, e.g. (N, L, T) risk paths.
+
+        Quantities that do not depend on the lines are broadcast unchanged.
+        """
+        assert self.line_voltage_kv is not None and self.delivery_days is not None
+        q, diesel = line_quantities(
+            line_in_service, self.offsite, self.line_voltage_kv, self.delivery_days,
+            self.fuel0, self.quantities["diesel_generators"], self.generator_mw, house_load_mw,
+        )
+        names = [k for k in self.quantities if k.startswith("line:")]
+        for i, name in enumerate(names):
+            q[name] = line_in_service[..., i, :].astype(float)
+        out = {k: v for k, v in self.quantities.items() if k not in q}
+        return {**out, **q}, diesel
+
+
+def line_quantities(
+    in_service: np.ndarray,
+    offsite: np.ndarray,
+    volts: np.ndarray,
+    delivery: np.ndarray,
+    fuel0: float,
+    generators: np.ndarray,
+    generator_mw: float,
+    house: np.ndarray,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The quantities that follow from which lines are in service ((..., L, T) arrays)."""
+    off = in_service & offsite[:, None]
+    n_off = off.sum(axis=-2).astype(float)
+    kv = np.where(off, volts[:, None], 0.0)
+    on_diesel = n_off == 0
+    fuel = fuel_levels(fuel0, delivery, on_diesel / 24.0)
+    diesel_cap = np.where(on_diesel & (fuel > 0), np.minimum(house, generators * generator_mw), 0.0)
+    q = {
+        "offsite_lines": n_off,
+        "offsite_kv_max": kv.max(axis=-2) if in_service.shape[-2] else np.zeros_like(n_off),
+        "on_diesel": on_diesel.astype(float),
+        "diesel_fuel_days": fuel,
+    }
+    return q, diesel_cap
 
     @property
     def hours(self) -> int:
@@ -200,23 +249,19 @@ def resolve_state(loaded: LoadedScenario, inputs: Inputs) -> PlantState:
         records.append(EventRecord(ev.kind, h, h + span if ev.hours else h + 1, text))
 
     # Quantities ------------------------------------------------------------------
-    off = in_service & offsite[:, None]
-    n_off = off.sum(axis=0).astype(float)
     volts = np.array(
-        [np.nan if line.voltage_kv is None else line.voltage_kv for line in sc.grid.lines]
+        [0.0 if line.voltage_kv is None else line.voltage_kv for line in sc.grid.lines]
     )
-    kv = np.where(off, np.nan_to_num(volts, nan=0.0)[:, None], 0.0)
-    on_diesel = n_off == 0
     d = safety.diesel
-    fuel = fuel_levels(d.fuel_days, delivery, on_diesel / 24.0)
+    lq, diesel_cap = line_quantities(
+        in_service, offsite, volts, delivery, d.fuel_days, levels["diesel_generators"],
+        d.generator_mw, inputs.house_load_mw,
+    )
     q: dict[str, np.ndarray] = {
-        "offsite_lines": n_off,
+        **lq,
         "offsite_lines_required": np.full(T, float(safety.offsite.required)),
-        "offsite_kv_max": kv.max(axis=0) if len(lines) else np.zeros(T),
-        "on_diesel": on_diesel.astype(float),
         "diesel_generators": levels["diesel_generators"],
         "diesel_generators_required": np.full(T, float(d.required)),
-        "diesel_fuel_days": fuel,
         "diesel_fuel_required_days": np.full(T, float(d.required_fuel_days)),
         "radiation_monitoring": (~flags["monitoring_down"] & safety.monitoring.radiation).astype(
             float
@@ -235,12 +280,6 @@ def resolve_state(loaded: LoadedScenario, inputs: Inputs) -> PlantState:
         q["staff_minimum"] = np.full(T, float(safety.staff.minimum))
     for i, name in enumerate(lines):
         q[f"line:{name}"] = in_service[i].astype(float)
-
-    diesel_cap = np.where(
-        on_diesel & (fuel > 0),
-        np.minimum(inputs.house_load_mw, levels["diesel_generators"] * d.generator_mw),
-        0.0,
-    )
 
     # Units: initial modes and the modes outages hold them in ------------------------
     avail = inputs.unit_available_mw
@@ -270,6 +309,10 @@ def resolve_state(loaded: LoadedScenario, inputs: Inputs) -> PlantState:
         blackout_penalty=safety.blackout_penalty_usd_per_mwh,
         provided=frozenset(provided),
         events=tuple(sorted(records, key=lambda e: e.start)),
+        line_voltage_kv=volts,
+        delivery_days=delivery,
+        fuel0=float(d.fuel_days),
+        generator_mw=float(d.generator_mw),
     )
 
 
