@@ -156,10 +156,12 @@ def runs(cond: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each hour: hours the condition has held so far (−1 where false) and the
     last hour of its run (−1 where false)."""
     T = cond.shape[-1]
-    idx = np.arange(T)
-    last_false = np.maximum.accumulate(np.where(cond, -1, idx), axis=-1)
+    idx = np.arange(T, dtype=np.int32)
+    last_false = np.maximum.accumulate(np.where(cond, np.int32(-1), idx), axis=-1)
     elapsed = np.where(cond, idx - last_false - 1, -1)
-    next_false = np.minimum.accumulate(np.where(cond, T, idx)[..., ::-1], axis=-1)[..., ::-1]
+    next_false = np.minimum.accumulate(
+        np.where(cond, np.int32(T), idx)[..., ::-1], axis=-1
+    )[..., ::-1]
     return elapsed, np.where(cond, next_false - 1, -1)
 
 
@@ -261,13 +263,26 @@ def envelope_arrays(
     def when(t: int) -> str:
         return _stamp(index, t)
 
-    need = np.zeros((*lead, U, T), dtype=np.int64)  # deepest mode required
+    need = np.zeros((*lead, U, T), dtype=np.int8)  # deepest mode required
     cap_rule = np.full((*lead, U, T), np.inf)  # output caps from rules and approaches
     blocked = np.zeros((*lead, T), dtype=bool)
     mining_cap_rule = np.full((*lead, T), np.inf)
 
     def raise_need(sel: np.ndarray, mask: np.ndarray, level: int) -> None:
-        need[..., sel, :] = np.maximum(need[..., sel, :], np.where(mask[..., None, :], level, 0))
+        if not mask.any():
+            return
+        lift = (mask * np.int8(level))[..., None, :]
+        if len(sel) == U:  # in place on the whole array (no fancy-index copies)
+            np.maximum(need, lift, out=need)
+        else:
+            for u in sel:
+                np.maximum(need[..., u, :], lift[..., 0, :], out=need[..., u, :])
+
+    def lower_cap(sel: np.ndarray, lim: np.ndarray) -> None:
+        if len(sel) == U:
+            np.minimum(cap_rule, lim, out=cap_rule)
+        else:
+            cap_rule[..., sel, :] = np.minimum(cap_rule[..., sel, :], lim)
 
     for rule, cond_spec in zip(rules.rules, rules.conditions, strict=True):
         cond = np.asarray(cond_spec.evaluate(q), dtype=bool)
@@ -281,7 +296,8 @@ def envelope_arrays(
             D = onset + C
             persists = cond & (run_end >= D)
             before = persists & (elapsed < C)
-            sel = np.array([unit_pos[n] for n in a.units]) if a.units else np.arange(U)
+            sel = (np.array([unit_pos[n] for n in a.units if n in unit_pos], dtype=np.int64)
+                   if a.units else np.arange(U))
             if explain:
                 for s, e in spans(active):
                     acts.append(
@@ -298,8 +314,9 @@ def envelope_arrays(
             elif a.kind == "max_output_fraction":
                 frac = a.max_output_fraction * inputs.unit_capacity_mw[sel][:, None]
                 lim = np.where(active[..., None, :], frac, np.inf)
-                lim = np.minimum(lim, _ramp_cap(before, ramp_dn[sel], D - idx, frac))
-                cap_rule[..., sel, :] = np.minimum(cap_rule[..., sel, :], lim)
+                if before.any():
+                    lim = np.minimum(lim, _ramp_cap(before, ramp_dn[sel], D - idx, frac))
+                lower_cap(sel, lim)
                 if explain:
                     for s, e in spans(before & (lim < avail[sel] - 1e-6).any(axis=0)):
                         acts.append(Activation(rule.name, "approach", s, e, int(onset[s]),
@@ -316,9 +333,15 @@ def envelope_arrays(
                 zero_from = first_nonpower - tr[(MODES[P], MODES[HSB])]
                 at_zero = persists & (idx >= zero_from) & (idx < first_nonpower)
                 approach = persists & (idx < zero_from)
-                lim = np.where(at_zero[..., None, :], 0.0, np.inf)
-                lim = np.minimum(lim, _ramp_cap(approach, ramp_dn[sel], zero_from - idx, 0.0))
-                cap_rule[..., sel, :] = np.minimum(cap_rule[..., sel, :], lim)
+                if at_zero.any() or approach.any():
+                    lim = np.where(at_zero[..., None, :], 0.0, np.inf)
+                    if approach.any():
+                        lim = np.minimum(
+                            lim, _ramp_cap(approach, ramp_dn[sel], zero_from - idx, 0.0)
+                        )
+                    lower_cap(sel, lim)
+                else:
+                    lim = np.full((len(sel), 1), np.inf)
                 if explain:
                     down = persists & (idx < D) & (
                         (lim < avail[sel] - 1e-6).any(axis=0) | (idx >= first_nonpower)
@@ -434,20 +457,28 @@ def climb(need: np.ndarray, initial: np.ndarray, tr: dict[tuple[str, str], int])
 
     Released from mode L at hour s (the last hour something held it there), a unit
     stays in L for the L → L−1 minimum time, then in L−1 for its own, and so on:
-    it is at depth ≥ k at hour t iff for some s ≤ t and L ≥ k, need[s] ≥ L and
-    t − s ≤ Σ_{j=k..L} up(j → j−1).  The initial mode acts as the need of hour −1.
+    it is at depth ≥ k at hour t iff for some L ≥ k the last hour s ≤ t with
+    need[s] ≥ L satisfies t − s ≤ Σ_{j=k..L} up(j → j−1).  The initial mode acts
+    as the need of hour −1.  One running maximum per level, no loop over hours.
     """
-    first = np.broadcast_to(initial[:, None], (*need.shape[:-1], 1))
+    T = need.shape[-1]
+    first = np.broadcast_to(initial[:, None], (*need.shape[:-1], 1)).astype(need.dtype)
     ext = np.concatenate([first, need], axis=-1)
+    idx = np.arange(-1, T, dtype=np.int32)
+    never = np.int32(-(1 << 30))
     up = [0] + [tr[(MODES[j], MODES[j - 1])] for j in range(1, len(MODES))]
+    since: dict[int, np.ndarray] = {}
+    for L in range(1, len(MODES)):
+        last = np.maximum.accumulate(np.where(ext >= L, idx, never), axis=-1)
+        since[L] = (idx - last)[..., 1:]  # hours since the unit was last held at ≥ L
     depth = need.copy()
     for k in range(1, len(MODES)):
-        reach = np.zeros_like(ext, dtype=bool)
+        reach = np.zeros(need.shape, dtype=bool)
         width = 0
         for L in range(k, len(MODES)):
             width += up[L]
-            reach |= dilate_forward(ext >= L, width)
-        depth = np.maximum(depth, np.where(reach[..., 1:], k, 0))
+            reach |= since[L] <= width
+        np.maximum(depth, np.where(reach, k, 0).astype(depth.dtype), out=depth)
     return depth
 
 

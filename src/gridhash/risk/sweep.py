@@ -1,0 +1,356 @@
+"""Many futures of one scenario: sample paths, build each path's envelope, dispatch, sum up.
+
+A path is a function of ``(scenario, agreement, seed, path id)`` only: its random
+inputs come from its own seed stream (:mod:`gridhash.risk.models`), its safety
+envelope from its own line cuts and forced outages
+(:func:`gridhash.safety.envelope.envelope_arrays` with a leading path axis), its
+dispatch from the exact fast path (:func:`gridhash.dispatch.fast.solve_fast_batch`).
+So the results are identical however the paths are split into chunks, processes
+or Dask workers; :func:`run_paths` is the one unit of work, and it returns one row
+per path.
+
+Per-path outputs (columns of ``risk.parquet``):
+
+* ``btc_mined``, ``mining_mwh``, ``mining_revenue_usd`` (BTC at the hours'
+  prices, after the pool fee), ``mining_opex_usd``, ``mining_power_cost_usd``
+  (the agreement's power price × MWh mined; 0 without an agreement),
+  ``fleet_capital_usd`` (the fleet's catalogue price spread over
+  :data:`FLEET_LIFETIME_YEARS`, or the agreement's yearly fleet capital, for the
+  horizon's share of a year), ``mining_net_usd`` = revenue − opex − power − capital;
+* ``grid_mwh`` and ``grid_revenue_usd``, ``unserved_firm_mwh``;
+* ``hours_restricted`` (the envelope holds output back or blocks mining),
+  ``hours_mining_blocked``, ``hours_on_diesel``;
+* ``objective_usd`` (the dispatch optimum), ``certified``, ``lp_hours``;
+* ``revenue_usd:<party>`` with an agreement: grid sales and power sold to mining
+  by entitlement, mining revenue by fleet ownership;
+* ``monthly_mining_revenue_usd:<m>`` (month index) for the fan charts.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gridhash.dispatch.problem import DispatchProblem
+    from gridhash.safety.rules import RuleSet
+    from gridhash.safety.state import PlantState
+    from gridhash.scenario.agreement import Agreement
+    from gridhash.scenario.load import LoadedScenario
+    from gridhash.scenario.resolve import Inputs
+
+#: ASSUMPTION: ASICs are written off over 4 years (hashprice halves at each halving,
+#: and the catalogue's machines are 2023-2025 vintages).
+FLEET_LIFETIME_YEARS = 4.0
+
+
+@dataclass(frozen=True, eq=False)
+class Context:
+    """What every path of a sweep shares: the resolved scenario, its rules, the base problem."""
+
+    loaded: LoadedScenario
+    inputs: Inputs
+    agreement: Agreement | None
+    state: PlantState | None
+    rules: RuleSet | None
+    base: DispatchProblem
+    agreed_price: np.ndarray  # (O,) True where the agreement fixes the offtake's price
+
+
+def prepare(loaded: LoadedScenario, agreement: str | None = None) -> Context:
+    """Resolve the scenario once (agreement applied) and build its base problem."""
+    from gridhash.dispatch.problem import build_problem
+    from gridhash.safety import envelope_for
+    from gridhash.scenario.resolve import resolve
+
+    inputs = resolve(loaded)
+    chosen = None
+    agreed = np.zeros(len(inputs.offtake_names), dtype=bool)
+    if agreement is not None:
+        from gridhash.settlement.apply import apply_agreement, find_agreement
+
+        chosen = find_agreement(loaded, agreement)[1]
+        inputs = apply_agreement(loaded, inputs, agreement)
+        for term in chosen.prices:
+            if term.price_usd_per_mwh is not None:
+                agreed[list(inputs.offtake_names).index(term.offtake)] = True
+    env = envelope_for(loaded, inputs)
+    base = build_problem(inputs, env)
+    return Context(
+        loaded=loaded,
+        inputs=inputs,
+        agreement=chosen,
+        state=None if env is None else env.state,
+        rules=None if env is None else env.rules,
+        base=base,
+        agreed_price=agreed,
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_context(text: str, source: str, base_dir: str | None, agreement: str | None
+                    ) -> Context:
+    from pathlib import Path
+
+    from gridhash.scenario.load import parse_scenario
+
+    loaded = parse_scenario(text, source=source, base_dir=Path(base_dir) if base_dir else None)
+    return prepare(loaded, agreement)
+
+
+def context_for(loaded: LoadedScenario, agreement: str | None) -> Context:
+    """The shared context, built once per process (workers rebuild it from the text)."""
+    if not loaded.text:
+        return prepare(loaded, agreement)
+    return _cached_context(loaded.text, loaded.source or "", None if loaded.base_dir is None
+                           else str(loaded.base_dir), agreement)
+
+
+def fleet_capital_per_year(ctx: Context) -> float:
+    """USD a year for the fleet: the agreement's figure, else catalogue price / lifetime."""
+    if ctx.agreement is not None and ctx.agreement.costs.fleet_capital_usd_per_year:
+        return float(ctx.agreement.costs.fleet_capital_usd_per_year)
+    i = ctx.inputs
+    price = sum(m.price_usd * n for m, n in zip(i.class_models, i.class_count, strict=True))
+    return float(price) / FLEET_LIFETIME_YEARS
+
+
+def run_paths(
+    loaded: LoadedScenario,
+    path_ids: np.ndarray | range | list[int],
+    *,
+    seed: int,
+    agreement: str | None = None,
+) -> pd.DataFrame:
+    """Sample, envelope, dispatch and sum up the given paths: one row per path id."""
+    import pandas as pd
+
+    from gridhash.bitcoin.economics import btc_per_mwh
+    from gridhash.dispatch.fast import BatchProblem, solve_fast_batch
+    from gridhash.risk.models import sample_paths
+    from gridhash.safety.envelope import envelope_arrays
+    from gridhash.scenario.safety import MODES
+
+    ctx = context_for(loaded, agreement)
+    i, base = ctx.inputs, ctx.base
+    ids = np.asarray(list(path_ids), dtype=np.int64)
+    rp = sample_paths(i, ids, seed=seed, scenario=loaded)
+    N, T = len(ids), i.hours
+
+    # Each path's plant: forced outages, line cuts, and its safety envelope.
+    avail = rp.unit_available_mw(i)
+    umin = np.where(avail > 0, i.unit_min_mw, 0.0)
+    overrides: dict[str, np.ndarray] = {}
+    restricted = np.zeros((N, T), dtype=bool)
+    blocked_hours = np.zeros(N)
+    diesel_hours = np.zeros(N)
+    if ctx.state is not None and ctx.rules is not None:
+        st = ctx.state
+        lines = st.line_in_service[None] & rp.line_in_service
+        q, diesel = st.with_lines(lines, i.house_load_mw)
+        forced = (avail <= 0) & (st.unit_outage_depth[None] == 0)
+        depth = np.where(forced, MODES.index("cold_shutdown"), st.unit_outage_depth[None])
+        # Units never available in any path (znpp's units 4-6) make nothing whatever the
+        # rules say: leave them out of the envelope's arithmetic.
+        on = (avail > 0).any(axis=(0, 2))
+        sub = _units(i, on)
+        arr, _ = envelope_arrays(
+            sub, ctx.rules, quantities=q, unit_available_mw=avail[:, on],
+            unit_min_mw=umin[:, on], outage_depth=depth[:, on],
+            initial_depth=st.unit_initial_depth[on], line_in_service=lines,
+            margin_mw=st.margin_mw,
+        )
+        if not on.all():
+            for name, fill in (("unit_cap_mw", 0.0), ("unit_min_mw", 0.0),
+                               ("ramp_allowed", False)):
+                full = np.full(avail.shape, fill, dtype=arr[name].dtype)
+                full[:, on] = arr[name]
+                arr[name] = full
+        overrides |= {
+            "unit_available_mw": arr["unit_cap_mw"],
+            "unit_min_mw": arr["unit_min_mw"],
+            "ramp_allowed": arr["ramp_allowed"],
+            "offtake_cap_mw": arr["offtake_cap_mw"],
+            "import_cap_mw": arr["import_cap_mw"],
+            "mining_cap_mw": arr["mining_cap_mw"],
+            "diesel_cap_mw": diesel,
+        }
+        restricted = arr["restricted"]
+        blocked_hours = (arr["mining_cap_mw"] <= 1e-9).sum(axis=-1)
+        diesel_hours = (q["on_diesel"] > 0).sum(axis=-1)
+    else:  # no safety part: the plant's own limits with the path's outages and cuts
+        line_cap = i.line_capacity_mw[None] * rp.line_in_service
+        serves = np.zeros((len(i.offtake_names), len(i.line_offtake)))
+        serves[i.line_offtake, np.arange(len(i.line_offtake))] = 1.0
+        overrides |= {
+            "unit_available_mw": avail,
+            "unit_min_mw": umin,
+            "offtake_cap_mw": np.minimum(i.offtake_demand_mw,
+                                         np.einsum("ol,nlt->not", serves, line_cap)),
+            "import_cap_mw": np.minimum(i.house_load_mw, line_cap.sum(axis=1)),
+        }
+
+    # Each path's markets: grid prices (unless agreed), Bitcoin.
+    price = np.where(ctx.agreed_price[None, :, None], i.offtake_price[None], rp.offtake_price)
+    eff = i.class_efficiency[None, :, None]
+    btc = btc_per_mwh(eff, rp.difficulty[:, None, :], rp.subsidy_btc_per_block[:, None, :],
+                      rp.fees_btc_per_block[:, None, :], pool_fee=i.pool_fee,
+                      cooling_overhead=i.cooling_overhead)
+    btc = np.broadcast_to(btc, (N, len(i.class_names), T))
+    gross = btc * rp.btc_price_usd[:, None, :]
+    value = gross - i.mining_opex[None, None, :]
+    overrides |= {"offtake_price": price, "class_value": value}
+
+    batch = BatchProblem.from_problem(base, n_paths=N, **overrides)
+    res = solve_fast_batch(batch, outputs=("delivered_mw", "unserved_mw", "mining_mw",
+                                           "diesel_mw"), workers=1)
+    m = res.mining_mw  # (N, K, T)
+    mined_mwh = m.sum(axis=(1, 2))
+    revenue = (gross * m).sum(axis=(1, 2))
+    opex = (i.mining_opex[None, None, :] * m).sum(axis=(1, 2))
+    years = T / 8760.0
+    power_price = ctx.agreement.mining.energy_price_usd_per_mwh if ctx.agreement else 0.0
+    power_cost = power_price * mined_mwh
+    capital = fleet_capital_per_year(ctx) * years
+    grid_rev_by = (price * res.delivered_mw).sum(axis=2)  # (N, O)
+    cols: dict[str, Any] = {
+        "path": ids,
+        "btc_mined": (btc * m).sum(axis=(1, 2)),
+        "mining_mwh": mined_mwh,
+        "mining_revenue_usd": revenue,
+        "mining_opex_usd": opex,
+        "mining_power_cost_usd": power_cost,
+        "fleet_capital_usd": np.full(N, capital),
+        "mining_net_usd": revenue - opex - power_cost - capital,
+        "grid_mwh": res.delivered_mw.sum(axis=(1, 2)),
+        "grid_revenue_usd": grid_rev_by.sum(axis=1),
+        "unserved_firm_mwh": res.unserved_mw.sum(axis=(1, 2)),
+        "diesel_mwh": res.diesel_mw.sum(axis=1),
+        "hours_restricted": restricted.sum(axis=-1),
+        "hours_mining_blocked": blocked_hours,
+        "hours_on_diesel": diesel_hours,
+        "objective_usd": res.objective_usd,
+        "certified": res.certified,
+        "lp_hours": res.lp_hours,
+        "btc_price_end_usd": rp.btc_price_usd[:, -1],
+    }
+    if ctx.agreement is not None:
+        a = ctx.agreement
+        for pid in (p.id for p in a.parties):
+            cols[f"revenue_usd:{pid}"] = (
+                a.entitlements.get(pid, 0.0) * (grid_rev_by.sum(axis=1) + power_cost)
+                + a.mining.owners.get(pid, 0.0) * revenue
+            )
+    month = i.index.month.to_numpy()
+    for mo in np.unique(month):
+        sel = month == mo
+        cols[f"monthly_mining_revenue_usd:{mo:02d}"] = (gross[:, :, sel] * m[:, :, sel]).sum(
+            axis=(1, 2)
+        )
+        cols[f"monthly_btc_price_usd:{mo:02d}"] = rp.btc_price_usd[:, sel].mean(axis=1)
+    return pd.DataFrame(cols)
+
+
+def _units(inputs: Inputs, on: np.ndarray) -> Inputs:
+    """``inputs`` restricted to the units where ``on`` (for the envelope's arithmetic)."""
+    import dataclasses
+
+    if on.all():
+        return inputs
+    return dataclasses.replace(
+        inputs,
+        unit_names=tuple(n for n, k in zip(inputs.unit_names, on, strict=True) if k),
+        unit_capacity_mw=inputs.unit_capacity_mw[on],
+        unit_available_mw=inputs.unit_available_mw[on],
+        unit_min_mw=inputs.unit_min_mw[on],
+        unit_ramp_up_mw=inputs.unit_ramp_up_mw[on],
+        unit_ramp_down_mw=inputs.unit_ramp_down_mw[on],
+        unit_cost=inputs.unit_cost[on],
+    )
+
+
+def chunks(n_paths: int, size: int) -> list[range]:
+    """Path ids 0..n−1 in consecutive ranges of ``size``."""
+    return [range(s, min(s + size, n_paths)) for s in range(0, n_paths, size)]
+
+
+def sweep(
+    loaded: LoadedScenario,
+    n_paths: int,
+    *,
+    seed: int = 0,
+    agreement: str | None = None,
+    chunk_size: int = 250,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Any = None,
+) -> pd.DataFrame:
+    """Run ``n_paths`` paths in process, on a local Dask cluster (``workers``) or on an
+    existing one (``scheduler``); rows sorted by path id."""
+    import pandas as pd
+
+    parts = chunks(n_paths, chunk_size)
+    frames: list[pd.DataFrame] = []
+    if workers is None and scheduler is None:
+        for r in parts:
+            frames.append(run_paths(loaded, r, seed=seed, agreement=agreement))
+            if progress:
+                progress(len(r))
+    else:
+        from dask.distributed import Client, LocalCluster, as_completed
+
+        cluster = None
+        if scheduler is None:
+            cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
+                                   processes=True, dashboard_address=None,
+                                   host="127.0.0.1")
+            client = Client(cluster)
+        else:
+            client = Client(scheduler, timeout="30s")
+        try:
+            futures = [client.submit(run_paths, loaded, r, seed=seed, agreement=agreement,
+                                     pure=False) for r in parts]
+            for fut in as_completed(futures):
+                df = fut.result()
+                frames.append(df)
+                if progress:
+                    progress(len(df))
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    return pd.concat(frames, ignore_index=True).sort_values("path").reset_index(drop=True)
+
+
+def summarise(df: pd.DataFrame, alpha: float = 0.05) -> dict[str, Any]:
+    """Distributions, VaR and CVaR at ``alpha``, and the probability mining loses money."""
+
+    def dist(x: np.ndarray) -> dict[str, float]:
+        q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
+        return {"mean": float(np.mean(x)), "p5": float(q[0]), "p25": float(q[1]),
+                "median": float(q[2]), "p75": float(q[3]), "p95": float(q[4]),
+                "min": float(np.min(x)), "max": float(np.max(x))}
+
+    def var_cvar(x: np.ndarray) -> dict[str, float]:
+        v = float(np.quantile(x, alpha))
+        tail = x[x <= v]
+        return {"var": v, "cvar": float(tail.mean()) if len(tail) else v}
+
+    keys = ["btc_mined", "mining_revenue_usd", "mining_net_usd", "grid_mwh",
+            "unserved_firm_mwh", "hours_restricted", "hours_mining_blocked", "objective_usd"]
+    keys += [c for c in df.columns if c.startswith("revenue_usd:")]
+    return {
+        "paths": len(df),
+        "alpha": alpha,
+        "distributions": {k: dist(df[k].to_numpy(dtype=float)) for k in keys},
+        "mining_net_usd": var_cvar(df["mining_net_usd"].to_numpy(dtype=float)),
+        "objective_usd": var_cvar(df["objective_usd"].to_numpy(dtype=float)),
+        "probability_mining_loses_money": float((df["mining_net_usd"] < 0).mean()),
+        "certified_paths": int(df["certified"].sum()),
+        "lp_hours": int(df["lp_hours"].sum()),
+    }
