@@ -227,6 +227,54 @@ def settle(
 
 
 @app.command()
+def risk(
+    scenario: ScenarioArg = None,
+    paths: Annotated[int, typer.Option("--paths", min=1, help="Number of futures.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Master seed.")] = 0,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Run on a local Dask cluster of K processes."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Run on an existing Dask cluster (tcp://HOST:PORT)."),
+    ] = None,
+    agreement: Annotated[
+        str | None, typer.Option("--agreement", help="Plan and split under this agreement.")
+    ] = None,
+    chunk: Annotated[int, typer.Option("--chunk", min=1, help="Paths per task.")] = 250,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder [default: out/<scenario>/].")
+    ] = None,
+) -> None:
+    """Thousands of futures: distributions, VaR/CVaR at 5 %, chance that mining loses money."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from gridhash.report.risk import print_risk, write_risk
+    from gridhash.risk.sweep import summarise, sweep
+    from gridhash.scenario.load import load_scenario
+
+    if workers is not None and scheduler is not None:
+        raise typer.BadParameter("give --workers or --scheduler, not both")
+    loaded = load_scenario(scenario)
+    if agreement is not None:
+        from gridhash.settlement.apply import find_agreement
+
+        find_agreement(loaded, agreement)
+    err = _console(stderr=True)
+    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("paths", total=paths)
+        df = sweep(loaded, paths, seed=seed, agreement=agreement, chunk_size=chunk,
+                   workers=workers, scheduler=scheduler,
+                   progress=lambda n: bar.update(task, advance=n))
+    summary = summarise(df) | {"scenario": loaded.name, "seed": seed, "agreement": agreement}
+    folder = out or Path("out") / loaded.name
+    write_risk(folder, loaded.name, df, summary)
+    print_risk(_console(), loaded.name, summary, folder)
+
+
+@app.command()
 def economics(
     scenario: ScenarioArg = None,
     catalogue: Annotated[

@@ -1,0 +1,109 @@
+"""The sweep: per-path results equal the single-path pipeline; splits and Dask agree."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridhash.risk.sweep import run_paths, summarise, sweep
+from gridhash.scenario.load import load_scenario
+
+from helpers import run_cli
+
+
+@pytest.fixture(scope="module")
+def znpp():
+    return load_scenario("znpp")
+
+
+def test_each_path_equals_the_single_path_pipeline(znpp) -> None:
+    """Path i through the batch (vectorised envelope + fast dispatch) has the same optimum
+    as its own Inputs through the ordinary pipeline (envelope for one path + HiGHS LP)."""
+    from gridhash.dispatch import build_problem, solve_lp
+    from gridhash.risk.models import sample_paths
+    from gridhash.safety.envelope import compute_envelope, envelope_arrays
+    from gridhash.safety.rules import build_ruleset
+    from gridhash.safety.state import resolve_state
+    from gridhash.scenario.resolve import resolve
+
+    ids = [3, 11]
+    df = run_paths(znpp, ids, seed=7)
+    base = resolve(znpp)
+    rp = sample_paths(base, ids, seed=7, scenario=znpp)
+    for row, i in enumerate(ids):
+        inputs = rp.inputs_for(base, row)
+        state = resolve_state(znpp, inputs)
+        rules = build_ruleset(znpp.scenario.safety, lines=inputs.line_names,
+                              units=inputs.unit_names, provided=set(state.provided))
+        env = compute_envelope(inputs, state, rules)
+        lp = solve_lp(build_problem(inputs, env))
+        got = df.loc[df["path"] == i].iloc[0]
+        assert got["objective_usd"] == pytest.approx(lp.objective_usd, rel=1e-6)
+        single, _ = envelope_arrays(
+            inputs, rules, quantities=state.quantities,
+            unit_available_mw=inputs.unit_available_mw, unit_min_mw=inputs.unit_min_mw,
+            outage_depth=state.unit_outage_depth, initial_depth=state.unit_initial_depth,
+            line_in_service=state.line_in_service, margin_mw=state.margin_mw,
+        )
+        assert got["hours_restricted"] == int(single["restricted"].sum())
+        assert got["hours_mining_blocked"] == int((single["mining_cap_mw"] <= 1e-9).sum())
+        assert got["unserved_firm_mwh"] == pytest.approx(lp.unserved_mw.sum(), rel=1e-6,
+                                                         abs=1e-3)
+
+
+def test_results_do_not_depend_on_the_split(znpp) -> None:
+    a = sweep(znpp, 6, seed=5, chunk_size=6)
+    b = sweep(znpp, 6, seed=5, chunk_size=2)
+    pd.testing.assert_frame_equal(a, b)
+    c = run_paths(znpp, [4, 5], seed=5)
+    pd.testing.assert_frame_equal(a.iloc[4:6].reset_index(drop=True), c)
+    assert not sweep(znpp, 2, seed=6, chunk_size=2).equals(a.iloc[:2])
+
+
+def test_dask_cluster_over_tcp_gives_identical_results(znpp) -> None:
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, scheduler_port=0) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        remote = sweep(znpp, 4, seed=9, chunk_size=1, scheduler=address)
+    local = sweep(znpp, 4, seed=9, chunk_size=4)
+    pd.testing.assert_frame_equal(remote, local)
+
+
+def test_summary_var_cvar_and_loss_probability_by_hand() -> None:
+    x = np.arange(-10.0, 10.0)  # 20 paths: -10 .. 9
+    df = pd.DataFrame({k: x for k in ("btc_mined", "mining_revenue_usd", "mining_net_usd",
+                                      "grid_mwh", "unserved_firm_mwh", "hours_restricted",
+                                      "hours_mining_blocked", "objective_usd")})
+    df["certified"] = True
+    df["lp_hours"] = 0
+    s = summarise(df)
+    q5 = float(np.quantile(x, 0.05))  # -9.05
+    assert s["mining_net_usd"]["var"] == pytest.approx(q5)
+    assert s["mining_net_usd"]["cvar"] == pytest.approx(-10.0)  # the one path at or below
+    assert s["probability_mining_loses_money"] == pytest.approx(0.5)
+    assert s["distributions"]["btc_mined"]["median"] == pytest.approx(-0.5)
+
+
+def test_cli_risk_writes_parquet_html_and_json(tmp_path: Path) -> None:
+    res = run_cli("risk", "znpp", "--paths", "4", "--seed", "1", "--chunk", "2",
+                  "--out", str(tmp_path))
+    assert res.exit_code == 0, res.output
+    df = pd.read_parquet(tmp_path / "risk.parquet")
+    assert list(df["path"]) == [0, 1, 2, 3]
+    for col in ("btc_mined", "mining_revenue_usd", "grid_mwh", "unserved_firm_mwh",
+                "hours_restricted", "mining_net_usd"):
+        assert col in df.columns
+    summary = json.loads((tmp_path / "risk.json").read_text())
+    assert summary["paths"] == 4 and 0.0 <= summary["probability_mining_loses_money"] <= 1.0
+    page = (tmp_path / "risk.html").read_text()
+    assert "fan over paths" in page and "<script src=\"http" not in page
+    assert "probability that mining loses money" in res.stdout
+    bad = run_cli("risk", "znpp", "--paths", "2", "--agreement", "nope", "--out", str(tmp_path))
+    assert bad.exit_code == 2 and "unknown agreement" in bad.stderr
