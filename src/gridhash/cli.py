@@ -275,6 +275,79 @@ def risk(
 
 
 @app.command()
+def size(
+    scenario: ScenarioArg = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", help="ASIC model to consider (repeat); default: the 3 most "
+                     "efficient in the catalogue."),
+    ] = None,
+    mw: Annotated[
+        list[float] | None,
+        typer.Option("--mw", help="Fleet size to consider, MW (repeat); default: 6 steps up "
+                     "to the sites' capacity."),
+    ] = None,
+    paths: Annotated[int, typer.Option("--paths", min=1, help="Futures per candidate.")] = 50,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
+    quantile: Annotated[
+        float | None,
+        typer.Option("--quantile", min=0.0, max=1.0,
+                     help="Maximise this quantile of NPV instead of its mean."),
+    ] = None,
+    agreement: Annotated[str | None, typer.Option("--agreement")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder [default: out/<scenario>/].")
+    ] = None,
+) -> None:
+    """Choose the ASIC model and MW to buy: NPV over stochastic futures, against size."""
+    from rich.table import Table
+
+    from gridhash.bitcoin.catalogue import get_model, load_catalogue
+    from gridhash.report.write import atomic_write_text
+    from gridhash.risk.sizing import render_size_html, size_fleet
+    from gridhash.scenario.load import load_scenario
+    from gridhash.scenario.resolve import resolve
+
+    loaded = load_scenario(scenario)
+    if model:
+        for m in model:
+            get_model(m)  # an unknown model fails here, naming it
+        models = list(model)
+    else:
+        cat = sorted(load_catalogue().values(), key=lambda m: m.efficiency_j_per_th)
+        models = [m.name for m in cat[:3]]
+    if mw:
+        levels = sorted(set(mw))
+    else:
+        top = float(resolve(loaded).site_capacity_mw.sum(axis=0).max())
+        levels = [round(top * k / 5, 1) for k in range(6)]
+    err = _console(stderr=True)
+    with err.status("sizing the fleet", spinner="dots") as status:
+        result = size_fleet(loaded, models=models, mw_levels=levels, paths=paths, seed=seed,
+                            agreement=agreement, quantile=quantile,
+                            progress=lambda label: status.update(f"sizing: {label}"))
+    folder = out or Path("out") / loaded.name
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / "size.json", json.dumps(result, indent=2) + "\n")
+    atomic_write_text(folder / "size.html", render_size_html(loaded.name, result))
+    t = Table(title=f"gridhash size · {loaded.name} · {paths} paths · {result['criterion']}")
+    for col in ("model", "MW", "machines", "capex [M USD]", "NPV mean", "NPV 5 %", "NPV 95 %"):
+        t.add_column(col, justify="left" if col == "model" else "right")
+    for r in result["candidates"]:
+        t.add_row(r["model"], f"{r['mw']:,.0f}", f"{r['machines']:,}",
+                  f"{r['capex_usd'] / 1e6:,.1f}", f"{r['npv_mean_usd'] / 1e6:,.1f}",
+                  f"{r['npv_p5_usd'] / 1e6:,.1f}", f"{r['npv_p95_usd'] / 1e6:,.1f}")
+    console = _console()
+    console.print(t)
+    b = result["best"]
+    choice = ("buy nothing: no candidate has a positive value" if b["mw"] <= 0 else
+              f"{b['model']}, {b['mw']:,.0f} MW ({b['machines']:,} machines)")
+    console.print(f"best: [bold]{choice}[/bold]; NPV over {result['lifetime_years']} years at "
+                  f"{result['discount_rate']:.0%}. Wrote {folder / 'size.json'} and "
+                  f"{folder / 'size.html'}")
+
+
+@app.command()
 def economics(
     scenario: ScenarioArg = None,
     catalogue: Annotated[
