@@ -17,12 +17,13 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
     Tag,
-    field_validator,
 )
 
 # --------------------------------------------------------------------------- #
@@ -163,22 +164,16 @@ def _utc(value: Any) -> Any:
     return value
 
 
+#: A time in UTC: dates mean 00:00 UTC, naive times are UTC, aware ones are converted.
+UtcTime = Annotated[datetime, BeforeValidator(_utc), AfterValidator(_utc)]
+
+
 class Window(Model):
     """A period of hours, e.g. an outage: from ``start`` for ``hours`` hours."""
 
-    start: datetime = field("First hour of the window (UTC; a date means 00:00 UTC).")
+    start: UtcTime = field("First hour of the window (UTC; a date means 00:00 UTC).")
     hours: int = field("Length of the window.", unit="h", gt=0)
     reason: str = field("Free text: why (shown in reports).", default="")
-
-    @field_validator("start", mode="before")
-    @classmethod
-    def _start_utc(cls, v: Any) -> Any:
-        return _utc(v)
-
-    @field_validator("start")
-    @classmethod
-    def _start_aware(cls, v: datetime) -> datetime:
-        return _utc(v)
 
 
 def _unique(items: list[Any], what: str) -> list[Any]:

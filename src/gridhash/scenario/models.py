@@ -10,7 +10,6 @@ the ``safety`` part in :mod:`gridhash.scenario.safety`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import field_validator, model_validator
 
@@ -22,6 +21,7 @@ from gridhash.scenario.base import (
     Model,
     ProfileSeries,
     SeriesSpec,
+    UtcTime,
     Window,
     _unique,
     _utc,
@@ -51,18 +51,8 @@ __all__ = [
 class Horizon(Model):
     """The hours planned: hourly resolution, UTC."""
 
-    start: datetime = field("First hour (UTC; a date means 00:00 UTC).")
+    start: UtcTime = field("First hour (UTC; a date means 00:00 UTC).")
     hours: int = field("Number of hours.", unit="h", gt=0, le=24 * 366 * 5)
-
-    @field_validator("start", mode="before")
-    @classmethod
-    def _start_utc(cls, v: Any) -> Any:
-        return _utc(v)
-
-    @field_validator("start")
-    @classmethod
-    def _start_aware(cls, v: datetime) -> datetime:
-        return _utc(v)
 
     @field_validator("start")
     @classmethod

@@ -8,12 +8,11 @@ modes, the rule grammar and the shipped default rules are described in
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import field_validator, model_validator
 
-from gridhash.scenario.base import FiniteFloat, Model, SeriesSpec, _unique, _utc, field
+from gridhash.scenario.base import FiniteFloat, Model, SeriesSpec, UtcTime, _unique, field
 
 #: Operating modes, from power operation down to refuelling (the order is the depth).
 MODES: tuple[str, ...] = (
@@ -264,7 +263,7 @@ class Event(Model):
     """
 
     kind: EventKind = field("What happens.")
-    start: datetime | None = field("First hour (UTC).", default=None)
+    start: UtcTime | None = field("First hour (UTC).", default=None)
     hour: int | None = field("First hour, as hours from the start of the horizon.", default=None)
     hours: int | None = field("How long it lasts.", unit="h", default=None, gt=0)
     line: str | None = field("The line cut (`line_cut`).", default=None)
@@ -276,16 +275,6 @@ class Event(Model):
         default=None,
     )
     reason: str = field("Free text: what happened, with its source.", default="")
-
-    @field_validator("start", mode="before")
-    @classmethod
-    def _start_utc(cls, v: Any) -> Any:
-        return _utc(v)
-
-    @field_validator("start")
-    @classmethod
-    def _start_aware(cls, v: datetime | None) -> datetime | None:
-        return None if v is None else _utc(v)
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Event:
