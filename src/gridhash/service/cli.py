@@ -1,0 +1,95 @@
+"""``gridhash serve``: start the operations service (API, dashboard, ledger) with uvicorn.
+
+:func:`serve` is a plain function; :func:`serve_command` is its typer face,
+registered in ``gridhash.cli`` as ``app.command("serve")(serve_command)``.
+Only typer is imported here; the service loads when the command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
+
+import typer
+
+if TYPE_CHECKING:
+    from gridhash.service.core import OperationsService
+
+
+def print_tokens(svc: OperationsService, out: TextIO) -> None:
+    """The tokens issued at this start, one line per party and site."""
+    if not svc.issued_tokens:
+        out.write("tokens: issued at the first start of this database (stored hashed; "
+                  "not shown again)\n")
+        return
+    roles = {p.id: p.role for p in svc.agreement.parties}
+    out.write("API tokens (shown once; send 'Authorization: Bearer <token>', or paste one "
+              "into the dashboard's login form):\n")
+    width = max(len(pid) for pid in svc.issued_tokens)
+    for pid, token in svc.issued_tokens.items():
+        role = roles.get(pid, "site agent")
+        out.write(f"  {pid:<{width}}  {role:<10}  {token}\n")
+
+
+def build(host: str, port: int, db: str | None, demo: bool, *, ledger: Path | None = None,
+          scenario: str | None = None, agreement: str | None = None,
+          out: TextIO | None = None) -> Any:
+    """Set the service up (database, ledger, tokens, demo content) and return the app."""
+    from gridhash.service.app import create_app
+    from gridhash.service.config import DEFAULT_DB, ServiceConfig
+    from gridhash.service.core import OperationsService
+
+    out = out or sys.stdout
+    config = ServiceConfig(db=db or DEFAULT_DB, ledger=ledger, scenario=scenario,
+                           agreement=agreement, demo=demo)
+    svc = OperationsService(config)
+    out.write(f"gridhash operations service: {svc.plant.name} under {svc.agreement.name}; "
+              f"database {config.db}; ledger {svc.log.path}\n")
+    out.write(f"plant time {svc.now():%Y-%m-%d %H:%M} UTC"
+              + (f" (real time shifted by {svc.clock_offset.days:+d} days onto the scenario's "
+                 "horizon)" if svc.clock_offset.days else "") + "\n")
+    if demo:
+        from gridhash.service.demo import prepare_demo
+
+        for line in prepare_demo(svc):
+            out.write(f"demo: {line}\n")
+    else:
+        # Solve the horizon in the background so the first plan does not wait for it.
+        threading.Thread(target=svc.plant.run, name="gridhash-dispatch", daemon=True).start()
+    print_tokens(svc, out)
+    out.write(f"dashboard: http://{host}:{port}/ui   API: http://{host}:{port}/docs\n")
+    out.flush()
+    return create_app(service=svc)
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None,
+          demo: bool = False, *, ledger: Path | None = None, scenario: str | None = None,
+          agreement: str | None = None) -> None:
+    """Start the service and block until it is stopped (Ctrl-C, SIGTERM)."""
+    import uvicorn
+
+    app = build(host, port, db, demo, ledger=ledger, scenario=scenario, agreement=agreement)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+
+
+def serve_command(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1,
+                                      max=65535)] = 8000,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Database URL: sqlite:///FILE (default "
+                     "sqlite:///gridhash-service.sqlite) or postgresql://USER@HOST/DB.",
+                     show_default=False),
+    ] = None,
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="Demo mode: the default scenario's first agreement, fresh "
+                     "tokens printed for every party, demo signing keys, today's plan proposed "
+                     "and the dispatch replayed as meter data."),
+    ] = False,
+) -> None:
+    """Run the operations service: API, dashboard, plans, setpoints, meters, statements."""
+    serve(host, port, db, demo)

@@ -1,0 +1,192 @@
+"""Every state change on the ledger, exactly once: a transactional outbox.
+
+A state change and its ledger event are written in the **same** database
+transaction (:meth:`LedgerLog.record` adds a row to ``ledger_outbox`` holding
+the entry's kind and canonical JSON payload).  After the commit,
+:meth:`LedgerLog.flush` appends every pending event to the ledger in one
+transaction and stores the entry's ``seq`` beside the event.  A request
+returns only after its events are on the ledger.
+
+A crash between the ledger append and storing the ``seq`` leaves entries on
+the ledger that the database still lists as pending; :meth:`LedgerLog.recover`
+(run at start-up) matches the ledger's tail to pending events by kind and
+payload, so nothing is appended twice and nothing is lost.
+
+Tree heads are signed with the service's own Ed25519 key (``service.key`` in
+the keys folder) after every change other than a meter batch, and at least
+every ``head_interval_s`` while meter batches arrive; parties countersign with
+``gridhash ledger sign`` on the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from gridhash.ledger.canonical import canonical_json
+from gridhash.ledger.signing import PRIVATE_SUFFIX, PartyKey, generate_key, load_private_key
+from gridhash.ledger.store import Ledger
+from gridhash.service.db import Database, LedgerEvent, to_db
+
+SERVICE_KEY = "service"
+#: Kinds that do not force a signed head on their own.
+QUIET_KINDS = frozenset({"meter_batch"})
+
+
+class LedgerMismatchError(RuntimeError):
+    """The ledger's tail does not match the database's pending events."""
+
+
+def load_or_create_key(folder: Path, party: str) -> PartyKey:
+    path = folder / f"{party}{PRIVATE_SUFFIX}"
+    if path.exists():
+        return load_private_key(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return generate_key(folder, party)
+
+
+class LedgerLog:
+    """The service's ledger file and the outbox that feeds it."""
+
+    def __init__(self, db: Database, path: Path, keys: Path, head_interval_s: float = 60.0):
+        self.db = db
+        self.path = path
+        self.keys = keys
+        self.head_interval_s = head_interval_s
+        self._lock = threading.RLock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.ledger = Ledger.open(path) if path.exists() else Ledger.create(path)
+        self.service_key = load_or_create_key(keys, SERVICE_KEY)
+        head = self.ledger.head()
+        self._head_size = head.size if head else 0
+        self._head_time = time.monotonic()
+
+    # ------------------------------------------------------------------ writing
+    @staticmethod
+    def record(session: Session, kind: str, payload: Any, now: datetime) -> LedgerEvent:
+        """Queue a ledger entry in the caller's transaction (appended by :meth:`flush`)."""
+        event = LedgerEvent(
+            kind=kind, payload=canonical_json(payload).decode(), created_at=to_db(now)
+        )
+        session.add(event)
+        return event
+
+    def flush(self) -> int:
+        """Append every pending event to the ledger; returns how many were appended."""
+        with self._lock:
+            with self.db.read() as s:
+                pending = s.execute(
+                    select(LedgerEvent.id, LedgerEvent.kind, LedgerEvent.payload)
+                    .where(LedgerEvent.ledger_seq.is_(None))
+                    .order_by(LedgerEvent.id)
+                ).all()
+            if not pending:
+                return 0
+            entries = self.ledger.append_many((k, json.loads(p)) for _, k, p in pending)
+            self._store_seqs([(row[0], e.seq) for row, e in zip(pending, entries, strict=True)])
+            force = any(k not in QUIET_KINDS for _, k, _ in pending)
+            self.sign_head(force=force)
+            return len(entries)
+
+    def _store_seqs(self, pairs: list[tuple[int, int]]) -> None:
+        with self.db.write() as s:
+            s.execute(
+                update(LedgerEvent),
+                [{"id": event_id, "ledger_seq": seq} for event_id, seq in pairs],
+            )
+
+    def sign_head(self, *, force: bool = True) -> None:
+        """Sign a tree head over everything appended, when something is not yet covered."""
+        with self._lock:
+            size = self.ledger.size
+            due = time.monotonic() - self._head_time >= self.head_interval_s
+            if size > self._head_size and (force or due):
+                self.ledger.sign_head({SERVICE_KEY: self.service_key})
+                self._head_size = size
+                self._head_time = time.monotonic()
+
+    # ------------------------------------------------------------------ recovery
+    def recover(self) -> int:
+        """Match entries appended before a crash to their events; append what is left.
+
+        Returns the number of events found already on the ledger.
+        """
+        with self._lock:
+            self.ledger.refresh()
+            with self.db.read() as s:
+                known = s.scalar(select(func.max(LedgerEvent.ledger_seq)))
+                pending = s.execute(
+                    select(LedgerEvent.id, LedgerEvent.kind, LedgerEvent.payload)
+                    .where(LedgerEvent.ledger_seq.is_(None))
+                    .order_by(LedgerEvent.id)
+                ).all()
+            start = 0 if known is None else known + 1
+            unmatched = list(pending)
+            found: list[tuple[int, int]] = []
+            for entry in self.ledger.entries(start):
+                match = next(
+                    (row for row in unmatched
+                     if row[1] == entry.kind and row[2] == entry.payload_json),
+                    None,
+                )
+                if match is None:
+                    raise LedgerMismatchError(
+                        f"{self.path}: entry {entry.seq} ({entry.kind}) is not an event of this "
+                        "service's database; the ledger belongs to another database or was "
+                        "written by something else"
+                    )
+                unmatched.remove(match)
+                found.append((match[0], entry.seq))
+            if found:
+                self._store_seqs(found)
+        self.flush()
+        return len(found)
+
+    # ------------------------------------------------------------------ reading
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            self.ledger.refresh()
+            head = self.ledger.head()
+            size = self.ledger.size
+            return {
+                "path": str(self.path),
+                "ledger_id": self.ledger.ledger_id,
+                "size": size,
+                "root": self.ledger.root().hex() if size else None,
+                "head": None if head is None else {
+                    "index": head.index,
+                    "size": head.size,
+                    "root": head.root.hex(),
+                    "timestamp": head.timestamp,
+                    "signatures": [s.party for s in head.signatures],
+                },
+                "unsigned_entries": size - (head.size if head else 0),
+                "service_key": self.service_key.public.raw.hex(),
+            }
+
+    def entries(self, start: int, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            self.ledger.refresh()
+            stop = min(self.ledger.size, start + limit)
+            return [e.to_dict() for e in self.ledger.entries(start, stop)] if start < stop else []
+
+    def proof(self, seq: int) -> dict[str, Any]:
+        with self._lock:
+            self.ledger.refresh()
+            bundle = self.ledger.proof_bundle(seq)
+            return bundle.to_dict()
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self.flush()
+                self.sign_head(force=True)
+            finally:
+                self.ledger.close()
