@@ -557,22 +557,26 @@ _DOMAIN: tuple[tuple[tuple[str, ...], Callable[..., np.ndarray]], ...] = (
 
 
 def _in_domain(
-    f: dict[str, np.ndarray], shape: tuple[int, int], scalars: tuple, cache: dict
+    f: dict[str, np.ndarray],
+    shared: frozenset[str],
+    shape: tuple[int, int],
+    scalars: tuple,
+    cache: dict,
 ) -> np.ndarray:
     """(n, T) True where the hour's data are what the merit order assumes.
 
-    Tests of arrays shared by every path are done once per batch (``cache``).
+    Tests of the ``shared`` arrays (one for every path) are done once per batch
+    (``cache``).
     """
     ok = np.ones(shape, dtype=bool)
     if not all(np.isfinite(scalars)):
         ok[:] = False
         return ok
 
-    def terms(shared: bool) -> Iterator[np.ndarray]:
+    def terms(common: bool) -> Iterator[np.ndarray]:
         for names, test in _DOMAIN:
-            arrays = [f[name] for name in names]
-            if all(a.shape[0] == 1 for a in arrays) == shared:
-                cond = test(*arrays)
+            if all(name in shared for name in names) == common:
+                cond = test(*(f[name] for name in names))
                 yield cond.all(axis=1) if cond.ndim == 3 else cond
 
     if "domain" not in cache:
@@ -600,13 +604,14 @@ def _merit_order(
     bonus = max(pen, 0.0)
     c_diesel, c_blackout = float(base.diesel_cost), float(base.blackout_penalty)
     cache = {} if cache is None else cache
-    ok = _in_domain(f, shape, (pen, c_diesel, c_blackout), cache)
+    shared = frozenset(name for name, a in b.arrays.items() if a.shape[0] == 1)
+    ok = _in_domain(f, shared, shape, (pen, c_diesel, c_blackout), cache)
 
     def key(name: str, i: int | None = None) -> _Key:
         """The key of ``f[name]`` (row ``i``), its range cached when shared by every path."""
         a = f[name]
         a = a[:, i] if i is not None else a
-        if f[name].shape[0] > 1:
+        if name not in shared:
             return _Key.of(a)
         if (name, i) not in cache:
             cache[(name, i)] = _Key.of(a)
