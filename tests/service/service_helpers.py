@@ -267,3 +267,35 @@ def start_cluster() -> PgCluster:
         log = (folder / "postgres.log").read_text() if (folder / "postgres.log").exists() else ""
         raise RuntimeError(f"pg_ctl start failed: {start.stderr or start.stdout}\n{log}")
     return cluster
+
+
+class LiveServer:
+    """A real uvicorn server for an app, on a free loopback port, in a thread.
+
+    Stops by itself when the ``with`` block ends (``should_exit``, bounded join).
+    """
+
+    def __init__(self, app: Any, timeout: float = 30.0) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+        self.timeout = timeout
+
+    def __enter__(self) -> LiveServer:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + self.timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=self.timeout)
