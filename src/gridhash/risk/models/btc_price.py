@@ -40,16 +40,17 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gridhash.risk.models._base import (
+    EXP32_MAX,
     HOURS_PER_YEAR,
     PathsLike,
+    PathStreams,
     Stream,
     as_hours,
     as_path_ids,
     check_number,
     fail,
-    generators,
     readonly,
-    standard_normals,
+    scaled_exp,
 )
 
 if TYPE_CHECKING:
@@ -59,11 +60,15 @@ __all__ = ["BootstrapPrice", "GbmPrice", "prices_from_log_returns"]
 
 
 def prices_from_log_returns(start: float, r: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``(N, T)`` prices from ``(N, T-1)`` hourly log returns, column 0 = ``start``."""
+    """``(N, T)`` prices from ``(N, T-1)`` hourly log returns, column 0 = ``start``.
+
+    The log price is summed in float64; its exponential is taken in float32
+    (:func:`~gridhash.risk.models._base.scaled_exp`: relative error < 1e-6).
+    """
     out = np.empty((r.shape[0], r.shape[1] + 1))
     out[:, 0] = 0.0
     np.cumsum(r, axis=1, out=out[:, 1:])
-    return start * np.exp(out)
+    return scaled_exp(out, 0.0, start, out=out)
 
 
 @dataclass(frozen=True)
@@ -108,22 +113,31 @@ class GbmPrice:
         """``σ/sqrt(8760)``. [1/sqrt(h)]"""
         return self.volatility_per_year / math.sqrt(HOURS_PER_YEAR)
 
+    def _innovations(
+        self, ids: NDArray[np.int64], seed: int, key: int, out: NDArray[np.float64]
+    ) -> float:
+        """Fill ``out`` (N, n) with each path's innovations; return the scale to unit variance."""
+        streams = PathStreams(seed, Stream.BTC_PRICE, key, ids)
+        if self.student_t_dof is None:
+            for row, g in zip(out, streams, strict=True):
+                g.standard_normal(out=row)
+            return 1.0
+        nu = float(self.student_t_dof)
+        for row, g in zip(out, streams, strict=True):
+            row[:] = g.standard_t(nu, row.size)
+        return math.sqrt((nu - 2.0) / nu)
+
     def log_returns(
         self, paths: PathsLike, hours: Any, seed: int, *, key: int = 0
     ) -> NDArray[np.float64]:
         """Hourly log returns ``r_1..r_{T-1}``, shape ``(N, T-1)``; see :meth:`sample`."""
         ids = as_path_ids(paths)
         T = as_hours(hours)
-        gens = generators(seed, Stream.BTC_PRICE, key, ids)
-        if self.student_t_dof is None:
-            eps = standard_normals(gens, T - 1)
-        else:
-            nu = float(self.student_t_dof)
-            eps = np.empty((len(ids), T - 1))
-            for i, g in enumerate(gens):
-                eps[i] = g.standard_t(nu, T - 1)
-            eps *= math.sqrt((nu - 2.0) / nu)
-        return self.hourly_log_return_mean + self.hourly_log_return_sd * eps
+        eps = np.empty((len(ids), T - 1))
+        unit = self._innovations(ids, seed, key, eps)
+        eps *= self.hourly_log_return_sd * unit
+        eps += self.hourly_log_return_mean
+        return eps
 
     def sample(
         self, paths: PathsLike, hours: Any, seed: int, *, key: int = 0
@@ -146,9 +160,24 @@ class GbmPrice:
         numpy.ndarray, shape (N, T)
             Prices; column 0 is ``start_price_usd``. [USD/BTC]
         """
-        return prices_from_log_returns(
-            self.start_price_usd, self.log_returns(paths, hours, seed, key=key)
-        )
+        ids = as_path_ids(paths)
+        T = as_hours(hours)
+        # log S_t / S_0 = mean·t + sd·(ε_1 + … + ε_t): the innovations are
+        # summed where they are drawn, and the drift is added with the scale.
+        out = np.empty((len(ids), T))
+        out[:, 0] = 0.0
+        unit = self._innovations(ids, seed, key, out[:, 1:])
+        np.cumsum(out[:, 1:], axis=1, out=out[:, 1:])
+        sd = self.hourly_log_return_sd * unit
+        drift = self.hourly_log_return_mean * np.arange(T)
+        arg = np.multiply(out, sd, dtype=np.float32)
+        arg += drift.astype(np.float32)
+        if arg.size and not np.abs(arg).max() <= EXP32_MAX:  # float32 would overflow
+            out *= sd
+            out += drift
+            return scaled_exp(out, 0.0, self.start_price_usd, out=out)
+        np.exp(arg, out=arg)
+        return np.multiply(arg, self.start_price_usd, out=out, dtype=np.float64)
 
 
 def _step_hours(prices: Any, step_h: float | None) -> tuple[NDArray[np.float64], float]:
@@ -343,10 +372,10 @@ class BootstrapPrice:
         n, k, L = self._returns.size, self.step_h, self.block_steps
         steps = -(-(T - 1) // k)  # whole steps covering T-1 hours
         blocks = -(-steps // L)
-        gens = generators(seed, Stream.BTC_PRICE, key, ids)
+        streams = PathStreams(seed, Stream.BTC_PRICE, key, ids)
         starts = np.empty((len(ids), blocks), dtype=np.int64)
         bridge = np.empty((len(ids), steps, k)) if k > 1 else None
-        for i, g in enumerate(gens):
+        for i, g in enumerate(streams):
             starts[i] = g.integers(0, n, blocks)
             if bridge is not None:
                 g.standard_normal(out=bridge[i].reshape(-1))

@@ -54,7 +54,8 @@ hour.  ``height`` is the expected height at the start of each hour and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -71,7 +72,7 @@ from gridhash.risk.models._base import (
     check_int,
     check_number,
     fail,
-    generators,
+    normal_rows,
 )
 
 __all__ = [
@@ -128,15 +129,16 @@ def mean_subsidy_between(h0: ArrayLike, h1: ArrayLike) -> NDArray[np.float64]:
 
 
 def _as_paths_array(x: Any, N: int, T: int, field: str) -> NDArray[np.float64]:
-    arr = np.asarray(x, dtype=float)
+    base = np.asarray(x, dtype=float)
     try:
-        arr = np.broadcast_to(arr, (N, T))
+        arr = np.broadcast_to(base, (N, T))
     except ValueError:
         raise fail(
-            "wrong shape", field, arr.shape, f"shape ({N}, {T}), ({T},) or a number"
+            "wrong shape", field, base.shape, f"shape ({N}, {T}), ({T},) or a number"
         ) from None
-    bad = ~np.isfinite(arr) | (arr < 0)
-    if bad.any():
+    # min ≥ 0 and max < inf fail for NaN too: two fast reductions in the usual case.
+    if arr.size and not (base.min() >= 0 and base.max() < np.inf):
+        bad = ~np.isfinite(arr) | (arr < 0)
         i, t = np.unravel_index(int(np.argmax(bad)), bad.shape)
         raise fail(
             f"path {i}, hour {t}: not a finite number ≥ 0", field, float(arr[i, t]), "values ≥ 0"
@@ -144,12 +146,156 @@ def _as_paths_array(x: Any, N: int, T: int, field: str) -> NDArray[np.float64]:
     return arr
 
 
-def _integral(cum: NDArray[np.float64], rate: NDArray[np.float64], x: NDArray[np.float64]) -> Any:
-    """``∫_0^x`` of an hourly step function per row, from its cumulative sums ``cum``."""
-    T = rate.shape[1]
-    i = np.minimum(np.floor(x).astype(np.int64), T - 1)
-    rows = np.arange(len(x))
-    return cum[rows, i] + (x - i) * rate[rows, i]
+#: Hours per block of the partial sums behind :class:`_HourlyIntegrals`. [h]
+_SUM_BLOCK_H = 24
+#: Paths per group when summing ``P·F`` (keeps the product in cache). [-]
+_SUM_GROUP = 64
+
+
+class _HourlyIntegrals:
+    """``∫_0^x P`` and ``∫_0^x P·F`` per path, for hourly step functions ``P`` and ``F``.
+
+    Sums over blocks of 24 hours are taken once (one pass over ``P`` and
+    ``P·F``, no ``(N, T)`` cumulative sum); an integral at any ``x`` adds the
+    blocks before ``x``, the hours of its block before ``x`` and the fraction
+    of the hour it falls in.  Every row is computed on its own, so a path's
+    values do not depend on the other paths in the batch.
+    """
+
+    def __init__(self, P: NDArray[np.float64], F: NDArray[np.float64]) -> None:
+        N, T = P.shape
+        b = _SUM_BLOCK_H
+        n_full = T // b
+        n_blocks = n_full + (T % b > 0)
+        sums_p = np.zeros((N, n_blocks))
+        sums_pf = np.zeros((N, n_blocks))
+        buf = np.empty((min(N, _SUM_GROUP), T))
+        for r0 in range(0, N, _SUM_GROUP):
+            r1 = min(N, r0 + _SUM_GROUP)
+            pf = np.multiply(P[r0:r1], F[r0:r1], out=buf[: r1 - r0])
+            for src, dst in ((P[r0:r1], sums_p), (pf, sums_pf)):
+                dst[r0:r1, :n_full] = src[:, : n_full * b].reshape(r1 - r0, n_full, b).sum(axis=2)
+                if n_blocks > n_full:
+                    dst[r0:r1, n_full] = src[:, n_full * b :].sum(axis=1)
+        self._P, self._F, self._T = P, F, T
+        zero = np.zeros((N, 1))
+        self._cum_p = np.concatenate((zero, np.cumsum(sums_p, axis=1)), axis=1)
+        self._cum_pf = np.concatenate((zero, np.cumsum(sums_pf, axis=1)), axis=1)
+        self._rows = np.arange(N)
+
+    def at(self, x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """``(∫_0^x P, ∫_0^x P·F)`` per row, ``0 ≤ x ≤ T``."""
+        b, T, rows = _SUM_BLOCK_H, self._T, self._rows
+        i = np.minimum(np.floor(x).astype(np.int64), T - 1)
+        q = i // b
+        j = np.arange(b)
+        idx = np.minimum(q[:, None] * b + j, T - 1)
+        before = j < (i - q * b)[:, None]
+        p_w = self._P[rows[:, None], idx] * before
+        f_w = self._F[rows[:, None], idx]
+        frac = x - i
+        p_i, f_i = self._P[rows, i], self._F[rows, i]
+        int_p = self._cum_p[rows, q] + p_w.sum(axis=1) + frac * p_i
+        int_pf = self._cum_pf[rows, q] + (p_w * f_w).sum(axis=1) + frac * p_i * f_i
+        return int_p, int_pf
+
+
+class _Epochs:
+    """Piecewise-constant epoch values turned into hourly arrays.
+
+    ``S`` (N, K) are the epoch start hours clipped to ``T`` (``S[:, 0] = 0``),
+    ``D`` and ``H`` each epoch's difficulty and hashrate [H/s].  An hour wholly
+    inside epoch ``k`` takes its value exactly: ``np.repeat`` of the epoch
+    values, ``ceil(S[k+1]) - ceil(S[k])`` hours each.  An hour holding a
+    retarget (or several) takes the time average over the hour, from the
+    integral of the step function at the hour's two ends.
+    """
+
+    def __init__(
+        self,
+        T: int,
+        start_height: float,
+        S: NDArray[np.float64],
+        D: NDArray[np.float64],
+        H: NDArray[np.float64],
+    ) -> None:
+        self.T, self.start_height = T, start_height
+        self.S, self.D, self.H = S, D, H
+        self.rate = H * _SECONDS_PER_HOUR / (D * HASHES_PER_DIFFICULTY)  # [blocks/h]
+        N = S.shape[0]
+        edges = np.ceil(np.concatenate((S, np.full((N, 1), float(T))), axis=1))
+        self._counts = np.diff(edges, axis=1).astype(np.int64)
+        self._lengths = np.diff(S, axis=1)  # (N, K-1), 0 past T
+        # Hours holding a retarget: floor(S_m) for every start 0 < S_m < T off the hour.
+        inner = S[:, 1:]
+        r, m = np.nonzero((inner < T) & (inner != np.floor(inner)))
+        t = np.floor(inner[r, m])
+        self._mixed = (r, t.astype(np.int64))
+        x = np.stack((t, t + 1.0))  # (2, M): the hour's two ends
+        k = (S[r][None, :, :] <= x[:, :, None]).sum(axis=2) - 1  # epoch holding each end
+        self._ends = (x, k, r)
+
+    def fill(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Each epoch's value in every hour that starts in it, ``(N, T)``."""
+        N = values.shape[0]
+        return np.repeat(values.ravel(), self._counts.ravel()).reshape(N, self.T)
+
+    def cumulative(self, g: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``∫_0^{S_k} g`` at every epoch start, (N, K)."""
+        pieces = np.cumsum(g[:, :-1] * self._lengths, axis=1)
+        return np.concatenate((np.zeros((g.shape[0], 1)), pieces), axis=1)
+
+    def mixed_integrals(self, g: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``∫ g`` over each hour holding a retarget (order of ``self._mixed``)."""
+        x, k, r = self._ends
+        c = self.cumulative(g)[r[None, :], k] + (x - self.S[r[None, :], k]) * g[r[None, :], k]
+        return c[1] - c[0]
+
+    def hourly_mean(self, g: NDArray[np.float64], *, harmonic: bool = False) -> NDArray[np.float64]:
+        """Hourly time average of ``g`` (harmonic: ``1/∫(1/g)``), ``(N, T)``."""
+        out = self.fill(g)
+        r, t = self._mixed
+        if r.size:
+            out[r, t] = 1.0 / self.mixed_integrals(1.0 / g) if harmonic else self.mixed_integrals(g)
+        return out
+
+    def blocks_by(self, x: float) -> NDArray[np.float64]:
+        """Expected blocks found from hour 0 to hour ``x`` per path, (N,)."""
+        k = (x >= self.S).sum(axis=1) - 1
+        rows = np.arange(self.S.shape[0])
+        c = self.cumulative(self.rate)[rows, k]
+        return c + (x - self.S[rows, k]) * self.rate[rows, k]
+
+    def height(self, rows: NDArray[np.int64] | slice = slice(None)) -> NDArray[np.float64]:
+        """Expected height at the start of every hour, ``(n, T)``, for ``rows``."""
+        S, rate = self.S[rows], self.rate[rows]
+        base = self.start_height + self.cumulative(rate) - S * rate
+        h = self.fill(base) if isinstance(rows, slice) else self._fill_rows(base, rows)
+        slope = self.fill(rate) if isinstance(rows, slice) else self._fill_rows(rate, rows)
+        slope *= np.arange(self.T, dtype=float)
+        h += slope
+        return h
+
+    def _fill_rows(self, values: NDArray[np.float64], rows: NDArray[np.int64]) -> Any:
+        counts = self._counts[rows]
+        return np.repeat(values.ravel(), counts.ravel()).reshape(len(rows), self.T)
+
+    def subsidy(self) -> NDArray[np.float64]:
+        """Mean consensus subsidy of the blocks found in each hour, ``(N, T)``.
+
+        Constant unless a path crosses a halving within the horizon; only those
+        paths need their hourly heights.
+        """
+        N, T, h0 = self.S.shape[0], self.T, self.start_height
+        out = np.full((N, T), float(block_subsidy_btc(int(h0))))
+        h_end = h0 + self.blocks_by(float(T))
+        crossing = np.flatnonzero(
+            np.floor(h_end / HALVING_INTERVAL) != math.floor(h0 / HALVING_INTERVAL)
+        )
+        if crossing.size:
+            h = np.concatenate((self.height(crossing), h_end[crossing, None]), axis=1)
+            out[crossing] = mean_subsidy_between(h[:, :T], h[:, 1:])
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,18 +305,28 @@ class DifficultyPaths:
     The epoch tables have one column per retarget epoch simulated for any of
     the N paths; entries of epochs that start at or after hour T are NaN (the
     number of columns can therefore differ between chunks of paths; the
-    hourly arrays never do).
+    hourly arrays never do).  ``height`` and ``hashrate_ehs`` are computed
+    when first read (the bundle does not need them).
     """
 
     difficulty: NDArray[np.float64]  # (N, T) [-], harmonic mean over the hour
     blocks_per_hour: NDArray[np.float64]  # (N, T) expected blocks found [blocks/h]
-    height: NDArray[np.float64]  # (N, T) expected height at the start of the hour [blocks]
     subsidy_btc_per_block: NDArray[np.float64]  # (N, T) [BTC/block]
-    hashrate_ehs: NDArray[np.float64]  # (N, T) network hashrate [EH/s]
     epoch_start_h: NDArray[np.float64]  # (N, K) hour the epoch starts (0 for the first)
     epoch_start_height: NDArray[np.float64]  # (N, K) height of its first block found from hour 0
     epoch_difficulty: NDArray[np.float64]  # (N, K)
     epoch_hashrate_ehs: NDArray[np.float64]  # (N, K)
+    _epochs: _Epochs = field(repr=False)
+
+    @cached_property
+    def height(self) -> NDArray[np.float64]:
+        """Expected height at the start of each hour, (N, T). [blocks]"""
+        return self._epochs.height()
+
+    @cached_property
+    def hashrate_ehs(self) -> NDArray[np.float64]:
+        """Network hashrate, time average over each hour, (N, T). [EH/s]"""
+        return self._epochs.hourly_mean(self._epochs.H) / _H_PER_EH
 
 
 @dataclass(frozen=True)
@@ -274,21 +430,14 @@ class DifficultyModel:
         T = as_hours(hours)
         N = len(ids)
         P = _as_paths_array(btc_price_usd, N, T, "btc_price_usd")
-        FP = _as_paths_array(fees_btc_per_block, N, T, "fees_btc_per_block") * P
-        zero = np.zeros((N, 1))
-        cum_p = np.concatenate((zero, np.cumsum(P, axis=1)), axis=1)
-        cum_fp = np.concatenate((zero, np.cumsum(FP, axis=1)), axis=1)
+        F = _as_paths_array(fees_btc_per_block, N, T, "fees_btc_per_block")
+        integrals = _HourlyIntegrals(P, F)
         hp_per_reward = float(hashprice_usd_per_ph_day(1.0, 1.0, 0.0, 1.0))
 
-        gens = generators(seed, Stream.DIFFICULTY, key, ids)
+        # One draw per path; a path needing more retargets than that redraws a
+        # longer prefix of its own stream, so its numbers never depend on the batch.
         batch = math.ceil(3 * T / 336) + 16
-        z = np.empty((N, 0))
-
-        def more_noise() -> NDArray[np.float64]:
-            extra = np.empty((N, batch))
-            for i, g in enumerate(gens):
-                g.standard_normal(out=extra[i])
-            return np.concatenate((z, extra), axis=1)
+        z = normal_rows(seed, Stream.DIFFICULTY, key, ids, batch)
 
         g_, beta, sigma = (
             self.trend_per_year,
@@ -301,18 +450,20 @@ class DifficultyModel:
         H = np.full(N, self.start_hashrate_hs)
         height = float(self.start_height)
         starts, diffs, rates, heights, devs = [s], [D], [H], [height], []
+        int_p_a, int_pf_a = np.zeros(N), np.zeros(N)
+        a = np.zeros(N)
         k = 0
         while True:
             blocks = RETARGET_INTERVAL_BLOCKS - (pre_blocks if k == 0 else 0)
             seconds = blocks * D * HASHES_PER_DIFFICULTY / H
             e = s + seconds / _SECONDS_PER_HOUR
-            a, b = np.minimum(s, T), np.minimum(e, T)
+            b = np.minimum(e, T)
+            int_p_b, int_pf_b = integrals.at(b)
             inside = b > a
             width = np.where(inside, b - a, 1.0)
-            mean_p = (_integral(cum_p, P, b) - _integral(cum_p, P, a)) / width
-            mean_fp = (_integral(cum_fp, FP, b) - _integral(cum_fp, FP, a)) / width
             subsidy = float(block_subsidy_btc(int(height)))
-            hp = hp_per_reward * (subsidy * mean_p + mean_fp) / D
+            mean_reward = (subsidy * (int_p_b - int_p_a) + (int_pf_b - int_pf_a)) / width
+            hp = hp_per_reward * mean_reward / D
             ref = self.reference_hashprice_usd_per_ph_day * np.exp(
                 self.reference_drift_per_year * (a + b) / 2 / HOURS_PER_YEAR
             )
@@ -333,9 +484,10 @@ class DifficultyModel:
             years = timespan / _SECONDS_PER_HOUR / HOURS_PER_YEAR
             lagged = devs[k - self.lag_epochs] if k - self.lag_epochs >= 0 else 0.0
             if z.shape[1] < k:
-                z = more_noise()
+                z = normal_rows(seed, Stream.DIFFICULTY, key, ids, 2 * z.shape[1])
             H = H * np.exp((g_ + beta * lagged) * years + sigma * np.sqrt(years) * z[:, k - 1])
             s, height = e, height + blocks
+            a, int_p_a, int_pf_a = b, int_p_b, int_pf_b
             starts.append(s)
             diffs.append(D)
             rates.append(H)
@@ -351,53 +503,23 @@ class DifficultyModel:
         heights: list[float],
     ) -> DifficultyPaths:
         """Hourly arrays from the piecewise-constant epoch values."""
-        S = np.minimum(np.stack(starts, axis=1), T)  # (N, K)
+        start = np.stack(starts, axis=1)  # (N, K)
         Dk, Hk = np.stack(diffs, axis=1), np.stack(rates, axis=1)
-        N, K = S.shape
-        inv_d = 1.0 / Dk
-        blocks_rate = Hk * _SECONDS_PER_HOUR / (Dk * HASHES_PER_DIFFICULTY)
-        lengths = np.diff(S, axis=1)
-
-        def cum(gk: NDArray[np.float64]) -> NDArray[np.float64]:
-            pieces = np.where(lengths > 0, lengths * gk[:, :-1], 0.0)
-            return np.concatenate((np.zeros((N, 1)), np.cumsum(pieces, axis=1)), axis=1)
-
-        # Epoch holding each hour boundary x = 0..T: one searchsorted over all
-        # rows at once, rows offset so they never interleave.
-        x = np.arange(T + 1, dtype=float)
-        offset = (T + 1.0) * np.arange(N)[:, None]
-        j = np.searchsorted((S + offset).ravel(), (x + offset).ravel(), side="right") - 1
-        j = j.reshape(N, T + 1) - K * np.arange(N)[:, None]
-        rows = np.arange(N)[:, None]
-        dx = x - S[rows, j]
-
-        def at(gk: NDArray[np.float64]) -> NDArray[np.float64]:
-            return cum(gk)[rows, j] + dx * gk[rows, j]
-
-        # An hour wholly inside one epoch takes that epoch's value exactly.
-        j_hour = j[:, :T]
-        next_start = np.concatenate((S, np.full((N, 1), np.inf)), axis=1)[rows, j_hour + 1]
-        whole = next_start >= x[1:]
-
-        def hourly(gk: NDArray[np.float64], integral: NDArray[np.float64]) -> NDArray[np.float64]:
-            return np.where(whole, gk[rows, j_hour], np.diff(integral, axis=1))
-
-        blocks_cum = at(blocks_rate)
-        h = self.start_height + blocks_cum
-        beyond = np.stack(starts, axis=1) >= T
+        N, K = start.shape
+        epochs = _Epochs(T, float(self.start_height), np.minimum(start, T), Dk, Hk)
+        beyond = start >= T
         beyond[:, 0] = False
 
         def nan_if_beyond(a: NDArray[np.float64]) -> NDArray[np.float64]:
             return np.where(beyond, np.nan, a)
 
         return DifficultyPaths(
-            difficulty=np.where(whole, Dk[rows, j_hour], 1.0 / np.diff(at(inv_d), axis=1)),
-            blocks_per_hour=hourly(blocks_rate, blocks_cum),
-            height=h[:, :T],
-            subsidy_btc_per_block=mean_subsidy_between(h[:, :T], h[:, 1:]),
-            hashrate_ehs=hourly(Hk, at(Hk)) / _H_PER_EH,
-            epoch_start_h=nan_if_beyond(np.stack(starts, axis=1)),
+            difficulty=epochs.hourly_mean(Dk, harmonic=True),
+            blocks_per_hour=epochs.hourly_mean(epochs.rate),
+            subsidy_btc_per_block=epochs.subsidy(),
+            epoch_start_h=nan_if_beyond(start),
             epoch_start_height=nan_if_beyond(np.broadcast_to(np.asarray(heights), (N, K))),
             epoch_difficulty=nan_if_beyond(Dk),
             epoch_hashrate_ehs=nan_if_beyond(Hk / _H_PER_EH),
+            _epochs=epochs,
         )

@@ -8,7 +8,9 @@ r"""Transaction fees per block: a mean-reverting lognormal AR(1) in hourly steps
 
 so ``log f_t`` is stationary Gaussian with standard deviation ``s``, lag-one
 autocorrelation ``φ`` (a shock halves every ``h`` hours) and ``E[f_t] = f̄``
-exactly.  ``f_t`` is the mean fee of the blocks found in hour ``t``.
+exactly.  ``f_t`` is the mean fee of the blocks found in hour ``t``.  The
+exponential is taken in float32 (relative error < 1e-6, see
+:func:`~gridhash.risk.models._base.scaled_exp`).
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from gridhash.risk.models._base import (
     as_hours,
     as_path_ids,
     check_number,
-    generators,
+    normal_rows,
     phi_from_half_life,
-    standard_normals,
+    scaled_exp,
 )
 
 __all__ = ["FeeModel"]
@@ -89,6 +91,6 @@ class FeeModel:
         """
         ids = as_path_ids(paths)
         T = as_hours(hours)
-        z = standard_normals(generators(seed, Stream.FEES, key, ids), T)
-        x = ar1_from_normals(z, self.phi, self.log_sd)
-        return self.mean_btc_per_block * np.exp(x - 0.5 * self.log_sd**2)
+        z = normal_rows(seed, Stream.FEES, key, ids, T)
+        x = ar1_from_normals(z, self.phi, self.log_sd, overwrite=True)
+        return scaled_exp(x, -0.5 * self.log_sd**2, self.mean_btc_per_block, out=x)

@@ -35,6 +35,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from gridhash.risk.models._base import (
     PathsLike,
+    PathStreams,
     Stream,
     ar1_from_normals,
     as_hours,
@@ -42,10 +43,10 @@ from gridhash.risk.models._base import (
     check_int,
     check_number,
     fail,
-    generators,
+    normal_rows,
     phi_from_half_life,
     readonly,
-    standard_normals,
+    scaled_exp,
 )
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def _clip(
         )
     if lo is None and cap is None:
         return p
-    return np.clip(p, lo, cap)
+    return np.clip(p, lo, cap, out=p)
 
 
 @dataclass(frozen=True, eq=False)
@@ -253,9 +254,9 @@ class GridPriceAR1:
                 T,
                 f"{self.baseline_usd_per_mwh.size} hours (the baseline's length)",
             )
-        z = standard_normals(generators(seed, Stream.GRID_PRICE, key, ids), T)
-        x = ar1_from_normals(z, self.phi, self.log_sd)
-        p = self.baseline_usd_per_mwh * np.exp(x - 0.5 * self.log_sd**2)
+        z = normal_rows(seed, Stream.GRID_PRICE, key, ids, T)
+        x = ar1_from_normals(z, self.phi, self.log_sd, overwrite=True)
+        p = scaled_exp(x, -0.5 * self.log_sd**2, self.baseline_usd_per_mwh, out=x)
         return _clip(p, self._lo, self._cap, T, "GridPriceAR1")
 
 
@@ -405,7 +406,7 @@ class GridPriceBootstrap:
         cands = self._candidates(idx)
         B = len(cands)
         u = np.empty((len(ids), B))
-        for i, g in enumerate(generators(seed, Stream.GRID_PRICE, key, ids)):
+        for i, g in enumerate(PathStreams(seed, Stream.GRID_PRICE, key, ids)):
             g.random(out=u[i])
         starts = np.empty((len(ids), B), dtype=np.int64)
         for b, c in enumerate(cands):

@@ -31,13 +31,14 @@ from numpy.typing import NDArray
 from gridhash.risk.models._base import (
     HOURS_PER_YEAR,
     PathsLike,
+    PathStreams,
     Stream,
     as_hours,
     as_path_ids,
     check_int,
     check_number,
     fail,
-    generators,
+    mask_outside_intervals,
     readonly,
 )
 
@@ -88,13 +89,16 @@ class LogNormalDuration:
         m, s, c = math.log(self.median_h), self.log_sd, math.log(self.max_h)
         return math.exp(m + s * s / 2) * float(ndtr((c - m - s * s) / s)) / self._cap_quantile
 
-    def draw(self, rng: np.random.Generator, n: int) -> NDArray[np.float64]:
-        """``n`` durations from ``rng``. [h]"""
+    def quantile(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Durations at probabilities ``u`` in [0, 1) (uniforms give draws). [h]"""
         from scipy.special import ndtri
 
-        u = rng.random(n) * self._cap_quantile
-        u = np.maximum(u, np.finfo(float).tiny)
-        return np.minimum(self.median_h * np.exp(self.log_sd * ndtri(u)), self.max_h)
+        q = np.maximum(np.asarray(u, dtype=float) * self._cap_quantile, np.finfo(float).tiny)
+        return np.minimum(self.median_h * np.exp(self.log_sd * ndtri(q)), self.max_h)
+
+    def draw(self, rng: np.random.Generator, n: int) -> NDArray[np.float64]:
+        """``n`` durations from ``rng``. [h]"""
+        return self.quantile(rng.random(n))
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,9 +134,15 @@ class EmpiricalDuration:
         """Longest observed duration. [h]"""
         return float(self.hours.max())
 
+    def quantile(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Observed durations picked by ``u`` in [0, 1): each equally likely. [h]"""
+        n = self.hours.size
+        i = np.minimum((np.asarray(u, dtype=float) * n).astype(np.int64), n - 1)
+        return self.hours[i]
+
     def draw(self, rng: np.random.Generator, n: int) -> NDArray[np.float64]:
         """``n`` durations from ``rng``. [h]"""
-        return self.hours[rng.integers(0, self.hours.size, n)]
+        return self.quantile(rng.random(n))
 
 
 Duration = LogNormalDuration | EmpiricalDuration
@@ -251,28 +261,27 @@ class LineCutModel:
         L = self.n_lines
         per_hour = np.concatenate(([self.common_rate_per_year], self.line_rate_per_year))
         expected = per_hour / HOURS_PER_YEAR * span
-        kinds = np.arange(-1, L)
-        cols: list[list[NDArray[Any]]] = [[], [], [], []]
-        for i, g in enumerate(generators(seed, Stream.LINE_CUTS, key, ids)):
-            counts = g.poisson(expected)
-            n = int(counts.sum())
-            line = np.repeat(kinds, counts)
-            start = g.random(n) * span - W
-            dur = np.empty(n)
-            common = line < 0
-            if self.common_duration is not None and counts[0]:
-                dur[common] = self.common_duration.draw(g, int(counts[0]))
-            if self.line_duration is not None and n - counts[0]:
-                dur[~common] = self.line_duration.draw(g, n - int(counts[0]))
-            for c, v in zip(cols, (np.full(n, i), line, start, dur), strict=True):
-                c.append(v)
-        path, line, start, dur = (np.concatenate(c) if c else np.zeros(0) for c in cols)
-        return LineCutEvents(
-            path=path.astype(np.int64),
-            line=line.astype(np.int64),
-            start_h=start.astype(float),
-            duration_h=dur.astype(float),
-        )
+        # Per path: the event counts, then 2n uniforms (n start times, n durations).
+        N = len(ids)
+        counts = np.empty((N, L + 1), dtype=np.int64)
+        draws: list[NDArray[np.float64]] = []
+        for i, g in enumerate(PathStreams(seed, Stream.LINE_CUTS, key, ids)):
+            counts[i] = g.poisson(expected)
+            draws.append(g.random(2 * int(counts[i].sum())))
+        n = counts.sum(axis=1)
+        path = np.repeat(np.arange(N, dtype=np.int64), n)
+        line = np.repeat(np.tile(np.arange(-1, L, dtype=np.int64), N), counts.ravel())
+        u = np.concatenate(draws) if draws else np.zeros(0)
+        first = np.concatenate(([0], np.cumsum(n)[:-1])) if N else np.zeros(0, dtype=np.int64)
+        pos = 2 * first[path] + (np.arange(path.size) - first[path])  # start uniform's index
+        start = u[pos] * span - W
+        dur = np.zeros(path.size)
+        common = line < 0
+        if self.common_duration is not None and common.any():
+            dur[common] = self.common_duration.quantile(u[(pos + n[path])[common]])
+        if self.line_duration is not None and (~common).any():
+            dur[~common] = self.line_duration.quantile(u[(pos + n[path])[~common]])
+        return LineCutEvents(path=path, line=line, start_h=start, duration_h=dur)
 
     def sample(self, paths: PathsLike, hours: Any, seed: int, *, key: int = 0) -> NDArray[np.bool_]:
         """In-service masks.
@@ -300,12 +309,9 @@ class LineCutModel:
     def mask(self, events: LineCutEvents, n_paths: int, hours: int) -> NDArray[np.bool_]:
         """In-service masks ``(n_paths, L, hours)`` from an event table."""
         N, L, T = n_paths, self.n_lines, hours
-        first = np.floor(events.start_h)
-        last = np.ceil(events.start_h + events.duration_h)  # exclusive
-        keep = (last > 0) & (first < T)
-        first = np.clip(first[keep], 0, T).astype(np.int64)
-        last = np.clip(last[keep], 0, T).astype(np.int64)
-        path, line = events.path[keep], events.line[keep]
+        first = np.clip(np.floor(events.start_h), 0, T).astype(np.int64)
+        last = np.clip(np.ceil(events.start_h + events.duration_h), 0, T).astype(np.int64)
+        path, line = events.path, events.line
         # A common-mode event is one interval on every line.
         common = line < 0
         n_common = int(common.sum())
@@ -313,8 +319,4 @@ class LineCutModel:
         line = np.concatenate((line[~common], np.tile(np.arange(L), n_common)))
         first = np.concatenate((first[~common], np.repeat(first[common], L)))
         last = np.concatenate((last[~common], np.repeat(last[common], L)))
-        row = (path * L + line) * (T + 1)
-        depth = np.zeros(N * L * (T + 1), dtype=np.int32)
-        np.add.at(depth, row + first, 1)
-        np.add.at(depth, row + last, -1)
-        return np.cumsum(depth.reshape(N, L, T + 1), axis=2, dtype=np.int32)[:, :, :T] == 0
+        return mask_outside_intervals(path * L + line, first, last, N * L, T).reshape(N, L, T)

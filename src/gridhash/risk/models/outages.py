@@ -11,8 +11,8 @@ and the stationary availability is
 Hour 0 is drawn from the stationary law (up with probability ``A``), so every
 hour of every path is up with probability ``A``.  Rather than step through the
 hours, the sampler draws each unit's alternating spell lengths at once
-(geometric variates), and turns the switch times into a mask with an
-exclusive-or scan, vectorised over paths, units and hours.
+(geometric variates, by inversion of uniforms), vectorised over paths and
+units, and writes the mask as runs of up and down hours.
 
 The result multiplies a unit's available capacity: forced outages come on top
 of the scenario's planned outages and deratings (``Inputs.unit_available_mw``).
@@ -36,8 +36,10 @@ from gridhash.risk.models._base import (
     check_int,
     check_number,
     fail,
-    generators,
+    geometric_from_uniforms,
     readonly,
+    runs_mask,
+    uniform_rows,
 )
 
 __all__ = ["DEFAULT_MTTF_H", "DEFAULT_MTTR_H", "UnitOutageModel"]
@@ -165,33 +167,62 @@ class UnitOutageModel:
         ids = as_path_ids(paths)
         T = as_hours(hours)
         U = self.n_units
-        lam, mu, avail = self.failure_per_h, self.repair_per_h, self.availability
-        # Spell pairs per draw: enough to cover T hours with overwhelming
-        # probability; a path that falls short simply draws another batch
-        # from its own stream, so the result does not depend on the batch size.
-        cycles = T / float((self.mttf_h + self.mttr_h).min())
-        batch = math.ceil(1.2 * cycles + 6.0 * math.sqrt(cycles) + 4.0)
-        gens = generators(seed, Stream.UNIT_OUTAGES, key, ids)
-        up0 = np.empty((len(ids), U), dtype=bool)
-        flat: list[NDArray[np.int64]] = []
-        units = np.arange(U)
-        for i, g in enumerate(gens):
-            up = g.random(U) < avail
-            up0[i] = up
-            p_first = np.where(up, lam, mu)[:, None]  # leaving the initial state
-            p_second = np.where(up, mu, lam)[:, None]
-            spells = np.zeros((U, 0), dtype=np.int64)
-            while spells.shape[1] == 0 or spells[:, -1].min() < T:
-                a = g.geometric(p_first, (U, batch))
-                b = g.geometric(p_second, (U, batch))
-                more = np.stack((a, b), axis=2).reshape(U, 2 * batch)
-                offset = spells[:, -1:] if spells.shape[1] else np.zeros((U, 1), dtype=np.int64)
-                spells = np.concatenate((spells, offset + np.cumsum(more, axis=1)), axis=1)
-            u_idx = np.broadcast_to(units[:, None], spells.shape)
-            inside = spells < T
-            flat.append((i * U + u_idx[inside]) * T + spells[inside])
-        toggles = np.zeros(len(ids) * U * T, dtype=bool)
-        if flat:
-            toggles[np.concatenate(flat)] = True
-        switched = np.logical_xor.accumulate(toggles.reshape(len(ids), U, T), axis=2)
-        return switched ^ up0[:, :, None]
+        N = len(ids)
+        # Pairs of spells per unit in one draw: enough to cover T hours with
+        # overwhelming probability.  A path that falls short draws more from
+        # its own stream, so no path depends on the batch.
+        pairs = _pairs_per_draw(T, float((self.mttf_h + self.mttr_h).min()))
+        values = np.empty((N, U, 2 * pairs), dtype=bool)
+        lengths = np.empty((N, U, 2 * pairs), dtype=np.int64)
+        todo, rounds = np.arange(N), 1
+        while todo.size:
+            v, n, covered = self._spells(seed, key, ids[todo], T, pairs, rounds)
+            done = covered.all(axis=1)
+            keep = todo[done]
+            if keep.size:
+                values = _widen(values, v.shape[2], True)  # zero-length runs pad harmlessly
+                lengths = _widen(lengths, n.shape[2], 0)
+                values[keep, :, : v.shape[2]] = v[done]
+                lengths[keep, :, : n.shape[2]] = n[done]
+            todo, rounds = todo[~done], 2 * rounds
+        return runs_mask(values, lengths, N * U, T).reshape(N, U, T)
+
+    def _spells(
+        self, seed: int, key: int, ids: NDArray[np.int64], T: int, pairs: int, rounds: int
+    ) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.bool_]]:
+        """States and lengths of each unit's spells clipped to T, and whether they reach T.
+
+        Path ``p`` uses the first ``U·(1 + 2·pairs·rounds)`` uniforms of its
+        stream: ``U`` for the states in hour 0, then round after round
+        ``2·pairs`` geometric spell lengths per unit (by inversion), alternately
+        leaving the initial state and returning to it.  More rounds only
+        append spells, so a path's first spells never change.
+        """
+        U, n = self.n_units, len(ids)
+        width = 2 * pairs * rounds
+        u = uniform_rows(seed, Stream.UNIT_OUTAGES, key, ids, U * (1 + width))
+        up0 = u[:, :U] < self.availability
+        state_up = up0[:, :, None] ^ (np.arange(width) % 2 == 1)  # (n, U, width)
+        with np.errstate(divide="ignore"):  # log(1 - 1) = -inf: spells of one hour
+            fail_, repair = np.log1p(-self.failure_per_h), np.log1p(-self.repair_per_h)
+        log1m = np.where(state_up, fail_[:, None], repair[:, None])
+        draws = u[:, U:].reshape(n, rounds, U, 2 * pairs).transpose(0, 2, 1, 3)
+        spell = geometric_from_uniforms(draws.reshape(n, U, width), log1m, T + 1)
+        end = np.minimum(np.cumsum(spell, axis=2), T)
+        lengths = np.diff(end, axis=2, prepend=0)
+        return state_up, lengths, end[:, :, -1] >= T
+
+
+def _pairs_per_draw(T: int, shortest_cycle_h: float) -> int:
+    """Up/down spell pairs per unit in one draw for a horizon of ``T`` hours."""
+    cycles = T / shortest_cycle_h
+    return math.ceil(1.2 * cycles + 6.0 * math.sqrt(cycles) + 4.0)
+
+
+def _widen(a: NDArray[Any], width: int, fill: Any) -> NDArray[Any]:
+    """``a`` with its last axis padded to ``width`` with ``fill``."""
+    if a.shape[-1] >= width:
+        return a
+    out = np.full((*a.shape[:-1], width), fill, dtype=a.dtype)
+    out[..., : a.shape[-1]] = a
+    return out
