@@ -341,8 +341,9 @@ class FastResult:
     delivered_mw, unserved_mw : (O, T) delivered to and unserved of each offtake. [MW]
     mining_mw : (K, T) drawn by each miner class. [MW]
     marginal_value : (T,) a balance dual: the value of one more MW at the plant. [USD/MWh]
-    objective_hourly_usd : (T,) the objective's terms by hour (LP windows count whole
-        in their hours only through their total; see ``objective_usd``). [USD]
+    objective_hourly_usd : (T,) the objective's terms hour by hour; in LP hours, the
+        value of the LP's decisions, so the sum is ``objective_usd`` to the LP's
+        tolerances. [USD]
     objective_usd : float
         The optimum, as :func:`solve_lp` defines it. [USD]
     certified : bool
@@ -507,6 +508,12 @@ def _acc(acc: np.ndarray, mask: Mask, x: np.ndarray) -> None:
         np.add(acc, x, out=acc)
     elif mask is not False:
         np.add(acc, x, out=acc, where=mask)
+
+
+def _clip(x: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """min(max(x, 0), cap), in place."""
+    np.maximum(x, 0.0, out=x)
+    return np.minimum(x, cap, out=x)
 
 
 @dataclass
@@ -697,13 +704,9 @@ def _merit_order(
             _acc(src_ahead[j], i_first, src_cap[i])
 
     # --- the balance (step 4) ---
-    use_total = np.array(H)
-    for cap in use_cap:
-        use_total += cap
     src_total = np.array(F)
     for cap in src_cap:
         src_total += cap
-    ok &= (use_total + 1e-9 >= F) & (src_total + 1e-9 >= H)
     q = np.array(H)
     supply_below: dict[tuple, np.ndarray] = {}  # K⁻(v) by the sources it counts
     for i in range(nu):
@@ -716,16 +719,16 @@ def _merit_order(
                 _acc(cheaper, below[j], src_cap[j])
             if fixed:
                 supply_below[tuple(below)] = cheaper
-        cheaper = cheaper - use_ahead[i]
-        np.clip(cheaper, 0.0, use_cap[i], out=cheaper)
-        q += cheaper
+        q += _clip(np.subtract(cheaper, use_ahead[i]), use_cap[i])
+    # q ≤ the use capacity, so q < F where the forced output cannot be absorbed
+    ok &= (q + 1e-9 >= F) & (src_total + 1e-9 >= H)
     use_rest = [np.subtract(q, use_ahead[i]) for i in range(nu)]  # q − A_i
-    use_mw = [np.clip(r, 0.0, cap) for r, cap in zip(use_rest, use_cap, strict=True)]
+    use_mw = [_clip(r.copy(), cap) for r, cap in zip(use_rest, use_cap, strict=True)]
     src_rest = [np.subtract(q, src_ahead[j]) for j in range(ns)]
     src_mw = []
     for j in range(ns):
         tie = src_tie[j]
-        share = np.clip(src_rest[j], 0.0, src_cap[j] if tie is None else tie)
+        share = _clip(src_rest[j].copy(), src_cap[j] if tie is None else tie)
         if tie is not None:
             split = np.not_equal(tie, src_cap[j])  # partners with capacity: pro rata
             np.divide(share, tie, out=share, where=split)
