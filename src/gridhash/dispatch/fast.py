@@ -510,10 +510,34 @@ def _acc(acc: np.ndarray, mask: Mask, x: np.ndarray) -> None:
         np.add(acc, x, out=acc, where=mask)
 
 
-def _clip(x: np.ndarray, cap: np.ndarray) -> np.ndarray:
-    """min(max(x, 0), cap), in place."""
-    np.maximum(x, 0.0, out=x)
-    return np.minimum(x, cap, out=x)
+def _clip(x: np.ndarray, cap: np.ndarray, *, copy: bool = False) -> np.ndarray:
+    """min(max(x, 0), cap): in place, or in a new array with ``copy``."""
+    y = np.maximum(x, 0.0, out=None if copy else x)
+    return np.minimum(y, cap, out=y)
+
+
+def _fold(start: np.ndarray, caps: list[np.ndarray], masks: list[Mask], sums: dict) -> np.ndarray:
+    """start + Σ_j caps[j] where masks[j], added in the order of j.
+
+    The partial sums over a leading run of masks that hold for every hour are
+    shared through ``sums`` (keyed by the indices added; one dict per ``start``
+    and ``caps``), so sets that begin alike cost one add per further term.  The
+    arithmetic is the same either way (a masked add leaves other hours alone),
+    hence so is every result.  The array returned may be shared: read only.
+    """
+    acc, added, j = start, (), 0
+    while j < len(caps) and not isinstance(masks[j], np.ndarray):
+        if masks[j]:
+            added += (j,)
+            if added not in sums:
+                sums[added] = acc + caps[j]
+            acc = sums[added]
+        j += 1
+    if j < len(caps):
+        acc = acc.copy()
+        for m in range(j, len(caps)):
+            _acc(acc, masks[m], caps[m])
+    return acc
 
 
 @dataclass
@@ -674,61 +698,56 @@ def _merit_order(
     nu, ns = len(use_key), len(src_key)
 
     # uses: a strict order, value descending then position
-    use_ahead = [np.array(H) for _ in range(nu)]
+    use_sums: dict = {}
+    use_lt = {(i, j): _lt(use_key[i], use_key[j]) for i in range(nu) for j in range(i + 1, nu)}
+    use_ahead = []  # A_i: the house load and the uses ahead of i
     for i in range(nu):
-        for j in range(i + 1, nu):
-            j_first = _lt(use_key[i], use_key[j])  # j is worth more
-            _acc(use_ahead[i], j_first, use_cap[j])
-            _acc(use_ahead[j], _not(j_first), use_cap[i])
+        ahead = [
+            use_lt[i, j] if j > i else (_not(use_lt[j, i]) if j < i else False) for j in range(nu)
+        ]
+        use_ahead.append(_fold(H, use_cap, ahead, use_sums))
     # sources: cost, then ramp rank (least flexible first); equal (cost, rank) share pro rata
-    src_ahead = [np.array(F) for _ in range(ns)]
-    src_tie: list[np.ndarray | None] = [None] * ns
+    src_sums: dict = {}  # sums from F (ahead of a source, cheaper than a use, total)
+    tie_sums: dict = {}
+    first: dict[tuple[int, int], Mask] = {}  # (i, j): source i ahead of source j
+    tied: dict[tuple[int, int], Mask] = {}
     for i in range(ns):
         for j in range(i + 1, ns):
             ki, kj = src_key[i], src_key[j]
             if src_rank[i] == src_rank[j]:
-                j_first, i_first = _lt(kj, ki), _lt(ki, kj)
-                tie = _not(j_first | i_first)
-                if tie is not False:
-                    for x, y in ((i, j), (j, i)):
-                        if src_tie[x] is None:
-                            src_tie[x] = np.array(src_cap[x])
-                        _acc(src_tie[x], tie, src_cap[y])
+                first[j, i], first[i, j] = _lt(kj, ki), _lt(ki, kj)
+                tied[i, j] = tied[j, i] = _not(first[j, i] | first[i, j])
             elif src_rank[i] < src_rank[j]:  # i first on equal cost
-                j_first = _lt(kj, ki)
-                i_first = _not(j_first)
+                first[j, i] = _lt(kj, ki)
+                first[i, j] = _not(first[j, i])
             else:
-                i_first = _lt(ki, kj)
-                j_first = _not(i_first)
-            _acc(src_ahead[i], j_first, src_cap[j])
-            _acc(src_ahead[j], i_first, src_cap[i])
+                first[i, j] = _lt(ki, kj)
+                first[j, i] = _not(first[i, j])
+    src_ahead = [
+        _fold(F, src_cap, [first.get((y, x), False) for y in range(ns)], src_sums)
+        for x in range(ns)
+    ]
+    src_tie: list[np.ndarray | None] = []
+    for x in range(ns):
+        group = [True if y == x else tied.get((x, y), False) for y in range(ns)]
+        alone = all(m is False for y, m in enumerate(group) if y != x)
+        src_tie.append(None if alone else _fold(np.zeros(shape), src_cap, group, tie_sums))
 
     # --- the balance (step 4) ---
-    src_total = np.array(F)
-    for cap in src_cap:
-        src_total += cap
+    src_total = _fold(F, src_cap, [True] * ns, src_sums)
     q = np.array(H)
-    supply_below: dict[tuple, np.ndarray] = {}  # K⁻(v) by the sources it counts
     for i in range(nu):
-        below = [_lt(src_key[j], use_key[i]) for j in range(ns)]
-        fixed = all(isinstance(m, bool) for m in below)
-        cheaper = supply_below.get(tuple(below)) if fixed else None
-        if cheaper is None:
-            cheaper = np.array(F)
-            for j in range(ns):
-                _acc(cheaper, below[j], src_cap[j])
-            if fixed:
-                supply_below[tuple(below)] = cheaper
+        cheaper = _fold(F, src_cap, [_lt(src_key[j], use_key[i]) for j in range(ns)], src_sums)
         q += _clip(np.subtract(cheaper, use_ahead[i]), use_cap[i])
     # q ≤ the use capacity, so q < F where the forced output cannot be absorbed
     ok &= (q + 1e-9 >= F) & (src_total + 1e-9 >= H)
     use_rest = [np.subtract(q, use_ahead[i]) for i in range(nu)]  # q − A_i
-    use_mw = [_clip(r.copy(), cap) for r, cap in zip(use_rest, use_cap, strict=True)]
+    use_mw = [_clip(r, cap, copy=True) for r, cap in zip(use_rest, use_cap, strict=True)]
     src_rest = [np.subtract(q, src_ahead[j]) for j in range(ns)]
     src_mw = []
     for j in range(ns):
         tie = src_tie[j]
-        share = _clip(src_rest[j].copy(), src_cap[j] if tie is None else tie)
+        share = _clip(src_rest[j], src_cap[j] if tie is None else tie, copy=True)
         if tie is not None:
             split = np.not_equal(tie, src_cap[j])  # partners with capacity: pro rata
             np.divide(share, tie, out=share, where=split)
