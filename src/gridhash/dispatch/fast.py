@@ -743,16 +743,24 @@ def _merit_order(
     ok &= (q + 1e-9 >= F) & (src_total + 1e-9 >= H)
     use_rest = [np.subtract(q, use_ahead[i]) for i in range(nu)]  # q − A_i
     use_mw = [_clip(r, cap, copy=True) for r, cap in zip(use_rest, use_cap, strict=True)]
-    src_rest = [np.subtract(q, src_ahead[j]) for j in range(ns)]
+    src_rest: list[np.ndarray] = []
     src_mw = []
+    shares: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # by tie group
     for j in range(ns):
         tie = src_tie[j]
-        share = _clip(src_rest[j], src_cap[j] if tie is None else tie, copy=True)
-        if tie is not None:
-            split = np.not_equal(tie, src_cap[j])  # partners with capacity: pro rata
-            np.divide(share, tie, out=share, where=split)
-            np.multiply(share, src_cap[j], out=share, where=split)
-        src_mw.append(share)
+        if tie is None:
+            src_rest.append(np.subtract(q, src_ahead[j]))
+            src_mw.append(_clip(src_rest[-1], src_cap[j], copy=True))
+            continue
+        # the members of a tie group hold the same (shared) ahead and tie arrays
+        if id(tie) not in shares:
+            rest = np.subtract(q, src_ahead[j])
+            share = _clip(rest, tie, copy=True)
+            shares[id(tie)] = (rest, share, np.divide(share, np.where(tie > 0, tie, 1.0)))
+        rest, share, ratio = shares[id(tie)]
+        src_rest.append(rest)
+        split = np.not_equal(tie, src_cap[j])  # partners with capacity: pro rata
+        src_mw.append(np.where(split, ratio * src_cap[j], share))
 
     # --- the decisions ---
     unit_mw = np.empty((n, U, T))
