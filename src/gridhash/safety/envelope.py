@@ -467,19 +467,17 @@ def climb(need: np.ndarray, initial: np.ndarray, tr: dict[tuple[str, str], int])
     idx = np.arange(-1, T, dtype=np.int32)
     never = np.int32(-(1 << 30))
     up = [0] + [tr[(MODES[j], MODES[j - 1])] for j in range(1, len(MODES))]
-    since: dict[int, np.ndarray] = {}
-    for L in range(1, len(MODES)):
+    cum = np.cumsum(up)  # cum[j] = Σ_{i≤j} up(i → i−1)
+    # With a_L = (hours since last held at ≥ L) − cum[L], depth ≥ k iff
+    # min_{L≥k} a_L ≤ −cum[k−1]: suffix minima, one comparison per level.
+    suffix: np.ndarray | None = None
+    depth = np.zeros(need.shape, dtype=need.dtype)
+    for L in range(len(MODES) - 1, 0, -1):
         last = np.maximum.accumulate(np.where(ext >= L, idx, never), axis=-1)
-        since[L] = (idx - last)[..., 1:]  # hours since the unit was last held at ≥ L
-    depth = need.copy()
-    for k in range(1, len(MODES)):
-        reach = np.zeros(need.shape, dtype=bool)
-        width = 0
-        for L in range(k, len(MODES)):
-            width += up[L]
-            reach |= since[L] <= width
-        np.maximum(depth, np.where(reach, k, 0).astype(depth.dtype), out=depth)
-    return depth
+        a = (idx - last)[..., 1:] - np.int32(cum[L])
+        suffix = a if suffix is None else np.minimum(a, suffix, out=a)
+        depth += suffix <= -np.int32(cum[L - 1])
+    return np.maximum(depth, need)
 
 
 def _ramp_allowed(cap: np.ndarray, min_stable: np.ndarray, ramp_dn: np.ndarray) -> np.ndarray:
