@@ -670,22 +670,42 @@ def _merit_order(
     caps_k = [full(f["class_cap_mw"][:, k]) for k in range(K)]
     caps_s = {s: full(f["site_cap_mw"][:, s]) for s in sites}
     mcap = full(f["mining_cap_mw"])
+    if "mcap_unlimited" not in cache or "mining_cap_mw" not in shared:
+        cache["mcap_unlimited"] = bool(np.isposinf(f["mining_cap_mw"]).all())
+    unlimited = cache["mcap_unlimited"]  # min(∞, x) = x: skip those minimums
+    at_site = {s: [k for k in range(K) if class_site[k] == s] for s in sites}
     for k in range(K):
         # Edmonds' greedy: c_k = f(P_k ∪ {k}) − f(P_k), P_k the classes ahead of k.
-        before = {s: np.zeros(shape) for s in sites}
-        for j in range(K):
-            if j != k:
-                ahead = _not(_lt(values[j], values[k])) if j < k else _lt(values[k], values[j])
-                _acc(before[int(class_site[j])], ahead, caps_k[j])
+        # Sites where no class can be ahead of k add min(scap, 0) = 0: left out.
         s_k = int(class_site[k])
-        without = np.zeros(shape)
-        with_k = np.zeros(shape)
+        without: np.ndarray | None = None
+        with_k: np.ndarray | None = None
         for s in sites:
-            part = np.minimum(caps_s[s], before[s])
-            without += part
-            with_k += np.minimum(caps_s[s], before[s] + caps_k[k]) if s == s_k else part
+            others = [j for j in at_site[s] if j != k]
+            ahead = [
+                _not(_lt(values[j], values[k])) if j < k else _lt(values[k], values[j])
+                for j in others
+            ]
+            before = None
+            if any(m is not False for m in ahead):
+                before = _fold(np.zeros(shape), [caps_k[j] for j in others], ahead, {})
+            part = None if before is None else np.minimum(caps_s[s], before)
+            if s == s_k:
+                more = caps_k[k] if before is None else before + caps_k[k]
+                part_k = np.minimum(caps_s[s], more)
+            else:
+                part_k = part
+            if part is not None:
+                without = part if without is None else without + part
+            if part_k is not None:
+                with_k = part_k if with_k is None else with_k + part_k
+        assert with_k is not None  # the site of k is among the sites
         use_key.append(values[k])
-        use_cap.append(np.minimum(mcap, with_k) - np.minimum(mcap, without))
+        if unlimited:
+            use_cap.append(with_k if without is None else with_k - without)
+        else:
+            taken = np.zeros(shape) if without is None else without
+            use_cap.append(np.minimum(mcap, with_k) - np.minimum(mcap, taken))
 
     # --- source segments: cost, ramp rank, range (step 3) ---
     ramp_rank = np.minimum(base.unit_ramp_up_mw, base.unit_ramp_down_mw).astype(float)
