@@ -301,18 +301,26 @@ _AR1_TILE = 131_072
 
 
 def ar1_inplace(
-    x: NDArray[np.float64], phi: float, scale: float = 1.0, first_scale: float | None = None
-) -> NDArray[np.float64]:
+    x: NDArray[np.float64],
+    phi: float,
+    scale: float = 1.0,
+    first_scale: float | None = None,
+    out32: NDArray[np.float32] | None = None,
+) -> NDArray[np.floating]:
     """Overwrite ``x`` (N, T) with ``y_t = phi·y_{t-1} + scale·x_t``, ``y_0 = first_scale·x_0``.
 
     A scaled cumulative sum in blocks of ``m`` hours: inside a block starting
     at ``a``, ``y_{a+j} = phi^j (phi·y_{a-1} + Σ_{i≤j} phi^{-i}·scale·x_{a+i})``,
     with ``m`` chosen so ``phi^{-m} ≤ 1e12`` keeps it accurate to rounding
     (``m`` = 2,750 h at ``phi = 0.99``, 39 h at ``phi = 0.5``).  Rows are
-    processed in tiles of ``~131,000`` elements, so each block's four passes
-    (weights, ``cumsum``, carry, decay) run on data in cache: ~6 ns an element,
+    processed in tiles of ``~131,000`` elements, so each block's three passes
+    (weights, ``cumsum``, decay) run on data in cache: ~6 ns an element,
     the speed of ``scipy.signal.lfilter`` without its 2 s import.  Each row is
     computed on its own: a path's values do not depend on the batch.
+
+    With ``out32`` (float32, shape of ``x``) the result is rounded into it
+    instead (``x`` is then scratch): for callers that only exponentiate it
+    (:func:`exp_into` rounds to float32 anyway), one pass fewer.
     """
     if not 0.0 <= phi < 1.0:
         raise ValueError(f"phi must be in [0, 1), got {phi!r}")
@@ -322,6 +330,9 @@ def ar1_inplace(
         head = x[:, :1] * first
         x *= scale
         x[:, :1] = head
+        if out32 is not None:
+            out32[...] = x
+            return out32
         return x
     m = max(1, min(T, int(27.6 / -math.log(phi))))
     j = np.arange(m, dtype=float)
@@ -337,12 +348,15 @@ def ar1_inplace(
             w = min(m, T - a)
             v = tile[:, a : a + w]
             v *= (weight0 if a == 0 else weight)[:w]
-            np.cumsum(v, axis=1, out=v)
             if carry is not None:
-                v += carry[:, None]
-            v *= up[:w]
-            carry = v[:, -1] * phi
-    return x
+                v[:, 0] += carry  # the cumulative sum carries it along the block
+            np.cumsum(v, axis=1, out=v)
+            carry = v[:, -1] * (up[w - 1] * phi)
+            if out32 is None:
+                v *= up[:w]
+            else:
+                np.multiply(v, up[:w], out=out32[r0 : r0 + rows, a : a + w])
+    return x if out32 is None else out32
 
 
 def ar1_filter(e: NDArray[np.float64], phi: float) -> NDArray[np.float64]:
@@ -371,31 +385,68 @@ def ar1_from_normals(
     return flat.reshape(shape)
 
 
-#: Largest exponent evaluated in float32 (``exp(88.7)`` overflows float32).
-EXP32_MAX = 80.0
+#: Exponents whose float32 ``exp`` is a normal, finite float32 (1.6e-38 to 1.7e38).
+_EXP32_MIN, _EXP32_MAX = -87.0, 88.0
+
+
+def exp_into(
+    x: NDArray[np.floating],
+    factor: float | NDArray[np.float64],
+    out: NDArray[np.float64] | None = None,
+    *,
+    overwrite_x: bool = False,
+) -> NDArray[np.float64]:
+    """``factor · exp(x)`` as float64 (``out`` may be ``x``), the exponential taken in float32.
+
+    float64 ``exp`` costs ~9 ns an element on the project's machines, float32
+    ~2 ns.  ``x`` is rounded to float32 first, so the result carries a
+    relative error below ``6e-8·(2 + |x|)`` (< 1e-6 for the log prices and log
+    multipliers of these models, whose noise is 10⁵ times larger); ``x = 0``
+    gives ``factor`` exactly.  A row (last axis) with an ``x`` outside
+    [-87, 88], where float32 would overflow or lose precision, is done in
+    float64, so a path's values never depend on the other rows.  With
+    ``overwrite_x`` a float32 ``x`` is used as scratch space.
+    """
+    bad = None
+    if x.size:
+        ok = (x.min(axis=-1) >= _EXP32_MIN) & (x.max(axis=-1) <= _EXP32_MAX)
+        if not ok.all():
+            bad = ~ok
+            exact = np.exp(np.asarray(x[bad], dtype=np.float64))
+    with np.errstate(over="ignore", under="ignore"):  # only in rows redone above
+        y = (
+            np.exp(x, out=x)
+            if overwrite_x and x.dtype == np.float32
+            else np.exp(x, dtype=np.float32)
+        )
+    result = np.multiply(y, factor, out=out, dtype=np.float64)
+    if bad is not None:
+        result[bad] = exact * np.broadcast_to(factor, result.shape)[bad]
+    return result
 
 
 def scaled_exp(
     x: NDArray[np.floating],
-    shift: float | NDArray[np.floating],
+    shift: float,
     scale: float | NDArray[np.float64],
     out: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
-    """``scale · exp(x + shift)`` as float64, with the exponential taken in float32.
+    """``scale · exp(x + shift)`` as float64: :func:`exp_into` with ``exp(shift)`` in the factor."""
+    return exp_into(x, np.multiply(scale, math.exp(shift)), out=out)
 
-    float64 ``exp`` costs ~9 ns an element on the project's machines, float32
-    ~2 ns.  The exponent is rounded to float32 first, so the result carries a
-    relative error below ``6e-8·(1 + |x + shift|)`` (< 1e-6 for the log prices
-    and log multipliers of these models; their noise is 10⁵ times larger).  An
-    exponent of 0 gives ``scale`` exactly.  Exponents beyond ±80 (where float32
-    would overflow) fall back to float64.
+
+def lognormal_ar1_into(
+    z: NDArray[np.float64], phi: float, sd: float, factor: float | NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``factor · exp(x)`` for the AR(1) ``x`` of :func:`ar1_from_normals`, written over ``z``.
+
+    ``z`` (N, T) holds standard normals and receives the result; the AR(1)
+    is rounded to float32 on its last pass and exponentiated there
+    (:func:`exp_into`), so the only ``(N, T)`` temporary is half-size.
     """
-    arg = np.add(x, shift, dtype=np.float32)
-    if arg.size and not (np.abs(arg).max() <= EXP32_MAX):
-        y = np.exp(np.add(x, shift, dtype=np.float64))
-        return np.multiply(y, scale, out=out)
-    np.exp(arg, out=arg)
-    return np.multiply(arg, scale, out=out, dtype=np.float64)
+    x32 = np.empty(z.shape, dtype=np.float32)
+    ar1_inplace(z, phi, sd * math.sqrt(1.0 - phi * phi), sd, out32=x32)
+    return exp_into(x32, factor, out=z, overwrite_x=True)
 
 
 def uniform_rows(

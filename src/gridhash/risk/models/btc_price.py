@@ -40,7 +40,6 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gridhash.risk.models._base import (
-    EXP32_MAX,
     HOURS_PER_YEAR,
     PathsLike,
     PathStreams,
@@ -48,6 +47,7 @@ from gridhash.risk.models._base import (
     as_hours,
     as_path_ids,
     check_number,
+    exp_into,
     fail,
     readonly,
     scaled_exp,
@@ -169,15 +169,9 @@ class GbmPrice:
         unit = self._innovations(ids, seed, key, out[:, 1:])
         np.cumsum(out[:, 1:], axis=1, out=out[:, 1:])
         sd = self.hourly_log_return_sd * unit
-        drift = self.hourly_log_return_mean * np.arange(T)
         arg = np.multiply(out, sd, dtype=np.float32)
-        arg += drift.astype(np.float32)
-        if arg.size and not np.abs(arg).max() <= EXP32_MAX:  # float32 would overflow
-            out *= sd
-            out += drift
-            return scaled_exp(out, 0.0, self.start_price_usd, out=out)
-        np.exp(arg, out=arg)
-        return np.multiply(arg, self.start_price_usd, out=out, dtype=np.float64)
+        arg += (self.hourly_log_return_mean * np.arange(T)).astype(np.float32)
+        return exp_into(arg, self.start_price_usd, out=out, overwrite_x=True)
 
 
 def _step_hours(prices: Any, step_h: float | None) -> tuple[NDArray[np.float64], float]:

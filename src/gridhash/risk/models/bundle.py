@@ -273,7 +273,13 @@ class RiskModel:
             else fixed(inputs.fees_btc_per_block, (N, T))
         )
         if self.difficulty is not None:
-            d = self.difficulty.sample(ids, T, seed, btc_price_usd=price, fees_btc_per_block=fees)
+            if self.btc_price is not None and self.fees is not None:
+                # Sampled here: positive and finite by construction, no need to check.
+                d = self.difficulty._simulate(ids, T, seed, price, fees)
+            else:
+                d = self.difficulty.sample(
+                    ids, T, seed, btc_price_usd=price, fees_btc_per_block=fees
+                )
             difficulty, bph, subsidy = d.difficulty, d.blocks_per_hour, d.subsidy_btc_per_block
         else:
             difficulty = fixed(inputs.difficulty, (N, T))
@@ -284,11 +290,12 @@ class RiskModel:
         if any(m is not None for m in models):
             offtake = np.empty((N, O, T))
             for o, m in enumerate(models):
-                offtake[:, o] = (
-                    m.sample(ids, inputs.index, seed, key=o)
-                    if m is not None
-                    else inputs.offtake_price[o]
-                )
+                if isinstance(m, GridPriceAR1):
+                    m.sample(ids, inputs.index, seed, key=o, out=offtake[:, o])
+                elif m is not None:
+                    offtake[:, o] = m.sample(ids, inputs.index, seed, key=o)
+                else:
+                    offtake[:, o] = inputs.offtake_price[o]
         else:
             offtake = fixed(inputs.offtake_price, (N, O, T))
         U, L = len(inputs.unit_names), len(inputs.line_names)

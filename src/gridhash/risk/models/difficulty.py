@@ -73,6 +73,7 @@ from gridhash.risk.models._base import (
     check_number,
     fail,
     normal_rows,
+    readonly,
 )
 
 __all__ = [
@@ -177,11 +178,13 @@ class _HourlyIntegrals:
                 dst[r0:r1, :n_full] = src[:, : n_full * b].reshape(r1 - r0, n_full, b).sum(axis=2)
                 if n_blocks > n_full:
                     dst[r0:r1, n_full] = src[:, n_full * b :].sum(axis=1)
-        self._P, self._F, self._T = P, F, T
+        self._T = T
+        self._take_p, self._take_f = _gatherer(P), _gatherer(F)
         zero = np.zeros((N, 1))
         self._cum_p = np.concatenate((zero, np.cumsum(sums_p, axis=1)), axis=1)
         self._cum_pf = np.concatenate((zero, np.cumsum(sums_pf, axis=1)), axis=1)
         self._rows = np.arange(N)
+        self._row_start = self._rows * T
 
     def at(self, x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """``(∫_0^x P, ∫_0^x P·F)`` per row, ``0 ≤ x ≤ T``."""
@@ -189,15 +192,31 @@ class _HourlyIntegrals:
         i = np.minimum(np.floor(x).astype(np.int64), T - 1)
         q = i // b
         j = np.arange(b)
-        idx = np.minimum(q[:, None] * b + j, T - 1)
-        before = j < (i - q * b)[:, None]
-        p_w = self._P[rows[:, None], idx] * before
-        f_w = self._F[rows[:, None], idx]
+        idx = np.minimum(q[:, None] * b + j, T - 1)  # the hours of x's block
+        flat = idx + self._row_start[:, None]
+        p_w = self._take_p(flat, idx)
+        p_w *= j < (i - q * b)[:, None]  # only the hours before x's
+        f_w = self._take_f(flat, idx)
+        f_w *= p_w
+        p_i = self._take_p(self._row_start + i, i)
+        f_i = self._take_f(self._row_start + i, i)
         frac = x - i
-        p_i, f_i = self._P[rows, i], self._F[rows, i]
         int_p = self._cum_p[rows, q] + p_w.sum(axis=1) + frac * p_i
-        int_pf = self._cum_pf[rows, q] + (p_w * f_w).sum(axis=1) + frac * p_i * f_i
+        int_pf = self._cum_pf[rows, q] + f_w.sum(axis=1) + frac * p_i * f_i
         return int_p, int_pf
+
+
+def _gatherer(a: NDArray[np.float64]) -> Any:
+    """``take(flat_index, column_index)`` for an (N, T) array: flat for a contiguous one,
+    by column for a broadcast series, by fancy indexing otherwise (always a new array)."""
+    if a.flags.c_contiguous:
+        flat = a.reshape(-1)
+        return lambda flat_idx, idx: flat.take(flat_idx)
+    if a.strides[0] == 0:
+        row = np.ascontiguousarray(a[0])
+        return lambda flat_idx, idx: row.take(idx)
+    T = a.shape[1]
+    return lambda flat_idx, idx: a[flat_idx // T, idx]
 
 
 class _Epochs:
@@ -283,18 +302,21 @@ class _Epochs:
     def subsidy(self) -> NDArray[np.float64]:
         """Mean consensus subsidy of the blocks found in each hour, ``(N, T)``.
 
-        Constant unless a path crosses a halving within the horizon; only those
-        paths need their hourly heights.
+        Constant unless a path crosses a halving within the horizon: then a
+        read-only broadcast of one number (no memory per path).  Otherwise only
+        the paths that cross need their hourly heights.
         """
         N, T, h0 = self.S.shape[0], self.T, self.start_height
-        out = np.full((N, T), float(block_subsidy_btc(int(h0))))
+        s0 = float(block_subsidy_btc(int(h0)))
         h_end = h0 + self.blocks_by(float(T))
         crossing = np.flatnonzero(
             np.floor(h_end / HALVING_INTERVAL) != math.floor(h0 / HALVING_INTERVAL)
         )
-        if crossing.size:
-            h = np.concatenate((self.height(crossing), h_end[crossing, None]), axis=1)
-            out[crossing] = mean_subsidy_between(h[:, :T], h[:, 1:])
+        if crossing.size == 0:
+            return readonly(np.broadcast_to(np.float64(s0), (N, T)))
+        out = np.full((N, T), s0)
+        h = np.concatenate((self.height(crossing), h_end[crossing, None]), axis=1)
+        out[crossing] = mean_subsidy_between(h[:, :T], h[:, 1:])
         return out
 
 
@@ -306,7 +328,8 @@ class DifficultyPaths:
     the N paths; entries of epochs that start at or after hour T are NaN (the
     number of columns can therefore differ between chunks of paths; the
     hourly arrays never do).  ``height`` and ``hashrate_ehs`` are computed
-    when first read (the bundle does not need them).
+    when first read (the bundle does not need them); ``subsidy_btc_per_block``
+    is a read-only broadcast when no path crosses a halving.
     """
 
     difficulty: NDArray[np.float64]  # (N, T) [-], harmonic mean over the hour
@@ -431,6 +454,23 @@ class DifficultyModel:
         N = len(ids)
         P = _as_paths_array(btc_price_usd, N, T, "btc_price_usd")
         F = _as_paths_array(fees_btc_per_block, N, T, "fees_btc_per_block")
+        return self._simulate(ids, T, seed, P, F, key)
+
+    def _simulate(
+        self,
+        ids: NDArray[np.int64],
+        T: int,
+        seed: int,
+        P: NDArray[np.float64],
+        F: NDArray[np.float64],
+        key: int = 0,
+    ) -> DifficultyPaths:
+        """:meth:`sample` for checked ``(N, T)`` price and fee paths (finite, ≥ 0).
+
+        :class:`~gridhash.risk.models.bundle.RiskModel` calls it directly with
+        the paths its own models sampled, which are positive by construction.
+        """
+        N = len(ids)
         integrals = _HourlyIntegrals(P, F)
         hp_per_reward = float(hashprice_usd_per_ph_day(1.0, 1.0, 0.0, 1.0))
 

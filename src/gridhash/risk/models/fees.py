@@ -10,11 +10,12 @@ so ``log f_t`` is stationary Gaussian with standard deviation ``s``, lag-one
 autocorrelation ``φ`` (a shock halves every ``h`` hours) and ``E[f_t] = f̄``
 exactly.  ``f_t`` is the mean fee of the blocks found in hour ``t``.  The
 exponential is taken in float32 (relative error < 1e-6, see
-:func:`~gridhash.risk.models._base.scaled_exp`).
+:func:`~gridhash.risk.models._base.exp_into`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,13 +25,12 @@ from numpy.typing import NDArray
 from gridhash.risk.models._base import (
     PathsLike,
     Stream,
-    ar1_from_normals,
     as_hours,
     as_path_ids,
     check_number,
+    lognormal_ar1_into,
     normal_rows,
     phi_from_half_life,
-    scaled_exp,
 )
 
 __all__ = ["FeeModel"]
@@ -92,5 +92,5 @@ class FeeModel:
         ids = as_path_ids(paths)
         T = as_hours(hours)
         z = normal_rows(seed, Stream.FEES, key, ids, T)
-        x = ar1_from_normals(z, self.phi, self.log_sd, overwrite=True)
-        return scaled_exp(x, -0.5 * self.log_sd**2, self.mean_btc_per_block, out=x)
+        factor = self.mean_btc_per_block * math.exp(-0.5 * self.log_sd**2)
+        return lognormal_ar1_into(z, self.phi, self.log_sd, factor)

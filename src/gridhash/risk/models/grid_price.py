@@ -27,6 +27,7 @@ survive the resampling.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,16 +38,15 @@ from gridhash.risk.models._base import (
     PathsLike,
     PathStreams,
     Stream,
-    ar1_from_normals,
     as_hours,
     as_path_ids,
     check_int,
     check_number,
     fail,
+    lognormal_ar1_into,
     normal_rows,
     phi_from_half_life,
     readonly,
-    scaled_exp,
 )
 
 if TYPE_CHECKING:
@@ -225,7 +225,13 @@ class GridPriceAR1:
         return phi_from_half_life(self.half_life_h)
 
     def sample(
-        self, paths: PathsLike, hours: Any, seed: int, *, key: int = 0
+        self,
+        paths: PathsLike,
+        hours: Any,
+        seed: int,
+        *,
+        key: int = 0,
+        out: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
         """Price paths.
 
@@ -239,6 +245,9 @@ class GridPriceAR1:
             Master seed; path ``p`` depends only on ``(seed, key, p)``.
         key : int, default 0
             Sub-stream: use one per offtake.
+        out : numpy.ndarray, shape (N, T), optional
+            Float64 array to write the prices into (rows contiguous, e.g. one
+            offtake of an ``(N, O, T)`` array); returned.
 
         Returns
         -------
@@ -254,9 +263,13 @@ class GridPriceAR1:
                 T,
                 f"{self.baseline_usd_per_mwh.size} hours (the baseline's length)",
             )
-        z = normal_rows(seed, Stream.GRID_PRICE, key, ids, T)
-        x = ar1_from_normals(z, self.phi, self.log_sd, overwrite=True)
-        p = scaled_exp(x, -0.5 * self.log_sd**2, self.baseline_usd_per_mwh, out=x)
+        if out is not None and (
+            out.shape != (len(ids), T) or out.dtype != np.float64 or out.strides[-1] != 8
+        ):
+            raise fail("wrong output array", "out", out.shape, f"float64, shape ({len(ids)}, {T})")
+        z = normal_rows(seed, Stream.GRID_PRICE, key, ids, T, out=out)
+        factor = self.baseline_usd_per_mwh * math.exp(-0.5 * self.log_sd**2)
+        p = lognormal_ar1_into(z, self.phi, self.log_sd, factor)
         return _clip(p, self._lo, self._cap, T, "GridPriceAR1")
 
 
