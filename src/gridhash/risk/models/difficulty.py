@@ -153,6 +153,11 @@ _SUM_BLOCK_H = 24
 _SUM_GROUP = 64
 
 
+def _noise_per_draw(T: int) -> int:
+    """Hashrate innovations drawn per path at first: three times the on-schedule retargets."""
+    return math.ceil(3 * T / 336) + 16
+
+
 class _HourlyIntegrals:
     """``∫_0^x P`` and ``∫_0^x P·F`` per path, for hourly step functions ``P`` and ``F``.
 
@@ -476,8 +481,7 @@ class DifficultyModel:
 
         # One draw per path; a path needing more retargets than that redraws a
         # longer prefix of its own stream, so its numbers never depend on the batch.
-        batch = math.ceil(3 * T / 336) + 16
-        z = normal_rows(seed, Stream.DIFFICULTY, key, ids, batch)
+        z = normal_rows(seed, Stream.DIFFICULTY, key, ids, _noise_per_draw(T))
 
         g_, beta, sigma = (
             self.trend_per_year,
