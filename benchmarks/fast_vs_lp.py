@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each, best kept [3]")
     parser.add_argument("--paths", type=int, default=1000, help="stochastic years [1000]")
     parser.add_argument("--block", type=int, default=100, help="paths per batch call [100]")
-    parser.add_argument("--workers", type=int, default=None, help="threads [all CPUs]")
+    parser.add_argument("--workers", type=int, default=1, help="threads per batch call [1]")
     parser.add_argument("--check", type=int, default=3, help="paths checked by the LP [3]")
     parser.add_argument("--seed", type=int, default=2027, help="perturbation seed [2027]")
     parser.add_argument("--no-outages", action="store_true", help="leave availability alone")
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     obj = np.concatenate(objectives)
     print(
         f"batch: {args.paths} paths x {T} h = {hours:,} scenario-hours "
-        f"in blocks of {args.block}, workers={args.workers or os.cpu_count()}"
+        f"in blocks of {args.block}, workers={args.workers}"
     )
     print(
         f"  dispatch {solve_s:.2f} s: {hours / solve_s / 1e6:.2f} M scenario-hours/s "

@@ -649,7 +649,7 @@ def _merit_order(
         return cache[(name, i)]
 
     def full(a: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(a, shape)
+        return a if a.shape == shape else np.broadcast_to(a, shape)
 
     H = full(f["house_load_mw"])
     F = full(umin.sum(axis=1))
@@ -1093,7 +1093,7 @@ def solve_fast_batch(
     *,
     outputs: Collection[str] | None = None,
     chunk_size: int | None = None,
-    workers: int | None = None,
+    workers: int | None = 1,
     fallback: Fallback = "window",
     **overrides: np.ndarray,
 ) -> FastBatchResult:
@@ -1111,8 +1111,12 @@ def solve_fast_batch(
     chunk_size : int, optional
         Paths computed together (default: about 8,192 hours per chunk, at least one path).  The
         results do not depend on it.
-    workers : int, optional
-        Threads working on chunks (default: the CPUs, at most one per chunk).
+    workers : int, default 1
+        Threads working on chunks (at most one per chunk; ``None``: one per CPU).
+        numpy releases the GIL inside each operation, but about a fifth of the
+        time is Python between operations, and on a shared machine a second
+        thread measured slower than one; parallelise over blocks of paths in
+        processes where cores are free.
     fallback : {"window", "path"}
         How paths whose per-hour optimum breaks a ramp row are made exact:
         LP windows around the violations (checked exact, else grown), or the
