@@ -149,8 +149,6 @@ def _as_paths_array(x: Any, N: int, T: int, field: str) -> NDArray[np.float64]:
 
 #: Hours per block of the partial sums behind :class:`_HourlyIntegrals`. [h]
 _SUM_BLOCK_H = 24
-#: Paths per group when summing ``P·F`` (keeps the product in cache). [-]
-_SUM_GROUP = 64
 
 
 def _noise_per_draw(T: int) -> int:
@@ -162,7 +160,7 @@ class _HourlyIntegrals:
     """``∫_0^x P`` and ``∫_0^x P·F`` per path, for hourly step functions ``P`` and ``F``.
 
     Sums over blocks of 24 hours are taken once (one pass over ``P`` and
-    ``P·F``, no ``(N, T)`` cumulative sum); an integral at any ``x`` adds the
+    ``F``, no ``(N, T)`` cumulative sum or product); an integral at any ``x`` adds the
     blocks before ``x``, the hours of its block before ``x`` and the fraction
     of the hour it falls in.  Every row is computed on its own, so a path's
     values do not depend on the other paths in the batch.
@@ -173,16 +171,17 @@ class _HourlyIntegrals:
         b = _SUM_BLOCK_H
         n_full = T // b
         n_blocks = n_full + (T % b > 0)
-        sums_p = np.zeros((N, n_blocks))
-        sums_pf = np.zeros((N, n_blocks))
-        buf = np.empty((min(N, _SUM_GROUP), T))
-        for r0 in range(0, N, _SUM_GROUP):
-            r1 = min(N, r0 + _SUM_GROUP)
-            pf = np.multiply(P[r0:r1], F[r0:r1], out=buf[: r1 - r0])
-            for src, dst in ((P[r0:r1], sums_p), (pf, sums_pf)):
-                dst[r0:r1, :n_full] = src[:, : n_full * b].reshape(r1 - r0, n_full, b).sum(axis=2)
-                if n_blocks > n_full:
-                    dst[r0:r1, n_full] = src[:, n_full * b :].sum(axis=1)
+        sums_p = np.empty((N, n_blocks))
+        sums_pf = np.empty((N, n_blocks))
+        # einsum's sums of products need no (N, T) temporary; their order of
+        # summation depends only on the block length, not on the row.
+        p3 = P[:, : n_full * b].reshape(N, n_full, b)
+        f3 = F[:, : n_full * b].reshape(N, n_full, b)
+        np.einsum("nbk->nb", p3, out=sums_p[:, :n_full])
+        np.einsum("nbk,nbk->nb", p3, f3, out=sums_pf[:, :n_full])
+        if n_blocks > n_full:
+            sums_p[:, n_full] = np.einsum("nk->n", P[:, n_full * b :])
+            sums_pf[:, n_full] = np.einsum("nk,nk->n", P[:, n_full * b :], F[:, n_full * b :])
         self._T = T
         self._take_p, self._take_f = _gatherer(P), _gatherer(F)
         zero = np.zeros((N, 1))
