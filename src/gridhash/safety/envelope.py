@@ -36,8 +36,9 @@ and modes only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -257,6 +258,7 @@ def envelope_arrays(
     tr = rules.transitions
     unit_pos = {n: i for i, n in enumerate(inputs.unit_names)}
     ramp_dn = inputs.unit_ramp_down_mw
+    cap_u = inputs.unit_capacity_mw
     q = {k: np.broadcast_to(v, (*lead, T)) for k, v in quantities.items()}
     acts: list[Activation] = []
 
@@ -268,21 +270,22 @@ def envelope_arrays(
     blocked = np.zeros((*lead, T), dtype=bool)
     mining_cap_rule = np.full((*lead, T), np.inf)
 
+    # Rules act on few hours of each path: update the (..., U, T) arrays only there.
     def raise_need(sel: np.ndarray, mask: np.ndarray, level: int) -> None:
-        if not mask.any():
+        nz = np.nonzero(mask)
+        if not nz[-1].size:
             return
-        lift = (mask * np.int8(level))[..., None, :]
-        if len(sel) == U:  # in place on the whole array (no fancy-index copies)
-            np.maximum(need, lift, out=need)
-        else:
-            for u in sel:
-                np.maximum(need[..., u, :], lift[..., 0, :], out=need[..., u, :])
+        for u in sel:
+            pos = (*nz[:-1], u, nz[-1])
+            need[pos] = np.maximum(need[pos], level)
 
-    def lower_cap(sel: np.ndarray, lim: np.ndarray) -> None:
-        if len(sel) == U:
-            np.minimum(cap_rule, lim, out=cap_rule)
-        else:
-            cap_rule[..., sel, :] = np.minimum(cap_rule[..., sel, :], lim)
+    def lower_cap(sel: np.ndarray, mask: np.ndarray, value: Callable[[int, tuple], Any]) -> None:
+        nz = np.nonzero(mask)
+        if not nz[-1].size:
+            return
+        for u in sel:
+            pos = (*nz[:-1], u, nz[-1])
+            cap_rule[pos] = np.minimum(cap_rule[pos], value(int(u), nz))
 
     for rule, cond_spec in zip(rules.rules, rules.conditions, strict=True):
         cond = np.asarray(cond_spec.evaluate(q), dtype=bool)
@@ -312,16 +315,19 @@ def envelope_arrays(
                 mining_cap_rule = np.where(active, np.minimum(mining_cap_rule, a.mining_cap_mw),
                                            mining_cap_rule)
             elif a.kind == "max_output_fraction":
-                frac = a.max_output_fraction * inputs.unit_capacity_mw[sel][:, None]
-                lim = np.where(active[..., None, :], frac, np.inf)
-                if before.any():
-                    lim = np.minimum(lim, _ramp_cap(before, ramp_dn[sel], D - idx, frac))
-                lower_cap(sel, lim)
+                f = a.max_output_fraction
+                lower_cap(sel, active, lambda u, nz, f=f: f * cap_u[u])
+                steps = D - idx
+                slow = [u for u in sel if np.isfinite(ramp_dn[u])]
+                lower_cap(np.array(slow, dtype=np.int64), before,
+                          lambda u, nz, f=f, steps=steps: f * cap_u[u] + ramp_dn[u] * steps[nz])
                 if explain:
-                    for s, e in spans(before & (lim < avail[sel] - 1e-6).any(axis=0)):
+                    lim = np.min([f * cap_u[u] + ramp_dn[u] * np.maximum(steps, 0)
+                                  for u in slow] or [np.full(T, np.inf)], axis=0)
+                    for s, e in spans(before & (lim < avail[sel].max(axis=0) - 1e-6)):
                         acts.append(Activation(rule.name, "approach", s, e, int(onset[s]),
-                                               f"ramping down to {a.max_output_fraction:.0%} "
-                                               f"by {when(int(D[s]))}", cond_spec.text))
+                                               f"ramping down to {f:.0%} by {when(int(D[s]))}",
+                                               cond_spec.text))
             else:  # mode
                 m = MODES.index(a.mode)
                 raise_need(sel, active, m)
@@ -333,19 +339,16 @@ def envelope_arrays(
                 zero_from = first_nonpower - tr[(MODES[P], MODES[HSB])]
                 at_zero = persists & (idx >= zero_from) & (idx < first_nonpower)
                 approach = persists & (idx < zero_from)
-                if at_zero.any() or approach.any():
-                    lim = np.where(at_zero[..., None, :], 0.0, np.inf)
-                    if approach.any():
-                        lim = np.minimum(
-                            lim, _ramp_cap(approach, ramp_dn[sel], zero_from - idx, 0.0)
-                        )
-                    lower_cap(sel, lim)
-                else:
-                    lim = np.full((len(sel), 1), np.inf)
+                lower_cap(sel, at_zero, lambda u, nz: 0.0)
+                steps = zero_from - idx
+                slow = [u for u in sel if np.isfinite(ramp_dn[u])]
+                lower_cap(np.array(slow, dtype=np.int64), approach,
+                          lambda u, nz, steps=steps: ramp_dn[u] * steps[nz])
                 if explain:
-                    down = persists & (idx < D) & (
-                        (lim < avail[sel] - 1e-6).any(axis=0) | (idx >= first_nonpower)
-                    )
+                    ramped = np.zeros(T, dtype=bool)
+                    for u in slow:
+                        ramped |= ramp_dn[u] * np.maximum(steps, 0) < avail[u] - 1e-6
+                    down = persists & (idx < D) & ((approach & ramped) | (idx >= zero_from))
                     for s, e in spans(down):
                         acts.append(Activation(rule.name, "approach", s, e, int(onset[s]),
                                                f"going down to {a.mode} by {when(int(D[s]))}",
