@@ -24,6 +24,7 @@ from gridhash.risk.models._base import (
     PathStreams,
     Stream,
     ar1_filter,
+    ar1_from_normals,
     ar1_inplace,
     exp_into,
     generators,
@@ -76,6 +77,18 @@ def test_normal_rows_are_each_paths_stream() -> None:
     z = normal_rows(3, Stream.FEES, 0, ids, 10)
     for row, g in zip(z, generators(3, Stream.FEES, 0, ids), strict=True):
         assert np.array_equal(row, g.standard_normal(10))
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.5, 0.986, 0.9999])
+def test_stationary_ar1_from_normals_equals_the_recursion(phi: float) -> None:
+    z = np.random.default_rng(0).standard_normal((3, 2000))
+    sd = 0.7
+    x = np.empty_like(z)
+    x[:, 0] = sd * z[:, 0]
+    for t in range(1, z.shape[1]):
+        x[:, t] = phi * x[:, t - 1] + sd * math.sqrt(1 - phi * phi) * z[:, t]
+    np.testing.assert_allclose(ar1_from_normals(z, phi, sd), x, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ar1_from_normals(z[0], phi, sd), x[0], rtol=0, atol=1e-10)
 
 
 def test_ar1_rounded_to_float32_equals_the_float64_scan() -> None:

@@ -283,14 +283,6 @@ def normal_rows(
     return z
 
 
-def standard_normals(gens: Sequence[np.random.Generator], n: int) -> NDArray[np.float64]:
-    """``(len(gens), n)`` standard normal draws, row ``i`` from ``gens[i]``."""
-    out = np.empty((len(gens), n))
-    for i, g in enumerate(gens):
-        g.standard_normal(out=out[i])
-    return out
-
-
 def phi_from_half_life(half_life_h: float) -> float:
     """Hourly AR(1) coefficient whose impulse response halves in ``half_life_h`` hours."""
     return 0.5 ** (1.0 / half_life_h)
@@ -423,16 +415,6 @@ def exp_into(
     if bad is not None:
         result[bad] = exact * np.broadcast_to(factor, result.shape)[bad]
     return result
-
-
-def scaled_exp(
-    x: NDArray[np.floating],
-    shift: float,
-    scale: float | NDArray[np.float64],
-    out: NDArray[np.float64] | None = None,
-) -> NDArray[np.float64]:
-    """``scale · exp(x + shift)`` as float64: :func:`exp_into` with ``exp(shift)`` in the factor."""
-    return exp_into(x, np.multiply(scale, math.exp(shift)), out=out)
 
 
 def lognormal_ar1_into(

@@ -50,7 +50,6 @@ from gridhash.risk.models._base import (
     exp_into,
     fail,
     readonly,
-    scaled_exp,
 )
 
 if TYPE_CHECKING:
@@ -63,12 +62,12 @@ def prices_from_log_returns(start: float, r: NDArray[np.float64]) -> NDArray[np.
     """``(N, T)`` prices from ``(N, T-1)`` hourly log returns, column 0 = ``start``.
 
     The log price is summed in float64; its exponential is taken in float32
-    (:func:`~gridhash.risk.models._base.scaled_exp`: relative error < 1e-6).
+    (:func:`~gridhash.risk.models._base.exp_into`: relative error < 1e-6).
     """
     out = np.empty((r.shape[0], r.shape[1] + 1))
     out[:, 0] = 0.0
     np.cumsum(r, axis=1, out=out[:, 1:])
-    return scaled_exp(out, 0.0, start, out=out)
+    return exp_into(out, start, out=out)
 
 
 @dataclass(frozen=True)
