@@ -17,10 +17,10 @@ signing party (owners and offtakers) and signs statements for them on request.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -30,12 +30,10 @@ from gridhash.errors import GridhashError
 from gridhash.ledger.signing import PartyKey
 from gridhash.service.auth import Caller, new_token, same_digest, token_hash
 from gridhash.service.config import ServiceConfig, plant_clock_offset, utcnow
-from gridhash.service.db import Database, Meta, Principal, from_db, to_db
+from gridhash.service.db import Checkpointer, Database, Meta, Principal, from_db, to_db
 from gridhash.service.errors import NotFoundError, UnauthorizedError
-from gridhash.service.ledgerlog import LedgerLog, load_or_create_key
+from gridhash.service.ledgerlog import LedgerLog, load_or_create_key, queue_event
 from gridhash.service.plant import Plant
-
-log = logging.getLogger("gridhash.service")
 
 
 class SetupError(GridhashError):
@@ -69,6 +67,11 @@ class OperationsService:
             self.db, config.ledger_path(), config.keys_path(), config.head_interval_s
         )
         self.log.recover()
+        files = [self.log.path]
+        database = self.db.engine.url.database
+        if self.db.is_sqlite and database:
+            files.append(Path(database))
+        self.checkpointer = Checkpointer(files).start()
         if config.demo:
             self._demo_keys()
 
@@ -83,6 +86,7 @@ class OperationsService:
         return self.plant.agreement
 
     def close(self) -> None:
+        self.checkpointer.stop()
         try:
             self.log.close()
         finally:
@@ -101,7 +105,9 @@ class OperationsService:
         return {pid: keys[pid] for pid in self.plant.signers if pid in keys}
 
     def _bootstrap(self) -> dict[str, str]:
+        """Set an empty database up (or check it); returns the tokens issued now."""
         now = self.now()
+        tokens: dict[str, str] = {}
         with self.db.write() as s:
             meta = {m.key: m.value for m in s.scalars(select(Meta))}
             if meta:
@@ -113,13 +119,11 @@ class OperationsService:
                         f"under agreement {meta.get('agreement')!r}, not {self.plant.name!r} "
                         f"under {self.agreement.name!r}; use another --db"
                     )
-                if not self.config.demo:
-                    return {}
-                tokens = {}
-                for (pid,) in s.execute(select(Principal.id)).all():
-                    tokens[pid] = new_token()
-                    s.execute(update(Principal).where(Principal.id == pid)
-                              .values(token_hash=token_hash(tokens[pid])))
+                if self.config.demo:  # demo: fresh tokens at every start
+                    for (pid,) in s.execute(select(Principal.id)).all():
+                        tokens[pid] = new_token()
+                        s.execute(update(Principal).where(Principal.id == pid)
+                                  .values(token_hash=token_hash(tokens[pid])))
                 return tokens
             s.add_all([
                 Meta(key="scenario", value=self.plant.name),
@@ -127,7 +131,6 @@ class OperationsService:
                 Meta(key="created", value=now.isoformat()),
                 Meta(key="gridhash", value=__version__),
             ])
-            tokens: dict[str, str] = {}
             for p in self.agreement.parties:
                 tokens[p.id] = new_token()
                 s.add(Principal(id=p.id, kind="party", role=p.role, name=p.name, site=None,
@@ -139,11 +142,11 @@ class OperationsService:
                                 site=site, token_hash=token_hash(tokens[pid]),
                                 created_at=to_db(now)))
             loaded = self.plant.loaded
-            LedgerLog.record(s, "scenario", {
+            queue_event(s, "scenario", {
                 "name": loaded.name, "source": loaded.source or "", "text": loaded.text or "",
                 "agreement": self.agreement.name, "gridhash": __version__,
             }, now)
-            LedgerLog.record(s, "agreement", self._agreement_payload({}), now)
+            queue_event(s, "agreement", self._agreement_payload({}), now)
         return tokens
 
     def _demo_keys(self) -> None:

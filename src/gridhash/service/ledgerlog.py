@@ -4,13 +4,16 @@ A state change and its ledger event are written in the **same** database
 transaction (:meth:`LedgerLog.record` adds a row to ``ledger_outbox`` holding
 the entry's kind and canonical JSON payload).  After the commit,
 :meth:`LedgerLog.flush` appends every pending event to the ledger in one
-transaction and stores the entry's ``seq`` beside the event.  A request
-returns only after its events are on the ledger.
+transaction.  A request returns only after its events are on the ledger.
 
-A crash between the ledger append and storing the ``seq`` leaves entries on
-the ledger that the database still lists as pending; :meth:`LedgerLog.recover`
-(run at start-up) matches the ledger's tail to pending events by kind and
-payload, so nothing is appended twice and nothing is lost.
+The entry's ``seq`` is then stored beside the event, not in a transaction of
+its own but in the next write transaction that records an event (or at
+shutdown): one durable commit less per request.  Until then the service
+remembers, in memory, which pending events are already appended.  A crash in
+between leaves entries on the ledger that the database still lists as
+pending; :meth:`LedgerLog.recover` (run at start-up) matches the ledger's tail
+to pending events by kind and payload, so nothing is appended twice and
+nothing is lost.
 
 Tree heads are signed with the service's own Ed25519 key (``service.key`` in
 the keys folder) after every change other than a meter batch, and at least
@@ -44,6 +47,13 @@ class LedgerMismatchError(RuntimeError):
     """The ledger's tail does not match the database's pending events."""
 
 
+def queue_event(session: Session, kind: str, payload: Any, now: datetime) -> LedgerEvent:
+    """Add a ledger event to the caller's transaction (appended after the commit)."""
+    event = LedgerEvent(kind=kind, payload=canonical_json(payload).decode(), created_at=to_db(now))
+    session.add(event)
+    return event
+
+
 def load_or_create_key(folder: Path, party: str) -> PartyKey:
     path = folder / f"{party}{PRIVATE_SUFFIX}"
     if path.exists():
@@ -67,33 +77,57 @@ class LedgerLog:
         head = self.ledger.head()
         self._head_size = head.size if head else 0
         self._head_time = time.monotonic()
+        self._unsaved: dict[int, int] = {}  # event id → ledger seq, not yet stored
+        self._unsaved_lock = threading.Lock()
 
     # ------------------------------------------------------------------ writing
-    @staticmethod
-    def record(session: Session, kind: str, payload: Any, now: datetime) -> LedgerEvent:
-        """Queue a ledger entry in the caller's transaction (appended by :meth:`flush`)."""
-        event = LedgerEvent(
-            kind=kind, payload=canonical_json(payload).decode(), created_at=to_db(now)
-        )
-        session.add(event)
-        return event
+    def record(self, session: Session, kind: str, payload: Any, now: datetime) -> LedgerEvent:
+        """Queue a ledger entry in the caller's transaction (appended by :meth:`flush`).
+
+        The same transaction stores the ``seq`` of events appended earlier.
+        """
+        with self._unsaved_lock:  # a leaf lock: the caller holds the database's write lock
+            unsaved = sorted(self._unsaved.items())  # one row-lock order for every transaction
+        if unsaved:
+            session.execute(update(LedgerEvent), [
+                {"id": event_id, "ledger_seq": seq} for event_id, seq in unsaved
+            ])
+        return queue_event(session, kind, payload, now)
 
     def flush(self) -> int:
         """Append every pending event to the ledger; returns how many were appended."""
         with self._lock:
             with self.db.read() as s:
-                pending = s.execute(
+                rows = s.execute(
                     select(LedgerEvent.id, LedgerEvent.kind, LedgerEvent.payload)
                     .where(LedgerEvent.ledger_seq.is_(None))
                     .order_by(LedgerEvent.id)
                 ).all()
+            # Appended events whose seq a committed transaction has stored are no longer
+            # pending; the others are still waiting for their seq to be stored.
+            with self._unsaved_lock:
+                self._unsaved = {r[0]: self._unsaved[r[0]] for r in rows
+                                 if r[0] in self._unsaved}
+            pending = [r for r in rows if r[0] not in self._unsaved]
             if not pending:
                 return 0
             entries = self.ledger.append_many((k, json.loads(p)) for _, k, p in pending)
-            self._store_seqs([(row[0], e.seq) for row, e in zip(pending, entries, strict=True)])
+            with self._unsaved_lock:
+                for row, entry in zip(pending, entries, strict=True):
+                    self._unsaved[row[0]] = entry.seq
             force = any(k not in QUIET_KINDS for _, k, _ in pending)
             self.sign_head(force=force)
             return len(entries)
+
+    def save_seqs(self) -> None:
+        """Store the seq of every appended event now (at shutdown)."""
+        with self._lock:
+            with self._unsaved_lock:
+                pairs = sorted(self._unsaved.items())
+            if pairs:
+                self._store_seqs(pairs)
+                with self._unsaved_lock:
+                    self._unsaved = {}
 
     def _store_seqs(self, pairs: list[tuple[int, int]]) -> None:
         with self.db.write() as s:
@@ -146,7 +180,10 @@ class LedgerLog:
                 found.append((match[0], entry.seq))
             if found:
                 self._store_seqs(found)
+            with self._unsaved_lock:
+                self._unsaved = {}
         self.flush()
+        self.save_seqs()
         return len(found)
 
     # ------------------------------------------------------------------ reading
@@ -187,6 +224,7 @@ class LedgerLog:
         with self._lock:
             try:
                 self.flush()
+                self.save_seqs()
                 self.sign_head(force=True)
             finally:
                 self.ledger.close()

@@ -26,7 +26,6 @@ from sqlalchemy.exc import IntegrityError
 from gridhash.service.auth import Caller
 from gridhash.service.db import MeterBatch, Reading, from_db, to_db
 from gridhash.service.errors import ConflictError, InvalidError
-from gridhash.service.ledgerlog import LedgerLog
 from gridhash.service.plant import HOUR, stamp
 
 MAX_BATCH = 10_000
@@ -134,10 +133,10 @@ def _store(svc: Any, caller: Caller, batch: dict[tuple[str, datetime], float], r
                          stored=len(new), duplicates=duplicates)
         s.add(row)
         s.flush()
-        s.execute(insert(Reading), [
+        s.connection().execute(insert(Reading.__table__), [
             {"meter": m, "interval_start": t, "value": v, "batch_id": row.id} for (m, t), v in new
         ])
-        LedgerLog.record(s, "meter_batch", {
+        svc.log.record(s, "meter_batch", {
             "batch": row.id, "by": caller.id,
             "readings": [[m, stamp(_utc(t)), v] for (m, t), v in new],
         }, now)

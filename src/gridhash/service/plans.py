@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session
 from gridhash.service.auth import Caller
 from gridhash.service.db import Decision, Plan, from_db, to_db
 from gridhash.service.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
-from gridhash.service.ledgerlog import LedgerLog
 
 OPEN = ("proposed",)
 
@@ -88,7 +87,7 @@ def propose(svc: Any, caller: Caller, day: date) -> dict[str, Any]:
                     data=data)
         s.add(plan)
         s.flush()
-        LedgerLog.record(s, "plan_proposed", {
+        svc.log.record(s, "plan_proposed", {
             "plan": plan.id, "day": day.isoformat(), "by": caller.id,
             "sites_mw": data["sites"], "offtakes_mw": data["offtakes"],
             "totals_mwh": data["totals_mwh"],
@@ -160,7 +159,7 @@ def vote(svc: Any, caller: Caller, plan_id: int, decision: str, reason: str) -> 
             s.add(Decision(plan_id=plan_id, party=caller.id, kind="vote", decision=decision,
                            reason=reason, at=to_db(now)))
             s.flush()
-            LedgerLog.record(s, "plan_decision", {"plan": plan_id, "day": plan.day.isoformat(),
+            svc.log.record(s, "plan_decision", {"plan": plan_id, "day": plan.day.isoformat(),
                                                   "party": caller.id, "decision": decision,
                                                   "reason": reason}, now)
             decisions = _decisions(s, [plan_id])[plan_id]
@@ -184,16 +183,16 @@ def _evaluate(svc: Any, s: Session, plan: Plan, decisions: list[Decision], now: 
                 .with_for_update()):
             other.status = "superseded"
             other.decided_at = to_db(now)
-            LedgerLog.record(s, "plan_superseded", {"plan": other.id, "by_plan": plan.id,
+            svc.log.record(s, "plan_superseded", {"plan": other.id, "by_plan": plan.id,
                                                     "day": plan.day.isoformat()}, now)
         plan.status = "active"
         plan.decided_at = to_db(now)
-        LedgerLog.record(s, "plan_activated", {"plan": plan.id, "day": plan.day.isoformat(),
+        svc.log.record(s, "plan_activated", {"plan": plan.id, "day": plan.day.isoformat(),
                                                "approvals": sorted(yes)}, now)
     elif len(members) - len(no) < rule.required:
         plan.status = "rejected"
         plan.decided_at = to_db(now)
-        LedgerLog.record(s, "plan_rejected", {"plan": plan.id, "day": plan.day.isoformat(),
+        svc.log.record(s, "plan_rejected", {"plan": plan.id, "day": plan.day.isoformat(),
                                               "rejections": sorted(no)}, now)
 
 
@@ -217,7 +216,7 @@ def veto(svc: Any, caller: Caller, plan_id: int, reason: str) -> dict[str, Any]:
             plan.status = "vetoed"
             plan.decided_at = to_db(now)
             s.flush()
-            LedgerLog.record(s, "plan_vetoed", {"plan": plan_id, "day": plan.day.isoformat(),
+            svc.log.record(s, "plan_vetoed", {"plan": plan_id, "day": plan.day.isoformat(),
                                                 "party": caller.id, "reason": reason,
                                                 "was": was}, now)
             view = plan_view(svc, plan, _decisions(s, [plan_id])[plan_id])

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from gridhash.service.auth import Caller
 from gridhash.service.db import Decision, Hold, PlantState, from_db, to_db
 from gridhash.service.errors import ConflictError, NotFoundError
-from gridhash.service.ledgerlog import LedgerLog
 
 
 def hold_view(h: Hold) -> dict[str, Any]:
@@ -68,7 +67,7 @@ def raise_hold(svc: Any, caller: Caller, reason: str) -> dict[str, Any]:
         hold = Hold(raised_by=caller.id, raised_at=to_db(now), reason=reason)
         s.add(hold)
         s.flush()
-        LedgerLog.record(s, "hold_raised", {"hold": hold.id, "by": caller.id, "reason": reason,
+        svc.log.record(s, "hold_raised", {"hold": hold.id, "by": caller.id, "reason": reason,
                                             "at": now.isoformat()}, now)
         view = hold_view(hold)
     svc.log.flush()
@@ -86,7 +85,7 @@ def lift_hold(svc: Any, caller: Caller, hold_id: int, reason: str) -> dict[str, 
             raise ConflictError(f"safety hold {hold_id} was already lifted by {hold.lifted_by}",
                            field="hold_id")
         hold.lifted_by, hold.lifted_at, hold.lift_reason = caller.id, to_db(now), reason
-        LedgerLog.record(s, "hold_lifted", {"hold": hold_id, "by": caller.id, "reason": reason,
+        svc.log.record(s, "hold_lifted", {"hold": hold_id, "by": caller.id, "reason": reason,
                                             "at": now.isoformat()}, now)
         view = hold_view(hold)
     svc.log.flush()
@@ -108,7 +107,7 @@ def report_state(svc: Any, caller: Caller, offsite_lines: int, on_diesel: bool,
                            on_diesel=on_diesel, units=units, note=note)
         s.add(state)
         s.flush()
-        LedgerLog.record(s, "plant_state", {"report": state.id, "by": caller.id,
+        svc.log.record(s, "plant_state", {"report": state.id, "by": caller.id,
                                             "offsite_lines": offsite_lines,
                                             "on_diesel": on_diesel, "units": units,
                                             "note": note, "at": now.isoformat()}, now)

@@ -31,7 +31,6 @@ from gridhash.ledger.signing import PublicKey, fingerprint, verify
 from gridhash.service.auth import Caller
 from gridhash.service.db import Principal, Statement, StatementSignature, from_db, to_db
 from gridhash.service.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
-from gridhash.service.ledgerlog import LedgerLog
 from gridhash.service.plant import stamp
 
 
@@ -109,7 +108,7 @@ def produce(svc: Any, caller: Caller, period: int) -> dict[str, Any]:
                            created_at=to_db(now), data=doc, meter_record=record)
             s.add(st)
             s.flush()
-            LedgerLog.record(s, "meter", {"agreement": plant.agreement.name, **record}, now)
+            svc.log.record(s, "meter", {"agreement": plant.agreement.name, **record}, now)
             view = _view(svc, caller, st, [])
     except IntegrityError:
         raise ConflictError(f"statements for period {period} were already produced",
@@ -207,7 +206,7 @@ def sign(svc: Any, caller: Caller, period: int, party: str, signature: str | Non
             s.add(StatementSignature(period=period, party=party, signature=signature,
                                      public_key=key_hex, at=to_db(now)))
             s.flush()
-            LedgerLog.record(s, "statement_signature", {
+            svc.log.record(s, "statement_signature", {
                 "period": period, "agreement": svc.agreement.name, "party": party,
                 "public_key": key_hex, "signature": signature}, now)
             sigs = _signatures(s, [period])[period]
@@ -215,7 +214,7 @@ def sign(svc: Any, caller: Caller, period: int, party: str, signature: str | Non
             if all(p in signed for p in svc.plant.signers):
                 st.status = "signed"
                 st.signed_at = to_db(now)
-                LedgerLog.record(s, "statement", {
+                svc.log.record(s, "statement", {
                     **st.data, "signatures": {p: signed[p] for p in svc.plant.signers}}, now)
             view = _view(svc, caller, st, sigs)
     except IntegrityError:
@@ -247,10 +246,10 @@ def register_key(svc: Any, caller: Caller, party: str, public_key: str) -> dict[
                            "against it)", field="public_key")
         s.execute(update(Principal).where(Principal.id == party).values(public_key=public_key))
         s.flush()
-        LedgerLog.record(s, "party_key", {"party": party, "public_key": public_key,
+        svc.log.record(s, "party_key", {"party": party, "public_key": public_key,
                                           "fingerprint": fingerprint(bytes.fromhex(public_key))},
                          now)
-        LedgerLog.record(s, "agreement", svc._agreement_payload(svc.signer_keys(s)), now)
+        svc.log.record(s, "agreement", svc._agreement_payload(svc.signer_keys(s)), now)
     svc.log.flush()
     return {"party": party, "public_key": public_key,
             "fingerprint": fingerprint(bytes.fromhex(public_key)), "changed": True}
