@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gridhash.dispatch import DispatchProblem, solve_lp
+from gridhash.dispatch import DispatchProblem, fast, solve_lp
 from gridhash.dispatch.fast import (
     OUTPUTS,
     RAMP_TOL,
@@ -182,11 +183,12 @@ def test_binding_ramp_falls_back_to_lp_by_hand() -> None:
         assert r.objective_usd == pytest.approx(70 * (1 - 5) + 100 * (100 - 5))
 
 
-def test_window_is_local_to_the_violation() -> None:
-    # 200 hours at a good price, one hour at a price below cost: only a window is re-solved
-    T = 200
+def test_windows_are_local_to_the_violations() -> None:
+    # 400 hours at a good price, two hours at a price below cost: two windows are re-solved,
+    # side by side in one LP
+    T = 400
     price = np.full(T, 50.0)
-    price[100] = 1.0
+    price[[60, 300]] = 1.0
     p = problem(
         T=T,
         avail=((100.0,),),
@@ -200,7 +202,7 @@ def test_window_is_local_to_the_violation() -> None:
     )
     r = solve_fast(p)
     lp = solve_lp(p)
-    assert not r.certified and 0 < r.lp_hours < T
+    assert not r.certified and 0 < r.lp_hours < T // 4 and r.lp_solves <= 2
     assert agree(r.objective_usd, lp.objective_usd)
     np.testing.assert_allclose(r.unit_mw, lp.unit_mw, atol=1e-6)
 
@@ -242,10 +244,17 @@ def random_problem(draw, ramps: str = "none") -> DispatchProblem:
 
     ``ramps``: "none" (no ramp limits), "some" (random ramp limits and lifted ramp
     hours; ramp-limited units keep steady limits so the problem stays feasible),
-    "tight" (small ramps and prices swinging around the units' costs).
+    "tight" (small ramps and prices swinging around the units' costs every hour),
+    "sparse" (small ramps, longer horizons, a few hours with prices below cost).
     Values sit on coarse grids half the time, so that ties are common.
     """
-    T = draw(st.integers(1, 10) if ramps == "none" else st.integers(2, 10))
+    T = draw(
+        st.integers(1, 10)
+        if ramps == "none"
+        else st.integers(30, 120)
+        if ramps == "sparse"
+        else st.integers(2, 10)
+    )
     U = draw(st.integers(1, 3))
     O = draw(st.integers(0, 2))
     K = draw(st.integers(0, 3))
@@ -264,7 +273,7 @@ def random_problem(draw, ramps: str = "none") -> DispatchProblem:
     ramp = np.full(U, INF)
     if ramps == "some":
         ramp = np.where(rng.random(U) > 0.4, num(5, 60, U), INF)
-    elif ramps == "tight":
+    elif ramps in ("tight", "sparse"):
         ramp = num(1, 15, U)
     steady = np.isfinite(ramp)
     avail[steady] = avail[steady, :1]
@@ -273,6 +282,11 @@ def random_problem(draw, ramps: str = "none") -> DispatchProblem:
     price = num(-5, 120, (O, T))
     if ramps == "tight" and O:
         price = np.where(np.arange(T) % 2 == 0, -10.0, 150.0) * np.ones((O, 1))
+    if ramps == "sparse" and O:  # a few spells below cost, and a few dear hours
+        level = np.where(rng.random(T) > 0.9, 400.0, 150.0)
+        for start in rng.integers(0, T, 1 + T // 30):
+            level[start : start + rng.integers(1, 6)] = -10.0
+        price = level * np.ones((O, 1))
     cap = num(0, 150, (O, T))
     if O:
         cap[0] += 300.0  # room for forced output, mostly
@@ -280,6 +294,13 @@ def random_problem(draw, ramps: str = "none") -> DispatchProblem:
     site_cap = num(0, 80, (S, T))
     class_cap = num(0, 50, (K, T))
     house = num(0, 20, T)
+    value = num(-10, 150, (K, T))
+    if ramps == "sparse":  # steady but for the prices: violations come in spells
+        avail[:] = avail[:, :1]
+        cap, firm, site_cap, class_cap = (
+            x[:, :1].repeat(T, 1) for x in (cap, firm, site_cap, class_cap)
+        )
+        house, value = np.full(T, house[0]), value[:, :1].repeat(T, 1)
     envelope = rng.random() < 0.6
     return DispatchProblem(
         unit_names=tuple(f"u{i}" for i in range(U)),
@@ -301,7 +322,7 @@ def random_problem(draw, ramps: str = "none") -> DispatchProblem:
         class_names=tuple(f"k{i}" for i in range(K)),
         class_site=rng.integers(0, S, K),
         class_cap_mw=class_cap,
-        class_value=num(-10, 150, (K, T)),
+        class_value=value,
         diesel_cap_mw=num(0, 15, T) * (rng.random(T) > 0.5) if envelope else None,
         diesel_cost=float(num(20, 300, ())) if envelope else 0.0,
         blackout_cap_mw=house.copy() if envelope else None,
@@ -372,6 +393,14 @@ def test_binding_ramps_fall_back_and_agree(p: DispatchProblem, fallback: str) ->
         assert not r.certified and r.lp_solves >= 1 and r.lp_hours > 0
     else:
         assert r.certified
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_problem("sparse"), st.sampled_from([0, 2, 12]))
+def test_sparse_violations_are_repaired_in_windows(p: DispatchProblem, pad: int) -> None:
+    # narrow first windows make the repair pin, grow and merge windows
+    with mock.patch.object(fast, "WINDOW_PAD", pad):
+        check_against_lp(p, "window")
 
 
 @SETTINGS

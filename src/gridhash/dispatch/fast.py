@@ -82,19 +82,23 @@ optimum from above.  If it meets every ramp row where ``ramp_mask`` is True
 hence optimal: the path is *certified*.
 
 Otherwise (``fallback="window"``) the violations are covered by windows of
-hours, at least one hour apart.  Keep only the ramp rows inside windows: this
-still relaxes the full LP, and its optimum is R = Σ_{t outside} per-hour optimum
-+ Σ_w R_w, with R_w the window's LP cut loose from its neighbours.  A window is
-*accepted* when its solution x_w has value R_w and meets the ramp rows that join
-it to the fast hours on either side: (a) the free window LP's own solution,
-when it happens to meet those rows, or else (b) the LP with those rows as bounds
-on the window's first and last hours, when its optimum equals R_w (to 1e-9
-relative).  When every window is accepted the assembled dispatch is feasible
-and reaches the upper bound R: it is optimal.  A window that is not accepted
-grows (its length again on each side), merging with neighbours, and beyond half
-the horizon the path is solved as one LP.  ``fallback="path"`` skips windows.
-The marginal values in a window are the free window LP's balance duals, which
-with zero duals on the joining rows are duals of the full problem.
+hours (12 h either side at first), at least one hour apart.  Keep only the
+ramp rows inside windows: this still relaxes the full LP, and its optimum is
+R = Σ_{t outside} per-hour optimum + Σ_w R_w, with R_w the optimum of window w
+cut loose from its neighbours.  A window is *accepted* when its dispatch x_w is
+worth R_w and meets the ramp rows that join it to the per-hour optimum on
+either side: (a) the free window's own solution, when it happens to meet those
+rows, or else (b) the optimum with those rows as bounds on the window's first
+and last hours, when it is worth R_w (to 1e-9 of the window's gross value,
+Σ_t |objective_t|: far inside the LP's own tolerances).  When every window is
+accepted the assembled dispatch is feasible and reaches the upper bound R: it
+is optimal.  A window that is not accepted grows (its length again on each
+side), merging with neighbours; once windows would cover half the horizon the
+path is solved as one LP.  The windows of a round share no row, so they are
+solved side by side in one LP (and the bounded ones in a second): a path costs
+a few LP solves of its window hours.  ``fallback="path"`` skips windows.  The
+marginal values in a window are the free window LP's balance duals, which with
+zero duals on the joining rows are duals of the full problem.
 """
 
 from __future__ import annotations
@@ -161,7 +165,8 @@ OUTPUTS: tuple[str, ...] = (
 
 #: Ramp rows may be exceeded by this much (HiGHS's primal feasibility tolerance). [MW]
 RAMP_TOL = 1e-7
-#: A constrained window LP must reach the free one's optimum to this relative tolerance.
+#: A window bounded by its neighbours must reach its free optimum to this much of its
+#: gross value (Σ_t |objective_t|).
 WINDOW_REL = 1e-9
 #: Hours added on each side of a ramp violation for its first window.
 WINDOW_PAD = 12
@@ -902,27 +907,45 @@ def _hourly_objective(p: DispatchProblem, r: DispatchResult) -> np.ndarray:
     )
 
 
-def _write(view: dict[str, np.ndarray], p: DispatchProblem, r: DispatchResult, a: int) -> None:
-    """Copy an LP result for hours ``a:a+len`` into one path's arrays."""
-    b = a + r.imported_mw.shape[0]
-    view["unit_mw"][:, a:b] = r.unit_mw
-    view["imported_mw"][a:b] = r.imported_mw
-    view["delivered_mw"][:, a:b] = r.delivered_mw
-    view["unserved_mw"][:, a:b] = r.unserved_mw
-    view["mining_mw"][:, a:b] = r.mining_mw
-    view["diesel_mw"][a:b] = r.diesel_mw
-    view["blackout_mw"][a:b] = r.blackout_mw
-    view["objective_hourly_usd"][a:b] = _hourly_objective(p, r)
+def _write(
+    view: dict[str, np.ndarray], r: DispatchResult, hourly: np.ndarray, src: slice, dst: slice
+) -> None:
+    """Copy hours ``src`` of an LP result (``hourly``: its objective by hour) to hours ``dst``."""
+    view["unit_mw"][:, dst] = r.unit_mw[:, src]
+    view["imported_mw"][dst] = r.imported_mw[src]
+    view["delivered_mw"][:, dst] = r.delivered_mw[:, src]
+    view["unserved_mw"][:, dst] = r.unserved_mw[:, src]
+    view["mining_mw"][:, dst] = r.mining_mw[:, src]
+    view["diesel_mw"][dst] = r.diesel_mw[src]
+    view["blackout_mw"][dst] = r.blackout_mw[src]
+    view["objective_hourly_usd"][dst] = hourly[src]
 
 
-def _slice(p: DispatchProblem, a: int, b: int) -> DispatchProblem:
-    """Hours ``a:b+1`` of ``p``, with the ramp rows inside them only."""
-    h = slice(a, b + 1)
+Window = tuple[int, int]  # first and last hour
+
+
+def _gather(
+    p: DispatchProblem,
+    windows: list[Window],
+    bounds: list[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> tuple[DispatchProblem, list[slice]]:
+    """One problem of the hours of ``windows`` side by side, each cut loose from the
+    hours around it (its ramp rows inside it only), and where each window lies in it.
+
+    ``bounds``: each window's unit (min, cap) arrays, replacing ``p``'s.
+    """
+    idx = np.concatenate([np.arange(a, b + 1) for a, b in windows])
+    spans, start = [], 0
+    for a, b in windows:
+        spans.append(slice(start, start + b - a + 1))
+        start += b - a + 1
+    allowed = p.ramp_mask[:, idx]
+    allowed[:, [s.start for s in spans]] = False
 
     def cut(x: np.ndarray | None) -> np.ndarray | None:
-        return None if x is None else np.array(x[..., h])
+        return None if x is None else x[..., idx]
 
-    return dataclasses.replace(
+    sub = dataclasses.replace(
         p,
         unit_available_mw=cut(p.unit_available_mw),
         unit_min_mw=cut(p.unit_min_mw),
@@ -936,24 +959,30 @@ def _slice(p: DispatchProblem, a: int, b: int) -> DispatchProblem:
         site_cap_mw=cut(p.site_cap_mw),
         class_cap_mw=cut(p.class_cap_mw),
         class_value=cut(p.class_value),
-        index=None if p.index is None else p.index[h],
+        index=None if p.index is None else p.index[idx],
         diesel_cap_mw=cut(p.diesel_cap_mw),
         blackout_cap_mw=cut(p.blackout_cap_mw),
         mining_cap_mw=cut(p.mining_cap_mw),
-        ramp_allowed=np.array(p.ramp_mask[:, h]),
+        ramp_allowed=allowed,
     )
+    if bounds is not None:
+        sub = dataclasses.replace(
+            sub,
+            unit_min_mw=np.concatenate([lo for lo, _ in bounds], axis=1),
+            unit_available_mw=np.concatenate([hi for _, hi in bounds], axis=1),
+        )
+    return sub, spans
 
 
-def _pinned(
-    p: DispatchProblem, sub: DispatchProblem, a: int, b: int, g: np.ndarray
-) -> DispatchProblem | None:
-    """``sub`` (hours a..b of ``p``) with the ramp rows to the fixed hours a−1 and b+1
-    as bounds on its first and last hours; None when that cannot be done exactly."""
+def _pin(p: DispatchProblem, a: int, b: int, g: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The units' (min, cap) over hours a..b with the ramp rows to the fixed hours a−1
+    and b+1 as bounds on the first and last hours; None when that cannot be exact."""
     T = p.hours
+    h = slice(a, b + 1)
     mask = p.ramp_mask
     up, down = p.unit_ramp_up_mw, p.unit_ramp_down_mw
-    lower = sub.unit_min_mw.copy()
-    upper = sub.unit_available_mw.copy()
+    lower = p.unit_min_mw[:, h].copy()
+    upper = p.unit_available_mw[:, h].copy()
     if a > 0:
         m = mask[:, a]
         lower[m, 0] = np.maximum(lower[m, 0], g[m, a - 1] - down[m])
@@ -964,9 +993,9 @@ def _pinned(
         upper[m, -1] = np.minimum(upper[m, -1], g[m, b + 1] + down[m])
     if (lower > upper).any():
         return None  # the window cannot meet both neighbours: grow it
-    if ((upper <= 0) & (sub.unit_available_mw > 0)).any():
-        return None  # a zero bound would drop ramp rows inside the window
-    return dataclasses.replace(sub, unit_min_mw=lower, unit_available_mw=upper)
+    if ((upper <= 0) & (p.unit_available_mw[:, h] > 0)).any():
+        return None  # a zero cap would drop ramp rows inside the window
+    return lower, upper
 
 
 def _joins(p: DispatchProblem, a: int, b: int, g: np.ndarray, w: np.ndarray) -> bool:
@@ -998,14 +1027,15 @@ def _whole(p: DispatchProblem, view: dict[str, np.ndarray], solves: int, label: 
         r = solve_lp(p)
     except InfeasibleError as exc:
         raise InfeasibleError([f"{label}{reason}" for reason in exc.reasons]) from None
-    _write(view, p, r, 0)
+    every = slice(0, p.hours)
+    _write(view, r, _hourly_objective(p, r), every, every)
     view["marginal_value"][:] = r.marginal_value
     return _Repair(objective=r.objective_usd, lp_hours=p.hours, lp_solves=solves + 1)
 
 
-def _merge(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _merge(windows: list[Window]) -> list[Window]:
     """Sorted windows, merged where fewer than one fixed hour lies between two."""
-    out: list[tuple[int, int]] = []
+    out: list[Window] = []
     for a, b in sorted(windows):
         if out and a <= out[-1][1] + 1:
             out[-1] = (out[-1][0], max(out[-1][1], b))
@@ -1017,64 +1047,80 @@ def _merge(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def _repair(
     p: DispatchProblem,
     view: dict[str, np.ndarray],
-    fast_objective: np.ndarray,
     violated: np.ndarray,
     fallback: Fallback,
     label: str,
 ) -> _Repair:
-    """Make one path exact where its per-hour optimum breaks ramp rows (module docstring)."""
+    """Make one path exact where its per-hour optimum breaks ramp rows (module docstring).
+
+    Every round solves one LP for all pending windows side by side (they share no
+    row), then one for those whose solution does not meet the fixed hours around
+    them, with those ramp rows as bounds; a window whose bounded optimum falls
+    short of its free one grows.
+    """
     from gridhash.dispatch.lp import solve_lp
 
     T = p.hours
     if fallback == "path":
         return _whole(p, view, 0, label)
-    g = view["unit_mw"].copy()  # the fast dispatch the windows join
+    g = view["unit_mw"].copy()  # the per-hour optimum the windows join
     hours = np.flatnonzero(violated)
     windows = _merge([(max(0, t - 1 - WINDOW_PAD), min(T - 1, t + WINDOW_PAD)) for t in hours])
-    accepted: dict[tuple[int, int], tuple[DispatchProblem, DispatchResult, DispatchResult]] = {}
+    # window -> (the LP result chosen, its hourly objective, the window's hours in it,
+    #            the free LP result, the window's hours in that one)
+    accepted: dict[Window, tuple[DispatchResult, np.ndarray, slice, DispatchResult, slice]] = {}
     solves = 0
     while True:
-        grown: list[tuple[int, int]] = []
-        for a, b in windows:
-            if (a, b) in accepted:
-                continue
-            if 2 * (b - a + 1) > T:
-                return _whole(p, view, solves, label)
-            sub = _slice(p, a, b)
-            try:
-                free = solve_lp(sub, explain=False)
-            except InfeasibleError:  # then so is the whole problem: let the LP explain
-                return _whole(p, view, solves + 1, label)
-            solves += 1
-            if _joins(p, a, b, g, free.unit_mw):
-                accepted[(a, b)] = (sub, free, free)
-                continue
-            pinned = _pinned(p, sub, a, b, g)
-            if pinned is not None:
-                try:
-                    fixed = solve_lp(pinned, explain=False)
-                except InfeasibleError:
-                    fixed = None
-                solves += 1
-                bound = free.objective_usd - WINDOW_REL * (1.0 + abs(free.objective_usd))
-                if fixed is not None and fixed.objective_usd >= bound:
-                    accepted[(a, b)] = (sub, fixed, free)
-                    continue
-            n = b - a + 1
-            grown.append((max(0, a - n), min(T - 1, b + n)))
-        if not grown:
+        pending = [w for w in windows if w not in accepted]
+        if not pending:
             break
-        windows = _merge([w for w in windows if w in accepted] + grown)
+        if sum(b - a + 1 for a, b in windows) * 2 > T:
+            return _whole(p, view, solves, label)
+        sub, spans = _gather(p, pending)
+        try:
+            free = solve_lp(sub, explain=False)
+        except InfeasibleError:  # then so is the whole problem: let the LP explain
+            return _whole(p, view, solves + 1, label)
+        solves += 1
+        free_hourly = _hourly_objective(sub, free)
+        grown: list[Window] = []
+        pinnable: list[tuple[Window, slice, tuple[np.ndarray, np.ndarray]]] = []
+        for w, span in zip(pending, spans, strict=True):
+            if _joins(p, *w, g, free.unit_mw[:, span]):
+                accepted[w] = (free, free_hourly, span, free, span)
+                continue
+            bounds = _pin(p, *w, g)
+            if bounds is None:
+                grown.append(w)
+            else:
+                pinnable.append((w, span, bounds))
+        if pinnable:
+            psub, pspans = _gather(p, [w for w, _, _ in pinnable], [x for *_, x in pinnable])
+            try:
+                fixed = solve_lp(psub, explain=False)
+            except InfeasibleError:  # some window cannot meet its neighbours: grow them all
+                fixed = None
+            solves += 1
+            fixed_hourly = None if fixed is None else _hourly_objective(psub, fixed)
+            for (w, span, _), pspan in zip(pinnable, pspans, strict=True):
+                if fixed is not None and fixed_hourly is not None:
+                    bound = float(free_hourly[span].sum())
+                    tol = WINDOW_REL * (1.0 + float(np.abs(free_hourly[span]).sum()))
+                    if float(fixed_hourly[pspan].sum()) >= bound - tol:
+                        accepted[w] = (fixed, fixed_hourly, pspan, free, span)
+                        continue
+                grown.append(w)
+        wider = [(max(0, a - (b - a + 1)), min(T - 1, b + (b - a + 1))) for a, b in grown]
+        windows = _merge([w for w in windows if w in accepted] + wider)
         accepted = {w: v for w, v in accepted.items() if w in windows}
 
     covered = np.zeros(T, dtype=bool)
-    objective = 0.0
-    for (a, b), (sub, chosen, free) in sorted(accepted.items()):
-        _write(view, sub, chosen, a)
-        view["marginal_value"][a : b + 1] = free.marginal_value
-        covered[a : b + 1] = True
-        objective += chosen.objective_usd
-    objective += float(fast_objective[~covered].sum())
+    for (a, b), (chosen, hourly, span, free, free_span) in accepted.items():
+        dst = slice(a, b + 1)
+        _write(view, chosen, hourly, span, dst)
+        view["marginal_value"][dst] = free.marginal_value[free_span]
+        covered[dst] = True
+    objective = float(view["objective_hourly_usd"].sum())
     return _Repair(objective=objective, lp_hours=int(covered.sum()), lp_solves=solves)
 
 
@@ -1197,10 +1243,9 @@ def solve_fast_batch(
         for p in np.flatnonzero(~cert):
             i = lo + int(p)
             view = {name: a[p] for name, a in arrays.items()}
-            fast_obj = hourly[p].copy()
             label = f"path {i}: " if N > 1 else ""
             mode: Fallback = "path" if infeasible[p] else fallback
-            rep = _repair(batch.path(i), view, fast_obj, violated[p], mode, label)
+            rep = _repair(batch.path(i), view, violated[p], mode, label)
             obj[p] = rep.objective
             lp_hours[i] = rep.lp_hours
             fallbacks += 1
