@@ -444,7 +444,10 @@ class FastBatchResult:
         return len(self.objective_usd)
 
     def path(self, i: int) -> FastResult:
-        """Path ``i`` as a :class:`FastResult` (needs every hourly output kept)."""
+        """Path ``i`` as a :class:`FastResult` (needs every hourly output kept).
+
+        ``lp_solves`` and ``seconds`` are the batch's own (totals), so 0 here.
+        """
         missing = [name for name in OUTPUTS if getattr(self, name) is None]
         if missing:
             raise ValueError(f"path() needs every output; left out: {', '.join(missing)}")
@@ -1153,7 +1156,7 @@ def solve_fast_batch(
     outputs : collection of str, optional
         The hourly arrays to return (names in :data:`OUTPUTS`); default all.
         ``()`` keeps only the per-path objective, certificate and LP hours:
-        10,000 paths × 8,760 h of every array would take about 14 GB.
+        10,000 paths × 8,760 h of every array would take about 12 GB.
     chunk_size : int, optional
         Paths computed together (default: about 8,192 hours per chunk, at least one path).  The
         results do not depend on it.
