@@ -4,8 +4,9 @@ Generates ``--paths`` paths of a scenario's default :class:`RiskModel`
 (``znpp`` unless ``--scenario`` says otherwise) in chunks of ``--chunk``
 paths, and times, per chunk:
 
-- each model's own ``sample`` call, fed as in :meth:`RiskModel.sample`
-  (difficulty gets the chunk's sampled price and fee paths);
+- each model's own public ``sample`` call, fed as in :meth:`RiskModel.sample`
+  (difficulty gets the chunk's sampled price and fee paths, and checks them,
+  which the bundle skips for paths it sampled itself);
 - the whole bundle, :func:`sample_paths` with the same model (what a
   Monte-Carlo driver calls; it is not the sum of the rows above, which run
   separately with their own allocations);
@@ -19,7 +20,7 @@ paths, and times, per chunk:
 Times are the best of ``--repeat`` rounds, in ms per path; peak resident
 memory of the process is printed at the end.
 
-    python benchmarks/risk_sampling.py [--paths 1000] [--chunk 500] [--repeat 3]
+    python benchmarks/risk_sampling.py [--paths 1000] [--chunk 250] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scenario", default="znpp")
     parser.add_argument("--paths", type=int, default=1000, help="paths in all")
-    parser.add_argument("--chunk", type=int, default=500, help="paths per sample call")
+    parser.add_argument("--chunk", type=int, default=250, help="paths per sample call")
     parser.add_argument("--repeat", type=int, default=3, help="rounds per chunk; best is kept")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
