@@ -131,6 +131,7 @@ def create_app(config: ServiceConfig | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc.start_serving()
         yield
         svc.close()
 

@@ -17,6 +17,7 @@ signing party (owners and offtakers) and signs statements for them on request.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,12 @@ from gridhash.service.plant import Plant
 
 class SetupError(GridhashError):
     """The database or ledger does not fit the scenario and agreement asked for."""
+
+
+def freeze_heap() -> None:
+    """Collect, then move every object alive now to the collector's permanent generation."""
+    gc.collect()
+    gc.freeze()
 
 
 def site_principal(site: str) -> str:
@@ -76,6 +83,17 @@ class OperationsService:
             self._demo_keys()
 
     # ------------------------------------------------------------------ basics
+    def start_serving(self) -> None:
+        """Called when the server starts: keep the heap built so far out of the collector.
+
+        A full collection walks every live object (the scenario, the dispatch, the
+        libraries: ~200,000 objects, ~100 ms on 2 cores), pausing every request in
+        flight.  Objects that live as long as the process are frozen
+        (:func:`gc.freeze`) at start-up and again once the dispatch is computed.
+        """
+        self.plant.after_run = freeze_heap
+        freeze_heap()
+
     def now(self) -> datetime:
         """Plant time (aware UTC)."""
         now = self._clock()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
@@ -83,6 +84,8 @@ class Plant:
         self.period_hours: int = self.agreement.settlement_period_hours
         self._lock = threading.Lock()
         self._run: Run | None = None
+        #: Called once the dispatch is computed (the service freezes the heap then).
+        self.after_run: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ names
     @property
@@ -160,6 +163,8 @@ class Plant:
                 from gridhash.pipeline import run_scenario
 
                 self._run = run_scenario(self.loaded, agreement=self.agreement.name)
+                if self.after_run is not None:
+                    self.after_run()
             return self._run
 
     def plan_for_day(self, day: date) -> dict[str, Any]:
