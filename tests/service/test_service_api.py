@@ -3,7 +3,7 @@ plans and approvals, setpoints, holds, meter data, statements, the ledger."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -133,23 +133,28 @@ def test_a_safety_hold_stops_mining_at_once_and_plant_state_applies_the_rules(
     assert sp["planned_mw"] == planned
     status = h.get("/api/safety", "own-b").json()
     assert status["mining_allowed"] is False and status["holds"][0]["id"] == hold["id"]
+    h.clock.advance(minutes=1)
     r = h.post(f"/api/safety/holds/{hold['id']}/lift", "watch", {"reason": "all clear"})
     assert r.status_code == 200 and r.json()["active"] is False
     assert h.post(f"/api/safety/holds/{hold['id']}/lift", "watch").status_code == 409
     assert h.post("/api/safety/holds/999/lift", "watch").status_code == 404
     assert h.get("/api/sites/S/setpoint", "site:S").json()["mw_cap"] == planned
     # One off-site line: the mining rules block mining until two are back.
+    h.clock.advance(minutes=1)
     r = h.post("/api/plant-state", "op", {"offsite_lines": 1, "units": {"U1": "power_operation"}})
     assert r.status_code == 201
     sp = h.get("/api/sites/S/setpoint", "site:S").json()
     assert sp["mw_cap"] == 0.0 and "mining-needs-two-offsite-lines" in sp["reason"]
+    h.clock.advance(minutes=1)
     h.post("/api/plant-state", "op", {"offsite_lines": 2, "on_diesel": False})
     assert h.get("/api/sites/S/setpoint", "site:S").json()["mw_cap"] == planned
     r = h.post("/api/plant-state", "op", {"offsite_lines": 2, "units": {"U9": "hot_standby"}})
     assert r.status_code == 422 and r.json()["field"] == "units.U9"
-    timeline = h.get("/api/safety", "audit").json()["timeline"]
-    assert [e["event"] for e in timeline][-2:] == ["plant_state", "hold_raised"] or {
-        "hold_raised", "hold_lifted", "plant_state"} <= {e["event"] for e in timeline}
+    timeline = h.get("/api/safety", "audit").json()["timeline"]  # newest first
+    assert [(e["event"], e["by"]) for e in timeline] == [
+        ("plant_state", "op"), ("plant_state", "op"), ("hold_lifted", "watch"),
+        ("hold_raised", "watch")]
+    assert timeline[1]["text"] == "1 off-site line(s)" and timeline[2]["text"] == "all clear"
 
 
 def test_plans_are_for_whole_days_of_the_horizon_from_today(harness: Harness) -> None:
@@ -255,10 +260,10 @@ def test_statements_from_meters_signed_by_every_signer_and_verified(harness: Har
     assert h.post("/api/statements", "op", {"period": 0}).status_code == 409
     assert h.post("/api/statements", "op", {"period": 1}).status_code == 409  # day 2 not metered
     # The statements are settle_period of the meter record built from the readings.
-    record = h.svc.plant.meter_record(0, {
-        (x["meter"], h.svc.plant.hour_index(h.svc.plant.hour_start(0)) + i // len(
-            meter_ids(h.svc))): x["value"]
-        for i, x in enumerate(readings_for(h.svc, 0, 24))})
+    plant = h.svc.plant
+    record = plant.meter_record(0, {
+        (x["meter"], plant.hour_index(datetime.fromisoformat(x["interval_start"]))): x["value"]
+        for x in readings_for(h.svc, 0, 24)})
     assert record["offtakes"]["city"]["delivered_mwh"] == [1.0 + t / 100 for t in range(24)]
     expected = settle_period(record, h.svc.agreement)
     assert doc["statements"] == expected["statements"] and doc["pools"] == expected["pools"]

@@ -10,7 +10,7 @@ kept, so setpoints change on the real hour.  Tests pass a fixed clock.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,7 +76,6 @@ class ServiceConfig:
     clock: Callable[[], datetime] | None = None
     setpoint_ttl_s: int = 60
     head_interval_s: float = 60.0
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -65,7 +65,8 @@ def load_or_create_key(folder: Path, party: str) -> PartyKey:
 class LedgerLog:
     """The service's ledger file and the outbox that feeds it."""
 
-    def __init__(self, db: Database, path: Path, keys: Path, head_interval_s: float = 60.0):
+    def __init__(self, db: Database, path: Path, keys: Path,
+                 head_interval_s: float = 60.0) -> None:
         self.db = db
         self.path = path
         self.keys = keys

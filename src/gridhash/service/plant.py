@@ -69,7 +69,8 @@ class MeterDef:
 class Plant:
     """A scenario and one of its agreements, as the service runs them."""
 
-    def __init__(self, scenario: str | Path | LoadedScenario | None, agreement: str | None):
+    def __init__(self, scenario: str | Path | LoadedScenario | None,
+                 agreement: str | None) -> None:
         from gridhash.scenario.load import LoadedScenario, load_scenario
         from gridhash.settlement.apply import find_agreement
 
