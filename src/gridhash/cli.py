@@ -386,6 +386,10 @@ from gridhash.ledger.cli import ledger_app  # noqa: E402  (typer only; heavy imp
 
 app.add_typer(ledger_app, name="ledger")
 
+from gridhash.service.cli import serve_command  # noqa: E402  (typer only; the service loads lazily)
+
+app.command("serve")(serve_command)
+
 
 def _progress_callback(total: int) -> Any:
     """A rich progress bar on stderr (only on a terminal); returns ``advance(label)``."""
