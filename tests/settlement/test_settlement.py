@@ -218,61 +218,49 @@ def test_settle_writes_statements_keys_and_a_ledger_that_verifies(settled: Path)
     assert res.exit_code == 0, res.output
 
 
-def _rewrite_statement(ledger: Path, edit: Any) -> int:
-    """Rewrite a statement entry as a dishonest operator would: new payload, leaf hash and
-    Merkle nodes recomputed, tree head re-signed with the parties' keys it holds."""
+def _forge(tmp_path: Path, settled: Path, edit: Any) -> tuple[int, Any]:
+    """Rewrite the first statement as a dishonest operator holding the parties' keys would:
+    a new ledger with every entry copied, that statement edited, hashes and tree recomputed
+    and the head signed with the parties' keys; then verify it.  (seq, CLI result)."""
+    from gridhash.ledger.signing import load_keys
     from gridhash.ledger.store import Ledger
 
-    with Ledger.open(ledger, readonly=True) as L:
+    with Ledger.open(settled / "ledger.sqlite", readonly=True) as L:
         entries = list(L.entries())
     target = next(e for e in entries if e.kind == "statement")
-    items = []
-    for e in entries:
-        payload = e.payload
-        if e.seq == target.seq:
-            payload = edit(payload)
-        items.append((e.kind, payload))
-    return target.seq, items
+    items = [(e.kind, edit(e.payload) if e.seq == target.seq else e.payload) for e in entries]
+    forged = tmp_path / "forged.sqlite"
+    with Ledger.create(forged) as L:
+        L.append_many(items)
+        L.sign_head(load_keys(settled / "keys"))
+    return target.seq, run_cli("ledger", "verify", str(forged), "--keys", str(settled / "keys"))
 
 
 def test_a_wrong_statement_is_caught_even_when_the_log_is_consistent(tmp_path: Path,
                                                                       settled: Path) -> None:
     """An operator appends a statement whose numbers do not follow from the meter records:
     hashes, tree and head signatures are all valid, but recomputation finds it."""
-    from gridhash.ledger.signing import load_keys
-    from gridhash.ledger.store import Ledger
 
     def inflate(payload: dict[str, Any]) -> dict[str, Any]:
         payload["statements"][1]["usd_owed_cents"] += 100
         return payload
 
-    seq, items = _rewrite_statement(settled / "ledger.sqlite", inflate)
-    forged = tmp_path / "forged.sqlite"
-    with Ledger.create(forged) as L:
-        L.append_many(items)
-        L.sign_head(load_keys(settled / "keys"))
-    res = run_cli("ledger", "verify", str(forged), "--keys", str(settled / "keys"))
+    seq, res = _forge(tmp_path, settled, inflate)
     assert res.exit_code == 1
     assert f"entry {seq}" in res.output and "statement.statements[1].usd_owed_cents" in res.output
 
 
 def test_a_statement_not_signed_by_a_party_is_caught(tmp_path: Path, settled: Path) -> None:
-    from gridhash.ledger.signing import generate_key, load_keys
-    from gridhash.ledger.store import Ledger
+    from gridhash.ledger.signing import generate_key
+    from gridhash.settlement.record import unsigned
 
     imposter = generate_key(tmp_path / "other", "b")
-    from gridhash.settlement.record import unsigned
 
     def resign(payload: dict[str, Any]) -> dict[str, Any]:
         payload["signatures"]["b"] = imposter.sign(unsigned(payload)).hex()
         return payload
 
-    seq, items = _rewrite_statement(settled / "ledger.sqlite", resign)
-    forged = tmp_path / "forged.sqlite"
-    with Ledger.create(forged) as L:
-        L.append_many(items)
-        L.sign_head(load_keys(settled / "keys"))
-    res = run_cli("ledger", "verify", str(forged), "--keys", str(settled / "keys"))
+    seq, res = _forge(tmp_path, settled, resign)
     assert res.exit_code == 1 and "signatures.b" in res.output and f"entry {seq}" in res.output
 
 
