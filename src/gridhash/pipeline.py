@@ -40,6 +40,31 @@ class Run:
         return self.loaded.name
 
 
+def prepare_problem(
+    loaded: LoadedScenario,
+    agreement: str | None = None,
+    *,
+    step: Callable[[str], None] | None = None,
+) -> tuple[Inputs, Agreement | None, Envelope | None, DispatchProblem]:
+    """Resolve a loaded scenario, apply an agreement, build its envelope and problem."""
+    from gridhash.dispatch import build_problem
+    from gridhash.safety import envelope_for
+
+    inputs = resolve(loaded)
+    chosen = None
+    if agreement is not None:
+        from gridhash.settlement.apply import apply_agreement, find_agreement
+
+        chosen = find_agreement(loaded, agreement)[1]
+        inputs = apply_agreement(loaded, inputs, agreement)
+    if step is not None:
+        step("safety")
+    envelope = envelope_for(loaded, inputs)
+    if step is not None:
+        step("economics")
+    return inputs, chosen, envelope, build_problem(inputs, envelope)
+
+
 def run_scenario(
     ref: str | Path | LoadedScenario | None = None,
     *,
@@ -51,7 +76,7 @@ def run_scenario(
     With ``agreement`` (a name from the scenario's ``agreements``), its obligations
     and price terms apply (see :mod:`gridhash.settlement.apply`).
     """
-    from gridhash.dispatch import build_problem, solve_lp
+    from gridhash.dispatch import solve_lp
 
     def step(name: str) -> None:
         if progress is not None:
@@ -60,19 +85,7 @@ def run_scenario(
     step("load")
     loaded = ref if isinstance(ref, LoadedScenario) else load_scenario(ref)
     step("resolve")
-    inputs = resolve(loaded)
-    chosen = None
-    if agreement is not None:
-        from gridhash.settlement.apply import apply_agreement, find_agreement
-
-        chosen = find_agreement(loaded, agreement)[1]
-        inputs = apply_agreement(loaded, inputs, agreement)
-    step("safety")
-    from gridhash.safety import envelope_for
-
-    envelope = envelope_for(loaded, inputs)
-    step("economics")
-    problem = build_problem(inputs, envelope)
+    inputs, chosen, envelope, problem = prepare_problem(loaded, agreement, step=step)
     step("dispatch")
     result = solve_lp(problem)
     return Run(

@@ -134,12 +134,20 @@ def mining_values(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return btc, gross, gross - inputs.mining_opex[None, :]
 
 
+def offtake_caps(inputs: Inputs, line_cap: np.ndarray) -> np.ndarray:
+    """(..., O, T) what each offtake can take: its demand, and the lines serving it.
+
+    ``line_cap`` is (..., L, T): the lines' capacity in service (leading path axes allowed).
+    """
+    serves = np.zeros((len(inputs.offtake_names), len(inputs.line_offtake)))
+    serves[inputs.line_offtake, np.arange(len(inputs.line_offtake))] = 1.0
+    return np.minimum(inputs.offtake_demand_mw, np.einsum("ol,...lt->...ot", serves, line_cap))
+
+
 def build_problem(inputs: Inputs, envelope: Envelope | None = None) -> DispatchProblem:
     """Assemble the dispatch problem of a resolved scenario, within its safety envelope."""
-    O, T = inputs.offtake_price.shape
-    line_to_offtake = np.zeros((O, T))
-    np.add.at(line_to_offtake, inputs.line_offtake, inputs.line_capacity_mw)
-    offtake_cap = np.minimum(inputs.offtake_demand_mw, line_to_offtake)
+    T = inputs.hours
+    offtake_cap = offtake_caps(inputs, inputs.line_capacity_mw)
     import_cap = np.minimum(inputs.house_load_mw, inputs.line_capacity_mw.sum(axis=0))
 
     _, _, value = mining_values(inputs)

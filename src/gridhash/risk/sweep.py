@@ -64,23 +64,13 @@ class Context:
 
 def prepare(loaded: LoadedScenario, agreement: str | None = None) -> Context:
     """Resolve the scenario once (agreement applied) and build its base problem."""
-    from gridhash.dispatch.problem import build_problem
-    from gridhash.safety import envelope_for
-    from gridhash.scenario.resolve import resolve
+    from gridhash.pipeline import prepare_problem
 
-    inputs = resolve(loaded)
-    chosen = None
+    inputs, chosen, env, base = prepare_problem(loaded, agreement)
     agreed = np.zeros(len(inputs.offtake_names), dtype=bool)
-    if agreement is not None:
-        from gridhash.settlement.apply import apply_agreement, find_agreement
-
-        chosen = find_agreement(loaded, agreement)[1]
-        inputs = apply_agreement(loaded, inputs, agreement)
-        for term in chosen.prices:
-            if term.price_usd_per_mwh is not None:
-                agreed[list(inputs.offtake_names).index(term.offtake)] = True
-    env = envelope_for(loaded, inputs)
-    base = build_problem(inputs, env)
+    for term in chosen.prices if chosen is not None else []:
+        if term.price_usd_per_mwh is not None:
+            agreed[list(inputs.offtake_names).index(term.offtake)] = True
     return Context(
         loaded=loaded,
         inputs=inputs,
@@ -132,6 +122,7 @@ def run_paths(
 
     from gridhash.bitcoin.economics import btc_per_mwh
     from gridhash.dispatch.fast import BatchProblem, solve_fast_batch
+    from gridhash.dispatch.problem import offtake_caps
     from gridhash.risk.models import sample_paths
     from gridhash.safety.envelope import envelope_arrays
     from gridhash.scenario.safety import MODES
@@ -185,13 +176,10 @@ def run_paths(
         diesel_hours = (q["on_diesel"] > 0).sum(axis=-1)
     else:  # no safety part: the plant's own limits with the path's outages and cuts
         line_cap = i.line_capacity_mw[None] * rp.line_in_service
-        serves = np.zeros((len(i.offtake_names), len(i.line_offtake)))
-        serves[i.line_offtake, np.arange(len(i.line_offtake))] = 1.0
         overrides |= {
             "unit_available_mw": avail,
             "unit_min_mw": umin,
-            "offtake_cap_mw": np.minimum(i.offtake_demand_mw,
-                                         np.einsum("ol,nlt->not", serves, line_cap)),
+            "offtake_cap_mw": offtake_caps(i, line_cap),
             "import_cap_mw": np.minimum(i.house_load_mw, line_cap.sum(axis=1)),
         }
 

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gridhash.dispatch.problem import offtake_caps
 from gridhash.safety.rules import RuleSet
 from gridhash.safety.state import PlantState, _stamp
 from gridhash.scenario.safety import MODES
@@ -378,11 +379,7 @@ def envelope_arrays(
 
     # Lines, offtakes, imports --------------------------------------------------------
     line_cap = np.where(line_in_service, inputs.line_capacity_mw, 0.0)
-    O = inputs.offtake_price.shape[0]
-    serves = np.zeros((O, len(inputs.line_offtake)))
-    serves[inputs.line_offtake, np.arange(len(inputs.line_offtake))] = 1.0
-    to_offtake = np.einsum("ol,...lt->...ot", serves, line_cap)
-    offtake_cap = np.minimum(inputs.offtake_demand_mw, to_offtake)
+    offtake_cap = offtake_caps(inputs, line_cap)
     house = inputs.house_load_mw
     import_cap = np.minimum(house, line_cap.sum(axis=-2))
 
