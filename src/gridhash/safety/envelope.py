@@ -88,6 +88,7 @@ class Envelope:
     mining_blocked: np.ndarray  # (T,) bool: a rule blocks mining
     mining_cap_mw: np.ndarray  # (T,) what mining may draw in all (≤ the fleet)
     max_output_mw: np.ndarray  # (T,) maximum net output: allowed generation − house load
+    restricted: np.ndarray  # (T,) bool: some rule, approach, start-up, runback or shed limits
     margin_mw: float
     activations: tuple[Activation, ...]
     state: PlantState
@@ -125,14 +126,6 @@ class Envelope:
             for t in range(a.start, a.end):
                 parts[t].append(label)
         return np.array(["; ".join(p) for p in parts], dtype=object)
-
-    @property
-    def restricted(self) -> np.ndarray:
-        """(T,) bool: some rule, approach or start-up limited the plant."""
-        out = np.zeros(self.hours, dtype=bool)
-        for a in self.activations:
-            out[a.start : a.end] = True
-        return out
 
     def rule_activations(self) -> dict[str, int]:
         """{rule: number of times its actions took effect} (approaches not counted)."""
@@ -221,6 +214,7 @@ def compute_envelope(inputs: Inputs, state: PlantState, rules: RuleSet) -> Envel
         mining_blocked=arrays["mining_blocked"],
         mining_cap_mw=arrays["mining_cap_mw"],
         max_output_mw=arrays["max_output_mw"],
+        restricted=arrays["restricted"],
         margin_mw=state.margin_mw,
         activations=tuple(sorted(acts, key=lambda a: (a.start, a.rule))),
         state=state,
@@ -270,6 +264,8 @@ def envelope_arrays(
     cap_rule = np.full((*lead, U, T), np.inf)  # output caps from rules and approaches
     blocked = np.zeros((*lead, T), dtype=bool)
     mining_cap_rule = np.full((*lead, T), np.inf)
+    # Hours something limits the plant: the union of what the activations explain.
+    restricted = np.zeros((*lead, T), dtype=bool)
 
     # Rules act on few hours of each path: update the (..., U, T) arrays only there.
     def raise_need(sel: np.ndarray, mask: np.ndarray, level: int) -> None:
@@ -302,6 +298,7 @@ def envelope_arrays(
             before = persists & (elapsed < C)
             sel = (np.array([unit_pos[n] for n in a.units if n in unit_pos], dtype=np.int64)
                    if a.units else np.arange(U))
+            restricted |= active
             if explain:
                 for s, e in spans(active):
                     acts.append(
@@ -322,10 +319,14 @@ def envelope_arrays(
                 slow = [u for u in sel if np.isfinite(ramp_dn[u])]
                 lower_cap(np.array(slow, dtype=np.int64), before,
                           lambda u, nz, f=f, steps=steps: f * cap_u[u] + ramp_dn[u] * steps[nz])
-                if explain:
+                ramping = np.zeros_like(before)
+                if before.any() and slow and len(sel):
                     lim = np.min([f * cap_u[u] + ramp_dn[u] * np.maximum(steps, 0)
-                                  for u in slow] or [np.full(T, np.inf)], axis=0)
-                    for s, e in spans(before & (lim < avail[sel].max(axis=0) - 1e-6)):
+                                  for u in slow], axis=0)
+                    ramping = before & (lim < avail[..., sel, :].max(axis=-2) - 1e-6)
+                restricted |= ramping
+                if explain:
+                    for s, e in spans(ramping):
                         acts.append(Activation(rule.name, "approach", s, e, int(onset[s]),
                                                f"ramping down to {f:.0%} by {when(int(D[s]))}",
                                                cond_spec.text))
@@ -345,11 +346,14 @@ def envelope_arrays(
                 slow = [u for u in sel if np.isfinite(ramp_dn[u])]
                 lower_cap(np.array(slow, dtype=np.int64), approach,
                           lambda u, nz, steps=steps: ramp_dn[u] * steps[nz])
-                if explain:
-                    ramped = np.zeros(T, dtype=bool)
+                down = persists & (idx < D) & (idx >= zero_from)
+                if approach.any():
+                    ramped = np.zeros_like(approach)
                     for u in slow:
-                        ramped |= ramp_dn[u] * np.maximum(steps, 0) < avail[u] - 1e-6
-                    down = persists & (idx < D) & ((approach & ramped) | (idx >= zero_from))
+                        ramped |= ramp_dn[u] * np.maximum(steps, 0) < avail[..., u, :] - 1e-6
+                    down |= approach & ramped
+                restricted |= down
+                if explain:
                     for s, e in spans(down):
                         acts.append(Activation(rule.name, "approach", s, e, int(onset[s]),
                                                f"going down to {a.mode} by {when(int(D[s]))}",
@@ -363,10 +367,12 @@ def envelope_arrays(
     need = np.maximum(need, out_need)
 
     mode = climb(need, initial_depth, tr)
-    if explain:  # start-ups: hours a unit is held below power by transition times alone
+    # Start-ups: hours a unit is held below power by transition times alone.
+    starting = (mode > 0) & (need == 0) & (avail > 0)
+    restricted |= starting.any(axis=-2)
+    if explain:
         for u in range(U):
-            held = (mode[u] > 0) & (need[u] == 0) & (avail[u] > 0)
-            for s, e in spans(held):
+            for s, e in spans(starting[u]):
                 acts.append(Activation("", "startup", s, e, s,
                                        f"{inputs.unit_names[u]} starting up from "
                                        f"{MODES[int(mode[u, s])]}", "mode transition times"))
@@ -409,8 +415,10 @@ def envelope_arrays(
                 acts.append(Activation("", "runback", s, e, s,
                                        "runback: the grid cannot take the units' minimum output",
                                        "lines in service, house load and mining"))
+    shed = held_back & ~blocked & (first_shed < fleet - _EPS)
+    restricted |= runback | shed
     if explain:
-        for s, e in spans(held_back & ~blocked & (first_shed < fleet - _EPS)):
+        for s, e in spans(shed):
             acts.append(Activation("mining-first-shed", "action", s, e, s,
                                    "output held back: the grid takes what there is before "
                                    "mining", "output below what the units could make"))
@@ -424,7 +432,7 @@ def envelope_arrays(
         "mining_blocked": blocked,
         "mining_cap_mw": m_cap,
         "max_output_mw": np.maximum(0.0, allowed_out - house),
-        "restricted": held_back | blocked | runback,
+        "restricted": restricted,
     }
     return arrays, acts
 
