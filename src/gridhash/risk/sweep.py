@@ -29,6 +29,7 @@ Per-path outputs (columns of ``risk.parquet``):
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -267,6 +268,33 @@ def chunks(n_paths: int, size: int) -> list[range]:
     return [range(s, min(s + size, n_paths)) for s in range(0, n_paths, size)]
 
 
+#: Dask's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (config
+#: ``distributed.nanny.pre-spawn-environ``).  Setting it switches off glibc's dynamic
+#: mmap threshold, so every array above 128 KiB is mapped and unmapped afresh and
+#: its pages faulted in again: measured 3x slower per path here (37 ms against 12 ms
+#: for the same chunks, benchmarks/README.md).  The sweep's own cluster keeps glibc's
+#: defaults; start the workers of an existing cluster the same way (docs/risk.md).
+_WORKER_ENV_DROP = ("MALLOC_TRIM_THRESHOLD_",)
+
+
+def local_cluster(workers: int) -> Any:
+    """A Dask cluster of ``workers`` single-threaded processes on loopback, without the
+    allocator setting that slows numpy down (:data:`_WORKER_ENV_DROP`)."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    drop = {f"distributed.nanny.pre-spawn-environ.{k}": None for k in _WORKER_ENV_DROP}
+    # A nanny started earlier in this process may have left it in os.environ, which the
+    # workers would inherit: hide it while they spawn.
+    saved = {k: os.environ.pop(k) for k in _WORKER_ENV_DROP if k in os.environ}
+    try:
+        with dask.config.set(drop):
+            return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                dashboard_address=None, host="127.0.0.1")
+    finally:
+        os.environ.update(saved)
+
+
 def sweep(
     loaded: LoadedScenario,
     n_paths: int,
@@ -290,13 +318,11 @@ def sweep(
             if progress:
                 progress(len(r))
     else:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, as_completed
 
         cluster = None
         if scheduler is None:
-            cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
-                                   processes=True, dashboard_address=None,
-                                   host="127.0.0.1")
+            cluster = local_cluster(int(workers or 1))
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout="30s")
