@@ -36,9 +36,8 @@ and modes only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -178,6 +177,66 @@ def spans(mask: np.ndarray) -> list[tuple[int, int]]:
                     strict=True))
 
 
+@dataclass(frozen=True, eq=False)
+class _Runs:
+    """The hours a condition holds, one entry each, in (row, hour) order.
+
+    For rows of a (rows, T) condition: ``pos`` the flat position row·T + hour,
+    ``row`` and ``hour``, the ``onset`` (first hour) and ``end`` (last hour) of
+    the run the hour belongs to, and ``elapsed`` = hour − onset, as :func:`runs`
+    gives them for the true hours.  Conditions hold on a small part of a path, so
+    this is much less work than whole-array running maxima.
+    """
+
+    pos: np.ndarray
+    row: np.ndarray
+    hour: np.ndarray
+    onset: np.ndarray
+    end: np.ndarray
+    elapsed: np.ndarray
+    hours: int
+
+    @classmethod
+    def of(cls, cond: np.ndarray) -> _Runs | None:
+        """From a (rows, T) bool array; ``None`` when it never holds."""
+        T = cond.shape[-1]
+        pos = np.flatnonzero(cond)
+        if not pos.size:
+            return None
+        row, hour = np.divmod(pos, T)
+        starts = np.ones(pos.size, dtype=bool)
+        starts[1:] = (pos[1:] != pos[:-1] + 1) | (hour[1:] == 0)
+        run = np.cumsum(starts) - 1
+        last = np.empty_like(starts)
+        last[:-1] = starts[1:]
+        last[-1] = True
+        onset = hour[starts][run]
+        return cls(pos=pos, row=row, hour=hour, onset=onset, end=hour[last][run],
+                   elapsed=hour - onset, hours=T)
+
+    def unit_index(self, mask: np.ndarray, units: np.ndarray, U: int, T: int) -> np.ndarray:
+        """Flat positions in a (rows, U, T) array of the hours in ``mask``, for ``units``:
+        shape (hours in mask, len(units))."""
+        base = self.row[mask] * (U * T) + self.hour[mask]
+        return base[:, None] + np.asarray(units)[None, :] * T
+
+    def avail(self, avail: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """(hours in mask, U): a (rows, U, T) array at those hours."""
+        return avail[self.row[mask], :, self.hour[mask]]
+
+    def dense(self, mask: np.ndarray) -> np.ndarray:
+        """(T,) bool of one row (explanations: one path only)."""
+        out = np.zeros(self.hours, dtype=bool)
+        out[self.hour[mask]] = True
+        return out
+
+    def dense_values(self, values: np.ndarray) -> np.ndarray:
+        """(T,) of one row: ``values`` at the hours held, −1 elsewhere."""
+        out = np.full(self.hours, -1, dtype=np.int64)
+        out[self.hour] = values
+        return out
+
+
 # --------------------------------------------------------------------------- #
 # The envelope
 # --------------------------------------------------------------------------- #
@@ -249,7 +308,6 @@ def envelope_arrays(
     U = avail.shape[-2]
     lead = avail.shape[:-2]
     explain = explain and not lead
-    idx = np.arange(T)
     tr = rules.transitions
     unit_pos = {n: i for i, n in enumerate(inputs.unit_names)}
     ramp_dn = inputs.unit_ramp_down_mw
@@ -260,111 +318,121 @@ def envelope_arrays(
     def when(t: int) -> str:
         return _stamp(index, t)
 
-    need = np.zeros((*lead, U, T), dtype=np.int8)  # deepest mode required
-    cap_rule = np.full((*lead, U, T), np.inf)  # output caps from rules and approaches
-    blocked = np.zeros((*lead, T), dtype=bool)
-    mining_cap_rule = np.full((*lead, T), np.inf)
+    # Rules act on the hours their conditions hold, a small part of each path: they
+    # are worked out on those hours only (:class:`_Runs`, one entry per hour held)
+    # and written into flat (paths·units·hours) arrays there.
+    M = int(np.prod(lead, dtype=np.int64)) if lead else 1
+    need = np.zeros((M, U, T), dtype=np.int8)  # deepest mode required
+    cap_rule = np.full((M, U, T), np.inf)  # output caps from rules and approaches
+    blocked = np.zeros((M, T), dtype=bool)
+    mining_cap_rule = np.full((M, T), np.inf)
     # Hours something limits the plant: the union of what the activations explain.
-    restricted = np.zeros((*lead, T), dtype=bool)
+    restricted = np.zeros((M, T), dtype=bool)
+    need_f, cap_f = need.reshape(-1), cap_rule.reshape(-1)
+    blocked_f, mcap_f, restricted_f = (blocked.reshape(-1), mining_cap_rule.reshape(-1),
+                                      restricted.reshape(-1))
+    avail_m = avail.reshape(M, U, T)
 
-    # Rules act on few hours of each path: update the (..., U, T) arrays only there.
-    def raise_need(sel: np.ndarray, mask: np.ndarray, level: int) -> None:
-        nz = np.nonzero(mask)
-        if not nz[-1].size:
-            return
-        for u in sel:
-            pos = (*nz[:-1], u, nz[-1])
-            need[pos] = np.maximum(need[pos], level)
+    def raise_need(r: _Runs, sel: np.ndarray, mask: np.ndarray, level: int) -> None:
+        if len(sel) and mask.any():
+            at = r.unit_index(mask, sel, U, T)
+            need_f[at] = np.maximum(need_f[at], level)
 
-    def lower_cap(sel: np.ndarray, mask: np.ndarray, value: Callable[[int, tuple], Any]) -> None:
-        nz = np.nonzero(mask)
-        if not nz[-1].size:
-            return
-        for u in sel:
-            pos = (*nz[:-1], u, nz[-1])
-            cap_rule[pos] = np.minimum(cap_rule[pos], value(int(u), nz))
+    def lower_cap(r: _Runs, sel: np.ndarray, mask: np.ndarray, value: np.ndarray) -> None:
+        """cap_rule ≤ value ((hours in mask, len(sel)) or broadcastable) there."""
+        if len(sel) and mask.any():
+            at = r.unit_index(mask, sel, U, T)
+            cap_f[at] = np.minimum(cap_f[at], value)
 
     for rule, cond_spec in zip(rules.rules, rules.conditions, strict=True):
-        cond = np.asarray(cond_spec.evaluate(q), dtype=bool)
-        if not cond.any():
+        cond = np.broadcast_to(np.asarray(cond_spec.evaluate(q), dtype=bool), (*lead, T))
+        r = _Runs.of(cond.reshape(M, T))
+        if r is None:
             continue
-        elapsed, run_end = runs(cond)
-        onset = idx - elapsed
+        t = r.hour
         for a in rule.actions:
             C = a.within_hours
-            active = cond & (elapsed >= C)
-            D = onset + C
-            persists = cond & (run_end >= D)
-            before = persists & (elapsed < C)
+            active = r.elapsed >= C
+            D = r.onset + C
+            persists = r.end >= D
+            before = persists & ~active
             sel = (np.array([unit_pos[n] for n in a.units if n in unit_pos], dtype=np.int64)
                    if a.units else np.arange(U))
-            restricted |= active
+            slow = sel[np.isfinite(ramp_dn[sel])]
+            restricted_f[r.pos[active]] = True
             if explain:
-                for s, e in spans(active):
+                for s, e in spans(r.dense(active)):
+                    o = int(r.dense_values(r.onset)[s])
                     acts.append(
-                        Activation(rule.name, "action", s, e, int(onset[s]),
+                        Activation(rule.name, "action", s, e, o,
                                    a.describe() if C == 0 else
                                    f"{a.describe().rsplit(' within', 1)[0]} (due {when(s)})",
-                                   f"{cond_spec.text} since {when(int(onset[s]))}")
+                                   f"{cond_spec.text} since {when(o)}")
                     )
             if a.kind == "block_mining":
-                blocked |= active
+                blocked_f[r.pos[active]] = True
             elif a.kind == "mining_cap_mw":
-                mining_cap_rule = np.where(active, np.minimum(mining_cap_rule, a.mining_cap_mw),
-                                           mining_cap_rule)
+                at = r.pos[active]
+                mcap_f[at] = np.minimum(mcap_f[at], a.mining_cap_mw)
             elif a.kind == "max_output_fraction":
                 f = a.max_output_fraction
-                lower_cap(sel, active, lambda u, nz, f=f: f * cap_u[u])
-                steps = D - idx
-                slow = [u for u in sel if np.isfinite(ramp_dn[u])]
-                lower_cap(np.array(slow, dtype=np.int64), before,
-                          lambda u, nz, f=f, steps=steps: f * cap_u[u] + ramp_dn[u] * steps[nz])
+                lower_cap(r, sel, active, f * cap_u[sel])
+                steps = (D - t)[before]
+                lower_cap(r, slow, before, f * cap_u[slow] + ramp_dn[slow] * steps[:, None])
                 ramping = np.zeros_like(before)
-                if before.any() and slow and len(sel):
-                    lim = np.min([f * cap_u[u] + ramp_dn[u] * np.maximum(steps, 0)
-                                  for u in slow], axis=0)
-                    ramping = before & (lim < avail[..., sel, :].max(axis=-2) - 1e-6)
-                restricted |= ramping
+                if before.any() and len(slow):
+                    lim = (f * cap_u[slow] + ramp_dn[slow] * np.maximum(steps, 0)[:, None]
+                           ).min(axis=1)
+                    most = r.avail(avail_m, before)[:, sel].max(axis=1)
+                    ramping[before] = lim < most - 1e-6
+                restricted_f[r.pos[ramping]] = True
                 if explain:
-                    for s, e in spans(ramping):
-                        acts.append(Activation(rule.name, "approach", s, e, int(onset[s]),
-                                               f"ramping down to {f:.0%} by {when(int(D[s]))}",
+                    for s, e in spans(r.dense(ramping)):
+                        acts.append(Activation(rule.name, "approach", s, e,
+                                               int(r.dense_values(r.onset)[s]),
+                                               f"ramping down to {f:.0%} by "
+                                               f"{when(int(r.dense_values(D)[s]))}",
                                                cond_spec.text))
             else:  # mode
                 m = MODES.index(a.mode)
-                raise_need(sel, active, m)
+                raise_need(r, sel, active, m)
                 off = 0
                 for j in range(m, 1, -1):  # reach mode j−1 early enough for the step j−1 → j
                     off += tr[(MODES[j - 1], MODES[j])]
-                    raise_need(sel, persists & (idx >= D - off) & (idx < D), j - 1)
+                    raise_need(r, sel, persists & (t >= D - off) & (t < D), j - 1)
                 first_nonpower = D - off
                 zero_from = first_nonpower - tr[(MODES[P], MODES[HSB])]
-                at_zero = persists & (idx >= zero_from) & (idx < first_nonpower)
-                approach = persists & (idx < zero_from)
-                lower_cap(sel, at_zero, lambda u, nz: 0.0)
-                steps = zero_from - idx
-                slow = [u for u in sel if np.isfinite(ramp_dn[u])]
-                lower_cap(np.array(slow, dtype=np.int64), approach,
-                          lambda u, nz, steps=steps: ramp_dn[u] * steps[nz])
-                down = persists & (idx < D) & (idx >= zero_from)
-                if approach.any():
-                    ramped = np.zeros_like(approach)
-                    for u in slow:
-                        ramped |= ramp_dn[u] * np.maximum(steps, 0) < avail[..., u, :] - 1e-6
-                    down |= approach & ramped
-                restricted |= down
+                at_zero = persists & (t >= zero_from) & (t < first_nonpower)
+                approach = persists & (t < zero_from)
+                lower_cap(r, sel, at_zero, 0.0)
+                steps = zero_from - t
+                lower_cap(r, slow, approach, ramp_dn[slow] * steps[approach][:, None])
+                down = persists & (t < D) & (t >= zero_from)
+                if approach.any() and len(slow):
+                    room = ramp_dn[slow] * np.maximum(steps[approach], 0)[:, None]
+                    ramped = (room < r.avail(avail_m, approach)[:, slow] - 1e-6).any(axis=1)
+                    down[approach] |= ramped
+                restricted_f[r.pos[down]] = True
                 if explain:
-                    for s, e in spans(down):
-                        acts.append(Activation(rule.name, "approach", s, e, int(onset[s]),
-                                               f"going down to {a.mode} by {when(int(D[s]))}",
+                    for s, e in spans(r.dense(down)):
+                        acts.append(Activation(rule.name, "approach", s, e,
+                                               int(r.dense_values(r.onset)[s]),
+                                               f"going down to {a.mode} by "
+                                               f"{when(int(r.dense_values(D)[s]))}",
                                                cond_spec.text))
 
     # Outages hold a unit down: tripped to hot shutdown, cold after the cooldown time.
-    out = outage_depth
-    out_el, _ = runs(out > 0)
+    out = np.broadcast_to(outage_depth, avail.shape).reshape(M * U, T)
     cool = tr[(MODES[HSD], MODES[CSD])]
-    out_need = np.where(out > 0, np.where(out_el < cool, HSD, out), 0)
-    need = np.maximum(need, out_need)
+    r = _Runs.of(out > 0)
+    if r is not None:
+        depth = out.reshape(-1)[r.pos]
+        need_f[r.pos] = np.maximum(need_f[r.pos], np.where(r.elapsed < cool, HSD, depth))
+    need = need.reshape(*lead, U, T)
+    cap_rule = cap_rule.reshape(*lead, U, T)
+    blocked = blocked.reshape(*lead, T)
+    mining_cap_rule = mining_cap_rule.reshape(*lead, T)
+    restricted = restricted.reshape(*lead, T)
 
     mode = climb(need, initial_depth, tr)
     # Start-ups: hours a unit is held below power by transition times alone.
@@ -467,25 +535,44 @@ def climb(need: np.ndarray, initial: np.ndarray, tr: dict[tuple[str, str], int])
     stays in L for the L → L−1 minimum time, then in L−1 for its own, and so on:
     it is at depth ≥ k at hour t iff for some L ≥ k the last hour s ≤ t with
     need[s] ≥ L satisfies t − s ≤ Σ_{j=k..L} up(j → j−1).  The initial mode acts
-    as the need of hour −1.  One running maximum per level, no loop over hours.
+    as the need of hour −1.
+
+    The last hours at a level are the hours where the need drops (need[s] = a >
+    need[s+1]), and the deepest release there, L = a, reaches furthest: depth ≥ k
+    on s+1 … s + Σ_{j=k..a} up.  So the trajectory is the need, raised after each
+    drop by a short staircase (at most Σ up hours); drops are few, and only their
+    staircases are written.
     """
-    T = need.shape[-1]
-    first = np.broadcast_to(initial[:, None], (*need.shape[:-1], 1)).astype(need.dtype)
-    ext = np.concatenate([first, need], axis=-1)
-    idx = np.arange(-1, T, dtype=np.int32)
-    never = np.int32(-(1 << 30))
+    shape = need.shape
+    T = shape[-1]
+    rows = need.reshape(-1, T)
+    R = rows.shape[0]
     up = [0] + [tr[(MODES[j], MODES[j - 1])] for j in range(1, len(MODES))]
     cum = np.cumsum(up)  # cum[j] = Σ_{i≤j} up(i → i−1)
-    # With a_L = (hours since last held at ≥ L) − cum[L], depth ≥ k iff
-    # min_{L≥k} a_L ≤ −cum[k−1]: suffix minima, one comparison per level.
-    suffix: np.ndarray | None = None
-    depth = np.zeros(need.shape, dtype=need.dtype)
-    for L in range(len(MODES) - 1, 0, -1):
-        last = np.maximum.accumulate(np.where(ext >= L, idx, never), axis=-1)
-        a = (idx - last)[..., 1:] - np.int32(cum[L])
-        suffix = a if suffix is None else np.minimum(a, suffix, out=a)
-        depth += suffix <= -np.int32(cum[L - 1])
-    return np.maximum(depth, need)
+    # stair[a][d−1]: the depth d hours after a release from a = #{k ≥ 1 : d ≤ cum[a] − cum[k−1]}
+    width = int(cum[-1])
+    stair = np.zeros((len(MODES), max(width, 1)), dtype=need.dtype)
+    for a in range(1, len(MODES)):
+        for d in range(1, int(cum[a]) + 1):
+            stair[a, d - 1] = sum(1 for k in range(1, a + 1) if d <= cum[a] - cum[k - 1])
+    r, s = np.nonzero(rows[:, :-1] > rows[:, 1:])
+    level = rows[r, s]
+    init = np.broadcast_to(np.asarray(initial, dtype=need.dtype)[:, None],
+                           (*shape[:-2], shape[-2], 1)).reshape(R)
+    first = np.flatnonzero(init > rows[:, 0])  # released at hour −1 from the initial mode
+    r = np.concatenate([first, r])
+    s = np.concatenate([np.full(first.size, -1), s])
+    level = np.concatenate([init[first], level]).astype(np.int64)
+    out = rows.copy()
+    if r.size and width:
+        span = cum[level]  # hours each release's staircase lasts
+        n = np.repeat(np.arange(r.size), span)
+        d = np.arange(n.size) - np.repeat(np.cumsum(span) - span, span) + 1
+        t = s[n] + d
+        keep = t < T
+        n, d, t = n[keep], d[keep], t[keep]
+        np.maximum.at(out.reshape(-1), r[n] * T + t, stair[level[n], d - 1])
+    return out.reshape(shape)
 
 
 def _ramp_allowed(cap: np.ndarray, min_stable: np.ndarray, ramp_dn: np.ndarray) -> np.ndarray:
