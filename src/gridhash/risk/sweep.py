@@ -61,6 +61,12 @@ class Context:
     rules: RuleSet | None
     base: DispatchProblem
     agreed_price: np.ndarray  # (O,) True where the agreement fixes the offtake's price
+    # Units with some capacity in some hour (outages and cuts only take capacity away,
+    # so the others make nothing in any path: znpp's units 4-6).  Paths are
+    # enveloped and dispatched on these units only.
+    units_on: np.ndarray  # (U,) bool
+    unit_inputs: Inputs  # ``inputs`` restricted to ``units_on``
+    unit_base: DispatchProblem  # ``base`` restricted to ``units_on``
 
 
 def prepare(loaded: LoadedScenario, agreement: str | None = None) -> Context:
@@ -72,6 +78,7 @@ def prepare(loaded: LoadedScenario, agreement: str | None = None) -> Context:
     for term in chosen.prices if chosen is not None else []:
         if term.price_usd_per_mwh is not None:
             agreed[list(inputs.offtake_names).index(term.offtake)] = True
+    on = (inputs.unit_available_mw > 0).any(axis=1)
     return Context(
         loaded=loaded,
         inputs=inputs,
@@ -80,6 +87,9 @@ def prepare(loaded: LoadedScenario, agreement: str | None = None) -> Context:
         rules=None if env is None else env.rules,
         base=base,
         agreed_price=agreed,
+        units_on=on,
+        unit_inputs=_units(inputs, on),
+        unit_base=_problem_units(base, on),
     )
 
 
@@ -129,14 +139,15 @@ def run_paths(
     from gridhash.scenario.safety import MODES
 
     ctx = context_for(loaded, agreement)
-    i, base = ctx.inputs, ctx.base
+    i = ctx.inputs
     ids = np.asarray(list(path_ids), dtype=np.int64)
     rp = sample_paths(i, ids, seed=seed, scenario=loaded)
     N, T = len(ids), i.hours
 
     # Each path's plant: forced outages, line cuts, and its safety envelope.
-    avail = rp.unit_available_mw(i)
-    umin = np.where(avail > 0, i.unit_min_mw, 0.0)
+    on, sub = ctx.units_on, ctx.unit_inputs
+    avail = sub.unit_available_mw[None] * rp.unit_availability[:, on]
+    umin = np.where(avail > 0, sub.unit_min_mw, 0.0)
     overrides: dict[str, np.ndarray] = {}
     restricted = np.zeros((N, T), dtype=bool)
     blocked_hours = np.zeros(N)
@@ -145,24 +156,14 @@ def run_paths(
         st = ctx.state
         lines = st.line_in_service[None] & rp.line_in_service
         q, diesel = st.with_lines(lines, i.house_load_mw)
-        forced = (avail <= 0) & (st.unit_outage_depth[None] == 0)
-        depth = np.where(forced, MODES.index("cold_shutdown"), st.unit_outage_depth[None])
-        # Units never available in any path (znpp's units 4-6) make nothing whatever the
-        # rules say: leave them out of the envelope's arithmetic.
-        on = (avail > 0).any(axis=(0, 2))
-        sub = _units(i, on)
+        base_depth = st.unit_outage_depth[on][None]
+        forced = (avail <= 0) & (base_depth == 0)
+        depth = np.where(forced, MODES.index("cold_shutdown"), base_depth)
         arr, _ = envelope_arrays(
-            sub, ctx.rules, quantities=q, unit_available_mw=avail[:, on],
-            unit_min_mw=umin[:, on], outage_depth=depth[:, on],
-            initial_depth=st.unit_initial_depth[on], line_in_service=lines,
-            margin_mw=st.margin_mw,
+            sub, ctx.rules, quantities=q, unit_available_mw=avail, unit_min_mw=umin,
+            outage_depth=depth, initial_depth=st.unit_initial_depth[on],
+            line_in_service=lines, margin_mw=st.margin_mw,
         )
-        if not on.all():
-            for name, fill in (("unit_cap_mw", 0.0), ("unit_min_mw", 0.0),
-                               ("ramp_allowed", False)):
-                full = np.full(avail.shape, fill, dtype=arr[name].dtype)
-                full[:, on] = arr[name]
-                arr[name] = full
         overrides |= {
             "unit_available_mw": arr["unit_cap_mw"],
             "unit_min_mw": arr["unit_min_mw"],
@@ -195,7 +196,7 @@ def run_paths(
     value = gross - i.mining_opex[None, None, :]
     overrides |= {"offtake_price": price, "class_value": value}
 
-    batch = BatchProblem.from_problem(base, n_paths=N, **overrides)
+    batch = BatchProblem.from_problem(ctx.unit_base, n_paths=N, **overrides)
     res = solve_fast_batch(batch, outputs=("delivered_mw", "unserved_mw", "mining_mw",
                                            "diesel_mw"), workers=1)
     m = res.mining_mw  # (N, K, T)
@@ -260,6 +261,24 @@ def _units(inputs: Inputs, on: np.ndarray) -> Inputs:
         unit_ramp_up_mw=inputs.unit_ramp_up_mw[on],
         unit_ramp_down_mw=inputs.unit_ramp_down_mw[on],
         unit_cost=inputs.unit_cost[on],
+    )
+
+
+def _problem_units(p: DispatchProblem, on: np.ndarray) -> DispatchProblem:
+    """``p`` restricted to the units where ``on``."""
+    import dataclasses
+
+    if on.all():
+        return p
+    return dataclasses.replace(
+        p,
+        unit_names=tuple(n for n, k in zip(p.unit_names, on, strict=True) if k),
+        unit_available_mw=p.unit_available_mw[on],
+        unit_min_mw=p.unit_min_mw[on],
+        unit_ramp_up_mw=p.unit_ramp_up_mw[on],
+        unit_ramp_down_mw=p.unit_ramp_down_mw[on],
+        unit_cost=p.unit_cost[on],
+        ramp_allowed=None if p.ramp_allowed is None else p.ramp_allowed[on],
     )
 
 
