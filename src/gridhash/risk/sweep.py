@@ -201,7 +201,8 @@ def run_paths(
                                            "diesel_mw"), workers=1)
     m = res.mining_mw  # (N, K, T)
     mined_mwh = m.sum(axis=(1, 2))
-    revenue = (gross * m).sum(axis=(1, 2))
+    hourly_revenue = np.einsum("nkt,nkt->nt", gross, m)
+    revenue = hourly_revenue.sum(axis=1)
     opex = (i.mining_opex[None, None, :] * m).sum(axis=(1, 2))
     years = T / 8760.0
     power_price = ctx.agreement.mining.energy_price_usd_per_mwh if ctx.agreement else 0.0
@@ -236,13 +237,16 @@ def run_paths(
                 a.entitlements.get(pid, 0.0) * (grid_rev_by.sum(axis=1) + power_cost)
                 + a.mining.owners.get(pid, 0.0) * revenue
             )
+    # Months are runs of consecutive hours: sum each run, then the runs of each month.
     month = i.index.month.to_numpy()
+    cut = np.flatnonzero(np.r_[True, month[1:] != month[:-1]])
+    run_revenue = np.add.reduceat(hourly_revenue, cut, axis=1)
+    run_price = np.add.reduceat(rp.btc_price_usd, cut, axis=1)
+    run_hours = np.diff(np.r_[cut, T])
     for mo in np.unique(month):
-        sel = month == mo
-        cols[f"monthly_mining_revenue_usd:{mo:02d}"] = (gross[:, :, sel] * m[:, :, sel]).sum(
-            axis=(1, 2)
-        )
-        cols[f"monthly_btc_price_usd:{mo:02d}"] = rp.btc_price_usd[:, sel].mean(axis=1)
+        k = month[cut] == mo
+        cols[f"monthly_mining_revenue_usd:{mo:02d}"] = run_revenue[:, k].sum(axis=1)
+        cols[f"monthly_btc_price_usd:{mo:02d}"] = run_price[:, k].sum(axis=1) / run_hours[k].sum()
     return pd.DataFrame(cols)
 
 

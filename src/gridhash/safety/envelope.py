@@ -322,27 +322,35 @@ def envelope_arrays(
     # are worked out on those hours only (:class:`_Runs`, one entry per hour held)
     # and written into flat (paths·units·hours) arrays there.
     M = int(np.prod(lead, dtype=np.int64)) if lead else 1
-    need = np.zeros((M, U, T), dtype=np.int8)  # deepest mode required
-    cap_rule = np.full((M, U, T), np.inf)  # output caps from rules and approaches
+    need = np.zeros((M, U, T), dtype=np.int8)  # deepest mode required, unit by unit
+    need_all = np.zeros((M, T), dtype=np.int8)  # ... of every unit (most rules)
+    # Output caps from rules and approaches, as (flat positions, values) applied to the
+    # cap once it is known (a minimum, so the order does not matter).
+    cap_rule: list[tuple[np.ndarray, np.ndarray | float]] = []
     blocked = np.zeros((M, T), dtype=bool)
     mining_cap_rule = np.full((M, T), np.inf)
     # Hours something limits the plant: the union of what the activations explain.
     restricted = np.zeros((M, T), dtype=bool)
-    need_f, cap_f = need.reshape(-1), cap_rule.reshape(-1)
+    need_f, need_all_f = need.reshape(-1), need_all.reshape(-1)
     blocked_f, mcap_f, restricted_f = (blocked.reshape(-1), mining_cap_rule.reshape(-1),
                                       restricted.reshape(-1))
     avail_m = avail.reshape(M, U, T)
 
     def raise_need(r: _Runs, sel: np.ndarray, mask: np.ndarray, level: int) -> None:
-        if len(sel) and mask.any():
+        if not (len(sel) and mask.any()):
+            return
+        if len(sel) == U and U:  # every unit: once per hour
+            at = r.pos[mask]
+            need_all_f[at] = np.maximum(need_all_f[at], level)
+        else:
             at = r.unit_index(mask, sel, U, T)
             need_f[at] = np.maximum(need_f[at], level)
 
-    def lower_cap(r: _Runs, sel: np.ndarray, mask: np.ndarray, value: np.ndarray) -> None:
-        """cap_rule ≤ value ((hours in mask, len(sel)) or broadcastable) there."""
+    def lower_cap(r: _Runs, sel: np.ndarray, mask: np.ndarray, value: np.ndarray | float
+                  ) -> None:
+        """cap ≤ value ((hours in mask, len(sel)) or broadcastable) there."""
         if len(sel) and mask.any():
-            at = r.unit_index(mask, sel, U, T)
-            cap_f[at] = np.minimum(cap_f[at], value)
+            cap_rule.append((r.unit_index(mask, sel, U, T), value))
 
     for rule, cond_spec in zip(rules.rules, rules.conditions, strict=True):
         cond = np.broadcast_to(np.asarray(cond_spec.evaluate(q), dtype=bool), (*lead, T))
@@ -422,14 +430,11 @@ def envelope_arrays(
                                                cond_spec.text))
 
     # Outages hold a unit down: tripped to hot shutdown, cold after the cooldown time.
-    out = np.broadcast_to(outage_depth, avail.shape).reshape(M * U, T)
     cool = tr[(MODES[HSD], MODES[CSD])]
-    r = _Runs.of(out > 0)
-    if r is not None:
-        depth = out.reshape(-1)[r.pos]
-        need_f[r.pos] = np.maximum(need_f[r.pos], np.where(r.elapsed < cool, HSD, depth))
+    out_need = _outage_need(np.broadcast_to(outage_depth, avail.shape).reshape(M * U, T), cool)
+    np.maximum(need, out_need.reshape(M, U, T), out=need)
+    np.maximum(need, need_all[:, None, :], out=need)
     need = need.reshape(*lead, U, T)
-    cap_rule = cap_rule.reshape(*lead, U, T)
     blocked = blocked.reshape(*lead, T)
     mining_cap_rule = mining_cap_rule.reshape(*lead, T)
     restricted = restricted.reshape(*lead, T)
@@ -446,9 +451,13 @@ def envelope_arrays(
                                        f"{MODES[int(mode[u, s])]}", "mode transition times"))
 
     cap = np.where(mode == P, avail, 0.0)
-    cap = np.maximum(np.minimum(cap, cap_rule), 0.0)
+    cap_f = cap.reshape(-1)
+    for at, value in cap_rule:
+        cap_f[at] = np.minimum(cap_f[at], value)
+    np.maximum(cap, 0.0, out=cap)
     min_stable = unit_min_mw
-    unit_min = np.where((cap >= min_stable - _EPS) & (cap > 0), np.minimum(min_stable, cap), 0.0)
+    unit_min = np.minimum(min_stable, cap)
+    unit_min[(cap < min_stable - _EPS) | (cap <= 0)] = 0.0
     ramp_ok = _ramp_allowed(cap, min_stable, ramp_dn)
 
     # Lines, offtakes, imports --------------------------------------------------------
@@ -575,6 +584,31 @@ def climb(need: np.ndarray, initial: np.ndarray, tr: dict[tuple[str, str], int])
     return out.reshape(shape)
 
 
+def _outage_need(out: np.ndarray, cool: int) -> np.ndarray:
+    """(rows, T) int8: the mode an outage of depth ``out`` requires — hot shutdown for
+    the first ``cool`` hours of each outage, its own depth after that.
+
+    Outages are long and few: the depth is taken everywhere, then the first ``cool``
+    hours after each start (while the outage lasts) are set to hot shutdown.
+    """
+    T = out.shape[-1]
+    need = np.asarray(out, dtype=np.int8).copy()
+    on = out > 0
+    if cool <= 0 or not on.any():
+        return need
+    start = on.copy()
+    start[:, 1:] &= ~on[:, :-1]
+    r, s = np.nonzero(start)
+    d = np.arange(cool)
+    t = (s[:, None] + d[None, :]).ravel()
+    rr = np.repeat(r, cool)
+    keep = t < T
+    at = rr[keep] * T + t[keep]
+    at = at[on.reshape(-1)[at]]  # within the outage (a later start shares the value)
+    need.reshape(-1)[at] = HSD
+    return need
+
+
 def _ramp_allowed(cap: np.ndarray, min_stable: np.ndarray, ramp_dn: np.ndarray) -> np.ndarray:
     """Where the units' ramp limits apply between hour t−1 and t.
 
@@ -586,8 +620,13 @@ def _ramp_allowed(cap: np.ndarray, min_stable: np.ndarray, ramp_dn: np.ndarray) 
     """
     ok = np.zeros_like(cap, dtype=bool)
     a, b = cap[..., :-1], cap[..., 1:]
-    changed = np.abs(b - a) > 1e-6
-    low = (a < min_stable[..., :-1] - _EPS) | (b < min_stable[..., 1:] - _EPS)
-    runback = b < a - ramp_dn[:, None] - 1e-6
-    ok[..., 1:] = (a > 0) & (b > 0) & ~runback & ~(changed & low)
+    step = b - a
+    low = cap < min_stable - _EPS
+    low = low[..., :-1] | low[..., 1:]
+    low &= np.abs(step) > 1e-6  # changed across the low range
+    on = cap > 0
+    out = ok[..., 1:]
+    np.logical_and(on[..., :-1], on[..., 1:], out=out)
+    out &= ~(b < a - ramp_dn[:, None] - 1e-6)  # not a runback
+    out &= ~low
     return ok
