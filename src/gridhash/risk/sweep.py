@@ -155,7 +155,7 @@ def run_paths(
     if ctx.state is not None and ctx.rules is not None:
         st = ctx.state
         lines = st.line_in_service[None] & rp.line_in_service
-        q, diesel = st.with_lines(lines, i.house_load_mw)
+        q, diesel = st.with_lines(lines, i.house_load_mw, only=ctx.rules.quantities)
         base_depth = st.unit_outage_depth[on][None]
         forced = (avail <= 0) & (base_depth == 0)
         depth = np.where(forced, MODES.index("cold_shutdown"), base_depth)

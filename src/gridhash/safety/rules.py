@@ -261,6 +261,17 @@ class RuleSet:
     skipped: tuple[tuple[str, str], ...]  # (rule, why) shipped rules not evaluated
     transitions: dict[tuple[str, str], int]
 
+    @property
+    def quantities(self) -> frozenset[str]:
+        """The quantities the rules' conditions read."""
+        return frozenset(
+            name
+            for cond in self.conditions
+            for c in cond.clauses
+            for name in (c.left, c.right)
+            if isinstance(name, str)
+        )
+
     def down_hours(self, mode: str) -> int:
         """Least hours from power operation down to ``mode`` (trip included)."""
         d = MODES.index(mode)

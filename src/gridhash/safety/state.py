@@ -8,6 +8,7 @@ turns into the operating envelope.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -57,21 +58,27 @@ class PlantState:
     generator_mw: float = 0.0
 
     def with_lines(
-        self, line_in_service: np.ndarray, house_load_mw: np.ndarray
+        self, line_in_service: np.ndarray, house_load_mw: np.ndarray,
+        only: Collection[str] | None = None,
     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Quantities and diesel cap for other line states, e.g. (N, L, T) risk paths.
 
-        Quantities that do not depend on the lines are broadcast unchanged.
+        Quantities that do not depend on the lines are taken unchanged.  With ``only``
+        (e.g. the quantities a rule set reads), the line-dependent quantities outside
+        it are left out rather than computed; ``on_diesel`` is always there.
         """
         assert self.line_voltage_kv is not None and self.delivery_days is not None
         q, diesel = line_quantities(
             line_in_service, self.offsite, self.line_voltage_kv, self.delivery_days,
             self.fuel0, self.quantities["diesel_generators"], self.generator_mw, house_load_mw,
+            kv_max=only is None or "offsite_kv_max" in only,
         )
         names = [k for k in self.quantities if k.startswith("line:")]
         for i, name in enumerate(names):
-            q[name] = line_in_service[..., i, :].astype(float)
-        out = {k: v for k, v in self.quantities.items() if k not in q}
+            if only is None or name in only:
+                q[name] = line_in_service[..., i, :].astype(float)
+        out = {k: v for k, v in self.quantities.items()
+               if k not in q and not k.startswith("line:") and k != "offsite_kv_max"}
         return {**out, **q}, diesel
 
 
@@ -84,20 +91,23 @@ def line_quantities(
     generators: np.ndarray,
     generator_mw: float,
     house: np.ndarray,
+    *,
+    kv_max: bool = True,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The quantities that follow from which lines are in service ((..., L, T) arrays)."""
+    """The quantities that follow from which lines are in service ((..., L, T) arrays).
+
+    ``kv_max=False`` leaves ``offsite_kv_max`` out (nothing reads it).
+    """
     off = in_service & offsite[:, None]
     n_off = off.sum(axis=-2).astype(float)
-    kv = np.where(off, volts[:, None], 0.0)
     on_diesel = n_off == 0
     fuel = fuel_levels(fuel0, delivery, on_diesel / 24.0)
     diesel_cap = np.where(on_diesel & (fuel > 0), np.minimum(house, generators * generator_mw), 0.0)
-    q = {
-        "offsite_lines": n_off,
-        "offsite_kv_max": kv.max(axis=-2) if in_service.shape[-2] else np.zeros_like(n_off),
-        "on_diesel": on_diesel.astype(float),
-        "diesel_fuel_days": fuel,
-    }
+    q = {"offsite_lines": n_off}
+    if kv_max:
+        q["offsite_kv_max"] = (np.where(off, volts[:, None], 0.0).max(axis=-2)
+                               if in_service.shape[-2] else np.zeros_like(n_off))
+    q |= {"on_diesel": on_diesel.astype(float), "diesel_fuel_days": fuel}
     return q, diesel_cap
 
     @property
@@ -127,11 +137,17 @@ def fuel_levels(fuel0: float, delivery: np.ndarray, burn: np.ndarray) -> np.ndar
     ``P(t) = max(0, P(t−1) + delivery(t) − burn(t))`` with ``P(−1) = fuel0``, in
     closed form (the running minimum of the unfloored sum; no loop over hours).
     """
-    S = fuel0 + np.cumsum(delivery - burn, axis=-1)
-    P = S - np.minimum(0.0, np.minimum.accumulate(S, axis=-1))
-    before = np.concatenate([np.full((*S.shape[:-1], 1), float(fuel0)), P[..., :-1]], axis=-1)
-    level = before + delivery
-    return np.where(level < 1e-9, 0.0, level)  # float residue of an emptied tank is empty
+    S = np.cumsum(np.subtract(delivery, burn), axis=-1)
+    S += fuel0
+    low = np.minimum.accumulate(S, axis=-1)
+    np.minimum(low, 0.0, out=low)
+    S -= low  # P(t), the level at the end of hour t
+    level = low  # reused: the level at the start of each hour, after its delivery
+    level[..., 0] = fuel0
+    level[..., 1:] = S[..., :-1]
+    level += delivery
+    level[level < 1e-9] = 0.0  # float residue of an emptied tank is empty
+    return level
 
 
 def resolve_state(loaded: LoadedScenario, inputs: Inputs) -> PlantState:
