@@ -6,7 +6,7 @@ wall time, scenario-hours per second and peak memory, against a reference
 measured in the same run: the same pipeline with the HiGHS LP instead of the
 fast path, on a few paths.
 
-    python benchmarks/risk_sweep.py [--paths 10000] [--workers 2] [--chunk 250]
+    python benchmarks/risk_sweep.py [--paths 10000] [--workers 2] [--chunk 25]
 
 Targets (issue "Risk at scale"): 10,000 paths x 8,760 h in < 30 s on 2 cores,
 peak memory < 4 GB.
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2, help="Dask worker processes (0: "
                         "in process)")
-    parser.add_argument("--chunk", type=int, default=250, help="paths per task")
+    parser.add_argument("--chunk", type=int, default=25, help="paths per task")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lp-paths", type=int, default=10, help="paths for the LP reference")
     args = parser.parse_args(argv)

@@ -108,7 +108,7 @@ def size_fleet(
                              "objective_usd": 0.0, "btc_mined_mean": 0.0})
                 continue
             cand = _with_fleet(loaded, model, mw)
-            df = sweep(cand, paths, seed=seed, agreement=agreement, chunk_size=paths)
+            df = sweep(cand, paths, seed=seed, agreement=agreement)
             machines = sum(e.count for e in cand.scenario.mining.fleet)
             capex = machines * asic.price_usd
             cash = (df["mining_revenue_usd"] - df["mining_opex_usd"]
