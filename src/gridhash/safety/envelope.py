@@ -260,7 +260,7 @@ def compute_envelope(inputs: Inputs, state: PlantState, rules: RuleSet) -> Envel
     return Envelope(
         index=state.index,
         unit_names=inputs.unit_names,
-        unit_mode=arrays["unit_mode"],
+        unit_mode=arrays["unit_mode"].astype(np.int64),  # int8 inside; int64 as before
         unit_cap_mw=arrays["unit_cap_mw"],
         unit_min_mw=arrays["unit_min_mw"],
         ramp_allowed=arrays["ramp_allowed"],
