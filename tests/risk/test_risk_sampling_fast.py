@@ -14,10 +14,13 @@ from gridhash.errors import InputError
 from gridhash.risk.models import (
     DifficultyModel,
     EmpiricalDuration,
+    FeeModel,
     GbmPrice,
     GridPriceAR1,
+    LineCutModel,
     UnitOutageModel,
 )
+from gridhash.risk.models import _base as base_module
 from gridhash.risk.models import difficulty as difficulty_module
 from gridhash.risk.models import outages as outages_module
 from gridhash.risk.models._base import (
@@ -30,6 +33,7 @@ from gridhash.risk.models._base import (
     generators,
     mask_outside_intervals,
     normal_rows,
+    one_block,
     pcg64_states,
 )
 from gridhash.risk.models.difficulty import _Epochs, mean_subsidy_between
@@ -234,3 +238,113 @@ def test_empirical_durations_pick_every_observation_equally() -> None:
     counts = np.unique(d.quantile(u), return_counts=True)
     assert counts[0].tolist() == [1.0, 2.0, 5.0] and counts[1].tolist() == [1000] * 3
     assert d.quantile(np.array([0.0, np.nextafter(1.0, 0.0)])).tolist() == [1.0, 5.0]
+
+
+def test_one_block_carves_aligned_disjoint_arrays_and_splits_large_sets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    specs = [((3, 5), np.float64), ((2, 4, 5), bool), ((7,), np.float32), ((0, 5), np.float64)]
+    arrays = one_block(*specs)
+    for a, (shape, dtype) in zip(arrays, specs, strict=True):
+        assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous
+        assert a.flags.writeable and (a.size == 0 or a.ctypes.data % 64 == 0)
+    arrays[0][...] = 1.5
+    arrays[1][...] = True
+    arrays[2][...] = -2.0
+    assert np.all(arrays[0] == 1.5) and arrays[1].all() and np.all(arrays[2] == -2.0)
+    assert arrays[0].base is arrays[1].base  # one allocation
+    monkeypatch.setattr(base_module, "_BLOCK_BYTES", 300)
+    small = one_block(((10,), np.float64), ((10,), np.float64), ((30,), np.float64))
+    assert small[0].base is small[1].base  # 128 + 128 bytes (aligned) fit in 300
+    assert small[2].base is not small[0].base  # 256 more do not: a block of its own
+
+
+def test_written_into_given_arrays_equals_allocated() -> None:
+    ids, T = np.array([4, 0, 9]), 500
+    for model in (GbmPrice(85_000.0, 0.1, 0.6), FeeModel(0.03)):
+        out = np.full((3, T), np.nan)
+        assert model.sample(ids, T, 2, out=out) is out
+        assert np.array_equal(out, model.sample(ids, T, 2))
+        with pytest.raises(InputError) as err:
+            model.sample(ids, T, 2, out=np.empty((3, T), dtype=np.float32))
+        assert err.value.field == "out"
+    price = GbmPrice(85_000.0, 0.1, 0.6).sample(ids, T, 2)
+    diff = DifficultyModel(D0, 982_500, 40.0, volatility_per_sqrt_year=0.5)
+    pair = (np.empty((3, T)), np.empty((3, T)))
+    d = diff.sample(ids, T, 2, btc_price_usd=price, fees_btc_per_block=0.03, out=pair)
+    ref = diff.sample(ids, T, 2, btc_price_usd=price, fees_btc_per_block=0.03)
+    assert d.difficulty is pair[0] and d.blocks_per_hour is pair[1]
+    assert np.array_equal(d.difficulty, ref.difficulty)
+    assert np.array_equal(d.blocks_per_hour, ref.blocks_per_hour)
+    units = UnitOutageModel.uniform(2, mttf_h=50.0, mttr_h=10.0)
+    lines = LineCutModel.uniform(
+        2,
+        line_rate_per_year=300.0,
+        common_rate_per_year=100.0,
+        line_duration=EmpiricalDuration([3.0, 40.0]),
+        common_duration=EmpiricalDuration([9.0]),
+    )
+    for model in (units, lines):
+        out = np.zeros((3, 2, T), dtype=bool)
+        assert model.sample(ids, T, 2, out=out) is out
+        assert np.array_equal(out, model.sample(ids, T, 2))
+        with pytest.raises(InputError) as err:
+            model.sample(ids, T, 2, out=np.zeros((3, 2, T)))
+        assert err.value.field == "out"
+
+
+def test_line_event_counts_are_each_paths_poisson_draws() -> None:
+    model = LineCutModel.uniform(
+        3,
+        line_rate_per_year=5.0,
+        common_rate_per_year=2.0,
+        line_duration=EmpiricalDuration([3.0]),
+        common_duration=EmpiricalDuration([9.0]),
+    )
+    ids, T = np.array([3, 11]), 8760
+    events = model.sample_events(ids, T, seed=4)
+    span = T + model.warmup_h
+    lam = np.array([2.0, 5.0, 5.0, 5.0]) / 8760.0 * span
+    for i, g in enumerate(generators(4, Stream.LINE_CUTS, 0, ids)):
+        counts = g.poisson(lam)
+        got = [int(np.sum((events.path == i) & (events.line == line))) for line in (-1, 0, 1, 2)]
+        assert got == counts.tolist()
+
+
+@pytest.mark.parametrize("T", [240, 250, 1])
+def test_reward_integral_equals_the_brute_force_integral(T: int) -> None:
+    rng = np.random.default_rng(3)
+    P = rng.uniform(50_000.0, 90_000.0, (3, T))
+    F = rng.uniform(0.0, 0.1, (3, T))
+    integral = difficulty_module._RewardIntegral(P, F, 3.125)
+    G = P * (3.125 + F)
+    cum = np.concatenate((np.zeros((3, 1)), np.cumsum(G, axis=1)), axis=1)
+    for x in (np.array([0.0, T, T / 3]), np.array([0.5, T - 0.25, float(T // 2)])):
+        x = np.minimum(x, T)
+        i = np.minimum(np.floor(x).astype(int), T - 1)
+        rows = np.arange(3)
+        exact = cum[rows, i] + (x - i) * G[rows, i]
+        np.testing.assert_allclose(integral.at(x), exact, rtol=1e-12)
+
+
+def test_profile_baselines_are_remembered_per_spec_and_index() -> None:
+    import pandas as pd
+
+    from gridhash.scenario.models import ProfileSeries
+    from gridhash.scenario.series import profile
+
+    spec = ProfileSeries(generator="profile", mean=100.0, daily_amplitude=0.3, noise=0.1, max=120.0)
+    index = pd.date_range("2027-01-01", periods=48, freq="h", tz="UTC")
+    a = GridPriceAR1.from_profile(spec, index)
+    b = GridPriceAR1.from_profile(spec, index)
+    clean = profile(spec.model_copy(update={"noise": 0.0, "max": None}), index)
+    assert np.array_equal(a.baseline_usd_per_mwh, clean)
+    assert np.array_equal(b.baseline_usd_per_mwh, clean)
+    other = pd.date_range("2027-06-01", periods=48, freq="h", tz="UTC")
+    shifted = GridPriceAR1.from_profile(spec, other)
+    assert np.array_equal(
+        shifted.baseline_usd_per_mwh,
+        profile(spec.model_copy(update={"noise": 0.0, "max": None}), other),
+    )
+    lower = spec.model_copy(update={"mean": 50.0})
+    assert np.allclose(GridPriceAR1.from_profile(lower, index).baseline_usd_per_mwh, clean / 2)

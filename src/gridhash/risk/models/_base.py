@@ -25,6 +25,7 @@ path ids (:func:`pcg64_states`), and sets it on one reused generator.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Sequence
 from enum import IntEnum
@@ -94,6 +95,25 @@ def check_int(value: Any, field: str, *, ge: int = 0) -> int:
     if value < ge:
         raise fail("out of range", field, value, f"an integer ≥ {ge}")
     return int(value)
+
+
+def check_out(
+    out: NDArray[Any] | None, shape: tuple[int, ...], dtype: Any = np.float64
+) -> NDArray[Any] | None:
+    """``out`` if it is ``None`` or an array of ``shape`` and ``dtype`` with contiguous rows."""
+    if out is not None and (
+        not isinstance(out, np.ndarray)
+        or out.shape != shape
+        or out.dtype != np.dtype(dtype)
+        or (out.size and out.strides[-1] != out.itemsize)
+    ):
+        raise fail(
+            "wrong output array",
+            "out",
+            getattr(out, "shape", out),
+            f"{np.dtype(dtype).name}, shape {shape}, contiguous along the last axis",
+        )
+    return out
 
 
 def check_seed(seed: Any) -> int:
@@ -167,35 +187,84 @@ def _uint32_words(n: int) -> list[int]:
 
 
 class _Hash:
-    """``SeedSequence``'s running hash constant, applied to uint32 arrays."""
+    """``SeedSequence``'s running hash constant, applied to uint32 words."""
 
     def __init__(self, const: int) -> None:
         self.const = const
 
-    def mix_in(self, value: NDArray[np.uint32], mult: int) -> NDArray[np.uint32]:
-        v = value ^ np.uint32(self.const)
+    def mix_in(self, value: int, mult: int) -> int:
+        """Hash one word (a Python int < 2³²)."""
+        v = value ^ self.const
         self.const = (self.const * mult) & _MASK32
-        v = v * np.uint32(self.const)
-        return v ^ (v >> np.uint32(_XSHIFT))
+        v = (v * self.const) & _MASK32
+        return v ^ (v >> _XSHIFT)
+
+    def mix_in_rows(
+        self, values: NDArray[np.uint32], mult: int, count: int | None = None
+    ) -> NDArray[np.uint32]:
+        """Hash ``values[i]`` (rows of a 2-D uint32 array; one row: ``count`` times)
+        with the i-th next constant."""
+        count = values.shape[0] if count is None else count
+        pre, post, self.const = _hash_constants(self.const, mult, count)
+        v = values ^ pre
+        v *= post
+        v ^= v >> np.uint32(_XSHIFT)
+        return v
 
 
-def _mix(x: NDArray[np.uint32], y: NDArray[np.uint32]) -> NDArray[np.uint32]:
-    r = np.uint32(_MIX_MULT_L) * x - np.uint32(_MIX_MULT_R) * y
-    return r ^ (r >> np.uint32(_XSHIFT))
+@functools.lru_cache(maxsize=256)
+def _hash_constants(
+    const: int, mult: int, count: int
+) -> tuple[NDArray[np.uint32], NDArray[np.uint32], int]:
+    """The next ``count`` constants before and after each step, as uint32 columns."""
+    pre, post = [], []
+    for _ in range(count):
+        pre.append(const)
+        const = (const * mult) & _MASK32
+        post.append(const)
+    column = np.array((pre, post), dtype=np.uint32)[:, :, None]
+    return readonly(column[0]), readonly(column[1]), const
 
 
-def _pool_words(entropy: list[NDArray[np.uint32]]) -> list[NDArray[np.uint32]]:
-    """``SeedSequence.mix_entropy`` of an assembled entropy (≥ pool-size words)."""
+def _mix(x: int, y: int) -> int:
+    r = (_MIX_MULT_L * x - _MIX_MULT_R * y) & _MASK32
+    return r ^ (r >> _XSHIFT)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_pool(shared: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+    """The pool and hash constant after mixing in the words every path shares."""
     h = _Hash(_INIT_A)
-    pool = [h.mix_in(entropy[i], _MULT_A) for i in range(_POOL_SIZE)]
+    pool = [h.mix_in(shared[i], _MULT_A) for i in range(_POOL_SIZE)]
     for src in range(_POOL_SIZE):
         for dst in range(_POOL_SIZE):
             if src != dst:
                 pool[dst] = _mix(pool[dst], h.mix_in(pool[src], _MULT_A))
-    for word in entropy[_POOL_SIZE:]:
+    for word in shared[_POOL_SIZE:]:
         for dst in range(_POOL_SIZE):
             pool[dst] = _mix(pool[dst], h.mix_in(word, _MULT_A))
-    return pool
+    return tuple(pool), h.const
+
+
+def _pool_words(shared: list[int], own: list[NDArray[np.uint32]]) -> NDArray[np.uint32]:
+    """``SeedSequence.mix_entropy`` of the entropy ``shared + own``, pool-major ``(4, n)``.
+
+    ``shared`` (at least the pool size) are words every path has, Python
+    ints; ``own`` the words that differ by path, one uint32 array each.  The
+    shared words come first, so their part of the hash is done once on
+    scalars (and remembered), and each own word is mixed into all four pool
+    words at once.
+    """
+    pool, const = _shared_pool(tuple(shared))
+    h = _Hash(const)
+    rows = np.array(pool, dtype=np.uint32)[:, None]
+    for words in own:
+        hashed = h.mix_in_rows(words[None, :], _MULT_A, _POOL_SIZE)
+        r = rows * np.uint32(_MIX_MULT_L)
+        r = r - hashed * np.uint32(_MIX_MULT_R)
+        r ^= r >> np.uint32(_XSHIFT)
+        rows = r
+    return rows
 
 
 def pcg64_states(
@@ -205,7 +274,10 @@ def pcg64_states(
 
     Exactly ``PCG64(SeedSequence(seed, spawn_key=(stream, key, p))).state``
     for every ``p`` in ``ids``, computed with the hash vectorised over the
-    paths (the tests compare the two for many seeds, keys and path ids).
+    paths (the tests compare the two for many seeds, keys and path ids).  The
+    seed, stream and key words come first in the entropy, so their share of
+    the hash is done once, on Python ints; only the path id's words and the
+    output words are arrays.
     """
     s, k = check_seed(seed), check_int(key, "key", ge=0)
     ids = np.asarray(ids, dtype=np.int64)
@@ -214,27 +286,35 @@ def pcg64_states(
     shared = run + _uint32_words(int(stream)) + _uint32_words(k)
     states: list[int] = [0] * ids.size
     incs: list[int] = [0] * ids.size
-    low = (ids & _MASK32).astype(np.uint32)
-    high = (ids >> 32).astype(np.uint32)
-    for has_high in (False, True):
-        rows = np.flatnonzero((high > 0) == has_high)
+    if ids.size and np.maximum.reduce(ids) > _MASK32:  # ids of two words hash one more
+        high = (ids >> 32).astype(np.uint32)
+        low = (ids & _MASK32).astype(np.uint32)
+        groups = [np.flatnonzero(high == 0), np.flatnonzero(high > 0)]
+        own = [[low[groups[0]]], [low[groups[1]], high[groups[1]]]]
+    else:
+        groups, own = [np.arange(ids.size)], [[ids.astype(np.uint32)]]
+    for rows, words_of_rows in zip(groups, own, strict=True):
         if rows.size == 0:
             continue
-        entropy = [np.full(rows.size, w, dtype=np.uint32) for w in shared]
-        entropy.append(low[rows])
-        if has_high:
-            entropy.append(high[rows])
-        pool = _pool_words(entropy)
-        h = _Hash(_INIT_B)
-        words = [h.mix_in(pool[i % _POOL_SIZE], _MULT_B).astype(np.uint64) for i in range(8)]
-        u64 = [words[2 * j] | (words[2 * j + 1] << np.uint64(32)) for j in range(4)]
-        seed_hi, seed_lo, inc_hi, inc_lo = (w.tolist() for w in u64)
-        for n, r in enumerate(rows.tolist()):
-            inc = ((((inc_hi[n] << 64) | inc_lo[n]) << 1) | 1) & _MASK128
-            state = (inc + ((seed_hi[n] << 64) | seed_lo[n])) & _MASK128
-            states[r] = (state * _PCG64_MULT + inc) & _MASK128
+        pool = _pool_words(shared, words_of_rows)
+        # generate_state(4, uint64): eight uint32 words, pool word i % 4 each.
+        words = _Hash(_INIT_B).mix_in_rows(pool[_OUTPUT_POOL_WORDS], _MULT_B)
+        words = words.astype(np.uint64)
+        u64 = words[0::2] | (words[1::2] << np.uint64(32))
+        for r, seed_hi, seed_lo, inc_hi, inc_lo in zip(rows.tolist(), *u64.tolist(), strict=True):
+            inc = ((inc_hi << 65) | (inc_lo << 1) | 1) & _MASK128
+            states[r] = (((inc + ((seed_hi << 64) | seed_lo)) * _PCG64_MULT) + inc) & _MASK128
             incs[r] = inc
     return states, incs
+
+
+#: The pool word behind each of the eight output words of ``generate_state``.
+_OUTPUT_POOL_WORDS = np.arange(8) % _POOL_SIZE
+
+
+#: Seeds the reused generator before its state is set (a ready SeedSequence
+#: is cheaper to hash from than a new one).
+_PLACEHOLDER_SEED = np.random.SeedSequence(0)
 
 
 class PathStreams:
@@ -248,7 +328,7 @@ class PathStreams:
 
     def __init__(self, seed: int, stream: Stream, key: int, ids: NDArray[np.int64]) -> None:
         self._states, self._incs = pcg64_states(seed, stream, key, ids)
-        self._bit_generator = np.random.PCG64(0)
+        self._bit_generator = np.random.PCG64(_PLACEHOLDER_SEED)  # state replaced per path
         self._generator = np.random.Generator(self._bit_generator)
 
     def __len__(self) -> int:
@@ -290,6 +370,20 @@ def phi_from_half_life(half_life_h: float) -> float:
 
 #: Elements of an AR(1) tile (rows × block hours) handled per numpy call. [-]
 _AR1_TILE = 131_072
+#: Largest ``log(phi^{-m})`` of an AR(1) block: weights stay below 1e100. [-]
+_AR1_LOG_RANGE = 230.0
+
+
+@functools.lru_cache(maxsize=32)
+def _ar1_weights(
+    phi: float, scale: float, first: float, m: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """``phi^j``, ``phi^{-j}·scale`` and the same with ``first`` at ``j = 0``, ``j < m``."""
+    j = np.arange(m, dtype=float)
+    weight = phi ** (-j) * scale
+    weight0 = weight.copy()
+    weight0[0] = first
+    return readonly(phi**j), readonly(weight), readonly(weight0)
 
 
 def ar1_inplace(
@@ -302,13 +396,17 @@ def ar1_inplace(
     """Overwrite ``x`` (N, T) with ``y_t = phi·y_{t-1} + scale·x_t``, ``y_0 = first_scale·x_0``.
 
     A scaled cumulative sum in blocks of ``m`` hours: inside a block starting
-    at ``a``, ``y_{a+j} = phi^j (phi·y_{a-1} + Σ_{i≤j} phi^{-i}·scale·x_{a+i})``,
-    with ``m`` chosen so ``phi^{-m} ≤ 1e12`` keeps it accurate to rounding
-    (``m`` = 2,750 h at ``phi = 0.99``, 39 h at ``phi = 0.5``).  Rows are
-    processed in tiles of ``~131,000`` elements, so each block's three passes
-    (weights, ``cumsum``, decay) run on data in cache: ~6 ns an element,
-    the speed of ``scipy.signal.lfilter`` without its 2 s import.  Each row is
-    computed on its own: a path's values do not depend on the batch.
+    at ``a``, ``y_{a+j} = phi^j (phi·y_{a-1} + Σ_{i≤j} phi^{-i}·scale·x_{a+i})``.
+    The error is that of rounding whatever ``m`` is (each partial sum is
+    dominated by its latest terms, so ``phi^j`` scales its rounding error
+    back down with it); ``m`` only keeps the weights ``phi^{-j}`` below 1e100,
+    far from overflow: a whole year in one block for half-lives of more than
+    27 h, 331 h at ``phi = 0.5``.  Rows are processed in tiles of ``~131,000``
+    elements, so each block's three passes (weights, ``cumsum``, decay) run
+    on data in cache: 5–6 ns an element, the speed of ``scipy.signal.lfilter``
+    without its 2 s import; the weights are computed once per ``phi``,
+    ``scale`` and block length.  Each row is computed on its own: a path's
+    values do not depend on the batch.
 
     With ``out32`` (float32, shape of ``x``) the result is rounded into it
     instead (``x`` is then scratch): for callers that only exponentiate it
@@ -326,12 +424,8 @@ def ar1_inplace(
             out32[...] = x
             return out32
         return x
-    m = max(1, min(T, int(27.6 / -math.log(phi))))
-    j = np.arange(m, dtype=float)
-    up = phi**j
-    weight = phi ** (-j) * scale
-    weight0 = weight.copy()
-    weight0[0] = first
+    m = max(1, min(T, int(_AR1_LOG_RANGE / -math.log(phi))))
+    up, weight, weight0 = _ar1_weights(float(phi), float(scale), float(first), m)
     rows = max(1, _AR1_TILE // m)
     for r0 in range(0, N, rows):
         tile = x[r0 : r0 + rows]
@@ -405,12 +499,12 @@ def exp_into(
         if not ok.all():
             bad = ~ok
             exact = np.exp(np.asarray(x[bad], dtype=np.float64))
-    with np.errstate(over="ignore", under="ignore"):  # only in rows redone above
-        y = (
-            np.exp(x, out=x)
-            if overwrite_x and x.dtype == np.float32
-            else np.exp(x, dtype=np.float32)
-        )
+    in_place = overwrite_x and x.dtype == np.float32
+    if bad is None:  # every exponent in range: nothing over- or underflows
+        y = np.exp(x, out=x) if in_place else np.exp(x, dtype=np.float32)
+    else:
+        with np.errstate(over="ignore", under="ignore"):  # only in rows redone above
+            y = np.exp(x, out=x) if in_place else np.exp(x, dtype=np.float32)
     result = np.multiply(y, factor, out=out, dtype=np.float64)
     if bad is not None:
         result[bad] = exact * np.broadcast_to(factor, result.shape)[bad]
@@ -458,14 +552,24 @@ def geometric_from_uniforms(
 
 
 def runs_mask(
-    values: NDArray[np.bool_], lengths: NDArray[np.int64], n_rows: int, hours: int
+    values: NDArray[np.bool_],
+    lengths: NDArray[np.int64],
+    n_rows: int,
+    hours: int,
+    out: NDArray[np.bool_] | None = None,
 ) -> NDArray[np.bool_]:
     """``(n_rows, hours)`` mask from runs: ``values[r, j]`` repeated ``lengths[r, j]`` times.
 
     Each row's lengths must add up to ``hours``.  ``np.repeat`` of booleans
-    writes long runs at memset speed (~0.1 ns an hour).
+    writes long runs at memset speed (~0.1 ns an hour).  With ``out`` (any
+    array of ``n_rows·hours`` booleans, e.g. ``(N, U, T)``) the mask is copied
+    there, row-major, and ``out`` returned.
     """
-    return np.repeat(values.ravel(), lengths.ravel()).reshape(n_rows, hours)
+    mask = np.repeat(values.ravel(), lengths.ravel())
+    if out is None:
+        return mask.reshape(n_rows, hours)
+    out[...] = mask.reshape(out.shape)
+    return out
 
 
 def mask_outside_intervals(
@@ -474,6 +578,7 @@ def mask_outside_intervals(
     last: NDArray[np.int64],
     n_rows: int,
     hours: int,
+    out: NDArray[np.bool_] | None = None,
 ) -> NDArray[np.bool_]:
     """``(n_rows, hours)`` booleans, False in hours ``first ≤ t < last`` of each interval.
 
@@ -481,11 +586,16 @@ def mask_outside_intervals(
     merged per row and the mask is written as alternating runs
     (:func:`runs_mask`), so the work is proportional to the number of
     intervals plus a memset of the output.  ``0 ≤ first`` and ``last ≤ hours``.
+    With ``out`` (``n_rows·hours`` booleans, any shape) the mask is written
+    there and ``out`` returned.
     """
     keep = last > first
     r, a, b = rows[keep], first[keep], last[keep]
     if r.size == 0:
-        return np.ones((n_rows, hours), dtype=bool)
+        if out is None:
+            return np.ones((n_rows, hours), dtype=bool)
+        out.fill(True)
+        return out
     width = hours + 1
     order = np.argsort(r * width + a, kind="stable")
     r, a, b = r[order], a[order], b[order]
@@ -516,7 +626,50 @@ def mask_outside_intervals(
     lengths[pos + 1] = stop - start
     values[pos + 1] = False
     lengths[2 * per_row + np.arange(n_rows)] = hours - row_end
-    return runs_mask(values, lengths, n_rows, hours)
+    return runs_mask(values, lengths, n_rows, hours, out)
+
+
+#: Alignment of the arrays :func:`one_block` carves out (a cache line). [bytes]
+_BLOCK_ALIGN = 64
+#: Largest block :func:`one_block` allocates for several arrays: under glibc's
+#: 32 MiB ceiling for reusing freed memory instead of mapping it afresh. [bytes]
+_BLOCK_BYTES = 30 * 2**20
+
+
+def one_block(*specs: tuple[tuple[int, ...], Any]) -> list[NDArray[Any]]:
+    """Uninitialised arrays of the given ``(shape, dtype)``, carved out of few allocations.
+
+    A sampler's outputs are fresh memory on every call, and fresh memory
+    costs a page fault per 4 KiB page on first write (~4 µs each on the
+    project's machines, ~0.45 ms a path for the ~0.5 MB of a ``znpp`` path
+    when a chunk's dozen output arrays are allocated one by one).  One block
+    for all of them is a single allocation that glibc keeps for reuse instead
+    of returning it to the system, so the next chunk's outputs cost no faults
+    at all.  Arrays are packed in order into blocks of at most 30 MiB (an
+    array larger than that gets its own): glibc reuses freed memory only up to
+    32 MiB, and maps anything larger afresh (numpy then asks for huge pages,
+    so that costs a few faults and zeroing, not one fault per page).  Each
+    array starts on a 64-byte boundary and keeps its whole block alive.
+    """
+    sizes = [math.prod(shape) * np.dtype(dtype).itemsize for shape, dtype in specs]
+    padded = [-(-size // _BLOCK_ALIGN) * _BLOCK_ALIGN for size in sizes]
+    groups: list[list[int]] = []
+    used = 0
+    for i, size in enumerate(padded):
+        if not groups or used + size > _BLOCK_BYTES:
+            groups.append([])
+            used = 0
+        groups[-1].append(i)
+        used += size
+    out: list[NDArray[Any]] = [np.empty(0)] * len(specs)
+    for group in groups:
+        block = np.empty(sum(padded[i] for i in group) + _BLOCK_ALIGN, dtype=np.uint8)
+        at = -block.ctypes.data % _BLOCK_ALIGN
+        for i in group:
+            shape, dtype = specs[i]
+            out[i] = block[at : at + sizes[i]].view(dtype).reshape(shape)
+            at += padded[i]
+    return out
 
 
 def readonly(a: NDArray[Any]) -> NDArray[Any]:

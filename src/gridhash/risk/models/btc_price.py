@@ -32,6 +32,7 @@ the volatility is right at every horizon of one hour or more.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,7 @@ from gridhash.risk.models._base import (
     as_hours,
     as_path_ids,
     check_number,
+    check_out,
     exp_into,
     fail,
     readonly,
@@ -58,13 +60,17 @@ if TYPE_CHECKING:
 __all__ = ["BootstrapPrice", "GbmPrice", "prices_from_log_returns"]
 
 
-def prices_from_log_returns(start: float, r: NDArray[np.float64]) -> NDArray[np.float64]:
+def prices_from_log_returns(
+    start: float, r: NDArray[np.float64], out: NDArray[np.float64] | None = None
+) -> NDArray[np.float64]:
     """``(N, T)`` prices from ``(N, T-1)`` hourly log returns, column 0 = ``start``.
 
     The log price is summed in float64; its exponential is taken in float32
     (:func:`~gridhash.risk.models._base.exp_into`: relative error < 1e-6).
+    ``out``: a float64 ``(N, T)`` array to write the prices into.
     """
-    out = np.empty((r.shape[0], r.shape[1] + 1))
+    if out is None:
+        out = np.empty((r.shape[0], r.shape[1] + 1))
     out[:, 0] = 0.0
     np.cumsum(r, axis=1, out=out[:, 1:])
     return exp_into(out, start, out=out)
@@ -139,7 +145,13 @@ class GbmPrice:
         return eps
 
     def sample(
-        self, paths: PathsLike, hours: Any, seed: int, *, key: int = 0
+        self,
+        paths: PathsLike,
+        hours: Any,
+        seed: int,
+        *,
+        key: int = 0,
+        out: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
         """Price paths.
 
@@ -153,6 +165,8 @@ class GbmPrice:
             Master seed; path ``p`` depends only on ``(seed, key, p)``.
         key : int, default 0
             Sub-stream, for independent copies under one seed.
+        out : numpy.ndarray, shape (N, T), optional
+            Float64 array (rows contiguous) to write the prices into; returned.
 
         Returns
         -------
@@ -161,16 +175,23 @@ class GbmPrice:
         """
         ids = as_path_ids(paths)
         T = as_hours(hours)
+        if check_out(out, (len(ids), T)) is None:
+            out = np.empty((len(ids), T))
         # log S_t / S_0 = mean·t + sd·(ε_1 + … + ε_t): the innovations are
         # summed where they are drawn, and the drift is added with the scale.
-        out = np.empty((len(ids), T))
         out[:, 0] = 0.0
         unit = self._innovations(ids, seed, key, out[:, 1:])
         np.cumsum(out[:, 1:], axis=1, out=out[:, 1:])
         sd = self.hourly_log_return_sd * unit
         arg = np.multiply(out, sd, dtype=np.float32)
-        arg += (self.hourly_log_return_mean * np.arange(T)).astype(np.float32)
+        arg += _drift32(self.hourly_log_return_mean, T)
         return exp_into(arg, self.start_price_usd, out=out, overwrite_x=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _drift32(mean: float, T: int) -> NDArray[np.float32]:
+    """``mean·t`` for ``t = 0..T-1`` in float32 (the same for every path)."""
+    return readonly((mean * np.arange(T)).astype(np.float32))
 
 
 def _step_hours(prices: Any, step_h: float | None) -> tuple[NDArray[np.float64], float]:
@@ -381,7 +402,13 @@ class BootstrapPrice:
         return hourly.reshape(len(ids), -1)[:, : T - 1]
 
     def sample(
-        self, paths: PathsLike, hours: Any, seed: int, *, key: int = 0
+        self,
+        paths: PathsLike,
+        hours: Any,
+        seed: int,
+        *,
+        key: int = 0,
+        out: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
         """Price paths.
 
@@ -395,12 +422,16 @@ class BootstrapPrice:
             Master seed; path ``p`` depends only on ``(seed, key, p)``.
         key : int, default 0
             Sub-stream, for independent copies under one seed.
+        out : numpy.ndarray, shape (N, T), optional
+            Float64 array (rows contiguous) to write the prices into; returned.
 
         Returns
         -------
         numpy.ndarray, shape (N, T)
             Prices; column 0 is ``start_price_usd``. [USD/BTC]
         """
+        ids = as_path_ids(paths)
+        check_out(out, (len(ids), as_hours(hours)))
         return prices_from_log_returns(
-            self.start_price_usd, self.log_returns(paths, hours, seed, key=key)
+            self.start_price_usd, self.log_returns(ids, hours, seed, key=key), out
         )

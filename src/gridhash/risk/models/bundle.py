@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from gridhash.risk.models._base import HOURS_PER_YEAR, PathsLike, as_path_ids, check_seed, fail
+from gridhash.risk.models._base import (
+    HOURS_PER_YEAR,
+    PathsLike,
+    as_path_ids,
+    check_seed,
+    fail,
+    one_block,
+)
 from gridhash.risk.models.btc_price import BootstrapPrice, GbmPrice
 from gridhash.risk.models.calibration import BTC_VOLATILITY_PER_YEAR, znpp_line_cut_model
 from gridhash.risk.models.difficulty import DifficultyModel
@@ -53,7 +60,10 @@ class RiskPaths:
     """Per-path arrays for N paths of a T-hour scenario (U units, O offtakes, L lines).
 
     Arrays of inputs without a stochastic model are read-only broadcasts of
-    the scenario's own series.  Masks are booleans that multiply as 0/1.
+    the scenario's own series.  Masks are booleans that multiply as 0/1.  The
+    sampled arrays are carved out of a few shared allocations
+    (:func:`~gridhash.risk.models._base.one_block`): keeping one keeps the
+    memory of its neighbours too, so copy an array to keep it alone.
     """
 
     paths: NDArray[np.int64]  # (N,) path ids
@@ -258,37 +268,56 @@ class RiskModel:
         ids = as_path_ids(paths)
         seed = check_seed(seed)
         N, T = len(ids), inputs.hours
+        O, U, L = len(inputs.offtake_names), len(inputs.unit_names), len(inputs.line_names)
+        models = self.grid_prices or (None,) * O
+        f8 = np.float64
+
+        # Every sampled array is written into one block (see _base.one_block).
+        wanted: dict[str, tuple[tuple[int, ...], Any]] = {}
+        if self.btc_price is not None:
+            wanted["price"] = ((N, T), f8)
+        if self.fees is not None:
+            wanted["fees"] = ((N, T), f8)
+        if self.difficulty is not None:
+            wanted["difficulty"] = ((N, T), f8)
+            wanted["bph"] = ((N, T), f8)
+        if any(m is not None for m in models):
+            wanted["offtake"] = ((N, O, T), f8)
+        if self.unit_outages is not None:
+            wanted["units"] = ((N, U, T), bool)
+        if self.line_cuts is not None:
+            wanted["lines"] = ((N, L, T), bool)
+        out = dict(zip(wanted, one_block(*wanted.values()), strict=True))
 
         def fixed(a: NDArray[Any], shape: tuple[int, ...]) -> NDArray[Any]:
             return np.broadcast_to(np.asarray(a), shape)
 
         price = (
-            self.btc_price.sample(ids, T, seed)
+            self.btc_price.sample(ids, T, seed, out=out["price"])
             if self.btc_price is not None
             else fixed(inputs.btc_price_usd, (N, T))
         )
         fees = (
-            self.fees.sample(ids, T, seed)
+            self.fees.sample(ids, T, seed, out=out["fees"])
             if self.fees is not None
             else fixed(inputs.fees_btc_per_block, (N, T))
         )
         if self.difficulty is not None:
+            pair = (out["difficulty"], out["bph"])
             if self.btc_price is not None and self.fees is not None:
                 # Sampled here: positive and finite by construction, no need to check.
-                d = self.difficulty._simulate(ids, T, seed, price, fees)
+                d = self.difficulty._simulate(ids, T, seed, price, fees, out=pair)
             else:
                 d = self.difficulty.sample(
-                    ids, T, seed, btc_price_usd=price, fees_btc_per_block=fees
+                    ids, T, seed, btc_price_usd=price, fees_btc_per_block=fees, out=pair
                 )
             difficulty, bph, subsidy = d.difficulty, d.blocks_per_hour, d.subsidy_btc_per_block
         else:
             difficulty = fixed(inputs.difficulty, (N, T))
             bph = fixed(np.full(T, float(inputs.blocks_per_hour)), (N, T))
             subsidy = fixed(inputs.subsidy_btc_per_block, (N, T))
-        O = len(inputs.offtake_names)
-        models = self.grid_prices or (None,) * O
-        if any(m is not None for m in models):
-            offtake = np.empty((N, O, T))
+        if "offtake" in out:
+            offtake = out["offtake"]
             for o, m in enumerate(models):
                 if isinstance(m, GridPriceAR1):
                     m.sample(ids, inputs.index, seed, key=o, out=offtake[:, o])
@@ -298,14 +327,13 @@ class RiskModel:
                     offtake[:, o] = inputs.offtake_price[o]
         else:
             offtake = fixed(inputs.offtake_price, (N, O, T))
-        U, L = len(inputs.unit_names), len(inputs.line_names)
         units = (
-            self.unit_outages.sample(ids, T, seed)
+            self.unit_outages.sample(ids, T, seed, out=out["units"])
             if self.unit_outages is not None
             else fixed(np.ones((U, T), dtype=bool), (N, U, T))
         )
         lines = (
-            self.line_cuts.sample(ids, T, seed)
+            self.line_cuts.sample(ids, T, seed, out=out["lines"])
             if self.line_cuts is not None
             else fixed(np.ones((L, T), dtype=bool), (N, L, T))
         )

@@ -7,6 +7,7 @@ that the constants below are what that arithmetic gives.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -199,6 +200,7 @@ def znpp_single_line_rate_per_year() -> float:
     return single / _years(ZNPP_LINE_RESTORATIONS_WINDOW) / ZNPP_LINES_IN_SERVICE
 
 
+@functools.lru_cache(maxsize=16)
 def znpp_line_cut_model(n_lines: int) -> LineCutModel:
     """ZNPP's wartime record applied to ``n_lines`` lines (a stress calibration).
 
@@ -206,7 +208,8 @@ def znpp_line_cut_model(n_lines: int) -> LineCutModel:
     cuts at :func:`znpp_single_line_rate_per_year` per line, both with the
     :func:`znpp_loop_duration` durations (ASSUMPTION for single lines: the
     330 kV back-up was out from 2025-05-07 for months, so single-line cuts can
-    be longer than this).
+    be longer than this).  The model is immutable: one object per line count
+    is built and shared.
     """
     d = znpp_loop_duration()
     return LineCutModel.uniform(

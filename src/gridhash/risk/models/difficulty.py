@@ -53,6 +53,7 @@ hour.  ``height`` is the expected height at the start of each hour and
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -71,6 +72,7 @@ from gridhash.risk.models._base import (
     as_path_ids,
     check_int,
     check_number,
+    check_out,
     fail,
     normal_rows,
     readonly,
@@ -129,6 +131,18 @@ def mean_subsidy_between(h0: ArrayLike, h1: ArrayLike) -> NDArray[np.float64]:
     return np.where(era_a == era_b, s_a, split)
 
 
+@functools.lru_cache(maxsize=1)
+def _hashprice_per_reward() -> float:
+    """Hashprice of a reward of 1 USD per block at difficulty 1. [USD/(PH/s)/day]"""
+    return float(hashprice_usd_per_ph_day(1.0, 1.0, 0.0, 1.0))
+
+
+@functools.lru_cache(maxsize=64)
+def _era_subsidy_btc(era: int) -> float:
+    """Consensus subsidy of the blocks of halving era ``era`` (the same for all of them). [BTC]"""
+    return float(block_subsidy_btc(era * HALVING_INTERVAL))
+
+
 def _as_paths_array(x: Any, N: int, T: int, field: str) -> NDArray[np.float64]:
     base = np.asarray(x, dtype=float)
     try:
@@ -147,8 +161,10 @@ def _as_paths_array(x: Any, N: int, T: int, field: str) -> NDArray[np.float64]:
     return arr
 
 
-#: Hours per block of the partial sums behind :class:`_HourlyIntegrals`. [h]
+#: Hours per block of the partial sums behind :class:`_RewardIntegral`. [h]
 _SUM_BLOCK_H = 24
+#: Elements (paths × hours) repeated at a time into a given output array. [-]
+_FILL_ELEMENTS = 262_144
 
 
 def _noise_per_draw(T: int) -> int:
@@ -156,71 +172,76 @@ def _noise_per_draw(T: int) -> int:
     return math.ceil(3 * T / 336) + 16
 
 
-class _HourlyIntegrals:
-    """``∫_0^x P`` and ``∫_0^x P·F`` per path, for hourly step functions ``P`` and ``F``.
+class _RewardIntegral:
+    """``∫_0^x P·(s + F)`` per path: the USD a block's finder earns, integrated to ``x``.
 
-    Sums over blocks of 24 hours are taken once (one pass over ``P`` and
-    ``F``, no ``(N, T)`` cumulative sum or product); an integral at any ``x`` adds the
-    blocks before ``x``, the hours of its block before ``x`` and the fraction
-    of the hour it falls in.  Every row is computed on its own, so a path's
-    values do not depend on the other paths in the batch.
+    ``P`` (price) and ``F`` (fees per block) are hourly step functions and
+    ``s`` the subsidy.  Sums of ``P`` and ``P·F`` over blocks of 24 hours are
+    taken once (one pass over ``P`` and ``F``, no ``(N, T)`` cumulative sum or
+    temporary); an integral at any ``x`` adds the blocks before ``x`` and the
+    hours of ``x``'s own block, weighted by how much of each lies before ``x``
+    (1, the fraction of the hour ``x`` falls in, then 0).  Every row is
+    computed on its own, so a path's values do not depend on the other paths
+    in the batch.
     """
 
-    def __init__(self, P: NDArray[np.float64], F: NDArray[np.float64]) -> None:
+    def __init__(self, P: NDArray[np.float64], F: NDArray[np.float64], subsidy: float) -> None:
         N, T = P.shape
         b = _SUM_BLOCK_H
         n_full = T // b
         n_blocks = n_full + (T % b > 0)
         sums_p = np.empty((N, n_blocks))
-        sums_pf = np.empty((N, n_blocks))
+        cum = np.zeros((N, n_blocks + 1))  # each row: 0, then the running sums of its blocks
         # einsum's sums of products need no (N, T) temporary; their order of
         # summation depends only on the block length, not on the row.
         p3 = P[:, : n_full * b].reshape(N, n_full, b)
         f3 = F[:, : n_full * b].reshape(N, n_full, b)
         np.einsum("nbk->nb", p3, out=sums_p[:, :n_full])
-        np.einsum("nbk,nbk->nb", p3, f3, out=sums_pf[:, :n_full])
+        np.einsum("nbk,nbk->nb", p3, f3, out=cum[:, 1 : n_full + 1])
         if n_blocks > n_full:
             sums_p[:, n_full] = np.einsum("nk->n", P[:, n_full * b :])
-            sums_pf[:, n_full] = np.einsum("nk,nk->n", P[:, n_full * b :], F[:, n_full * b :])
-        self._T = T
+            cum[:, -1] = np.einsum("nk,nk->n", P[:, n_full * b :], F[:, n_full * b :])
+        sums_p *= subsidy
+        cum[:, 1:] += sums_p
+        np.cumsum(cum, axis=1, out=cum)
+        self.subsidy = subsidy
+        self._cum = cum.reshape(-1)
+        self._cum_start = np.arange(N) * (n_blocks + 1)
         self._take_p, self._take_f = _gatherer(P), _gatherer(F)
-        zero = np.zeros((N, 1))
-        self._cum_p = np.concatenate((zero, np.cumsum(sums_p, axis=1)), axis=1)
-        self._cum_pf = np.concatenate((zero, np.cumsum(sums_pf, axis=1)), axis=1)
-        self._rows = np.arange(N)
-        self._row_start = self._rows * T
+        self._row_start = np.arange(N) * T
+        self._j = np.arange(b)
 
-    def at(self, x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """``(∫_0^x P, ∫_0^x P·F)`` per row, ``0 ≤ x ≤ T``."""
-        b, T, rows = _SUM_BLOCK_H, self._T, self._rows
-        i = np.minimum(np.floor(x).astype(np.int64), T - 1)
-        q = i // b
-        j = np.arange(b)
-        idx = np.minimum(q[:, None] * b + j, T - 1)  # the hours of x's block
-        flat = idx + self._row_start[:, None]
-        p_w = self._take_p(flat, idx)
-        p_w *= j < (i - q * b)[:, None]  # only the hours before x's
-        f_w = self._take_f(flat, idx)
-        f_w *= p_w
-        p_i = self._take_p(self._row_start + i, i)
-        f_i = self._take_f(self._row_start + i, i)
-        frac = x - i
-        int_p = self._cum_p[rows, q] + p_w.sum(axis=1) + frac * p_i
-        int_pf = self._cum_pf[rows, q] + f_w.sum(axis=1) + frac * p_i * f_i
-        return int_p, int_pf
+    def at(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``∫_0^x P·(s + F)`` per row, ``0 ≤ x ≤ T``."""
+        b, j = _SUM_BLOCK_H, self._j
+        q = x.astype(np.int64) // b  # x's block (x ≥ 0: int is floor; x = T may be past the last)
+        start = q * b
+        # Its hours; those at or past T weigh 0 (and read whatever lies there).
+        flat = (start + self._row_start)[:, None] + j
+        w = (x - start)[:, None] - j  # hour j of the block counts clip(x - its start, 0, 1)
+        np.minimum(w, 1.0, out=w)
+        np.maximum(w, 0.0, out=w)
+        reward = self._take_f(flat)
+        reward += self.subsidy
+        reward *= self._take_p(flat)
+        reward *= w
+        out = self._cum.take(q + self._cum_start)
+        out += reward.sum(axis=1)
+        return out
 
 
 def _gatherer(a: NDArray[np.float64]) -> Any:
-    """``take(flat_index, column_index)`` for an (N, T) array: flat for a contiguous one,
-    by column for a broadcast series, by fancy indexing otherwise (always a new array)."""
+    """``take(flat_index)`` for an (N, T) array, indices into its rows laid end to end
+    (past the end: any value): flat for a contiguous one, by column for a broadcast
+    series, by fancy indexing otherwise (always a new array)."""
+    N, T = a.shape
     if a.flags.c_contiguous:
         flat = a.reshape(-1)
-        return lambda flat_idx, idx: flat.take(flat_idx)
+        return lambda flat_idx: flat.take(flat_idx, mode="clip")
     if a.strides[0] == 0:
         row = np.ascontiguousarray(a[0])
-        return lambda flat_idx, idx: row.take(idx)
-    T = a.shape[1]
-    return lambda flat_idx, idx: a[flat_idx // T, idx]
+        return lambda flat_idx: row.take(flat_idx % T)
+    return lambda flat_idx: a[np.minimum(flat_idx // T, N - 1), flat_idx % T]
 
 
 class _Epochs:
@@ -258,10 +279,18 @@ class _Epochs:
         k = (S[r][None, :, :] <= x[:, :, None]).sum(axis=2) - 1  # epoch holding each end
         self._ends = (x, k, r)
 
-    def fill(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Each epoch's value in every hour that starts in it, ``(N, T)``."""
-        N = values.shape[0]
-        return np.repeat(values.ravel(), self._counts.ravel()).reshape(N, self.T)
+    def fill(
+        self, values: NDArray[np.float64], out: NDArray[np.float64] | None = None
+    ) -> NDArray[np.float64]:
+        """Each epoch's value in every hour that starts in it, ``(N, T)`` (into ``out``)."""
+        N, T = values.shape[0], self.T
+        if out is None:
+            return np.repeat(values.ravel(), self._counts.ravel()).reshape(N, T)
+        rows = max(1, _FILL_ELEMENTS // max(T, 1))  # a small temporary, copied
+        for r in range(0, N, rows):
+            hourly = np.repeat(values[r : r + rows].ravel(), self._counts[r : r + rows].ravel())
+            out[r : r + rows] = hourly.reshape(-1, T)
+        return out
 
     def cumulative(self, g: NDArray[np.float64]) -> NDArray[np.float64]:
         """``∫_0^{S_k} g`` at every epoch start, (N, K)."""
@@ -274,9 +303,15 @@ class _Epochs:
         c = self.cumulative(g)[r[None, :], k] + (x - self.S[r[None, :], k]) * g[r[None, :], k]
         return c[1] - c[0]
 
-    def hourly_mean(self, g: NDArray[np.float64], *, harmonic: bool = False) -> NDArray[np.float64]:
-        """Hourly time average of ``g`` (harmonic: ``1/∫(1/g)``), ``(N, T)``."""
-        out = self.fill(g)
+    def hourly_mean(
+        self,
+        g: NDArray[np.float64],
+        *,
+        harmonic: bool = False,
+        out: NDArray[np.float64] | None = None,
+    ) -> NDArray[np.float64]:
+        """Hourly time average of ``g`` (harmonic: ``1/∫(1/g)``), ``(N, T)`` (into ``out``)."""
+        out = self.fill(g, out)
         r, t = self._mixed
         if r.size:
             out[r, t] = 1.0 / self.mixed_integrals(1.0 / g) if harmonic else self.mixed_integrals(g)
@@ -311,7 +346,7 @@ class _Epochs:
         the paths that cross need their hourly heights.
         """
         N, T, h0 = self.S.shape[0], self.T, self.start_height
-        s0 = float(block_subsidy_btc(int(h0)))
+        s0 = _era_subsidy_btc(int(h0) // HALVING_INTERVAL)
         h_end = h0 + self.blocks_by(float(T))
         crossing = np.flatnonzero(
             np.floor(h_end / HALVING_INTERVAL) != math.floor(h0 / HALVING_INTERVAL)
@@ -430,6 +465,7 @@ class DifficultyModel:
         btc_price_usd: ArrayLike,
         fees_btc_per_block: ArrayLike,
         key: int = 0,
+        out: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
     ) -> DifficultyPaths:
         """Difficulty paths given BTC price and fee paths.
 
@@ -448,6 +484,8 @@ class DifficultyModel:
             Fees per block of each path and hour. [BTC/block]
         key : int, default 0
             Sub-stream, for independent copies under one seed.
+        out : pair of numpy.ndarray, shape (N, T), optional
+            Float64 arrays to write ``difficulty`` and ``blocks_per_hour`` into.
 
         Returns
         -------
@@ -456,9 +494,12 @@ class DifficultyModel:
         ids = as_path_ids(paths)
         T = as_hours(hours)
         N = len(ids)
+        if out is not None:
+            for a in out:
+                check_out(a, (N, T))
         P = _as_paths_array(btc_price_usd, N, T, "btc_price_usd")
         F = _as_paths_array(fees_btc_per_block, N, T, "fees_btc_per_block")
-        return self._simulate(ids, T, seed, P, F, key)
+        return self._simulate(ids, T, seed, P, F, key, out)
 
     def _simulate(
         self,
@@ -468,6 +509,7 @@ class DifficultyModel:
         P: NDArray[np.float64],
         F: NDArray[np.float64],
         key: int = 0,
+        out: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
     ) -> DifficultyPaths:
         """:meth:`sample` for checked ``(N, T)`` price and fee paths (finite, ≥ 0).
 
@@ -475,67 +517,81 @@ class DifficultyModel:
         the paths its own models sampled, which are positive by construction.
         """
         N = len(ids)
-        integrals = _HourlyIntegrals(P, F)
-        hp_per_reward = float(hashprice_usd_per_ph_day(1.0, 1.0, 0.0, 1.0))
+        hp_per_reward = _hashprice_per_reward()
 
         # One draw per path; a path needing more retargets than that redraws a
         # longer prefix of its own stream, so its numbers never depend on the batch.
         z = normal_rows(seed, Stream.DIFFICULTY, key, ids, _noise_per_draw(T))
 
-        g_, beta, sigma = (
-            self.trend_per_year,
-            self.elasticity_per_year,
-            self.volatility_per_sqrt_year,
-        )
+        g_, beta = self.trend_per_year, self.elasticity_per_year
+        zs = self.volatility_per_sqrt_year * z
         pre_blocks = self.start_height % RETARGET_INTERVAL_BLOCKS
+        pre_h = pre_blocks * TARGET_SPACING_S / _SECONDS_PER_HOUR  # of the epoch in progress
+        target_h = TARGET_TIMESPAN_S / _SECONDS_PER_HOUR
+        hours_per_block = HASHES_PER_DIFFICULTY / _SECONDS_PER_HOUR  # per unit of D/H
+        # log HP_ref(t) - log hp_per_reward = log_ref0 + ref_slope·(a + b) at mid-epoch t.
+        log_ref0 = math.log(self.reference_hashprice_usd_per_ph_day / hp_per_reward)
+        ref_slope = self.reference_drift_per_year / 2 / HOURS_PER_YEAR
         s = np.zeros(N)
         D = np.full(N, float(self.start_difficulty))
         H = np.full(N, self.start_hashrate_hs)
         height = float(self.start_height)
         starts, diffs, rates, heights, devs = [s], [D], [H], [height], []
-        int_p_a, int_pf_a = np.zeros(N), np.zeros(N)
-        a = np.zeros(N)
+        integral: _RewardIntegral | None = None
+        reward_a = a = np.zeros(N)
         k = 0
-        while True:
-            blocks = RETARGET_INTERVAL_BLOCKS - (pre_blocks if k == 0 else 0)
-            seconds = blocks * D * HASHES_PER_DIFFICULTY / H
-            e = s + seconds / _SECONDS_PER_HOUR
-            b = np.minimum(e, T)
-            int_p_b, int_pf_b = integrals.at(b)
-            inside = b > a
-            width = np.where(inside, b - a, 1.0)
-            subsidy = float(block_subsidy_btc(int(height)))
-            mean_reward = (subsidy * (int_p_b - int_p_a) + (int_pf_b - int_pf_a)) / width
-            hp = hp_per_reward * mean_reward / D
-            ref = self.reference_hashprice_usd_per_ph_day * np.exp(
-                self.reference_drift_per_year * (a + b) / 2 / HOURS_PER_YEAR
-            )
-            with np.errstate(divide="ignore"):
-                devs.append(np.where(inside & (hp > 0), np.log(np.maximum(hp, 1e-300) / ref), 0.0))
-            if np.all(e >= T):
-                break
-            k += 1
-            if k > 100 + T:
-                raise fail(
-                    "more than one retarget per hour: the hashrate parameters run away",
-                    "DifficultyModel.trend_per_year",
-                    self.trend_per_year,
-                    "growth rates of a plausible size",
-                )
-            timespan = seconds + (pre_blocks * TARGET_SPACING_S if k == 1 else 0.0)
-            D = D * np.clip(TARGET_TIMESPAN_S / timespan, 1 / MAX_ADJUSTMENT, MAX_ADJUSTMENT)
-            years = timespan / _SECONDS_PER_HOUR / HOURS_PER_YEAR
-            lagged = devs[k - self.lag_epochs] if k - self.lag_epochs >= 0 else 0.0
-            if z.shape[1] < k:
-                z = normal_rows(seed, Stream.DIFFICULTY, key, ids, 2 * z.shape[1])
-            H = H * np.exp((g_ + beta * lagged) * years + sigma * np.sqrt(years) * z[:, k - 1])
-            s, height = e, height + blocks
-            a, int_p_a, int_pf_a = b, int_p_b, int_pf_b
-            starts.append(s)
-            diffs.append(D)
-            rates.append(H)
-            heights.append(height)
-        return self._hourly(T, starts, diffs, rates, heights)
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 past T: no deviation
+            while True:
+                blocks = RETARGET_INTERVAL_BLOCKS - (pre_blocks if k == 0 else 0)
+                hours = D / H
+                hours *= blocks * hours_per_block
+                e = s + hours
+                b = np.minimum(e, T)
+                subsidy = _era_subsidy_btc(int(height) // HALVING_INTERVAL)  # of its first block
+                if integral is None or integral.subsidy != subsidy:
+                    integral = _RewardIntegral(P, F, subsidy)
+                    reward_a = integral.at(a)
+                reward_b = integral.at(b)
+                # x = log(HP/HP_ref), HP = hp_per_reward · (mean reward per block over
+                # [a, b]) / D; 0 for epochs past T (0/0) or without revenue.
+                reward = reward_b - reward_a
+                reward /= (b - a) * D
+                ok = reward > 0
+                dev = np.zeros(N)
+                np.log(reward, out=dev, where=ok)
+                np.subtract(dev, log_ref0 + ref_slope * (a + b), out=dev, where=ok)
+                devs.append(dev)
+                if not e.size or np.minimum.reduce(e) >= T:
+                    break
+                k += 1
+                if k > 100 + T:
+                    raise fail(
+                        "more than one retarget per hour: the hashrate parameters run away",
+                        "DifficultyModel.trend_per_year",
+                        self.trend_per_year,
+                        "growth rates of a plausible size",
+                    )
+                timespan_h = hours + pre_h if k == 1 else hours
+                factor = np.minimum(target_h / timespan_h, MAX_ADJUSTMENT)
+                D = D * np.maximum(factor, 1 / MAX_ADJUSTMENT, out=factor)
+                years = timespan_h / HOURS_PER_YEAR
+                lagged = devs[k - self.lag_epochs] if k - self.lag_epochs >= 0 else 0.0
+                if z.shape[1] < k:
+                    z = normal_rows(seed, Stream.DIFFICULTY, key, ids, 2 * z.shape[1])
+                    zs = self.volatility_per_sqrt_year * z
+                growth = beta * lagged + g_
+                growth *= years
+                noise = np.sqrt(years)
+                noise *= zs[:, k - 1]
+                growth += noise
+                H = H * np.exp(growth, out=growth)
+                s, height = e, height + blocks
+                a, reward_a = b, reward_b
+                starts.append(s)
+                diffs.append(D)
+                rates.append(H)
+                heights.append(height)
+        return self._hourly(T, starts, diffs, rates, heights, out)
 
     def _hourly(
         self,
@@ -544,10 +600,11 @@ class DifficultyModel:
         diffs: list[NDArray[np.float64]],
         rates: list[NDArray[np.float64]],
         heights: list[float],
+        out: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
     ) -> DifficultyPaths:
         """Hourly arrays from the piecewise-constant epoch values."""
-        start = np.stack(starts, axis=1)  # (N, K)
-        Dk, Hk = np.stack(diffs, axis=1), np.stack(rates, axis=1)
+        start = np.array(starts).T  # (N, K)
+        Dk, Hk = np.array(diffs).T, np.array(rates).T
         N, K = start.shape
         epochs = _Epochs(T, float(self.start_height), np.minimum(start, T), Dk, Hk)
         beyond = start >= T
@@ -556,9 +613,10 @@ class DifficultyModel:
         def nan_if_beyond(a: NDArray[np.float64]) -> NDArray[np.float64]:
             return np.where(beyond, np.nan, a)
 
+        out_d, out_b = (None, None) if out is None else out
         return DifficultyPaths(
-            difficulty=epochs.hourly_mean(Dk, harmonic=True),
-            blocks_per_hour=epochs.hourly_mean(epochs.rate),
+            difficulty=epochs.hourly_mean(Dk, harmonic=True, out=out_d),
+            blocks_per_hour=epochs.hourly_mean(epochs.rate, out=out_b),
             subsidy_btc_per_block=epochs.subsidy(),
             epoch_start_h=nan_if_beyond(start),
             epoch_start_height=nan_if_beyond(np.broadcast_to(np.asarray(heights), (N, K))),

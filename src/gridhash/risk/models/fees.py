@@ -28,6 +28,7 @@ from gridhash.risk.models._base import (
     as_hours,
     as_path_ids,
     check_number,
+    check_out,
     lognormal_ar1_into,
     normal_rows,
     phi_from_half_life,
@@ -69,7 +70,13 @@ class FeeModel:
         return phi_from_half_life(self.half_life_h)
 
     def sample(
-        self, paths: PathsLike, hours: Any, seed: int, *, key: int = 0
+        self,
+        paths: PathsLike,
+        hours: Any,
+        seed: int,
+        *,
+        key: int = 0,
+        out: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
         """Fee paths.
 
@@ -83,6 +90,8 @@ class FeeModel:
             Master seed; path ``p`` depends only on ``(seed, key, p)``.
         key : int, default 0
             Sub-stream, for independent copies under one seed.
+        out : numpy.ndarray, shape (N, T), optional
+            Float64 array (rows contiguous) to write the fees into; returned.
 
         Returns
         -------
@@ -91,6 +100,6 @@ class FeeModel:
         """
         ids = as_path_ids(paths)
         T = as_hours(hours)
-        z = normal_rows(seed, Stream.FEES, key, ids, T)
+        z = normal_rows(seed, Stream.FEES, key, ids, T, out=check_out(out, (len(ids), T)))
         factor = self.mean_btc_per_block * math.exp(-0.5 * self.log_sd**2)
         return lognormal_ar1_into(z, self.phi, self.log_sd, factor)

@@ -28,6 +28,8 @@ survive the resampling.
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +44,7 @@ from gridhash.risk.models._base import (
     as_path_ids,
     check_int,
     check_number,
+    check_out,
     fail,
     lognormal_ar1_into,
     normal_rows,
@@ -143,6 +146,38 @@ def _clip(
     return np.clip(p, lo, cap, out=p)
 
 
+#: Noise-free profile shapes of recent ``(spec, index)`` pairs, oldest first:
+#: ``(spec, id(index))`` → ``(weak reference to the index, baseline)``.
+_PROFILE_CACHE: dict[tuple[Any, int], tuple[Any, NDArray[np.float64]]] = {}
+_PROFILE_CACHE_SIZE = 8
+_PROFILE_LOCK = threading.Lock()
+
+
+def _profile_baseline(spec: ProfileSeries, index: pd.DatetimeIndex) -> NDArray[np.float64]:
+    """``max(profile without noise, min or max, 0)`` on ``index`` (read-only, cached).
+
+    Specs are frozen (hashable) and a DatetimeIndex is immutable, so a shape
+    computed for the same spec and the same index object (checked through a
+    weak reference, so a new index at a recycled address is not mistaken for
+    it) is still right.
+    """
+    from gridhash.scenario.series import profile
+
+    key = (spec, id(index))
+    with _PROFILE_LOCK:
+        hit = _PROFILE_CACHE.get(key)
+    if hit is not None and hit[0]() is index:
+        return hit[1]
+    shape = profile(spec.model_copy(update={"noise": 0.0, "min": None, "max": None}), index)
+    baseline = readonly(np.maximum(shape, 0.0))
+    with _PROFILE_LOCK:
+        _PROFILE_CACHE.pop(key, None)
+        while len(_PROFILE_CACHE) >= _PROFILE_CACHE_SIZE:
+            del _PROFILE_CACHE[next(iter(_PROFILE_CACHE))]
+        _PROFILE_CACHE[key] = (weakref.ref(index), baseline)
+    return baseline
+
+
 @dataclass(frozen=True, eq=False)
 class GridPriceAR1:
     """Baseline shape times a mean-one lognormal AR(1), clipped to floor and cap.
@@ -207,12 +242,11 @@ class GridPriceAR1:
         """Baseline from a scenario ``profile`` generator, without its i.i.d. noise.
 
         The profile's ``min``/``max`` become the floor and cap unless given.
+        The baseline is remembered for the last few ``(spec, index)`` pairs, so
+        the chunks of one run evaluate the profile once.
         """
-        from gridhash.scenario.series import profile
-
-        shape = profile(spec.model_copy(update={"noise": 0.0, "min": None, "max": None}), index)
         return cls(
-            baseline_usd_per_mwh=np.maximum(shape, 0.0),
+            baseline_usd_per_mwh=_profile_baseline(spec, index),
             log_sd=log_sd,
             half_life_h=half_life_h,
             floor_usd_per_mwh=spec.min if floor_usd_per_mwh is None else floor_usd_per_mwh,
@@ -263,11 +297,7 @@ class GridPriceAR1:
                 T,
                 f"{self.baseline_usd_per_mwh.size} hours (the baseline's length)",
             )
-        if out is not None and (
-            out.shape != (len(ids), T) or out.dtype != np.float64 or out.strides[-1] != 8
-        ):
-            raise fail("wrong output array", "out", out.shape, f"float64, shape ({len(ids)}, {T})")
-        z = normal_rows(seed, Stream.GRID_PRICE, key, ids, T, out=out)
+        z = normal_rows(seed, Stream.GRID_PRICE, key, ids, T, out=check_out(out, (len(ids), T)))
         factor = self.baseline_usd_per_mwh * math.exp(-0.5 * self.log_sd**2)
         p = lognormal_ar1_into(z, self.phi, self.log_sd, factor)
         return _clip(p, self._lo, self._cap, T, "GridPriceAR1")

@@ -35,6 +35,7 @@ from gridhash.risk.models._base import (
     as_path_ids,
     check_int,
     check_number,
+    check_out,
     fail,
     geometric_from_uniforms,
     readonly,
@@ -144,7 +145,15 @@ class UnitOutageModel:
         lam, mu = self.failure_per_h, self.repair_per_h
         return mu / (lam + mu)
 
-    def sample(self, paths: PathsLike, hours: Any, seed: int, *, key: int = 0) -> NDArray[np.bool_]:
+    def sample(
+        self,
+        paths: PathsLike,
+        hours: Any,
+        seed: int,
+        *,
+        key: int = 0,
+        out: NDArray[np.bool_] | None = None,
+    ) -> NDArray[np.bool_]:
         """Availability multipliers.
 
         Parameters
@@ -157,6 +166,8 @@ class UnitOutageModel:
             Master seed; path ``p`` depends only on ``(seed, key, p)``.
         key : int, default 0
             Sub-stream, for independent copies under one seed.
+        out : numpy.ndarray of bool, shape (N, U, T), optional
+            Array to write the multipliers into; returned.
 
         Returns
         -------
@@ -168,6 +179,7 @@ class UnitOutageModel:
         T = as_hours(hours)
         U = self.n_units
         N = len(ids)
+        check_out(out, (N, U, T), bool)
         # Pairs of spells per unit in one draw: enough to cover T hours with
         # overwhelming probability.  A path that falls short draws more from
         # its own stream, so no path depends on the batch.
@@ -185,6 +197,8 @@ class UnitOutageModel:
                 values[keep, :, : v.shape[2]] = v[done]
                 lengths[keep, :, : n.shape[2]] = n[done]
             todo, rounds = todo[~done], 2 * rounds
+        if out is not None:
+            return runs_mask(values, lengths, N * U, T, out)
         return runs_mask(values, lengths, N * U, T).reshape(N, U, T)
 
     def _spells(
