@@ -251,7 +251,7 @@ def risk(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from gridhash.report.risk import print_risk, write_risk
-    from gridhash.risk.sweep import summarise, sweep
+    from gridhash.risk.sweep import summarise, sweep, tune_allocator
     from gridhash.scenario.load import load_scenario
 
     if workers is not None and scheduler is not None:
@@ -261,6 +261,8 @@ def risk(
         from gridhash.settlement.apply import find_agreement
 
         find_agreement(loaded, agreement)
+    if workers is None and scheduler is None:
+        tune_allocator()  # this process runs the chunks
     err = _console(stderr=True)
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:
@@ -305,6 +307,7 @@ def size(
     from gridhash.bitcoin.catalogue import get_model, load_catalogue
     from gridhash.report.write import atomic_write_text
     from gridhash.risk.sizing import render_size_html, size_fleet
+    from gridhash.risk.sweep import tune_allocator
     from gridhash.scenario.load import load_scenario
     from gridhash.scenario.resolve import resolve
 
@@ -321,6 +324,7 @@ def size(
     else:
         top = float(resolve(loaded).site_capacity_mw.sum(axis=0).max())
         levels = [round(top * k / 5, 1) for k in range(6)]
+    tune_allocator()  # the sweeps run in this process
     err = _console(stderr=True)
     with err.status("sizing the fleet", spinner="dots") as status:
         result = size_fleet(loaded, models=models, mw_levels=levels, paths=paths, seed=seed,

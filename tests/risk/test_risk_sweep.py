@@ -76,6 +76,34 @@ def test_dask_cluster_over_tcp_gives_identical_results(znpp) -> None:
     pd.testing.assert_frame_equal(remote, local)
 
 
+def test_local_workers_give_identical_results_and_get_the_allocator_settings(znpp) -> None:
+    import os
+
+    from dask.distributed import Client
+
+    from gridhash.risk.sweep import ALLOCATOR_ENV, local_cluster
+
+    os.environ["MALLOC_TRIM_THRESHOLD_"] = "65536"  # as an earlier Dask nanny leaves it
+    try:
+        with local_cluster(1) as cluster, Client(cluster) as client:
+            seen = client.run(lambda: {k: os.environ.get(k) for k in ALLOCATOR_ENV})
+        assert list(seen.values()) == [ALLOCATOR_ENV]
+        assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # restored afterwards
+    finally:
+        del os.environ["MALLOC_TRIM_THRESHOLD_"]
+    assert "MALLOC_MMAP_THRESHOLD_" not in os.environ
+    pd.testing.assert_frame_equal(sweep(znpp, 3, seed=4, chunk_size=1, workers=2),
+                                  sweep(znpp, 3, seed=4, chunk_size=3))
+
+
+def test_tune_allocator_on_glibc() -> None:
+    import platform
+
+    from gridhash.risk.sweep import tune_allocator
+
+    assert tune_allocator() is (platform.libc_ver()[0] == "glibc")
+
+
 def test_summary_var_cvar_and_loss_probability_by_hand() -> None:
     x = np.arange(-10.0, 10.0)  # 20 paths: -10 .. 9
     df = pd.DataFrame({k: x for k in ("btc_mined", "mining_revenue_usd", "mining_net_usd",

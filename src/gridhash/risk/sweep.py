@@ -296,31 +296,64 @@ def chunks(n_paths: int, size: int) -> list[range]:
     return [range(s, min(s + size, n_paths)) for s in range(0, n_paths, size)]
 
 
-#: Dask's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (config
-#: ``distributed.nanny.pre-spawn-environ``).  Setting it switches off glibc's dynamic
-#: mmap threshold, so every array above 128 KiB is mapped and unmapped afresh and
-#: its pages faulted in again: measured 3x slower per path here (37 ms against 12 ms
-#: for the same chunks, benchmarks/README.md).  The sweep's own cluster keeps glibc's
-#: defaults; start the workers of an existing cluster the same way (docs/risk.md).
-_WORKER_ENV_DROP = ("MALLOC_TRIM_THRESHOLD_",)
+#: glibc allocator settings for processes that run sweeps.  A chunk allocates and
+#: frees arrays of a few MB; with glibc's defaults many of them are mapped afresh
+#: and their pages faulted in again for every chunk (about 250 page faults and
+#: 0.7–1 ms of system time per path, measured here), and Dask's nannies make it
+#: worse: they start workers with ``MALLOC_TRIM_THRESHOLD_=65536``
+#: (``distributed.nanny.pre-spawn-environ``), which switches glibc's dynamic mmap
+#: threshold off, so every array above 128 KiB is mapped anew (3x slower per path
+#: here, 37 ms against 12 ms).  Arrays below 32 MiB (glibc's largest mmap threshold)
+#: come from the heap, and up to 1 GiB of freed heap is kept for the next chunk:
+#: no page faults after the first chunk, at the price of a worker holding on to
+#: its peak memory (a few hundred MB with chunks of 25).  benchmarks/README.md has
+#: the measurements; docs/risk.md says how to start the workers of an existing
+#: cluster the same way.
+ALLOCATOR_ENV: dict[str, str] = {
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+    "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+}
+
+
+def tune_allocator() -> bool:
+    """Apply :data:`ALLOCATOR_ENV` to this process (glibc's ``mallopt``); False where
+    the C library is not glibc.  For command-line sweeps run in process."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    except (OSError, TypeError):
+        return False
+    if not hasattr(libc, "gnu_get_libc_version"):  # mallopt's parameters are glibc's
+        return False
+    mallopt = libc.mallopt
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    ok = mallopt(m_mmap_threshold, int(ALLOCATOR_ENV["MALLOC_MMAP_THRESHOLD_"]))
+    ok &= mallopt(m_trim_threshold, int(ALLOCATOR_ENV["MALLOC_TRIM_THRESHOLD_"]))
+    return bool(ok)
 
 
 def local_cluster(workers: int) -> Any:
-    """A Dask cluster of ``workers`` single-threaded processes on loopback, without the
-    allocator setting that slows numpy down (:data:`_WORKER_ENV_DROP`)."""
+    """A Dask cluster of ``workers`` single-threaded processes on loopback, their
+    allocator set by :data:`ALLOCATOR_ENV` instead of Dask's default."""
     import dask
     from dask.distributed import LocalCluster
 
-    drop = {f"distributed.nanny.pre-spawn-environ.{k}": None for k in _WORKER_ENV_DROP}
-    # A nanny started earlier in this process may have left it in os.environ, which the
-    # workers would inherit: hide it while they spawn.
-    saved = {k: os.environ.pop(k) for k in _WORKER_ENV_DROP if k in os.environ}
+    env = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in ALLOCATOR_ENV.items()}
+    # The nanny prefers values already in os.environ (and leaves its own there): hide
+    # and afterwards restore them, so the workers get exactly ALLOCATOR_ENV.
+    saved = {k: os.environ.pop(k, None) for k in ALLOCATOR_ENV}
     try:
-        with dask.config.set(drop):
+        with dask.config.set(env):
             return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                 dashboard_address=None, host="127.0.0.1")
     finally:
-        os.environ.update(saved)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def sweep(
