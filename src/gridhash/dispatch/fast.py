@@ -170,8 +170,11 @@ RAMP_TOL = 1e-7
 WINDOW_REL = 1e-9
 #: Hours added on each side of a ramp violation for its first window.
 WINDOW_PAD = 12
-#: Hours per chunk when ``chunk_size`` is not given (paths = this // T, at least 1).
-CHUNK_HOURS = 1 << 13
+#: Hours per chunk when ``chunk_size`` is not given (paths = this // T, at least 1):
+#: three one-year paths.  A chunk's Python and numpy calls are shared by its paths,
+#: and chunks this size still run their arrays through the caches (1 path: about a
+#: fifth slower per path, 6–8 paths: no faster).
+CHUNK_HOURS = 1 << 15
 
 
 # --------------------------------------------------------------------------- #
@@ -329,6 +332,15 @@ class BatchProblem:
                 changes[name] = np.array(a[i if a.shape[0] > 1 else 0])
         return dataclasses.replace(self.base, **changes)
 
+    def _view(self, i: int) -> DispatchProblem:
+        """Path ``i`` as :meth:`path` gives it, but of views: read only (the repair)."""
+        changes = {}
+        for name in PATH_FIELDS:
+            if name in self.varies or getattr(self.base, name) is not None:
+                a = self.arrays[name]
+                changes[name] = a[i if a.shape[0] > 1 else 0]
+        return dataclasses.replace(self.base, **changes)
+
 
 # --------------------------------------------------------------------------- #
 # Results
@@ -469,19 +481,30 @@ class FastBatchResult:
 Mask = bool | np.ndarray
 
 
-@dataclass(frozen=True)
 class _Key:
     """A price or cost per hour (a float when constant) with its range over the chunk.
 
     Keys are compared pairwise; when their ranges do not overlap the answer is
     one Python bool for every hour, and the sums it selects are plain adds.
     Every sum is taken in the same order whichever way a comparison is
-    evaluated, so the chunking of paths cannot change a result.
+    evaluated, so the chunking of paths cannot change a result.  A key plus a
+    constant (``key + c``) adds it to the hours only when they are read (``v``):
+    most such keys are only ever compared by range.
     """
 
-    v: float | np.ndarray
-    lo: float
-    hi: float
+    __slots__ = ("_plus", "_v", "hi", "lo")
+
+    def __init__(
+        self, v: float | np.ndarray, lo: float, hi: float, plus: float | None = None
+    ) -> None:
+        self._v, self._plus, self.lo, self.hi = v, plus, lo, hi
+
+    @property
+    def v(self) -> float | np.ndarray:
+        """The key hour by hour (a float when constant)."""
+        if self._plus is not None:
+            self._v, self._plus = self._v + self._plus, None
+        return self._v
 
     @classmethod
     def of(cls, a: np.ndarray | float) -> _Key:
@@ -494,16 +517,29 @@ class _Key:
 
     def __add__(self, c: float) -> _Key:
         # rounding is monotone, so the range of v + c is (lo + c, hi + c) exactly
-        return _Key(self.v + c, self.lo + c, self.hi + c)
+        v = self.v
+        if isinstance(v, float):
+            return _Key(v + c, self.lo + c, self.hi + c)
+        return _Key(v, self.lo + c, self.hi + c, plus=c)
 
 
 def _lt(a: _Key, b: _Key) -> Mask:
-    """a < b, hour by hour, or one bool when that holds for every hour or none."""
+    """a < b, hour by hour, or one bool when that holds for every hour or none.
+
+    Ranges that do not overlap decide without looking at the hours; otherwise
+    the hourly mask is collapsed to one bool when it is all True or all False
+    (two reductions of bools, far cheaper than the masked adds they save).
+    """
     if a.hi < b.lo:
         return True
     if a.lo >= b.hi:
         return False
-    return np.less(a.v, b.v)
+    mask = np.less(a.v, b.v)
+    if not mask.any():
+        return False
+    if mask.all():
+        return True
+    return mask
 
 
 def _not(mask: Mask) -> Mask:
@@ -533,18 +569,19 @@ def _fold(start: np.ndarray, caps: list[np.ndarray], masks: list[Mask], sums: di
     arithmetic is the same either way (a masked add leaves other hours alone),
     hence so is every result.  The array returned may be shared: read only.
     """
-    acc, added, j = start, (), 0
-    while j < len(caps) and not isinstance(masks[j], np.ndarray):
-        if masks[j]:
+    acc, added = start, ()
+    for j, mask in enumerate(masks):
+        if mask is True:
             added += (j,)
-            if added not in sums:
-                sums[added] = acc + caps[j]
-            acc = sums[added]
-        j += 1
-    if j < len(caps):
-        acc = acc.copy()
-        for m in range(j, len(caps)):
-            _acc(acc, masks[m], caps[m])
+            total = sums.get(added)
+            if total is None:
+                total = sums[added] = acc + caps[j]
+            acc = total
+        elif mask is not False:  # hour by hour from here on
+            acc = acc.copy()
+            for m, x in zip(masks[j:], caps[j:], strict=True):
+                _acc(acc, m, x)
+            return acc
     return acc
 
 
@@ -568,14 +605,31 @@ def _nonneg_finite(a: np.ndarray) -> np.ndarray:
     return (a >= 0) & (a < np.inf)
 
 
-#: What the merit order assumes of each hour: (fields, test → (n|1, [X,] T) bools).
-_DOMAIN: tuple[tuple[tuple[str, ...], Callable[..., np.ndarray]], ...] = (
+def _above_minus_inf(v: float) -> bool:
+    return v > -np.inf
+
+
+def _below_inf(v: float) -> bool:
+    return v < np.inf
+
+
+def _nonneg(v: float) -> bool:
+    return v >= 0
+
+
+Extremes = tuple[Callable[[float], bool] | None, Callable[[float], bool] | None]
+
+#: What the merit order assumes of each hour: (fields, test → (n|1, [X,] T) bools, the
+#: same test on a field's least and greatest value: (least ok, greatest ok), each None
+#: when not tested, and None for the units' pair, which is tested on its own).  Every
+#: element passes when its field's extremes do; a NaN makes both NaN and fails them.
+_DOMAIN: tuple[tuple[tuple[str, ...], Callable[..., np.ndarray], Extremes | None], ...] = (
     *(
-        ((name,), np.isfinite)
+        ((name,), np.isfinite, (_above_minus_inf, _below_inf))
         for name in ("unit_cost", "import_price", "offtake_price", "class_value")
     ),
     *(
-        ((name,), _nonneg_finite)
+        ((name,), _nonneg_finite, (_nonneg, _below_inf))
         for name in (
             "house_load_mw",
             "import_cap_mw",
@@ -586,11 +640,12 @@ _DOMAIN: tuple[tuple[tuple[str, ...], Callable[..., np.ndarray]], ...] = (
             "class_cap_mw",
         )
     ),
-    (("site_cap_mw",), lambda a: a >= 0),
-    (("mining_cap_mw",), lambda a: a >= 0),
+    (("site_cap_mw",), lambda a: a >= 0, (_nonneg, None)),
+    (("mining_cap_mw",), lambda a: a >= 0, (_nonneg, None)),
     (
         ("unit_min_mw", "unit_available_mw"),
         lambda lo, hi: (lo >= 0) & (lo <= hi) & (hi < np.inf),
+        None,
     ),
 )
 
@@ -601,50 +656,174 @@ def _in_domain(
     shape: tuple[int, int],
     scalars: tuple,
     cache: dict,
+    extent: Callable[[str, int], float],
 ) -> np.ndarray:
     """(n, T) True where the hour's data are what the merit order assumes.
 
     Tests of the ``shared`` arrays (one for every path) are done once per batch
-    (``cache``).
+    (``cache``).  The others are first decided from each field's least and
+    greatest value (``extent(name, 0)``, ``extent(name, 1)``; for the units, min
+    ≥ 0 and avail < ∞ so, with min ≤ avail compared element by element): two
+    reductions instead of an elementwise mask.  Only where they fail are the
+    hours tested one by one.
     """
-    ok = np.ones(shape, dtype=bool)
+    ok = np.zeros(shape, dtype=bool)
     if not all(np.isfinite(scalars)):
-        ok[:] = False
         return ok
-
-    def terms(common: bool) -> Iterator[np.ndarray]:
-        for names, test in _DOMAIN:
-            if all(name in shared for name in names) == common:
-                cond = test(*(f[name] for name in names))
-                yield cond.all(axis=1) if cond.ndim == 3 else cond
-
     if "domain" not in cache:
         common = np.ones((1, shape[1]), dtype=bool)
-        for cond in terms(True):
-            common &= cond
-        cache["domain"] = common
-    ok &= cache["domain"]
-    for cond in terms(False):
-        ok &= cond
+        varying = []
+        for rule in _DOMAIN:
+            names, test, _ = rule
+            if all(name in shared for name in names):
+                cond = test(*(f[name] for name in names))
+                common &= cond.all(axis=1) if cond.ndim == 3 else cond
+            else:
+                varying.append(rule)
+        cache["domain"] = common, varying
+    common, varying = cache["domain"]
+    ok |= common
+    for names, test, extremes in varying:
+        arrays = [f[name] for name in names]
+        if not arrays[0].size:
+            continue  # no element, nothing to fail (as the hourly test finds)
+        if extremes is None:  # (min, avail)
+            lo, hi = arrays
+            if (
+                extent(names[0], 0) >= 0
+                and extent(names[1], 1) < np.inf
+                and not np.greater(lo, hi).any()
+            ):
+                continue
+        else:
+            least, greatest = extremes
+            if (least is None or least(extent(names[0], 0))) and (
+                greatest is None or greatest(extent(names[0], 1))
+            ):
+                continue  # every hour passes: nothing to mask
+        cond = test(*arrays)
+        ok &= cond.all(axis=1) if cond.ndim == 3 else cond
     return ok
 
 
+def _sum_rows(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=1)`` of an (n, X, T) array: the same sums, row after row (numpy adds
+    the rows in order too), without its slower strided reduction."""
+    if a.shape[1] < 2:
+        return a.sum(axis=1)
+    acc = np.add(a[:, 0], a[:, 1])
+    for x in range(2, a.shape[1]):
+        acc += a[:, x]
+    return acc
+
+
+def _masked_sum(caps: list[np.ndarray], masks: list[Mask]) -> np.ndarray | None:
+    """0 + Σ_j caps[j] where masks[j], added in the order of j (None without a term)."""
+    terms = [(c, m) for c, m in zip(caps, masks, strict=True) if m is not False]
+    if not terms:
+        return None
+    shapes = [c.shape for c, _ in terms] + [m.shape for _, m in terms if isinstance(m, np.ndarray)]
+    acc = np.zeros(np.broadcast_shapes(*shapes))
+    for c, m in terms:
+        _acc(acc, m, c)
+    return acc
+
+
+def _greedy(
+    k: int,
+    site: int,
+    at_site: dict[int, list[int]],
+    ahead: dict[int, list[Mask]],
+    caps_k: list[np.ndarray],
+    caps_s: dict[int, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """f(P_k ∪ {k}) and f(P_k) (None when 0) before the total cap, for class k at ``site``.
+
+    ``ahead[s]``: whether each other class at site s is ahead of k.  Sites where
+    no class can be ahead of k add min(scap, 0) = 0: left out.
+    """
+    without: np.ndarray | None = None
+    with_k: np.ndarray | None = None
+    for s, masks in ahead.items():
+        before = _masked_sum([caps_k[j] for j in at_site[s] if j != k], masks)
+        part = None if before is None else np.minimum(caps_s[s], before)
+        if s == site:
+            more = caps_k[k] if before is None else before + caps_k[k]
+            part_k = np.minimum(caps_s[s], more)
+        else:
+            part_k = part
+        if part is not None:
+            without = part if without is None else without + part
+        if part_k is not None:
+            with_k = part_k if with_k is None else with_k + part_k
+    assert with_k is not None  # the site of k is among the sites
+    return with_k, without
+
+
+def _source_order(
+    keys: list[_Key], ranks: list[float]
+) -> tuple[list[list[Mask]], list[list[Mask] | None]]:
+    """The order of the sources: cost, then ramp rank (least flexible first).
+
+    Returns, for each source x, the masks of the sources ahead of it (by index)
+    and the masks of its tie group (equal cost and rank, x included; None when
+    it is alone), as :func:`_fold` takes them.
+    """
+    ns = len(keys)
+    first: dict[tuple[int, int], Mask] = {}  # (i, j): source i ahead of source j
+    tied: dict[tuple[int, int], Mask] = {}
+    for i in range(ns):
+        for j in range(i + 1, ns):
+            ki, kj = keys[i], keys[j]
+            if ranks[i] == ranks[j]:
+                first[j, i], first[i, j] = _lt(kj, ki), _lt(ki, kj)
+                tied[i, j] = tied[j, i] = _not(first[j, i] | first[i, j])
+            elif ranks[i] < ranks[j]:  # i first on equal cost
+                first[j, i] = _lt(kj, ki)
+                first[i, j] = _not(first[j, i])
+            else:
+                first[i, j] = _lt(ki, kj)
+                first[j, i] = _not(first[i, j])
+    before = [[first.get((y, x), False) for y in range(ns)] for x in range(ns)]
+    groups: list[list[Mask] | None] = []
+    for x in range(ns):
+        group = [True if y == x else tied.get((x, y), False) for y in range(ns)]
+        alone = all(m is False for y, m in enumerate(group) if y != x)
+        groups.append(None if alone else group)
+    return before, groups
+
+
 def _merit_order(
-    b: BatchProblem, lo: int, hi: int, *, duals: bool = True, cache: dict | None = None
+    b: BatchProblem,
+    lo: int,
+    hi: int,
+    *,
+    duals: bool = True,
+    cache: dict | None = None,
+    into: dict[str, np.ndarray] | None = None,
 ) -> _Hours:
-    """The per-hour optimum of paths ``lo:hi`` (module docstring, steps 1–5)."""
+    """The per-hour optimum of paths ``lo:hi`` (module docstring, steps 1–5).
+
+    ``into``: arrays of the chunk's shape to write outputs in, by name of
+    :data:`OUTPUTS` (the others are allocated).  Without ``duals``, the firm
+    segment of an offtake whose firm obligation is zero in every hour of the
+    chunk is left out: it is empty, so every sum, fill and output is what it
+    would be with it.  (The duals keep it: their bounds read every segment.)
+    """
     base = b.base
     n, T = hi - lo, b.hours
     shape = (n, T)
+    cache = {} if cache is None else cache
     f = {name: b.field(name, lo, hi) for name in PATH_FIELDS}
     avail, umin, ucost = f["unit_available_mw"], f["unit_min_mw"], f["unit_cost"]
     U, O, K = avail.shape[1], f["offtake_price"].shape[1], f["class_value"].shape[1]
     pen = float(base.unserved_penalty)
     bonus = max(pen, 0.0)
     c_diesel, c_blackout = float(base.diesel_cost), float(base.blackout_penalty)
-    cache = {} if cache is None else cache
-    shared = frozenset(name for name, a in b.arrays.items() if a.shape[0] == 1)
-    ok = _in_domain(f, shared, shape, (pen, c_diesel, c_blackout), cache)
+    if "shared" not in cache:
+        cache["shared"] = frozenset(name for name, a in b.arrays.items() if a.shape[0] == 1)
+    shared: frozenset[str] = cache["shared"]
+    into = {} if into is None else into
 
     def key(name: str, i: int | None = None) -> _Key:
         """The key of ``f[name]`` (row ``i``), its range cached when shared by every path."""
@@ -656,64 +835,100 @@ def _merit_order(
             cache[(name, i)] = _Key.of(a)
         return cache[(name, i)]
 
+    prices = [key("offtake_price", o) for o in range(O)]
+    values = [key("class_value", k) for k in range(K)]
+    extremes: dict[tuple[str, int], float] = {}
+
+    def extent(name: str, which: int) -> float:
+        """The least (``which`` 0) or greatest (1) value of ``f[name]`` in the chunk."""
+        v = extremes.get((name, which))
+        if v is None:
+            if name in ("offtake_price", "class_value"):  # from the keys' ranges
+                ends = [k.hi if which else k.lo for k in (prices if name[0] == "o" else values)]
+                v = np.nan if any(e != e for e in ends) else max(ends) if which else min(ends)
+            else:
+                a = f[name]
+                v = float((np.maximum if which else np.minimum).reduce(a, axis=None))
+            extremes[name, which] = v
+        return v
+
+    ok = _in_domain(f, shared, shape, (pen, c_diesel, c_blackout), cache, extent)
+
     def full(a: np.ndarray) -> np.ndarray:
         return a if a.shape == shape else np.broadcast_to(a, shape)
 
+    def empty(name: str, *axes: int) -> np.ndarray:
+        return into[name] if name in into else np.empty((n, *axes, T))
+
     H = full(f["house_load_mw"])
-    F = full(umin.sum(axis=1))
+    F = full(_sum_rows(umin))
     ocap, firm = f["offtake_cap_mw"], f["offtake_firm_mw"]
 
     # --- use segments: value, capacity, in tie order (steps 1 and 2) ---
     use_key: list[_Key] = []
     use_cap: list[np.ndarray] = []
+    firm_seg: list[int | None] = []  # each offtake's firm segment (None: left out)
     for o in range(O):
-        price = key("offtake_price", o)
+        price = prices[o]
         cap_o = full(ocap[:, o])
-        a = np.minimum(full(firm[:, o]), cap_o)
+        firm_o = firm[:, o]
+        if not duals:
+            if "offtake_firm_mw" in shared:
+                if ("firm_max", o) not in cache:
+                    cache["firm_max", o] = float(firm_o.max()) if firm_o.size else 0.0
+                firm_max = cache["firm_max", o]
+            else:
+                firm_max = float(firm_o.max()) if firm_o.size else 0.0
+            if firm_max <= 0:  # min(firm, cap) = 0 wherever the data are in the domain
+                firm_seg.append(None)
+                use_key.append(price)
+                use_cap.append(cap_o)  # cap − 0
+                continue
+        a = np.minimum(full(firm_o), cap_o)
+        firm_seg.append(len(use_key))
         use_key += [price + bonus, price]
         use_cap += [a, cap_o - a]
-    values = [key("class_value", k) for k in range(K)]
     class_site = np.asarray(base.class_site, dtype=np.int64)
     sites = sorted(set(class_site.tolist()))
-    caps_k = [full(f["class_cap_mw"][:, k]) for k in range(K)]
-    caps_s = {s: full(f["site_cap_mw"][:, s]) for s in sites}
-    mcap = full(f["mining_cap_mw"])
-    if "mcap_unlimited" not in cache or "mining_cap_mw" not in shared:
-        cache["mcap_unlimited"] = bool(np.isposinf(f["mining_cap_mw"]).all())
-    unlimited = cache["mcap_unlimited"]  # min(∞, x) = x: skip those minimums
+    caps_k = [f["class_cap_mw"][:, k] for k in range(K)]  # (n or 1, T)
+    caps_s = {s: f["site_cap_mw"][:, s] for s in sites}
+    mcap = f["mining_cap_mw"]
+    if "mining_cap_mw" in shared and "mcap_unlimited" in cache:
+        unlimited = cache["mcap_unlimited"]
+    else:  # min(∞, x) = x: skip those minimums
+        unlimited = not mcap.size or extent("mining_cap_mw", 0) == np.inf
+        if "mining_cap_mw" in shared:
+            cache["mcap_unlimited"] = unlimited
     at_site = {s: [k for k in range(K) if class_site[k] == s] for s in sites}
+    fixed_caps = "class_cap_mw" in shared and "site_cap_mw" in shared
     for k in range(K):
         # Edmonds' greedy: c_k = f(P_k ∪ {k}) − f(P_k), P_k the classes ahead of k.
-        # Sites where no class can be ahead of k add min(scap, 0) = 0: left out.
-        s_k = int(class_site[k])
-        without: np.ndarray | None = None
-        with_k: np.ndarray | None = None
-        for s in sites:
-            others = [j for j in at_site[s] if j != k]
-            ahead = [
+        ahead = {
+            s: [
                 _not(_lt(values[j], values[k])) if j < k else _lt(values[k], values[j])
-                for j in others
+                for j in at_site[s]
+                if j != k
             ]
-            before = None
-            if any(m is not False for m in ahead):
-                before = _fold(np.zeros(shape), [caps_k[j] for j in others], ahead, {})
-            part = None if before is None else np.minimum(caps_s[s], before)
-            if s == s_k:
-                more = caps_k[k] if before is None else before + caps_k[k]
-                part_k = np.minimum(caps_s[s], more)
-            else:
-                part_k = part
-            if part is not None:
-                without = part if without is None else without + part
-            if part_k is not None:
-                with_k = part_k if with_k is None else with_k + part_k
-        assert with_k is not None  # the site of k is among the sites
+            for s in sites
+        }
+        # f(P_k ∪ {k}) and f(P_k) before the total cap depend on the shared caps and
+        # on the order only: kept for the batch when neither varies by hour or path
+        memo = None
+        if fixed_caps and not any(isinstance(m, np.ndarray) for ms in ahead.values() for m in ms):
+            memo = ("greedy", k, tuple(tuple(ms) for ms in ahead.values()))
+        if memo is not None and memo in cache:
+            with_k, without = cache[memo]
+        else:
+            with_k, without = _greedy(k, int(class_site[k]), at_site, ahead, caps_k, caps_s)
+            if memo is not None:
+                cache[memo] = with_k, without
         use_key.append(values[k])
         if unlimited:
-            use_cap.append(with_k if without is None else with_k - without)
+            use_cap.append(full(with_k if without is None else with_k - without))
+        elif without is None:  # min(mcap, 0) = 0 in every hour of the domain (mcap ≥ 0)
+            use_cap.append(full(np.minimum(mcap, with_k)))
         else:
-            taken = np.zeros(shape) if without is None else without
-            use_cap.append(np.minimum(mcap, with_k) - np.minimum(mcap, taken))
+            use_cap.append(full(np.subtract(np.minimum(mcap, with_k), np.minimum(mcap, without))))
 
     # --- source segments: cost, ramp rank, range (step 3) ---
     ramp_rank = np.minimum(base.unit_ramp_up_mw, base.unit_ramp_down_mw).astype(float)
@@ -735,91 +950,167 @@ def _merit_order(
         ]
         use_ahead.append(_fold(H, use_cap, ahead, use_sums))
     # sources: cost, then ramp rank (least flexible first); equal (cost, rank) share pro rata
+    if "unit_cost" in shared and "import_price" in shared:  # the same order for every chunk
+        if "sources" not in cache:
+            cache["sources"] = _source_order(src_key, src_rank)
+        before, groups = cache["sources"]
+    else:
+        before, groups = _source_order(src_key, src_rank)
     src_sums: dict = {}  # sums from F (ahead of a source, cheaper than a use, total)
     tie_sums: dict = {}
-    first: dict[tuple[int, int], Mask] = {}  # (i, j): source i ahead of source j
-    tied: dict[tuple[int, int], Mask] = {}
-    for i in range(ns):
-        for j in range(i + 1, ns):
-            ki, kj = src_key[i], src_key[j]
-            if src_rank[i] == src_rank[j]:
-                first[j, i], first[i, j] = _lt(kj, ki), _lt(ki, kj)
-                tied[i, j] = tied[j, i] = _not(first[j, i] | first[i, j])
-            elif src_rank[i] < src_rank[j]:  # i first on equal cost
-                first[j, i] = _lt(kj, ki)
-                first[i, j] = _not(first[j, i])
-            else:
-                first[i, j] = _lt(ki, kj)
-                first[j, i] = _not(first[i, j])
-    src_ahead = [
-        _fold(F, src_cap, [first.get((y, x), False) for y in range(ns)], src_sums)
-        for x in range(ns)
+    src_ahead = [_fold(F, src_cap, masks, src_sums) for masks in before]
+    src_tie = [
+        None if group is None else _fold(np.zeros(shape), src_cap, group, tie_sums)
+        for group in groups
     ]
-    src_tie: list[np.ndarray | None] = []
-    for x in range(ns):
-        group = [True if y == x else tied.get((x, y), False) for y in range(ns)]
-        alone = all(m is False for y, m in enumerate(group) if y != x)
-        src_tie.append(None if alone else _fold(np.zeros(shape), src_cap, group, tie_sums))
 
     # --- the balance (step 4) ---
     src_total = _fold(F, src_cap, [True] * ns, src_sums)
-    q = np.array(H)
+    tmp = np.empty(shape)
+    q = None
     for i in range(nu):
         cheaper = _fold(F, src_cap, [_lt(src_key[j], use_key[i]) for j in range(ns)], src_sums)
-        q += _clip(np.subtract(cheaper, use_ahead[i]), use_cap[i])
+        x = _clip(np.subtract(cheaper, use_ahead[i], out=tmp), use_cap[i])
+        if q is None:
+            q = np.add(H, x)  # H + x, as a copy of H plus x
+        else:
+            q += x
+    if q is None:
+        q = np.array(H)
     # q ≤ the use capacity, so q < F where the forced output cannot be absorbed
-    ok &= (q + 1e-9 >= F) & (src_total + 1e-9 >= H)
-    use_rest = [np.subtract(q, use_ahead[i]) for i in range(nu)]  # q − A_i
-    use_mw = [_clip(r, cap, copy=True) for r, cap in zip(use_rest, use_cap, strict=True)]
+    ok &= np.greater_equal(np.add(q, 1e-9, out=tmp), F)
+    ok &= np.greater_equal(np.add(src_total, 1e-9, out=tmp), H)
+
+    # --- the decisions: each segment filled to clip(q − ahead, 0, cap) ---
+    use_rest: list[np.ndarray] = []  # q − A_i, for the duals
     src_rest: list[np.ndarray] = []
-    src_mw = []
+
+    def fill(ahead: np.ndarray, cap: np.ndarray, dst: np.ndarray, rests: list) -> np.ndarray:
+        """clip(q − ahead, 0, cap) in ``dst`` (q − ahead kept in ``rests`` for the duals)."""
+        if duals:
+            rest = np.subtract(q, ahead)
+            rests.append(rest)
+            np.maximum(rest, 0.0, out=dst)
+        else:
+            np.maximum(np.subtract(q, ahead, out=dst), 0.0, out=dst)
+        return np.minimum(dst, cap, out=dst)
+
+    delivered, unserved = empty("delivered_mw", O), empty("unserved_mw", O)
+    mining = empty("mining_mw", K)
+    no_unserved = [False] * O  # offtakes whose unserved energy is 0 in every hour
+    seg = 0
+    for o in range(O):
+        d = delivered[:, o]
+        if firm_seg[o] is None:  # the firm segment is empty: d = 0 + the rest
+            fill(use_ahead[seg], use_cap[seg], d, use_rest)
+            seg += 1
+            if pen >= 0:  # max(firm − 0, 0) with firm ≤ 0, not NaN
+                unserved[:, o] = 0.0
+                no_unserved[o] = True
+            else:
+                unserved[:, o] = firm[:, o]
+            continue
+        firm_dst = np.empty(shape) if duals else tmp
+        firm_mw = fill(use_ahead[seg], use_cap[seg], firm_dst, use_rest)
+        fill(use_ahead[seg + 1], use_cap[seg + 1], d, use_rest)
+        seg += 2
+        np.add(firm_mw, d, out=d)
+        if pen >= 0:
+            np.subtract(firm[:, o], firm_mw, out=unserved[:, o])
+            np.maximum(unserved[:, o], 0.0, out=unserved[:, o])
+        else:
+            unserved[:, o] = firm[:, o]
+    for k in range(K):
+        fill(use_ahead[seg + k], use_cap[seg + k], mining[:, k], use_rest)
+
+    unit_mw = empty("unit_mw", U)
+    imported, diesel, blackout = empty("imported_mw"), empty("diesel_mw"), empty("blackout_mw")
+    src_dst = [unit_mw[:, u] for u in range(U)] + [imported, diesel, blackout]
+    unused = [False] * ns  # sources (imports, diesel, blackout) at 0 in every hour
     shares: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # by tie group
     for j in range(ns):
-        tie = src_tie[j]
+        tie, dst = src_tie[j], src_dst[j]
         if tie is None:
-            src_rest.append(np.subtract(q, src_ahead[j]))
-            src_mw.append(_clip(src_rest[-1], src_cap[j], copy=True))
+            if not duals and j >= U:
+                np.subtract(q, src_ahead[j], out=dst)
+                if not dst.size or dst.max() <= 0:  # clip(q − ahead, 0, cap) = 0 (not NaN)
+                    dst[...] = 0.0
+                    unused[j] = True
+                else:
+                    _clip(dst, src_cap[j])
+            else:
+                fill(src_ahead[j], src_cap[j], dst, src_rest)
             continue
         # the members of a tie group hold the same (shared) ahead and tie arrays
         if id(tie) not in shares:
             rest = np.subtract(q, src_ahead[j])
             share = _clip(rest, tie, copy=True)
-            shares[id(tie)] = (rest, share, np.divide(share, np.where(tie > 0, tie, 1.0)))
+            # share / tie where tie > 0; where tie = 0 (in the domain: every range in the
+            # group is 0, so tie = own range) the share itself is taken below
+            with np.errstate(divide="ignore", invalid="ignore"):
+                shares[id(tie)] = (rest, share, np.divide(share, tie))
         rest, share, ratio = shares[id(tie)]
         src_rest.append(rest)
-        split = np.not_equal(tie, src_cap[j])  # partners with capacity: pro rata
-        src_mw.append(np.where(split, ratio * src_cap[j], share))
-
-    # --- the decisions ---
-    unit_mw = np.empty((n, U, T))
+        # pro rata where a partner has capacity (tie ≠ own range), else all of the share
+        np.multiply(ratio, src_cap[j], out=dst)  # (a NaN of 0 / 0 raises no flag)
+        np.copyto(dst, share, where=np.equal(tie, src_cap[j]))
     for u in range(U):
-        np.add(umin[:, u], src_mw[u], out=unit_mw[:, u])
-    imported, diesel, blackout = src_mw[U], src_mw[U + 1], src_mw[U + 2]
-    delivered = np.empty((n, O, T))
-    unserved = np.empty((n, O, T))
-    for o in range(O):
-        np.add(use_mw[2 * o], use_mw[2 * o + 1], out=delivered[:, o])
-        if pen >= 0:
-            np.subtract(firm[:, o], use_mw[2 * o], out=unserved[:, o])
-            np.maximum(unserved[:, o], 0.0, out=unserved[:, o])
-        else:
-            unserved[:, o] = firm[:, o]
-    mining = np.empty((n, K, T))
-    for k in range(K):
-        mining[:, k] = use_mw[2 * O + k]
+        np.add(umin[:, u], unit_mw[:, u], out=unit_mw[:, u])
 
     # --- the objective of each hour, as the LP counts it ---
-    obj = np.zeros(shape)
-    if U:
-        obj -= (ucost * unit_mw).sum(axis=1)
-    if O:
-        obj += (f["offtake_price"] * delivered).sum(axis=1)
-        obj -= pen * unserved.sum(axis=1)
-    if K:
-        obj += (f["class_value"] * mining).sum(axis=1)
-    obj -= f["import_price"] * imported
-    obj -= c_diesel * diesel
-    obj -= c_blackout * blackout
+    # 0 − Σ_u c·g + Σ_o p·d − pen·Σ_o uns + Σ_k v·m − c_I·imp − c_D·dsl − c_B·blk, term by
+    # term in this order.  P − S is the number (0 − S) + P; a term whose quantity is 0 in
+    # every hour (no unserved energy, an unused source) changes nothing and is skipped.
+    obj = empty("objective_hourly_usd")
+
+    def dot(coefs: list, xs: list[np.ndarray], acc: np.ndarray) -> np.ndarray | None:
+        """Σ_i coefs[i]·xs[i] in ``acc``, added in the order of i as ``sum(axis=1)`` does."""
+        if not xs:
+            return None
+        np.multiply(coefs[0], xs[0], out=acc)
+        for c, x in zip(coefs[1:], xs[1:], strict=True):
+            acc += np.multiply(c, x, out=tmp)
+        return acc
+
+    def coef(k: _Key, a: np.ndarray) -> float | np.ndarray:
+        return k.v if isinstance(k.v, float) else a  # a constant key is every element
+
+    spent = dot(
+        [coef(src_key[u], ucost[:, u]) for u in range(U)],
+        [unit_mw[:, u] for u in range(U)],
+        np.empty(shape),
+    )
+    earned = dot(
+        [coef(prices[o], f["offtake_price"][:, o]) for o in range(O)],
+        [delivered[:, o] for o in range(O)],
+        obj,
+    )
+    if earned is not None:
+        if spent is not None:
+            obj -= spent  # P − S, the number (0 − S) + P is
+        else:
+            np.add(0.0, obj, out=obj)
+    elif spent is not None:
+        np.subtract(0.0, spent, out=obj)
+    else:
+        obj[...] = 0.0
+    rows = [unserved[:, o] for o in range(O) if not no_unserved[o]]  # (+0 adds nothing)
+    if rows:
+        total = rows[0] if len(rows) == 1 else np.add(rows[0], rows[1])
+        for r in rows[2:]:
+            total += r
+        obj -= np.multiply(pen, total, out=tmp)
+    mined = dot(
+        [coef(values[k], f["class_value"][:, k]) for k in range(K)],
+        [mining[:, k] for k in range(K)],
+        np.empty(shape),
+    )
+    if mined is not None:
+        obj += mined
+    c_import = coef(src_key[U], f["import_price"])
+    for j, price in ((U, c_import), (U + 1, c_diesel), (U + 2, c_blackout)):
+        if not unused[j]:
+            obj -= np.multiply(price, src_dst[j], out=tmp)
 
     mv = None
     if duals:
@@ -873,22 +1164,39 @@ def _balance_dual(
 
 
 def _ramp_violations(b: BatchProblem, lo: int, hi: int, unit_mw: np.ndarray) -> np.ndarray:
-    """(n, T) True at hour t where some ramp row between t−1 and t is exceeded."""
+    """(n, T) True at hour t where some ramp row between t−1 and t is exceeded.
+
+    The steps are tested first; whether a ramp row holds there (unit available
+    in both hours, ramps allowed) is looked up at the few steps too large only.
+    """
     base = b.base
     n, U, T = unit_mw.shape
     viol = np.zeros((n, T), dtype=bool)
     if T < 2 or U == 0:
         return viol
     up, down = base.unit_ramp_up_mw, base.unit_ramp_down_mw
-    limited = np.isfinite(up) | np.isfinite(down)
+    limited = np.flatnonzero(np.isfinite(up) | np.isfinite(down))
+    if not len(limited):
+        return viol
+    every = len(limited) == U
+    g = unit_mw if every else unit_mw[:, limited]
+    step = np.subtract(g[:, :, 1:], g[:, :, :-1])
+    up_l, down_l = (up, down) if every else (up[limited], down[limited])
+    if np.array_equal(up_l, down_l):  # −down − tol = −(up + tol) exactly: one test on |step|
+        bad = np.greater(np.abs(step, out=step), (up_l + RAMP_TOL)[:, None])
+    else:
+        bad = np.greater(step, (up_l + RAMP_TOL)[:, None])
+        bad |= np.less(step, (-down_l - RAMP_TOL)[:, None])
+    p, u, t = np.unravel_index(np.flatnonzero(bad), bad.shape)  # (nonzero() is slow here)
+    if not len(p):
+        return viol
+    u = limited[u]
     avail = b.field("unit_available_mw", lo, hi)
     allowed = b.field("ramp_allowed", lo, hi)
-    for u in np.flatnonzero(limited):
-        on = avail[:, u] > 0
-        mask = on[:, 1:] & on[:, :-1] & allowed[:, u, 1:]
-        step = unit_mw[:, u, 1:] - unit_mw[:, u, :-1]
-        bad = (step > up[u] + RAMP_TOL) | (step < -down[u] - RAMP_TOL)
-        viol[:, 1:] |= mask & bad
+    pa = p if avail.shape[0] > 1 else 0
+    pr = p if allowed.shape[0] > 1 else 0
+    rows = (avail[pa, u, t + 1] > 0) & (avail[pa, u, t] > 0) & allowed[pr, u, t + 1]
+    viol[p[rows], t[rows] + 1] = True
     return viol
 
 
@@ -929,20 +1237,23 @@ Window = tuple[int, int]  # first and last hour
 
 def _gather(
     p: DispatchProblem,
+    mask: np.ndarray,
     windows: list[Window],
     bounds: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[DispatchProblem, list[slice]]:
     """One problem of the hours of ``windows`` side by side, each cut loose from the
     hours around it (its ramp rows inside it only), and where each window lies in it.
 
-    ``bounds``: each window's unit (min, cap) arrays, replacing ``p``'s.
+    ``mask``: ``p.ramp_mask``.  ``bounds``: each window's unit (min, cap) arrays,
+    replacing ``p``'s.  The problem has no ``index``: it is solved without
+    explanations, so nothing names its hours.
     """
     idx = np.concatenate([np.arange(a, b + 1) for a, b in windows])
     spans, start = [], 0
     for a, b in windows:
         spans.append(slice(start, start + b - a + 1))
         start += b - a + 1
-    allowed = p.ramp_mask[:, idx]
+    allowed = mask[:, idx]
     allowed[:, [s.start for s in spans]] = False
 
     def cut(x: np.ndarray | None) -> np.ndarray | None:
@@ -962,7 +1273,7 @@ def _gather(
         site_cap_mw=cut(p.site_cap_mw),
         class_cap_mw=cut(p.class_cap_mw),
         class_value=cut(p.class_value),
-        index=None if p.index is None else p.index[idx],
+        index=None,
         diesel_cap_mw=cut(p.diesel_cap_mw),
         blackout_cap_mw=cut(p.blackout_cap_mw),
         mining_cap_mw=cut(p.mining_cap_mw),
@@ -977,12 +1288,15 @@ def _gather(
     return sub, spans
 
 
-def _pin(p: DispatchProblem, a: int, b: int, g: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _pin(
+    p: DispatchProblem, mask: np.ndarray, a: int, b: int, g: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The units' (min, cap) over hours a..b with the ramp rows to the fixed hours a−1
-    and b+1 as bounds on the first and last hours; None when that cannot be exact."""
+    and b+1 as bounds on the first and last hours; None when that cannot be exact.
+
+    ``mask``: ``p.ramp_mask``."""
     T = p.hours
     h = slice(a, b + 1)
-    mask = p.ramp_mask
     up, down = p.unit_ramp_up_mw, p.unit_ramp_down_mw
     lower = p.unit_min_mw[:, h].copy()
     upper = p.unit_available_mw[:, h].copy()
@@ -1001,10 +1315,12 @@ def _pin(p: DispatchProblem, a: int, b: int, g: np.ndarray) -> tuple[np.ndarray,
     return lower, upper
 
 
-def _joins(p: DispatchProblem, a: int, b: int, g: np.ndarray, w: np.ndarray) -> bool:
-    """Whether window solution ``w`` (U, b−a+1) meets the ramp rows to the hours around it."""
+def _joins(
+    p: DispatchProblem, mask: np.ndarray, a: int, b: int, g: np.ndarray, w: np.ndarray
+) -> bool:
+    """Whether window solution ``w`` (U, b−a+1) meets the ramp rows to the hours around it
+    (``mask``: ``p.ramp_mask``)."""
     T = p.hours
-    mask = p.ramp_mask
     up, down = p.unit_ramp_up_mw, p.unit_ramp_down_mw
     ok = True
     if a > 0:
@@ -1067,6 +1383,7 @@ def _repair(
     if fallback == "path":
         return _whole(p, view, 0, label)
     g = view["unit_mw"].copy()  # the per-hour optimum the windows join
+    mask = p.ramp_mask
     hours = np.flatnonzero(violated)
     windows = _merge([(max(0, t - 1 - WINDOW_PAD), min(T - 1, t + WINDOW_PAD)) for t in hours])
     # window -> (the LP result chosen, its hourly objective, the window's hours in it,
@@ -1079,7 +1396,7 @@ def _repair(
             break
         if sum(b - a + 1 for a, b in windows) * 2 > T:
             return _whole(p, view, solves, label)
-        sub, spans = _gather(p, pending)
+        sub, spans = _gather(p, mask, pending)
         try:
             free = solve_lp(sub, explain=False)
         except InfeasibleError:  # then so is the whole problem: let the LP explain
@@ -1089,16 +1406,16 @@ def _repair(
         grown: list[Window] = []
         pinnable: list[tuple[Window, slice, tuple[np.ndarray, np.ndarray]]] = []
         for w, span in zip(pending, spans, strict=True):
-            if _joins(p, *w, g, free.unit_mw[:, span]):
+            if _joins(p, mask, *w, g, free.unit_mw[:, span]):
                 accepted[w] = (free, free_hourly, span, free, span)
                 continue
-            bounds = _pin(p, *w, g)
+            bounds = _pin(p, mask, *w, g)
             if bounds is None:
                 grown.append(w)
             else:
                 pinnable.append((w, span, bounds))
         if pinnable:
-            psub, pspans = _gather(p, [w for w, _, _ in pinnable], [x for *_, x in pinnable])
+            psub, pspans = _gather(p, mask, [w for w, _, _ in pinnable], [x for *_, x in pinnable])
             try:
                 fixed = solve_lp(psub, explain=False)
             except InfeasibleError:  # some window cannot meet its neighbours: grow them all
@@ -1158,8 +1475,8 @@ def solve_fast_batch(
         ``()`` keeps only the per-path objective, certificate and LP hours:
         10,000 paths × 8,760 h of every array would take about 12 GB.
     chunk_size : int, optional
-        Paths computed together (default: about 8,192 hours per chunk, at least one path).  The
-        results do not depend on it.
+        Paths computed together (default: about 32,768 hours per chunk, at least one path).
+        The results do not depend on it.
     workers : int, default 1
         Threads working on chunks (at most one per chunk; ``None``: one per CPU).
         numpy releases the GIL inside each operation, but about a fifth of the
@@ -1224,39 +1541,43 @@ def solve_fast_batch(
     cache: dict = {}  # tests and ranges of the arrays every path shares
 
     def run(lo: int, hi: int) -> tuple[int, int]:
-        h = _merit_order(batch, lo, hi, duals=duals, cache=cache)
-        hourly = h.objective_hourly_usd
-        mv = h.marginal_value if h.marginal_value is not None else np.zeros((hi - lo, T))
-        arrays = {
-            "unit_mw": h.unit_mw,
-            "imported_mw": h.imported_mw,
-            "delivered_mw": h.delivered_mw,
-            "unserved_mw": h.unserved_mw,
-            "mining_mw": h.mining_mw,
-            "diesel_mw": h.diesel_mw,
-            "blackout_mw": h.blackout_mw,
-            "marginal_value": mv,
-            "objective_hourly_usd": hourly,
-        }
+        # the merit order writes the kept outputs in place; the others are scratch
+        into = {name: out[name][lo:hi] for name in keep if name != "marginal_value"}
+        h = _merit_order(batch, lo, hi, duals=duals, cache=cache, into=into)
         violated = _ramp_violations(batch, lo, hi, h.unit_mw)
         infeasible = ~h.ok.all(axis=1)
         cert = ~infeasible & ~violated.any(axis=1)
-        obj = hourly.sum(axis=1)
+        obj = h.objective_hourly_usd.sum(axis=1)
+        if h.marginal_value is not None:
+            out["marginal_value"][lo:hi] = h.marginal_value
         fallbacks = solves = 0
-        for p in np.flatnonzero(~cert):
+        todo = np.flatnonzero(~cert)
+        if len(todo):
+            arrays = {
+                "unit_mw": h.unit_mw,
+                "imported_mw": h.imported_mw,
+                "delivered_mw": h.delivered_mw,
+                "unserved_mw": h.unserved_mw,
+                "mining_mw": h.mining_mw,
+                "diesel_mw": h.diesel_mw,
+                "blackout_mw": h.blackout_mw,
+                "marginal_value": (
+                    out["marginal_value"][lo:hi] if duals else np.zeros((hi - lo, T))
+                ),
+                "objective_hourly_usd": h.objective_hourly_usd,
+            }
+        for p in todo:
             i = lo + int(p)
             view = {name: a[p] for name, a in arrays.items()}
             label = f"path {i}: " if N > 1 else ""
             mode: Fallback = "path" if infeasible[p] else fallback
-            rep = _repair(batch.path(i), view, violated[p], mode, label)
+            rep = _repair(batch._view(i), view, violated[p], mode, label)
             obj[p] = rep.objective
             lp_hours[i] = rep.lp_hours
             fallbacks += 1
             solves += rep.lp_solves
         objective[lo:hi] = obj
         certified[lo:hi] = cert
-        for name in keep:
-            out[name][lo:hi] = arrays[name]
         return fallbacks, solves
 
     chunks = list(_chunks(N, size))
