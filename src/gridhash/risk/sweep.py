@@ -161,9 +161,9 @@ def run_paths(
         st = ctx.state
         lines = st.line_in_service[None] & rp.line_in_service
         q, diesel = st.with_lines(lines, i.house_load_mw, only=ctx.rules.quantities)
-        base_depth = st.unit_outage_depth[on][None]
+        base_depth = st.unit_outage_depth[on][None].astype(np.int8)
         forced = (avail <= 0) & (base_depth == 0)
-        depth = np.where(forced, MODES.index("cold_shutdown"), base_depth)
+        depth = np.where(forced, np.int8(MODES.index("cold_shutdown")), base_depth)
         arr, _ = envelope_arrays(
             sub, ctx.rules, quantities=q, unit_available_mw=avail, unit_min_mw=umin,
             outage_depth=depth, initial_depth=st.unit_initial_depth[on],

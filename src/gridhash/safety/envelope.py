@@ -592,8 +592,8 @@ def _outage_need(out: np.ndarray, cool: int) -> np.ndarray:
     hours after each start (while the outage lasts) are set to hot shutdown.
     """
     T = out.shape[-1]
-    need = np.asarray(out, dtype=np.int8).copy()
-    on = out > 0
+    need = out.astype(np.int8)  # a copy
+    on = need > 0
     if cool <= 0 or not on.any():
         return need
     start = on.copy()
