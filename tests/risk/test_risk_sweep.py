@@ -79,6 +79,7 @@ def test_dask_cluster_over_tcp_gives_identical_results(znpp) -> None:
 def test_local_workers_give_identical_results_and_get_the_allocator_settings(znpp) -> None:
     import os
 
+    import dask
     from dask.distributed import Client
 
     from gridhash.risk.sweep import ALLOCATOR_ENV, local_cluster
@@ -87,7 +88,9 @@ def test_local_workers_give_identical_results_and_get_the_allocator_settings(znp
     try:
         with local_cluster(1) as cluster, Client(cluster) as client:
             seen = client.run(lambda: {k: os.environ.get(k) for k in ALLOCATOR_ENV})
+            profiling = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
         assert list(seen.values()) == [ALLOCATOR_ENV]
+        assert list(profiling.values()) == [False]
         assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # restored afterwards
     finally:
         del os.environ["MALLOC_TRIM_THRESHOLD_"]

@@ -334,13 +334,29 @@ def tune_allocator() -> bool:
     return bool(ok)
 
 
+#: Dask settings for the sweep's own workers.  There is no dashboard, so the
+#: statistical profiler (a stack sample every 10 ms) and the frequent event-loop
+#: ticks and monitors only take the GIL from the thread running the chunk: without
+#: them 2,000 paths on 2 workers took 6.6–7.1 s instead of 7.9–8.0 s here.
+WORKER_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+}
+
+
 def local_cluster(workers: int) -> Any:
     """A Dask cluster of ``workers`` single-threaded processes on loopback, their
-    allocator set by :data:`ALLOCATOR_ENV` instead of Dask's default."""
+    allocator set by :data:`ALLOCATOR_ENV` instead of Dask's default and quiet
+    (:data:`WORKER_CONFIG`)."""
     import dask
     from dask.distributed import LocalCluster
 
-    env = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in ALLOCATOR_ENV.items()}
+    env: dict[str, Any] = {
+        f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in ALLOCATOR_ENV.items()
+    }
+    env |= WORKER_CONFIG
     # The nanny prefers values already in os.environ (and leaves its own there): hide
     # and afterwards restore them, so the workers get exactly ALLOCATOR_ENV.
     saved = {k: os.environ.pop(k, None) for k in ALLOCATOR_ENV}
