@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from hypothesis import strategies as st
 
 from gridhash.scenario.load import LoadedScenario, validate
 
@@ -51,3 +52,37 @@ def run_cli(*args: str) -> CliResult:
     finally:
         sys.argv = old
     return CliResult(code, out.getvalue(), err.getvalue())
+
+
+#: Event kinds of a ``safety.events`` entry that the property tests draw.
+SAFETY_EVENT_KINDS = ("line_cut", "diesel_delivery", "diesel_generators", "staff",
+                      "monitoring_down", "comms_down", "safety_hold", "physical_damage")
+
+
+@st.composite
+def safety_events(
+    draw: st.DrawFn,
+    hours: int,
+    window: st.SearchStrategy[tuple[int, int]],
+    kinds: tuple[str, ...] = SAFETY_EVENT_KINDS,
+) -> list[dict[str, Any]]:
+    """Up to six random ``safety.events`` of ``kinds`` within ``hours`` hours, each at
+    ``(hour, duration)`` drawn from ``window`` (lines ``L1``/``L2``)."""
+    out: list[dict[str, Any]] = []
+    for _ in range(draw(st.integers(0, 6))):
+        kind = draw(st.sampled_from(list(kinds)))
+        h, d = draw(window)
+        d = min(d, hours - h)
+        ev: dict[str, Any] = {"kind": kind, "hour": h}
+        if kind == "line_cut":
+            ev |= {"line": draw(st.sampled_from(["L1", "L2"])), "hours": d}
+        elif kind == "diesel_delivery":
+            ev |= {"days": draw(st.floats(0.1, 3.0))}
+        elif kind in ("diesel_generators", "staff"):
+            ev |= {"value": draw(st.integers(0, 12)), "hours": d}
+        elif kind == "cooling_water":
+            ev |= {"value": draw(st.sampled_from([2.0, 4.5, 5.0, 8.0])), "hours": d}
+        else:
+            ev |= {"hours": d}
+        out.append(ev)
+    return out

@@ -25,7 +25,7 @@ def test_each_path_equals_the_single_path_pipeline(znpp) -> None:
     as its own Inputs through the ordinary pipeline (envelope for one path + HiGHS LP)."""
     from gridhash.dispatch import build_problem, solve_lp
     from gridhash.risk.models import sample_paths
-    from gridhash.safety.envelope import compute_envelope, envelope_arrays
+    from gridhash.safety.envelope import compute_envelope, envelope_arrays, envelope_kwargs
     from gridhash.safety.rules import build_ruleset
     from gridhash.safety.state import resolve_state
     from gridhash.scenario.resolve import resolve
@@ -43,12 +43,7 @@ def test_each_path_equals_the_single_path_pipeline(znpp) -> None:
         lp = solve_lp(build_problem(inputs, env))
         got = df.loc[df["path"] == i].iloc[0]
         assert got["objective_usd"] == pytest.approx(lp.objective_usd, rel=1e-6)
-        single, _ = envelope_arrays(
-            inputs, rules, quantities=state.quantities,
-            unit_available_mw=inputs.unit_available_mw, unit_min_mw=inputs.unit_min_mw,
-            outage_depth=state.unit_outage_depth, initial_depth=state.unit_initial_depth,
-            line_in_service=state.line_in_service, margin_mw=state.margin_mw,
-        )
+        single, _ = envelope_arrays(inputs, rules, **envelope_kwargs(inputs, state))
         assert got["hours_restricted"] == int(single["restricted"].sum())
         assert got["hours_mining_blocked"] == int((single["mining_cap_mw"] <= 1e-9).sum())
         assert got["unserved_firm_mwh"] == pytest.approx(lp.unserved_mw.sum(), rel=1e-6,

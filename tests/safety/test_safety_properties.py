@@ -12,7 +12,7 @@ from gridhash.pipeline import run_scenario
 from gridhash.scenario.safety import MODES
 
 from conftest import tiny_scenario
-from helpers import loaded
+from helpers import loaded, safety_events
 
 HOURS = 96
 TOL = 1e-6
@@ -20,29 +20,8 @@ TOL = 1e-6
 _window = st.tuples(st.integers(0, HOURS - 1), st.integers(1, 80))
 
 
-@st.composite
-def events(draw: st.DrawFn) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for _ in range(draw(st.integers(0, 6))):
-        kind = draw(
-            st.sampled_from(
-                ["line_cut", "diesel_delivery", "diesel_generators", "staff",
-                 "monitoring_down", "comms_down", "safety_hold", "physical_damage"]
-            )
-        )
-        h, d = draw(_window)
-        d = min(d, HOURS - h)
-        ev: dict[str, Any] = {"kind": kind, "hour": h}
-        if kind == "line_cut":
-            ev |= {"line": draw(st.sampled_from(["L1", "L2"])), "hours": d}
-        elif kind == "diesel_delivery":
-            ev |= {"days": draw(st.floats(0.1, 3.0))}
-        elif kind in ("diesel_generators", "staff"):
-            ev |= {"value": draw(st.integers(0, 12)), "hours": d}
-        else:
-            ev |= {"hours": d}
-        out.append(ev)
-    return out
+def events() -> st.SearchStrategy[list[dict[str, Any]]]:
+    return safety_events(HOURS, _window)
 
 
 @st.composite

@@ -24,14 +24,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gridhash.safety.envelope import Activation, climb, envelope_arrays
+from gridhash.safety.envelope import Activation, climb, envelope_arrays, envelope_kwargs
 from gridhash.safety.rules import DEFAULT_TRANSITIONS, build_ruleset, shipped_rules
 from gridhash.safety.state import resolve_state
 from gridhash.scenario.resolve import resolve
 from gridhash.scenario.safety import MODES
 
 from conftest import tiny_scenario
-from helpers import loaded
+from helpers import SAFETY_EVENT_KINDS, loaded, safety_events
 
 HOURS = 160
 START = datetime(2027, 1, 1)
@@ -76,31 +76,9 @@ _hour = st.one_of(st.just(0), st.integers(0, HOURS - 1))
 _window = st.tuples(_hour, st.integers(1, HOURS))
 
 
-@st.composite
-def events(draw: st.DrawFn) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for _ in range(draw(st.integers(0, 6))):
-        kind = draw(
-            st.sampled_from(
-                ["line_cut", "diesel_delivery", "diesel_generators", "staff", "cooling_water",
-                 "monitoring_down", "comms_down", "safety_hold", "physical_damage"]
-            )
-        )
-        h, d = draw(_window)
-        d = min(d, HOURS - h)
-        ev: dict[str, Any] = {"kind": kind, "hour": h}
-        if kind == "line_cut":
-            ev |= {"line": draw(st.sampled_from(["L1", "L2"])), "hours": d}
-        elif kind == "diesel_delivery":
-            ev |= {"days": draw(st.floats(0.1, 3.0))}
-        elif kind in ("diesel_generators", "staff"):
-            ev |= {"value": draw(st.integers(0, 12)), "hours": d}
-        elif kind == "cooling_water":
-            ev |= {"value": draw(st.sampled_from([2.0, 4.5, 5.0, 8.0])), "hours": d}
-        else:
-            ev |= {"hours": d}
-        out.append(ev)
-    return out
+def events() -> st.SearchStrategy[list[dict[str, Any]]]:
+    kinds = (*SAFETY_EVENT_KINDS[:4], "cooling_water", *SAFETY_EVENT_KINDS[4:])
+    return safety_events(HOURS, _window, kinds)
 
 
 @st.composite
@@ -239,19 +217,6 @@ def built(data: dict[str, Any]) -> tuple[Any, Any, Any]:
     return inputs, state, rules
 
 
-def single_kwargs(inputs: Any, state: Any) -> dict[str, Any]:
-    return dict(
-        quantities=state.quantities,
-        unit_available_mw=inputs.unit_available_mw,
-        unit_min_mw=inputs.unit_min_mw,
-        outage_depth=state.unit_outage_depth,
-        initial_depth=state.unit_initial_depth,
-        line_in_service=state.line_in_service,
-        margin_mw=state.margin_mw,
-        index=state.index,
-    )
-
-
 def path_kwargs(kw: dict[str, Any], k: int, n: int) -> dict[str, Any]:
     """Path ``k``'s arrays (no leading axis) out of batched keyword arguments."""
     out = dict(kw)
@@ -271,7 +236,7 @@ def path_kwargs(kw: dict[str, Any], k: int, n: int) -> dict[str, Any]:
 @given(scenarios())
 def test_single_path_equals_the_dense_reference(data: dict[str, Any]) -> None:
     inputs, state, rules = built(data)
-    kw = single_kwargs(inputs, state)
+    kw = envelope_kwargs(inputs, state)
     want, _ = reference_envelope_arrays(inputs, rules, **kw)
     got, acts = envelope_arrays(inputs, rules, **kw)
     assert acts == []
@@ -365,7 +330,7 @@ def _znpp() -> tuple[Any, Any, Any, Any]:
 def test_znpp_paths_batched_equal_the_reference_and_single_paths(seed: int, ids: list[int]
                                                                  ) -> None:
     from gridhash.risk.models import sample_paths
-    from gridhash.risk.sweep import _units
+    from gridhash.risk.sweep import _select_units
 
     ld, i, st_, rules = _znpp()
     rp = sample_paths(i, np.asarray(ids, dtype=np.int64), seed=seed, scenario=ld)
@@ -378,7 +343,7 @@ def test_znpp_paths_batched_equal_the_reference_and_single_paths(seed: int, ids:
     forced = (avail <= 0) & (st_.unit_outage_depth[None] == 0)
     depth = np.where(forced, CSD, st_.unit_outage_depth[None])
     on = (avail > 0).any(axis=(0, 2))
-    sub = _units(i, on)
+    sub = _select_units(i, on)
     kw = dict(quantities=q, unit_available_mw=avail[:, on], unit_min_mw=umin[:, on],
               outage_depth=depth[:, on], initial_depth=st_.unit_initial_depth[on],
               line_in_service=lines, margin_mw=st_.margin_mw)

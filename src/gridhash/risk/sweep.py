@@ -93,8 +93,8 @@ def prepare(loaded: LoadedScenario, agreement: str | None = None) -> Context:
         base=base,
         agreed_price=agreed,
         units_on=on,
-        unit_inputs=_units(inputs, on),
-        unit_base=_problem_units(base, on),
+        unit_inputs=_select_units(inputs, on),
+        unit_base=_select_units(base, on),
     )
 
 
@@ -255,40 +255,22 @@ def run_paths(
     return pd.DataFrame(cols)
 
 
-def _units(inputs: Inputs, on: np.ndarray) -> Inputs:
-    """``inputs`` restricted to the units where ``on`` (for the envelope's arithmetic)."""
+#: The per-unit arrays (units on the first axis) of ``Inputs`` and ``DispatchProblem``.
+_UNIT_FIELDS = ("unit_capacity_mw", "unit_available_mw", "unit_min_mw", "unit_ramp_up_mw",
+                "unit_ramp_down_mw", "unit_cost", "ramp_allowed")
+
+
+def _select_units(obj: Any, on: np.ndarray) -> Any:
+    """``Inputs`` or a ``DispatchProblem`` restricted to the units where ``on``."""
     import dataclasses
 
     if on.all():
-        return inputs
-    return dataclasses.replace(
-        inputs,
-        unit_names=tuple(n for n, k in zip(inputs.unit_names, on, strict=True) if k),
-        unit_capacity_mw=inputs.unit_capacity_mw[on],
-        unit_available_mw=inputs.unit_available_mw[on],
-        unit_min_mw=inputs.unit_min_mw[on],
-        unit_ramp_up_mw=inputs.unit_ramp_up_mw[on],
-        unit_ramp_down_mw=inputs.unit_ramp_down_mw[on],
-        unit_cost=inputs.unit_cost[on],
-    )
-
-
-def _problem_units(p: DispatchProblem, on: np.ndarray) -> DispatchProblem:
-    """``p`` restricted to the units where ``on``."""
-    import dataclasses
-
-    if on.all():
-        return p
-    return dataclasses.replace(
-        p,
-        unit_names=tuple(n for n, k in zip(p.unit_names, on, strict=True) if k),
-        unit_available_mw=p.unit_available_mw[on],
-        unit_min_mw=p.unit_min_mw[on],
-        unit_ramp_up_mw=p.unit_ramp_up_mw[on],
-        unit_ramp_down_mw=p.unit_ramp_down_mw[on],
-        unit_cost=p.unit_cost[on],
-        ramp_allowed=None if p.ramp_allowed is None else p.ramp_allowed[on],
-    )
+        return obj
+    names = {f.name for f in dataclasses.fields(obj)}
+    changes = {name: getattr(obj, name)[on] for name in _UNIT_FIELDS
+               if name in names and getattr(obj, name) is not None}
+    names_on = tuple(n for n, k in zip(obj.unit_names, on, strict=True) if k)
+    return dataclasses.replace(obj, unit_names=names_on, **changes)
 
 
 def chunks(n_paths: int, size: int) -> list[range]:

@@ -37,7 +37,7 @@ and modes only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -242,21 +242,23 @@ class _Runs:
 # --------------------------------------------------------------------------- #
 
 
+def envelope_kwargs(inputs: Inputs, state: PlantState) -> dict[str, Any]:
+    """The keyword arguments of :func:`envelope_arrays` for one plant state (one path)."""
+    return {
+        "quantities": state.quantities,
+        "unit_available_mw": inputs.unit_available_mw,
+        "unit_min_mw": inputs.unit_min_mw,
+        "outage_depth": state.unit_outage_depth,
+        "initial_depth": state.unit_initial_depth,
+        "line_in_service": state.line_in_service,
+        "margin_mw": state.margin_mw,
+        "index": state.index,
+    }
+
+
 def compute_envelope(inputs: Inputs, state: PlantState, rules: RuleSet) -> Envelope:
     """Turn the plant state and the rules into the hourly operating envelope."""
-    arrays, acts = envelope_arrays(
-        inputs,
-        rules,
-        quantities=state.quantities,
-        unit_available_mw=inputs.unit_available_mw,
-        unit_min_mw=inputs.unit_min_mw,
-        outage_depth=state.unit_outage_depth,
-        initial_depth=state.unit_initial_depth,
-        line_in_service=state.line_in_service,
-        margin_mw=state.margin_mw,
-        index=state.index,
-        explain=True,
-    )
+    arrays, acts = envelope_arrays(inputs, rules, **envelope_kwargs(inputs, state), explain=True)
     return Envelope(
         index=state.index,
         unit_names=inputs.unit_names,
