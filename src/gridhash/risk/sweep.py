@@ -64,14 +64,13 @@ class Context:
     agreement: Agreement | None
     state: PlantState | None
     rules: RuleSet | None
-    base: DispatchProblem
     agreed_price: np.ndarray  # (O,) True where the agreement fixes the offtake's price
     # Units with some capacity in some hour (outages and cuts only take capacity away,
     # so the others make nothing in any path: znpp's units 4-6).  Paths are
     # enveloped and dispatched on these units only.
     units_on: np.ndarray  # (U,) bool
     unit_inputs: Inputs  # ``inputs`` restricted to ``units_on``
-    unit_base: DispatchProblem  # ``base`` restricted to ``units_on``
+    unit_base: DispatchProblem  # the base problem restricted to ``units_on``
 
 
 def prepare(loaded: LoadedScenario, agreement: str | None = None) -> Context:
@@ -90,7 +89,6 @@ def prepare(loaded: LoadedScenario, agreement: str | None = None) -> Context:
         agreement=chosen,
         state=None if env is None else env.state,
         rules=None if env is None else env.rules,
-        base=base,
         agreed_price=agreed,
         units_on=on,
         unit_inputs=_select_units(inputs, on),
