@@ -1385,7 +1385,7 @@ def _repair(
             return _whole(p, view, solves, label)
         sub, spans = _gather(p, mask, pending)
         try:
-            free = solve_lp(sub, explain=False)
+            free = solve_lp(sub, explain=False, presolve=False)
         except InfeasibleError:  # then so is the whole problem: let the LP explain
             return _whole(p, view, solves + 1, label)
         solves += 1
@@ -1404,7 +1404,7 @@ def _repair(
         if pinnable:
             psub, pspans = _gather(p, mask, [w for w, _, _ in pinnable], [x for *_, x in pinnable])
             try:
-                fixed = solve_lp(psub, explain=False)
+                fixed = solve_lp(psub, explain=False, presolve=False)
             except InfeasibleError:  # some window cannot meet its neighbours: grow them all
                 fixed = None
             solves += 1
