@@ -242,7 +242,11 @@ def risk(
     agreement: Annotated[
         str | None, typer.Option("--agreement", help="Plan and split under this agreement.")
     ] = None,
-    chunk: Annotated[int, typer.Option("--chunk", min=1, help="Paths per task.")] = 25,
+    chunk: Annotated[
+        int | None,
+        typer.Option("--chunk", min=1, help="Paths per task [default: 100, fewer for small "
+                     "sweeps]."),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder [default: out/<scenario>/].")
     ] = None,

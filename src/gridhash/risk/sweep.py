@@ -45,10 +45,18 @@ if TYPE_CHECKING:
     from gridhash.scenario.load import LoadedScenario
     from gridhash.scenario.resolve import Inputs
 
-#: Paths per chunk (one task, one call of :func:`run_paths`) by default.  About 25
-#: keeps a chunk's (paths, units, hours) arrays near the CPU caches: per path, chunks
-#: of 25 ran 1.5–2x faster than chunks of 250 (benchmarks/README.md).
-CHUNK_PATHS = 25
+#: Paths computed together (one block of arrays).  About 25 keeps a block's
+#: (paths, units, hours) arrays near the CPU caches: per path, blocks of 25 ran
+#: 1.5–2x faster than blocks of 250, and 10–20 % faster than blocks of 8 or 12
+#: (benchmarks/README.md).
+BLOCK_PATHS = 25
+
+#: Most paths in one task of a sweep (a task computes its paths in blocks of
+#: :data:`BLOCK_PATHS`).  Each task costs the Dask scheduler and client about 10 ms
+#: of CPU on the same machine; tasks of 100 instead of 25 paths took that from
+#: 0.45 to about 0.15 ms per path here, while the last task still ends soon after
+#: the others (benchmarks/README.md).
+TASK_PATHS = 100
 
 #: ASSUMPTION: ASICs are written off over 4 years (hashprice halves at each halving,
 #: and the catalogue's machines are 2023-2025 vintages).
@@ -134,6 +142,29 @@ def run_paths(
     """Sample, envelope, dispatch and sum up the given paths: one row per path id."""
     import pandas as pd
 
+    return pd.DataFrame(path_columns(context_for(loaded, agreement), path_ids, seed=seed))
+
+
+def path_columns(
+    ctx: Context, path_ids: np.ndarray | range | list[int], *, seed: int
+) -> dict[str, np.ndarray]:
+    """The columns of :func:`run_paths` for the given paths, computed in blocks of
+    :data:`BLOCK_PATHS` (a path's row does not depend on the blocks)."""
+    ids = np.asarray(list(path_ids), dtype=np.int64)
+    blocks = [_block_columns(ctx, ids[a:a + BLOCK_PATHS], seed)
+              for a in range(0, len(ids), BLOCK_PATHS)]
+    return _concat(blocks) if blocks else _block_columns(ctx, ids, seed)
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Columns of several blocks, one after the other."""
+    if len(parts) == 1:
+        return parts[0]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """One block of paths: sample, envelope, dispatch, sum up."""
     from gridhash.bitcoin.economics import btc_per_mwh
     from gridhash.dispatch.fast import BatchProblem, solve_fast_batch
     from gridhash.dispatch.problem import offtake_caps
@@ -141,10 +172,8 @@ def run_paths(
     from gridhash.safety.envelope import envelope_arrays
     from gridhash.scenario.safety import MODES
 
-    ctx = context_for(loaded, agreement)
     i = ctx.inputs
-    ids = np.asarray(list(path_ids), dtype=np.int64)
-    rp = sample_paths(i, ids, seed=seed, scenario=loaded)
+    rp = sample_paths(i, ids, seed=seed, scenario=ctx.loaded)
     N, T = len(ids), i.hours
 
     # Each path's plant: forced outages, line cuts, and its safety envelope.
@@ -212,7 +241,7 @@ def run_paths(
     power_cost = power_price * mined_mwh
     capital = fleet_capital_per_year(ctx) * years
     grid_rev_by = (price * res.delivered_mw).sum(axis=2)  # (N, O)
-    cols: dict[str, Any] = {
+    cols: dict[str, np.ndarray] = {
         "path": ids,
         "btc_mined": (btc * m).sum(axis=(1, 2)),
         "mining_mwh": mined_mwh,
@@ -250,7 +279,7 @@ def run_paths(
         k = month[cut] == mo
         cols[f"monthly_mining_revenue_usd:{mo:02d}"] = run_revenue[:, k].sum(axis=1)
         cols[f"monthly_btc_price_usd:{mo:02d}"] = run_price[:, k].sum(axis=1) / run_hours[k].sum()
-    return pd.DataFrame(cols)
+    return cols
 
 
 #: The per-unit arrays (units on the first axis) of ``Inputs`` and ``DispatchProblem``.
@@ -352,26 +381,38 @@ def local_cluster(workers: int) -> Any:
                 os.environ[k] = v
 
 
+def task_size(n_paths: int, slots: int) -> int:
+    """Paths per task by default: :data:`TASK_PATHS`, fewer where that would give
+    fewer than four tasks per worker thread (``slots``), at least :data:`BLOCK_PATHS`."""
+    per_slot = -(-n_paths // (4 * max(1, slots)))
+    return max(1, min(TASK_PATHS, max(BLOCK_PATHS, per_slot)))
+
+
 def sweep(
     loaded: LoadedScenario,
     n_paths: int,
     *,
     seed: int = 0,
     agreement: str | None = None,
-    chunk_size: int = CHUNK_PATHS,
+    chunk_size: int | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Any = None,
 ) -> pd.DataFrame:
     """Run ``n_paths`` paths in process, on a local Dask cluster (``workers``) or on an
-    existing one (``scheduler``); rows sorted by path id."""
+    existing one (``scheduler``); rows sorted by path id.
+
+    ``chunk_size``: paths per task (default :func:`task_size`).  The shared
+    :class:`Context` is built once, here, and sent to each worker once, so the
+    workers need neither the scenario's files nor the time to resolve it.
+    """
     import pandas as pd
 
-    parts = chunks(n_paths, chunk_size)
-    frames: list[pd.DataFrame] = []
+    ctx = context_for(loaded, agreement)
+    parts: list[dict[str, np.ndarray]] = []
     if workers is None and scheduler is None:
-        for r in parts:
-            frames.append(run_paths(loaded, r, seed=seed, agreement=agreement))
+        for r in chunks(n_paths, chunk_size or task_size(n_paths, 1)):
+            parts.append(path_columns(ctx, r, seed=seed))
             if progress:
                 progress(len(r))
     else:
@@ -384,18 +425,20 @@ def sweep(
         else:
             client = Client(scheduler, timeout="30s")
         try:
-            futures = [client.submit(run_paths, loaded, r, seed=seed, agreement=agreement,
-                                     pure=False) for r in parts]
+            slots = sum(client.nthreads().values())
+            shared = client.scatter(ctx, broadcast=True, hash=False)
+            futures = [client.submit(path_columns, shared, r, seed=seed, pure=False)
+                       for r in chunks(n_paths, chunk_size or task_size(n_paths, slots))]
             for fut in as_completed(futures):
-                df = fut.result()
-                frames.append(df)
+                cols = fut.result()
+                parts.append(cols)
                 if progress:
-                    progress(len(df))
+                    progress(len(cols["path"]))
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
-    return pd.concat(frames, ignore_index=True).sort_values("path").reset_index(drop=True)
+    return pd.DataFrame(_concat(parts)).sort_values("path").reset_index(drop=True)
 
 
 def summarise(df: pd.DataFrame, alpha: float = 0.05) -> dict[str, Any]:
