@@ -343,6 +343,29 @@ def tune_allocator() -> bool:
     return bool(ok)
 
 
+#: What a task imports (with numpy, pandas, scipy's sparse matrices and special
+#: functions, and HiGHS): about 0.5 s the first time in a process.
+_TASK_MODULES = (
+    "pandas",
+    "scipy.special",
+    "gridhash.bitcoin.economics",
+    "gridhash.dispatch.fast",
+    "gridhash.dispatch.lp",
+    "gridhash.risk.models",
+    "gridhash.safety.envelope",
+)
+
+
+def dask_setup(worker: Any = None) -> None:
+    """Dask's preload hook (``distributed.worker.preload``: ``gridhash.risk.sweep``):
+    import what a task needs while the worker starts, so that its first task does not,
+    and so that the client can resolve the scenario meanwhile (:func:`sweep`)."""
+    import importlib
+
+    for name in _TASK_MODULES:
+        importlib.import_module(name)
+
+
 #: Dask settings for the sweep's own workers.  There is no dashboard, so the
 #: statistical profiler (a stack sample every 10 ms) and the frequent event-loop
 #: ticks and monitors only take the GIL from the thread running the chunk: without
@@ -352,6 +375,7 @@ WORKER_CONFIG: dict[str, Any] = {
     "distributed.admin.tick.interval": "1s",
     "distributed.worker.memory.monitor-interval": "1s",
     "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.preload": [__name__],
 }
 
 
@@ -388,6 +412,18 @@ def task_size(n_paths: int, slots: int) -> int:
     return max(1, min(TASK_PATHS, max(BLOCK_PATHS, per_slot)))
 
 
+def task_chunks(n_paths: int, size: int, slots: int) -> list[range]:
+    """Path ids in tasks of ``size``, the last ones smaller: the paths of about two
+    tasks per worker thread (``slots``) go in tasks of :data:`BLOCK_PATHS`, so that
+    the workers run out of work at about the same time."""
+    if size <= BLOCK_PATHS:
+        return chunks(n_paths, size)
+    tail = min(n_paths, 2 * max(1, slots) * size)
+    head = chunks(n_paths - tail, size)
+    return head + [range(n_paths - tail + r.start, n_paths - tail + r.stop)
+                   for r in chunks(tail, BLOCK_PATHS)]
+
+
 def sweep(
     loaded: LoadedScenario,
     n_paths: int,
@@ -408,27 +444,38 @@ def sweep(
     """
     import pandas as pd
 
-    ctx = context_for(loaded, agreement)
     parts: list[dict[str, np.ndarray]] = []
     if workers is None and scheduler is None:
+        ctx = context_for(loaded, agreement)
         for r in chunks(n_paths, chunk_size or task_size(n_paths, 1)):
             parts.append(path_columns(ctx, r, seed=seed))
             if progress:
                 progress(len(r))
     else:
+        from concurrent.futures import ThreadPoolExecutor
+
         from dask.distributed import Client, as_completed
 
         cluster = None
         if scheduler is None:
-            cluster = local_cluster(int(workers or 1))
+            # The workers start (and import, :func:`dask_setup`) while this process
+            # resolves the scenario.
+            with ThreadPoolExecutor(1) as pool:
+                starting = pool.submit(local_cluster, int(workers or 1))
+                try:
+                    ctx = context_for(loaded, agreement)
+                finally:
+                    cluster = starting.result()
             client = Client(cluster)
         else:
+            ctx = context_for(loaded, agreement)
             client = Client(scheduler, timeout="30s")
         try:
             slots = sum(client.nthreads().values())
             shared = client.scatter(ctx, broadcast=True, hash=False)
             futures = [client.submit(path_columns, shared, r, seed=seed, pure=False)
-                       for r in chunks(n_paths, chunk_size or task_size(n_paths, slots))]
+                       for r in task_chunks(n_paths, chunk_size or task_size(n_paths, slots),
+                                            slots)]
             for fut in as_completed(futures):
                 cols = fut.result()
                 parts.append(cols)
