@@ -214,6 +214,20 @@ class _Runs:
         return cls(pos=pos, row=row, hour=hour, onset=onset, end=hour[last][run],
                    elapsed=hour - onset, hours=T)
 
+    def tile(self, rows: int) -> _Runs:
+        """The runs of a one-row condition, repeated in each of ``rows`` rows."""
+        if rows == 1:
+            return self
+        T = self.hours
+        row = np.repeat(np.arange(rows), self.hour.size)
+
+        def rep(a: np.ndarray) -> np.ndarray:
+            return np.tile(a, rows)
+
+        hour = rep(self.hour)
+        return _Runs(pos=row * T + hour, row=row, hour=hour, onset=rep(self.onset),
+                     end=rep(self.end), elapsed=rep(self.elapsed), hours=T)
+
     def unit_index(self, mask: np.ndarray, units: np.ndarray, U: int, T: int) -> np.ndarray:
         """Flat positions in a (rows, U, T) array of the hours in ``mask``, for ``units``:
         shape (hours in mask, len(units))."""
@@ -314,7 +328,6 @@ def envelope_arrays(
     unit_pos = {n: i for i, n in enumerate(inputs.unit_names)}
     ramp_dn = inputs.unit_ramp_down_mw
     cap_u = inputs.unit_capacity_mw
-    q = {k: np.broadcast_to(v, (*lead, T)) for k, v in quantities.items()}
     acts: list[Activation] = []
 
     def when(t: int) -> str:
@@ -355,8 +368,14 @@ def envelope_arrays(
             cap_rule.append((r.unit_index(mask, sel, U, T), value))
 
     for rule, cond_spec in zip(rules.rules, rules.conditions, strict=True):
-        cond = np.broadcast_to(np.asarray(cond_spec.evaluate(q), dtype=bool), (*lead, T))
-        r = _Runs.of(cond.reshape(M, T))
+        # Conditions on quantities without a path axis (staff, cooling water, ...) are
+        # worked out once and their runs repeated in every path.
+        cond = np.asarray(cond_spec.evaluate(quantities), dtype=bool)
+        if cond.ndim <= 1:
+            r = _Runs.of(np.broadcast_to(cond, (1, T)))
+            r = None if r is None else r.tile(M)
+        else:
+            r = _Runs.of(np.broadcast_to(cond, (*lead, T)).reshape(M, T))
         if r is None:
             continue
         t = r.hour
@@ -459,7 +478,8 @@ def envelope_arrays(
     np.maximum(cap, 0.0, out=cap)
     min_stable = unit_min_mw
     unit_min = np.minimum(min_stable, cap)
-    unit_min[(cap < min_stable - _EPS) | (cap <= 0)] = 0.0
+    # (Where cap = 0 the minimum is 0 already: cap ≥ 0 and min_stable ≥ 0.)
+    np.copyto(unit_min, 0.0, where=cap < min_stable - _EPS)
     ramp_ok = _ramp_allowed(cap, min_stable, ramp_dn)
 
     # Lines, offtakes, imports --------------------------------------------------------
