@@ -229,8 +229,10 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
     overrides |= {"offtake_price": price, "class_value": value}
 
     batch = BatchProblem.from_problem(ctx.unit_base, n_paths=N, **overrides)
+    # The whole block in one merit-order pass: for a block of 25 paths, 10 % faster
+    # than the fast path's own default of three paths a pass (benchmarks/README.md).
     res = solve_fast_batch(batch, outputs=("delivered_mw", "unserved_mw", "mining_mw",
-                                           "diesel_mw"), workers=1)
+                                           "diesel_mw"), chunk_size=N, workers=1)
     m = res.mining_mw  # (N, K, T)
     mined_mwh = m.sum(axis=(1, 2))
     hourly_revenue = np.einsum("nkt,nkt->nt", gross, m)
