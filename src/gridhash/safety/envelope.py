@@ -462,9 +462,13 @@ def envelope_arrays(
 
     mode = climb(need, initial_depth, tr)
     # Start-ups: hours a unit is held below power by transition times alone.
-    starting = (mode > 0) & (need == 0) & (avail > 0)
-    restricted |= starting.any(axis=-2)
+    # (mode ≥ need everywhere, and differs from it only on the staircases after drops.)
+    lifted = np.flatnonzero(mode != need)
+    at = lifted[(need.reshape(-1)[lifted] == 0) & (avail.reshape(-1)[lifted] > 0)]
+    restricted.reshape(-1)[at // (U * T) * T + at % T] = True
     if explain:
+        starting = np.zeros(mode.shape, dtype=bool)
+        starting.reshape(-1)[at] = True
         for u in range(U):
             for s, e in spans(starting[u]):
                 acts.append(Activation("", "startup", s, e, s,
@@ -478,9 +482,10 @@ def envelope_arrays(
     np.maximum(cap, 0.0, out=cap)
     min_stable = unit_min_mw
     unit_min = np.minimum(min_stable, cap)
+    below_min = cap < min_stable - _EPS
     # (Where cap = 0 the minimum is 0 already: cap ≥ 0 and min_stable ≥ 0.)
-    np.copyto(unit_min, 0.0, where=cap < min_stable - _EPS)
-    ramp_ok = _ramp_allowed(cap, min_stable, ramp_dn)
+    np.copyto(unit_min, 0.0, where=below_min)
+    ramp_ok = _ramp_allowed(cap, below_min, ramp_dn)
 
     # Lines, offtakes, imports --------------------------------------------------------
     line_cap = np.where(line_in_service, inputs.line_capacity_mw, 0.0)
@@ -631,24 +636,23 @@ def _outage_need(out: np.ndarray, cool: int) -> np.ndarray:
     return need
 
 
-def _ramp_allowed(cap: np.ndarray, min_stable: np.ndarray, ramp_dn: np.ndarray) -> np.ndarray:
+def _ramp_allowed(cap: np.ndarray, below_min: np.ndarray, ramp_dn: np.ndarray) -> np.ndarray:
     """Where the units' ramp limits apply between hour t−1 and t.
 
     Not at hour 0; not where the unit is off in either hour (a start at minimum
     stable output, or a trip); not where the envelope cuts the cap faster than the
     unit can ramp (a runback at a condition's onset); not where the cap changes
-    across the minimum stable output (the unit passes through its low range on
-    the way down or starts at minimum on the way up).
+    across the minimum stable output (``below_min``: cap < minimum stable − ε; the
+    unit passes through its low range on the way down or starts at minimum on the
+    way up).  (For bools, ``x > y`` is ``x and not y``: one pass for each test.)
     """
     ok = np.zeros_like(cap, dtype=bool)
     a, b = cap[..., :-1], cap[..., 1:]
-    step = b - a
-    low = cap < min_stable - _EPS
-    low = low[..., :-1] | low[..., 1:]
-    low &= np.abs(step) > 1e-6  # changed across the low range
     on = cap > 0
     out = ok[..., 1:]
     np.logical_and(on[..., :-1], on[..., 1:], out=out)
-    out &= ~(b < a - ramp_dn[:, None] - 1e-6)  # not a runback
-    out &= ~low
+    np.greater(out, b < a - ramp_dn[:, None] - 1e-6, out=out)  # not a runback
+    low = np.logical_or(below_min[..., :-1], below_min[..., 1:])
+    low &= np.abs(b - a) > 1e-6  # changed across the low range
+    np.greater(out, low, out=out)
     return ok
