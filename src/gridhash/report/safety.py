@@ -57,7 +57,7 @@ def envelope_columns(run: Run) -> dict[str, np.ndarray]:
                 0.0, i.unit_available_mw.sum(axis=0) - i.house_load_mw
             ),
             "mining_allowed": np.ones(i.hours, dtype=bool),
-            "mining_cap_mw": fleet,
+            "mining_cap_mw": fleet.copy(),  # (the cached array is read only)
             "restriction": np.full(i.hours, "", dtype=object),
         }
     cols: dict[str, np.ndarray] = {

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from gridhash.dispatch.problem import DispatchProblem
+    from gridhash.risk.models import RiskModel
     from gridhash.safety.rules import RuleSet
     from gridhash.safety.state import PlantState
     from gridhash.scenario.agreement import Agreement
@@ -79,11 +80,14 @@ class Context:
     units_on: np.ndarray  # (U,) bool
     unit_inputs: Inputs  # ``inputs`` restricted to ``units_on``
     unit_base: DispatchProblem  # the base problem restricted to ``units_on``
+    risk_model: RiskModel  # the scenario's default stochastic models
+    month: np.ndarray  # (T,) calendar month of each hour
 
 
 def prepare(loaded: LoadedScenario, agreement: str | None = None) -> Context:
     """Resolve the scenario once (agreement applied) and build its base problem."""
     from gridhash.pipeline import prepare_problem
+    from gridhash.risk.models import RiskModel
 
     inputs, chosen, env, base = prepare_problem(loaded, agreement)
     agreed = np.zeros(len(inputs.offtake_names), dtype=bool)
@@ -101,6 +105,8 @@ def prepare(loaded: LoadedScenario, agreement: str | None = None) -> Context:
         units_on=on,
         unit_inputs=_select_units(inputs, on),
         unit_base=_select_units(base, on),
+        risk_model=RiskModel.default_for(inputs, scenario=loaded),
+        month=inputs.index.month.to_numpy(),
     )
 
 
@@ -173,7 +179,7 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
     from gridhash.scenario.safety import MODES
 
     i = ctx.inputs
-    rp = sample_paths(i, ids, seed=seed, scenario=ctx.loaded)
+    rp = sample_paths(i, ids, seed=seed, model=ctx.risk_model)
     N, T = len(ids), i.hours
 
     # Each path's plant: forced outages, line cuts, and its safety envelope.
@@ -272,7 +278,7 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
                 + a.mining.owners.get(pid, 0.0) * revenue
             )
     # Months are runs of consecutive hours: sum each run, then the runs of each month.
-    month = i.index.month.to_numpy()
+    month = ctx.month
     cut = np.flatnonzero(np.r_[True, month[1:] != month[:-1]])
     run_revenue = np.add.reduceat(hourly_revenue, cut, axis=1)
     run_price = np.add.reduceat(rp.btc_price_usd, cut, axis=1)

@@ -36,6 +36,7 @@ and modes only.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -553,15 +554,21 @@ def _ramp_cap(
     return np.where(where[..., None, :] & finite, down, np.inf)
 
 
+@functools.lru_cache(maxsize=8)
 def _fleet_cap(inputs: Inputs) -> np.ndarray:
-    """(T,) the most the fleet can draw: classes limited by their sites."""
+    """(T,) the most the fleet can draw: classes limited by their sites (read only;
+    remembered for the last few ``Inputs``, which compare by identity)."""
     T = inputs.hours
     if not len(inputs.class_names):
-        return np.zeros(T)
+        cap = np.zeros(T)
+        cap.flags.writeable = False
+        return cap
     per_class = np.minimum(inputs.class_max_mw[:, None], inputs.site_capacity_mw[inputs.class_site])
     per_site = np.zeros_like(inputs.site_capacity_mw)
     np.add.at(per_site, inputs.class_site, per_class)
-    return np.minimum(per_site, inputs.site_capacity_mw).sum(axis=0)
+    cap = np.minimum(per_site, inputs.site_capacity_mw).sum(axis=0)
+    cap.flags.writeable = False
+    return cap
 
 
 def climb(need: np.ndarray, initial: np.ndarray, tr: dict[tuple[str, str], int]) -> np.ndarray:
