@@ -598,7 +598,7 @@ def climb(need: np.ndarray, initial: np.ndarray, tr: dict[tuple[str, str], int])
     for a in range(1, len(MODES)):
         for d in range(1, int(cum[a]) + 1):
             stair[a, d - 1] = sum(1 for k in range(1, a + 1) if d <= cum[a] - cum[k - 1])
-    r, s = np.nonzero(rows[:, :-1] > rows[:, 1:])
+    r, s = np.divmod(np.flatnonzero(rows[:, :-1] > rows[:, 1:]), max(T - 1, 1))  # (nonzero: slower)
     level = rows[r, s]
     init = np.broadcast_to(np.asarray(initial, dtype=need.dtype)[:, None],
                            (*shape[:-2], shape[-2], 1)).reshape(R)
@@ -632,7 +632,7 @@ def _outage_need(out: np.ndarray, cool: int) -> np.ndarray:
         return need
     start = on.copy()
     start[:, 1:] &= ~on[:, :-1]
-    r, s = np.nonzero(start)
+    r, s = np.divmod(np.flatnonzero(start), T)  # (np.nonzero is slower on 2-D arrays)
     d = np.arange(cool)
     t = (s[:, None] + d[None, :]).ravel()
     rr = np.repeat(r, cool)
