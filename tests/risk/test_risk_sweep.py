@@ -59,6 +59,33 @@ def test_results_do_not_depend_on_the_split(znpp) -> None:
     assert not sweep(znpp, 2, seed=6, chunk_size=2).equals(a.iloc[:2])
 
 
+def test_blocks_inside_a_task_do_not_change_a_path(znpp, monkeypatch) -> None:
+    from gridhash.risk import sweep as sweep_module
+    from gridhash.risk.sweep import context_for, path_columns
+
+    ctx = context_for(znpp, None)
+    whole = pd.DataFrame(path_columns(ctx, range(10, 15), seed=3))
+    monkeypatch.setattr(sweep_module, "BLOCK_PATHS", 2)  # blocks of 2, 2 and 1 paths
+    pd.testing.assert_frame_equal(pd.DataFrame(path_columns(ctx, range(10, 15), seed=3)), whole)
+
+
+@pytest.mark.parametrize(("n", "slots"), [(10_000, 2), (1_000, 2), (130, 2), (7, 4), (0, 1)])
+def test_tasks_cover_every_path_once_with_small_tasks_last(n: int, slots: int) -> None:
+    from gridhash.risk.sweep import BLOCK_PATHS, TASK_PATHS, task_chunks, task_size
+
+    size = task_size(n, slots)
+    assert 1 <= size <= TASK_PATHS
+    assert size >= min(BLOCK_PATHS, TASK_PATHS)
+    tasks = task_chunks(n, size, slots)
+    assert [p for r in tasks for p in r] == list(range(n))
+    if n >= 4 * slots * TASK_PATHS:
+        assert size == TASK_PATHS  # big sweeps: the largest tasks
+        tail = tasks[-2 * slots * size // BLOCK_PATHS:]
+        assert all(len(r) == BLOCK_PATHS for r in tail) and len(tasks[0]) == TASK_PATHS
+    if n:
+        assert len(tasks) >= min(n // BLOCK_PATHS, 4 * slots)  # every worker gets work
+
+
 def test_dask_cluster_over_tcp_gives_identical_results(znpp) -> None:
     from dask.distributed import LocalCluster
 
@@ -84,8 +111,11 @@ def test_local_workers_give_identical_results_and_get_the_allocator_settings(znp
         with local_cluster(1) as cluster, Client(cluster) as client:
             seen = client.run(lambda: {k: os.environ.get(k) for k in ALLOCATOR_ENV})
             profiling = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+            # The preload imported what a task needs before any task ran.
+            preloaded = client.run(lambda: "gridhash.dispatch.fast" in __import__("sys").modules)
         assert list(seen.values()) == [ALLOCATOR_ENV]
         assert list(profiling.values()) == [False]
+        assert list(preloaded.values()) == [True]
         assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # restored afterwards
     finally:
         del os.environ["MALLOC_TRIM_THRESHOLD_"]

@@ -323,7 +323,7 @@ def chunks(n_paths: int, size: int) -> list[range]:
 #: here, 37 ms against 12 ms).  Arrays below 32 MiB (glibc's largest mmap threshold)
 #: come from the heap, and up to 1 GiB of freed heap is kept for the next chunk:
 #: no page faults after the first chunk, at the price of a worker holding on to
-#: its peak memory (a few hundred MB with chunks of 25).  benchmarks/README.md has
+#: its peak memory (about 0.4 GB with blocks of 25).  benchmarks/README.md has
 #: the measurements; docs/risk.md says how to start the workers of an existing
 #: cluster the same way.  A Dask worker runs its tasks in a thread other than the
 #: main one, and glibc gives such a thread its own arena: heaps of at most 64 MiB,
