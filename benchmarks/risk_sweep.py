@@ -32,6 +32,7 @@ def _lp_seconds_per_path(loaded, n: int, seed: int) -> float:
     """The single-path pipeline with the LP (envelope for one path + HiGHS), per path."""
     from gridhash.dispatch import build_problem, solve_lp
     from gridhash.risk.models import sample_paths
+    from gridhash.risk.sweep import without_line_cuts
     from gridhash.safety.envelope import compute_envelope
     from gridhash.safety.rules import build_ruleset
     from gridhash.safety.state import resolve_state
@@ -40,9 +41,10 @@ def _lp_seconds_per_path(loaded, n: int, seed: int) -> float:
     base = resolve(loaded)
     t0 = time.perf_counter()
     rp = sample_paths(base, range(n), seed=seed, scenario=loaded)
+    own = without_line_cuts(loaded)  # as the sweep: the sampled cuts replace the scenario's
     for row in range(n):
         inputs = rp.inputs_for(base, row)
-        state = resolve_state(loaded, inputs)
+        state = resolve_state(own, inputs)
         rules = build_ruleset(loaded.scenario.safety, lines=inputs.line_names,
                               units=inputs.unit_names, provided=set(state.provided))
         solve_lp(build_problem(inputs, compute_envelope(inputs, state, rules)))

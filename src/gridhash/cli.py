@@ -247,6 +247,13 @@ def risk(
         typer.Option("--chunk", min=1, help="Paths per task [default: 100, fewer for small "
                      "sweeps]."),
     ] = None,
+    scenario_line_cuts: Annotated[
+        bool,
+        typer.Option("--scenario-line-cuts",
+                     help="Keep the scenario's own line cuts on top of the sampled ones (by "
+                     "default the sampled cuts replace them where the paths sample line cuts, "
+                     "so that the same record is not counted twice)."),
+    ] = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder [default: out/<scenario>/].")
     ] = None,
@@ -272,9 +279,10 @@ def risk(
                   console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("paths", total=paths)
         df = sweep(loaded, paths, seed=seed, agreement=agreement, chunk_size=chunk,
-                   workers=workers, scheduler=scheduler,
+                   workers=workers, scheduler=scheduler, scenario_line_cuts=scenario_line_cuts,
                    progress=lambda n: bar.update(task, advance=n))
-    summary = summarise(df) | {"scenario": loaded.name, "seed": seed, "agreement": agreement}
+    summary = summarise(df) | {"scenario": loaded.name, "seed": seed, "agreement": agreement,
+                               "scenario_line_cuts": scenario_line_cuts}
     folder = out or Path("out") / loaded.name
     write_risk(folder, loaded.name, df, summary)
     print_risk(_console(), loaded.name, summary, folder)

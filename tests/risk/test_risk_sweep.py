@@ -25,6 +25,7 @@ def test_each_path_equals_the_single_path_pipeline(znpp) -> None:
     as its own Inputs through the ordinary pipeline (envelope for one path + HiGHS LP)."""
     from gridhash.dispatch import build_problem, solve_lp
     from gridhash.risk.models import sample_paths
+    from gridhash.risk.sweep import without_line_cuts
     from gridhash.safety.envelope import compute_envelope, envelope_arrays, envelope_kwargs
     from gridhash.safety.rules import build_ruleset
     from gridhash.safety.state import resolve_state
@@ -34,9 +35,10 @@ def test_each_path_equals_the_single_path_pipeline(znpp) -> None:
     df = run_paths(znpp, ids, seed=7)
     base = resolve(znpp)
     rp = sample_paths(base, ids, seed=7, scenario=znpp)
+    own = without_line_cuts(znpp)  # the sampled cuts replace the scenario's own
     for row, i in enumerate(ids):
         inputs = rp.inputs_for(base, row)
-        state = resolve_state(znpp, inputs)
+        state = resolve_state(own, inputs)
         rules = build_ruleset(znpp.scenario.safety, lines=inputs.line_names,
                               units=inputs.unit_names, provided=set(state.provided))
         env = compute_envelope(inputs, state, rules)
@@ -48,6 +50,34 @@ def test_each_path_equals_the_single_path_pipeline(znpp) -> None:
         assert got["hours_mining_blocked"] == int((single["mining_cap_mw"] <= 1e-9).sum())
         assert got["unserved_firm_mwh"] == pytest.approx(lp.unserved_mw.sum(), rel=1e-6,
                                                          abs=1e-3)
+
+
+def test_sampled_line_cuts_replace_the_scenarios_own_unless_asked(znpp) -> None:
+    """znpp's own line cuts are one illustrative year of the record its line-cut model
+    is calibrated on: by default the paths have the sampled cuts only."""
+    from gridhash.risk.sweep import context_for, without_line_cuts
+
+    events = znpp.scenario.safety.events
+    assert any(e.kind == "line_cut" for e in events)
+    own = without_line_cuts(znpp)
+    assert not any(e.kind == "line_cut" for e in own.scenario.safety.events)
+    assert len(own.scenario.safety.events) == len(events) - sum(e.kind == "line_cut"
+                                                               for e in events)
+    assert without_line_cuts(own) is own
+    replaced = context_for(znpp, None)
+    both = context_for(znpp, None, scenario_line_cuts=True)
+    # The scenario's cuts are gone; its planned line maintenance (not a safety event,
+    # not in the line-cut model) stays.
+    out_replaced, out_both = ~replaced.state.line_in_service, ~both.state.line_in_service
+    assert not (out_replaced & ~out_both).any() and out_replaced.sum() < out_both.sum()
+    feb10 = 40 * 24 + 1  # 2027-02-10T01:00Z: the scenario's complete loss of off-site power
+    assert out_both[:2, feb10].all() and not out_replaced[:2, feb10].any()
+    assert replaced.risk_model.line_cuts is not None
+    a = run_paths(znpp, range(4), seed=2)
+    b = run_paths(znpp, range(4), seed=2, scenario_line_cuts=True)
+    # More cuts never relieve the plant: at least as many restricted hours per path.
+    assert (b["hours_restricted"] >= a["hours_restricted"]).all()
+    assert b["hours_restricted"].sum() > a["hours_restricted"].sum()
 
 
 def test_results_do_not_depend_on_the_split(znpp) -> None:

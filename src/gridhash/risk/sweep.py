@@ -84,12 +84,40 @@ class Context:
     month: np.ndarray  # (T,) calendar month of each hour
 
 
-def prepare(loaded: LoadedScenario, agreement: str | None = None) -> Context:
-    """Resolve the scenario once (agreement applied) and build its base problem."""
+def without_line_cuts(loaded: LoadedScenario) -> LoadedScenario:
+    """The scenario without its own ``line_cut`` safety events (the same object when it
+    has none)."""
+    import dataclasses
+
+    safety = loaded.scenario.safety
+    if safety is None or not any(e.kind == "line_cut" for e in safety.events):
+        return loaded
+    events = [e for e in safety.events if e.kind != "line_cut"]
+    scenario = loaded.scenario.model_copy(
+        update={"safety": safety.model_copy(update={"events": events})}
+    )
+    return dataclasses.replace(loaded, scenario=scenario)
+
+
+def prepare(
+    loaded: LoadedScenario, agreement: str | None = None, *, scenario_line_cuts: bool = False
+) -> Context:
+    """Resolve the scenario once (agreement applied) and build its base problem.
+
+    Where the paths sample off-site line cuts (the default risk model of ``znpp``),
+    the scenario's own ``line_cut`` events are left out unless ``scenario_line_cuts``:
+    they are one illustrative year of the same record the line-cut model is
+    calibrated on, and both together would count those cuts twice.
+    """
     from gridhash.pipeline import prepare_problem
     from gridhash.risk.models import RiskModel
 
     inputs, chosen, env, base = prepare_problem(loaded, agreement)
+    risk_model = RiskModel.default_for(inputs, scenario=loaded)
+    if risk_model.line_cuts is not None and not scenario_line_cuts:
+        own = without_line_cuts(loaded)
+        if own is not loaded:
+            inputs, chosen, env, base = prepare_problem(own, agreement)
     agreed = np.zeros(len(inputs.offtake_names), dtype=bool)
     for term in chosen.prices if chosen is not None else []:
         if term.price_usd_per_mwh is not None:
@@ -105,28 +133,30 @@ def prepare(loaded: LoadedScenario, agreement: str | None = None) -> Context:
         units_on=on,
         unit_inputs=_select_units(inputs, on),
         unit_base=_select_units(base, on),
-        risk_model=RiskModel.default_for(inputs, scenario=loaded),
+        risk_model=risk_model,
         month=inputs.index.month.to_numpy(),
     )
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_context(text: str, source: str, base_dir: str | None, agreement: str | None
-                    ) -> Context:
+def _cached_context(text: str, source: str, base_dir: str | None, agreement: str | None,
+                    scenario_line_cuts: bool) -> Context:
     from pathlib import Path
 
     from gridhash.scenario.load import parse_scenario
 
     loaded = parse_scenario(text, source=source, base_dir=Path(base_dir) if base_dir else None)
-    return prepare(loaded, agreement)
+    return prepare(loaded, agreement, scenario_line_cuts=scenario_line_cuts)
 
 
-def context_for(loaded: LoadedScenario, agreement: str | None) -> Context:
-    """The shared context, built once per process (workers rebuild it from the text)."""
+def context_for(
+    loaded: LoadedScenario, agreement: str | None, *, scenario_line_cuts: bool = False
+) -> Context:
+    """The shared context (:func:`prepare`), built once per process for a scenario text."""
     if not loaded.text:
-        return prepare(loaded, agreement)
+        return prepare(loaded, agreement, scenario_line_cuts=scenario_line_cuts)
     return _cached_context(loaded.text, loaded.source or "", None if loaded.base_dir is None
-                           else str(loaded.base_dir), agreement)
+                           else str(loaded.base_dir), agreement, scenario_line_cuts)
 
 
 def fleet_capital_per_year(ctx: Context) -> float:
@@ -144,11 +174,14 @@ def run_paths(
     *,
     seed: int,
     agreement: str | None = None,
+    scenario_line_cuts: bool = False,
 ) -> pd.DataFrame:
-    """Sample, envelope, dispatch and sum up the given paths: one row per path id."""
+    """Sample, envelope, dispatch and sum up the given paths: one row per path id
+    (``scenario_line_cuts``: see :func:`prepare`)."""
     import pandas as pd
 
-    return pd.DataFrame(path_columns(context_for(loaded, agreement), path_ids, seed=seed))
+    ctx = context_for(loaded, agreement, scenario_line_cuts=scenario_line_cuts)
+    return pd.DataFrame(path_columns(ctx, path_ids, seed=seed))
 
 
 def path_columns(
@@ -448,6 +481,7 @@ def sweep(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Any = None,
+    scenario_line_cuts: bool = False,
 ) -> pd.DataFrame:
     """Run ``n_paths`` paths in process, on a local Dask cluster (``workers``) or on an
     existing one (``scheduler``); rows sorted by path id.
@@ -455,12 +489,17 @@ def sweep(
     ``chunk_size``: paths per task (default :func:`task_size`).  The shared
     :class:`Context` is built once, here, and sent to each worker once, so the
     workers need neither the scenario's files nor the time to resolve it.
+    ``scenario_line_cuts``: keep the scenario's own line cuts on top of the sampled
+    ones (see :func:`prepare`).
     """
     import pandas as pd
 
+    def shared_context() -> Context:
+        return context_for(loaded, agreement, scenario_line_cuts=scenario_line_cuts)
+
     parts: list[dict[str, np.ndarray]] = []
     if workers is None and scheduler is None:
-        ctx = context_for(loaded, agreement)
+        ctx = shared_context()
         for r in chunks(n_paths, chunk_size or task_size(n_paths, 1)):
             parts.append(path_columns(ctx, r, seed=seed))
             if progress:
@@ -477,12 +516,12 @@ def sweep(
             with ThreadPoolExecutor(1) as pool:
                 starting = pool.submit(local_cluster, int(workers or 1))
                 try:
-                    ctx = context_for(loaded, agreement)
+                    ctx = shared_context()
                 finally:
                     cluster = starting.result()
             client = Client(cluster)
         else:
-            ctx = context_for(loaded, agreement)
+            ctx = shared_context()
             client = Client(scheduler, timeout="30s")
         try:
             slots = sum(client.nthreads().values())
