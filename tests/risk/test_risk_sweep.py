@@ -87,6 +87,8 @@ def test_results_do_not_depend_on_the_split(znpp) -> None:
     c = run_paths(znpp, [4, 5], seed=5)
     pd.testing.assert_frame_equal(a.iloc[4:6].reset_index(drop=True), c)
     assert not sweep(znpp, 2, seed=6, chunk_size=2).equals(a.iloc[:2])
+    with pytest.raises(ValueError, match="n_paths must be at least 1"):
+        sweep(znpp, 0)
 
 
 def test_blocks_inside_a_task_do_not_change_a_path(znpp, monkeypatch) -> None:

@@ -494,6 +494,9 @@ def sweep(
     """
     import pandas as pd
 
+    if n_paths < 1:
+        raise ValueError(f"n_paths must be at least 1 (got {n_paths})")
+
     def shared_context() -> Context:
         return context_for(loaded, agreement, scenario_line_cuts=scenario_line_cuts)
 
@@ -509,21 +512,21 @@ def sweep(
 
         from dask.distributed import Client, as_completed
 
-        cluster = None
-        if scheduler is None:
-            # The workers start (and import, :func:`dask_setup`) while this process
-            # resolves the scenario.
-            with ThreadPoolExecutor(1) as pool:
-                starting = pool.submit(local_cluster, int(workers or 1))
-                try:
-                    ctx = shared_context()
-                finally:
-                    cluster = starting.result()
-            client = Client(cluster)
-        else:
-            ctx = shared_context()
-            client = Client(scheduler, timeout="30s")
+        cluster = client = None
         try:
+            if scheduler is None:
+                # The workers start (and import, :func:`dask_setup`) while this process
+                # resolves the scenario.
+                with ThreadPoolExecutor(1) as pool:
+                    starting = pool.submit(local_cluster, int(workers or 1))
+                    try:
+                        ctx = shared_context()
+                    finally:
+                        cluster = starting.result()
+                client = Client(cluster)
+            else:
+                ctx = shared_context()
+                client = Client(scheduler, timeout="30s")
             slots = sum(client.nthreads().values())
             shared = client.scatter(ctx, broadcast=True, hash=False)
             futures = [client.submit(path_columns, shared, r, seed=seed, pure=False)
@@ -535,7 +538,8 @@ def sweep(
                 if progress:
                     progress(len(cols["path"]))
         finally:
-            client.close()
+            if client is not None:
+                client.close()
             if cluster is not None:
                 cluster.close()
     return pd.DataFrame(_concat(parts)).sort_values("path").reset_index(drop=True)
