@@ -113,7 +113,7 @@ from typing import Literal
 
 import numpy as np
 
-from gridhash.dispatch.problem import DispatchProblem
+from gridhash.dispatch.problem import DispatchProblem, ramp_row_holds
 from gridhash.dispatch.result import DispatchResult
 from gridhash.errors import InfeasibleError
 
@@ -1182,7 +1182,7 @@ def _ramp_violations(b: BatchProblem, lo: int, hi: int, unit_mw: np.ndarray) -> 
     allowed = b.field("ramp_allowed", lo, hi)
     pa = p if avail.shape[0] > 1 else 0
     pr = p if allowed.shape[0] > 1 else 0
-    rows = (avail[pa, u, t + 1] > 0) & (avail[pa, u, t] > 0) & allowed[pr, u, t + 1]
+    rows = ramp_row_holds(avail[pa, u, t], avail[pa, u, t + 1], allowed[pr, u, t + 1])
     viol[p[rows], t[rows] + 1] = True
     return viol
 

@@ -102,15 +102,26 @@ class DispatchProblem:
 
     @property
     def ramp_mask(self) -> np.ndarray:
-        """(U, T) True where g[u,t] − g[u,t−1] is ramp-limited (t ≥ 1, available both hours)."""
-        a = self.unit_available_mw > 0
-        mask = np.zeros_like(a)
-        mask[:, 1:] = a[:, 1:] & a[:, :-1]
+        """(U, T) True where g[u,t] − g[u,t−1] is ramp-limited (:func:`ramp_row_holds`)."""
+        mask = np.zeros(self.unit_available_mw.shape, dtype=bool)
+        allowed = None if self.ramp_allowed is None else self.ramp_allowed[:, 1:]
+        mask[:, 1:] = ramp_row_holds(self.unit_available_mw[:, :-1],
+                                     self.unit_available_mw[:, 1:], allowed)
         limited = np.isfinite(self.unit_ramp_up_mw) | np.isfinite(self.unit_ramp_down_mw)
         mask &= limited[:, None]
-        if self.ramp_allowed is not None:
-            mask &= self.ramp_allowed
         return mask
+
+
+def ramp_row_holds(
+    avail_before: np.ndarray, avail: np.ndarray, allowed: np.ndarray | None
+) -> np.ndarray:
+    """Whether a ramp row binds a unit between an hour and the one before it: the unit
+    is available in both (a trip or a start is not a ramp) and the envelope allows
+    ramps there (``allowed``: ``ramp_allowed`` at the later hour; None: everywhere).
+    For whole (U, T) arrays (:attr:`DispatchProblem.ramp_mask`) or picked hours
+    (the fast path's check of the steps that are too large)."""
+    holds = (avail > 0) & (avail_before > 0)
+    return holds if allowed is None else holds & allowed
 
 
 def mining_values(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
