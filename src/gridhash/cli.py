@@ -33,6 +33,13 @@ ScenarioArg = Annotated[
         show_default=False,
     ),
 ]
+ScenarioLineCutsOpt = Annotated[
+    bool,
+    typer.Option("--scenario-line-cuts",
+                 help="Keep the scenario's own line cuts on top of the sampled ones (by "
+                 "default the sampled cuts replace them where the paths sample line cuts, "
+                 "so that the same record is not counted twice)."),
+]
 
 
 def _console(stderr: bool = False) -> Any:
@@ -247,13 +254,7 @@ def risk(
         typer.Option("--chunk", min=1, help="Paths per task [default: 100, fewer for small "
                      "sweeps]."),
     ] = None,
-    scenario_line_cuts: Annotated[
-        bool,
-        typer.Option("--scenario-line-cuts",
-                     help="Keep the scenario's own line cuts on top of the sampled ones (by "
-                     "default the sampled cuts replace them where the paths sample line cuts, "
-                     "so that the same record is not counted twice)."),
-    ] = False,
+    scenario_line_cuts: ScenarioLineCutsOpt = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder [default: out/<scenario>/].")
     ] = None,
@@ -309,6 +310,7 @@ def size(
                      help="Maximise this quantile of NPV instead of its mean."),
     ] = None,
     agreement: Annotated[str | None, typer.Option("--agreement")] = None,
+    scenario_line_cuts: ScenarioLineCutsOpt = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder [default: out/<scenario>/].")
     ] = None,
@@ -341,6 +343,7 @@ def size(
     with err.status("sizing the fleet", spinner="dots") as status:
         result = size_fleet(loaded, models=models, mw_levels=levels, paths=paths, seed=seed,
                             agreement=agreement, quantile=quantile,
+                            scenario_line_cuts=scenario_line_cuts,
                             progress=lambda label: status.update(f"sizing: {label}"))
     folder = out or Path("out") / loaded.name
     folder.mkdir(parents=True, exist_ok=True)

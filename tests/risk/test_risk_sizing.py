@@ -61,6 +61,14 @@ def test_cli_size(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "size.json").read_text())
     assert len(doc["candidates"]) == 2 and "best" in doc
+    assert doc["scenario_line_cuts"] is False  # the sampled cuts replace znpp's own
+    both = run_cli("size", "znpp", "--paths", "2", "--model", "Antminer S19j Pro", "--mw", "100",
+                   "--scenario-line-cuts", "--out", str(tmp_path / "both"))
+    assert both.exit_code == 0, both.output
+    kept = json.loads((tmp_path / "both" / "size.json").read_text())
+    assert kept["scenario_line_cuts"] is True
+    # More line cuts never mine more.
+    assert kept["candidates"][0]["btc_mined_mean"] <= doc["candidates"][1]["btc_mined_mean"]
     assert "Fleet value against size" in (tmp_path / "size.html").read_text()
     bad = run_cli("size", "znpp", "--model", "Antminer S99", "--out", str(tmp_path))
     assert bad.exit_code == 2 and "S99" in bad.stderr

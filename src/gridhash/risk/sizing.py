@@ -92,8 +92,10 @@ def size_fleet(
     lifetime_years: float = FLEET_LIFETIME_YEARS,
     discount_rate: float = DISCOUNT_RATE,
     progress: Any = None,
+    scenario_line_cuts: bool = False,
 ) -> dict[str, Any]:
-    """Value of every (model, MW) candidate over the same paths, and the best one."""
+    """Value of every (model, MW) candidate over the same paths, and the best one
+    (``scenario_line_cuts``: see :func:`gridhash.risk.sweep.prepare`)."""
     from gridhash.bitcoin.catalogue import get_model
 
     years = max(1, round(lifetime_years))
@@ -108,7 +110,8 @@ def size_fleet(
                              "objective_usd": 0.0, "btc_mined_mean": 0.0})
                 continue
             cand = _with_fleet(loaded, model, mw)
-            df = sweep(cand, paths, seed=seed, agreement=agreement)
+            df = sweep(cand, paths, seed=seed, agreement=agreement,
+                       scenario_line_cuts=scenario_line_cuts)
             machines = sum(e.count for e in cand.scenario.mining.fleet)
             capex = machines * asic.price_usd
             cash = (df["mining_revenue_usd"] - df["mining_opex_usd"]
@@ -133,6 +136,7 @@ def size_fleet(
         "criterion": "mean NPV" if quantile is None else f"NPV quantile {quantile:g}",
         "paths": paths,
         "seed": seed,
+        "scenario_line_cuts": scenario_line_cuts,
         "lifetime_years": years,
         "discount_rate": discount_rate,
         "factors": factors.tolist(),
