@@ -112,12 +112,13 @@ def prepare(
     from gridhash.pipeline import prepare_problem
     from gridhash.risk.models import RiskModel
 
-    inputs, chosen, env, base = prepare_problem(loaded, agreement)
+    # The safety events do not enter the resolved inputs the risk model is built from,
+    # so the scenario is prepared once, without its cuts, unless nothing replaces them.
+    own = loaded if scenario_line_cuts else without_line_cuts(loaded)
+    inputs, chosen, env, base = prepare_problem(own, agreement)
     risk_model = RiskModel.default_for(inputs, scenario=loaded)
-    if risk_model.line_cuts is not None and not scenario_line_cuts:
-        own = without_line_cuts(loaded)
-        if own is not loaded:
-            inputs, chosen, env, base = prepare_problem(own, agreement)
+    if risk_model.line_cuts is None and own is not loaded:
+        inputs, chosen, env, base = prepare_problem(loaded, agreement)
     agreed = np.zeros(len(inputs.offtake_names), dtype=bool)
     for term in chosen.prices if chosen is not None else []:
         if term.price_usd_per_mwh is not None:
