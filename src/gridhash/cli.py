@@ -156,10 +156,10 @@ def safety(
         return
     if as_json:
         from gridhash.report.safety import timeline
-        from gridhash.safety.state import _stamp
+        from gridhash.scenario.series import hour_stamp
 
         rows = [
-            {"from": _stamp(env.index, e.start), "to": _stamp(env.index, e.end),
+            {"from": hour_stamp(env.index, e.start), "to": hour_stamp(env.index, e.end),
              "what": e.what, "text": e.text}
             for e in timeline(env)
         ]
@@ -216,8 +216,9 @@ def settle(
 ) -> None:
     """Settle: statements per party and period (cents, satoshis), signed, on the ledger."""
     from gridhash.pipeline import run_scenario
+    from gridhash.report.summary import summary
     from gridhash.scenario.load import load_scenario
-    from gridhash.settlement.apply import find_agreement
+    from gridhash.scenario.resolve_agreement import find_agreement
     from gridhash.settlement.record import write_settlement
 
     loaded = load_scenario(scenario)
@@ -227,7 +228,7 @@ def settle(
         run = run_scenario(loaded, agreement=name)
     folder = out or Path("out") / run.name
     with err.status("settling, signing, appending to the ledger", spinner="dots"):
-        res = write_settlement(run, folder, keys or folder / "keys")
+        res = write_settlement(run, folder, keys or folder / "keys", summary(run))
     from gridhash.report.compare import print_settlement
 
     print_settlement(_console(), run, res, folder)
@@ -270,7 +271,7 @@ def risk(
         raise typer.BadParameter("give --workers or --scheduler, not both")
     loaded = load_scenario(scenario)
     if agreement is not None:
-        from gridhash.settlement.apply import find_agreement
+        from gridhash.scenario.resolve_agreement import find_agreement
 
         find_agreement(loaded, agreement)
     if workers is None and scheduler is None:
@@ -319,7 +320,7 @@ def size(
     from rich.table import Table
 
     from gridhash.bitcoin.catalogue import get_model, load_catalogue
-    from gridhash.report.write import atomic_write_text
+    from gridhash.files import atomic_write_text
     from gridhash.risk.sizing import render_size_html, size_fleet
     from gridhash.risk.sweep import tune_allocator
     from gridhash.scenario.load import load_scenario

@@ -53,7 +53,7 @@ def prepare_problem(
     inputs = resolve(loaded)
     chosen = None
     if agreement is not None:
-        from gridhash.settlement.apply import apply_agreement, find_agreement
+        from gridhash.scenario.resolve_agreement import apply_agreement, find_agreement
 
         chosen = find_agreement(loaded, agreement)[1]
         inputs = apply_agreement(loaded, inputs, agreement)
@@ -74,7 +74,7 @@ def run_scenario(
     """Load (or take) a scenario, resolve it, price mining, and dispatch it optimally.
 
     With ``agreement`` (a name from the scenario's ``agreements``), its obligations
-    and price terms apply (see :mod:`gridhash.settlement.apply`).
+    and price terms apply (see :mod:`gridhash.scenario.resolve_agreement`).
     """
     from gridhash.dispatch import solve_lp
 

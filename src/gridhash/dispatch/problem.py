@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gridhash.errors import ScenarioError
-from gridhash.scenario.resolve import Inputs
+from gridhash.scenario.resolve import Inputs, offtake_caps
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -143,16 +143,6 @@ def mining_values(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     btc = np.broadcast_to(btc, (len(inputs.class_names), inputs.hours))
     gross = btc * inputs.btc_price_usd[None, :]
     return btc, gross, gross - inputs.mining_opex[None, :]
-
-
-def offtake_caps(inputs: Inputs, line_cap: np.ndarray) -> np.ndarray:
-    """(..., O, T) what each offtake can take: its demand, and the lines serving it.
-
-    ``line_cap`` is (..., L, T): the lines' capacity in service (leading path axes allowed).
-    """
-    serves = np.zeros((len(inputs.offtake_names), len(inputs.line_offtake)))
-    serves[inputs.line_offtake, np.arange(len(inputs.line_offtake))] = 1.0
-    return np.minimum(inputs.offtake_demand_mw, np.einsum("ol,...lt->...ot", serves, line_cap))
 
 
 def build_problem(inputs: Inputs, envelope: Envelope | None = None) -> DispatchProblem:

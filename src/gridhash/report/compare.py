@@ -21,7 +21,7 @@ def compare_agreements(
 ) -> list[dict[str, Any]]:
     """Run the scenario under each agreement; one JSON-ready row per agreement."""
     from gridhash.pipeline import run_scenario
-    from gridhash.settlement.apply import find_agreement
+    from gridhash.scenario.resolve_agreement import find_agreement
     from gridhash.settlement.statements import settle, totals
 
     rows = []

@@ -215,7 +215,7 @@ def _rule_table(run: Run) -> str:
             mask = hours.setdefault(a.rule, np.zeros(env.hours, dtype=bool))
             mask[a.start : a.end] = True
             first[a.rule] = min(first.get(a.rule, a.start), a.start)
-    from gridhash.safety.state import _stamp
+    from gridhash.scenario.series import hour_stamp
 
     rows = []
     sources = {r.name: r for r in env.rules.rules}
@@ -225,7 +225,7 @@ def _rule_table(run: Run) -> str:
         src = rule.source if rule else "the brief: mining is the first load shed"
         rows.append(
             f"<tr><td>{html.escape(name)}</td><td>{n}</td><td>{int(hours[name].sum())}</td>"
-            f"<td>{html.escape(_stamp(env.index, first[name]))}</td>"
+            f"<td>{html.escape(hour_stamp(env.index, first[name]))}</td>"
             f"<td style='text-align:left'>{html.escape(rule.when if rule else '')}</td>"
             f"<td style='text-align:left'>{html.escape(what)}</td>"
             f"<td style='text-align:left'>{html.escape(src)}</td></tr>"

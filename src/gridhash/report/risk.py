@@ -131,7 +131,8 @@ td:first-child,th:first-child{{text-align:left}} table{{border-collapse:collapse
 def write_risk(folder: Path, scenario: str, df: pd.DataFrame, summary: dict[str, Any]) -> None:
     import json
 
-    from gridhash.report.write import _atomic_write, atomic_write_text
+    from gridhash.files import atomic_write as _atomic_write
+    from gridhash.files import atomic_write_text
 
     folder.mkdir(parents=True, exist_ok=True)
     _atomic_write(folder / "risk.parquet", lambda tmp: df.to_parquet(tmp, index=False))

@@ -47,11 +47,11 @@ def safety_summary(run: Run) -> dict[str, Any] | None:
 
 def envelope_columns(run: Run) -> dict[str, np.ndarray]:
     """Hourly envelope columns; without a safety part, the plant's own limits."""
-    from gridhash.safety.envelope import _fleet_cap
+    from gridhash.scenario.resolve import fleet_cap
 
     env, i = run.envelope, run.inputs
     if env is None:
-        fleet = _fleet_cap(i)
+        fleet = fleet_cap(i)
         return {
             "envelope_max_output_mw": np.maximum(
                 0.0, i.unit_available_mw.sum(axis=0) - i.house_load_mw
@@ -113,10 +113,10 @@ def print_safety(env: Envelope, console: Console, *, source: str = "") -> None:
     """`gridhash safety`: state, rules, the timeline, and totals."""
     from rich.table import Table
 
-    from gridhash.safety.state import _stamp
+    from gridhash.scenario.series import hour_stamp
 
     def when(t: int) -> str:
-        return _stamp(env.index, t)
+        return hour_stamp(env.index, t)
 
     q = env.state.quantities
     console.print(f"[bold]Safety envelope[/bold] {source}")

@@ -207,9 +207,9 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
     """One block of paths: sample, envelope, dispatch, sum up."""
     from gridhash.bitcoin.economics import btc_per_mwh
     from gridhash.dispatch.fast import BatchProblem, solve_fast_batch
-    from gridhash.dispatch.problem import offtake_caps
     from gridhash.risk.models import sample_paths
     from gridhash.safety.envelope import envelope_arrays
+    from gridhash.scenario.resolve import offtake_caps
     from gridhash.scenario.safety import MODES
 
     i = ctx.inputs

@@ -27,6 +27,7 @@ from gridhash.scenario.base import (
     _utc,
     field,
 )
+from gridhash.scenario.references import check_references
 from gridhash.scenario.safety import SAFETY_PARTS, Safety
 
 __all__ = [
@@ -325,6 +326,11 @@ class Scenario(Model):
     @classmethod
     def _agreements_unique(cls, v: list[Agreement]) -> list[Agreement]:
         return unique_agreements(v)
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        check_references(self)  # every cross-reference, for every command alike
+        return self
 
     @field_validator("name")
     @classmethod

@@ -7,6 +7,7 @@ arrays and names, and never a file.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,33 @@ class Inputs:
     def class_efficiency(self) -> np.ndarray:
         """ASIC efficiency of each class. (K,) [J/TH]"""
         return np.array([m.efficiency_j_per_th for m in self.class_models], dtype=float)
+
+
+def offtake_caps(inputs: Inputs, line_cap: np.ndarray) -> np.ndarray:
+    """(..., O, T) what each offtake can take: its demand, and the lines serving it.
+
+    ``line_cap`` is (..., L, T): the lines' capacity in service (leading path axes allowed).
+    """
+    serves = np.zeros((len(inputs.offtake_names), len(inputs.line_offtake)))
+    serves[inputs.line_offtake, np.arange(len(inputs.line_offtake))] = 1.0
+    return np.minimum(inputs.offtake_demand_mw, np.einsum("ol,...lt->...ot", serves, line_cap))
+
+
+@functools.lru_cache(maxsize=8)
+def fleet_cap(inputs: Inputs) -> np.ndarray:
+    """(T,) the most the fleet can draw: classes limited by their sites (read only;
+    remembered for the last few ``Inputs``, which compare by identity)."""
+    T = inputs.hours
+    if not len(inputs.class_names):
+        cap = np.zeros(T)
+        cap.flags.writeable = False
+        return cap
+    per_class = np.minimum(inputs.class_max_mw[:, None], inputs.site_capacity_mw[inputs.class_site])
+    per_site = np.zeros_like(inputs.site_capacity_mw)
+    np.add.at(per_site, inputs.class_site, per_class)
+    cap = np.minimum(per_site, inputs.site_capacity_mw).sum(axis=0)
+    cap.flags.writeable = False
+    return cap
 
 
 class _Resolver:

@@ -43,8 +43,14 @@ def _where(source: str | None, field: str) -> dict[str, str | None]:
     return {"source": source, "field": field}
 
 
-def _stamp(index: pd.DatetimeIndex, i: int) -> str:
-    return index[i].strftime("%Y-%m-%dT%H:%MZ")
+def hour_stamp(index: pd.DatetimeIndex | None, t: int) -> str:
+    """``'2027-01-02T18:00Z'``: the start of hour ``t`` of an hourly index (``t`` may be
+    its length, the end of the horizon); ``'hour t'`` without an index."""
+    if index is None:
+        return f"hour {t}"
+    import pandas as pd
+
+    return (index[0] + pd.Timedelta(hours=t)).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def _check_values(
@@ -60,7 +66,7 @@ def _check_values(
     if bad.any():
         i = int(np.argmax(bad))
         raise ScenarioError(
-            f"{origin} has a missing or non-finite value at hour {i} ({_stamp(index, i)})",
+            f"{origin} has a missing or non-finite value at hour {i} ({hour_stamp(index, i)})",
             value=float(values[i]),
             expected="a finite number every hour",
             **_where(source, field),
@@ -75,7 +81,7 @@ def _check_values(
             if viol.any():
                 i = int(np.argmax(viol))
                 raise ScenarioError(
-                    f"{origin} is out of range at hour {i} ({_stamp(index, i)})",
+                    f"{origin} is out of range at hour {i} ({hour_stamp(index, i)})",
                     value=float(values[i]),
                     expected=f"a value {word} {bounds[key]:g}",
                     **_where(source, field),
