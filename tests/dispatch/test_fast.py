@@ -399,7 +399,7 @@ def test_binding_ramps_fall_back_and_agree(p: DispatchProblem, fallback: str) ->
 @given(random_problem("sparse"), st.sampled_from([0, 2, 12]))
 def test_sparse_violations_are_repaired_in_windows(p: DispatchProblem, pad: int) -> None:
     # narrow first windows make the repair pin, grow and merge windows
-    with mock.patch.object(fast, "WINDOW_PAD", pad):
+    with mock.patch.object(fast.windows, "WINDOW_PAD", pad):
         check_against_lp(p, "window")
 
 

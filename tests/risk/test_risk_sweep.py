@@ -40,7 +40,7 @@ def test_each_path_equals_the_single_path_pipeline(znpp) -> None:
         inputs = rp.inputs_for(base, row)
         state = resolve_state(own, inputs)
         rules = build_ruleset(znpp.scenario.safety, lines=inputs.line_names,
-                              units=inputs.unit_names, provided=set(state.provided))
+                              provided=set(state.provided))
         env = compute_envelope(inputs, state, rules)
         lp = solve_lp(build_problem(inputs, env))
         got = df.loc[df["path"] == i].iloc[0]

@@ -104,11 +104,6 @@ class Envelope:
         return self.mining_cap_mw > _EPS
 
     @property
-    def exports_allowed(self) -> np.ndarray:
-        """(T,) bool: some line to an offtake is in service."""
-        return self.line_in_service.any(axis=0)
-
-    @property
     def on_diesel(self) -> np.ndarray:
         return self.state.quantities["on_diesel"] > 0
 
@@ -159,16 +154,6 @@ def runs(cond: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         np.where(cond, np.int32(T), idx)[..., ::-1], axis=-1
     )[..., ::-1]
     return elapsed, np.where(cond, next_false - 1, -1)
-
-
-def dilate_forward(x: np.ndarray, width: int) -> np.ndarray:
-    """out[t] = any(x[t−width … t]) along the last axis."""
-    if width <= 0:
-        return x.copy()
-    c = np.cumsum(x, axis=-1, dtype=np.int64)
-    shifted = np.zeros_like(c)
-    shifted[..., width + 1 :] = c[..., : -width - 1]
-    return (c - shifted) > 0
 
 
 def spans(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -541,18 +526,6 @@ def envelope_arrays(
         "restricted": restricted,
     }
     return arrays, acts
-
-
-def _ramp_cap(
-    where: np.ndarray, ramp: np.ndarray, steps: np.ndarray, target: float | np.ndarray
-) -> np.ndarray:
-    """(..., n, T): target + ramp·steps where ``where`` (the way down at the ramp rate), else inf.
-
-    ``where`` and ``steps`` are (..., T); ``ramp`` is (n,) (inf: no limit, no cap).
-    """
-    finite = np.isfinite(ramp)[:, None]
-    down = target + np.where(finite, ramp[:, None], 0.0) * np.maximum(steps, 0)[..., None, :]
-    return np.where(where[..., None, :] & finite, down, np.inf)
 
 
 def climb(need: np.ndarray, initial: np.ndarray, tr: dict[tuple[str, str], int]) -> np.ndarray:
