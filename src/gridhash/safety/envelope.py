@@ -45,6 +45,7 @@ import numpy as np
 from gridhash.dispatch.problem import offtake_caps
 from gridhash.safety.rules import RuleSet
 from gridhash.safety.state import PlantState, _stamp
+from gridhash.scenario.grid import import_cap_mw
 from gridhash.scenario.safety import MODES
 
 if TYPE_CHECKING:
@@ -492,7 +493,7 @@ def envelope_arrays(
     line_cap = np.where(line_in_service, inputs.line_capacity_mw, 0.0)
     offtake_cap = offtake_caps(inputs, line_cap)
     house = inputs.house_load_mw
-    import_cap = np.minimum(house, line_cap.sum(axis=-2))
+    import_cap = import_cap_mw(house, line_cap)
 
     # Mining ---------------------------------------------------------------------------
     allowed_out = cap.sum(axis=-2)
