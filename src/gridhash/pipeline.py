@@ -47,7 +47,7 @@ class Run:
     loaded: LoadedScenario
     inputs: Inputs
     problem: DispatchProblem
-    result: DispatchResult
+    result: DispatchResult  # or the fast path's FastResult (``run_problem(solver="fast")``)
     accounts: Accounts
     envelope: Envelope | None = None
     agreement: Agreement | None = None
@@ -123,16 +123,21 @@ def run_problem(
     *,
     agreement: Agreement | None = None,
     step: Callable[[str], None] | None = None,
+    solver: str = "lp",
 ) -> Run:
-    """Dispatch one path's problem with the LP and add it up: the tail of
-    :func:`run_scenario`, for inputs resolved elsewhere (one path of a sweep)."""
-    from gridhash.dispatch import build_problem, solve_lp
+    """Dispatch one path's problem and add it up: the tail of :func:`run_scenario`,
+    for inputs resolved elsewhere (one path of a sweep).  ``solver``: ``"lp"``
+    (HiGHS, with marginal values and explanations) or ``"fast"`` (the sweep's exact
+    fast path)."""
+    from gridhash.dispatch import build_problem, solve_fast, solve_lp
 
+    if solver not in ("lp", "fast"):
+        raise ValueError(f"solver must be 'lp' or 'fast' (got {solver!r})")
     if problem is None:
         problem = build_problem(inputs, envelope)
     if step is not None:
         step("dispatch")
-    result = solve_lp(problem)
+    result = solve_lp(problem) if solver == "lp" else solve_fast(problem)
     if step is not None:
         step("accounts")
     flags = _no_flags(inputs.hours) if envelope is None else {

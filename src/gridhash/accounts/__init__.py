@@ -21,6 +21,7 @@ from gridhash.accounts.book import (
     Flows,
     Rates,
     account,
+    bad_end,
 )
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "Flows",
     "Rates",
     "account",
+    "bad_end",
 ]

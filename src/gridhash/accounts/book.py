@@ -51,6 +51,19 @@ PENALTIES = ("unserved_firm", "station_blackout")
 #: load runs on diesel, house load goes unsupplied.
 HOUR_FLAGS = ("restricted", "mining_blocked", "on_diesel", "station_blackout")
 
+#: Lines where more is worse (the rest: less is worse).
+_BAD_WHEN_HIGH = ("penalty_usd", "cost_usd", "unserved_firm_mwh", "house_load_unsupplied_mwh",
+                  "diesel_mwh", "curtailed_mwh", "hours_", "mining_opex_usd",
+                  "mining_power_cost_usd", "fleet_capital_usd", "imported_mwh")
+
+
+def bad_end(name: str) -> str:
+    """``"high"`` where more of line ``name`` is worse (penalties, costs, unserved or
+    unsupplied energy, diesel, curtailment, hours restricted), else ``"low"`` (money,
+    energy delivered, BTC, capacity factor): the tail a risk report marks."""
+    return "high" if name.startswith(_BAD_WHEN_HIGH) else "low"
+
+
 HOURS_PER_YEAR = 8760.0
 #: Below this an hourly MW value is numerical noise (the solvers' tolerances). [MW]
 EPS_MW = 1e-6

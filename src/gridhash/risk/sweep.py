@@ -497,29 +497,64 @@ def sweep(
     return pd.DataFrame(_concat(parts)).sort_values("path").reset_index(drop=True)
 
 
-def summarise(df: pd.DataFrame, alpha: float = 0.05) -> dict[str, Any]:
-    """Distributions, VaR and CVaR at ``alpha``, and the probability mining loses money."""
+#: Metrics of :func:`summarise`'s distributions (lines of the accounts; which end of
+#: each is bad: :func:`gridhash.accounts.bad_end`).
+RISK_METRICS = (
+    "net_usd", "revenue_usd", "cost_usd", "penalty_usd:unserved_firm",
+    "penalty_usd:station_blackout", "unserved_firm_mwh", "house_load_unsupplied_mwh",
+    "hours_station_blackout", "diesel_mwh", "hours_on_diesel", "btc_mined",
+    "mining_revenue_usd", "mining_net_usd", "grid_mwh", "capacity_factor",
+    "hours_restricted", "hours_mining_blocked",
+)
 
-    def dist(x: np.ndarray) -> dict[str, float]:
+
+def summarise(df: pd.DataFrame, alpha: float = 0.05) -> dict[str, Any]:
+    """What a risk analyst asks of the paths: distributions of net money and of each
+    penalty apart (each with its bad tail), VaR and CVaR of net money at ``alpha``,
+    the probability of any station blackout and its hours, unserved firm energy,
+    and the probability that mining loses money.  The optimizer's objective
+    (money less penalties) is in ``risk.parquet`` only: it is not money."""
+
+    def dist(x: np.ndarray, tail: str) -> dict[str, Any]:
         q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
         return {"mean": float(np.mean(x)), "p5": float(q[0]), "p25": float(q[1]),
                 "median": float(q[2]), "p75": float(q[3]), "p95": float(q[4]),
-                "min": float(np.min(x)), "max": float(np.max(x))}
+                "min": float(np.min(x)), "max": float(np.max(x)), "bad": tail}
 
     def var_cvar(x: np.ndarray) -> dict[str, float]:
+        """Value at risk: the alpha-quantile of the money (a low figure is a loss);
+        conditional: the mean of the paths at or below it."""
         v = float(np.quantile(x, alpha))
         tail = x[x <= v]
         return {"var": v, "cvar": float(tail.mean()) if len(tail) else v}
 
-    keys = ["btc_mined", "mining_revenue_usd", "mining_net_usd", "grid_mwh",
-            "unserved_firm_mwh", "hours_restricted", "hours_mining_blocked", "objective_usd"]
-    keys += [c for c in df.columns if c.startswith("revenue_usd:")]
+    from gridhash.accounts import bad_end
+
+    keys = [k for k in RISK_METRICS if k in df.columns]
+    keys += [c for c in df.columns if c.startswith("party_revenue_usd:")]
+    hours = df["hours_station_blackout"].to_numpy(dtype=float)
+    hit = hours > 0
+    unserved = df["unserved_firm_mwh"].to_numpy(dtype=float)
     return {
         "paths": len(df),
         "alpha": alpha,
-        "distributions": {k: dist(df[k].to_numpy(dtype=float)) for k in keys},
+        "distributions": {k: dist(df[k].to_numpy(dtype=float), bad_end(k)) for k in keys},
+        "net_usd": var_cvar(df["net_usd"].to_numpy(dtype=float)),
         "mining_net_usd": var_cvar(df["mining_net_usd"].to_numpy(dtype=float)),
-        "objective_usd": var_cvar(df["objective_usd"].to_numpy(dtype=float)),
+        "station_blackout": {
+            "probability": float(hit.mean()),
+            "paths": int(hit.sum()),
+            "mean_hours": float(hours.mean()),
+            "mean_hours_when_any": float(hours[hit].mean()) if hit.any() else 0.0,
+            "p95_hours": float(np.quantile(hours, 0.95)),
+            "max_hours": float(hours.max()),
+            "mean_unsupplied_mwh": float(df["house_load_unsupplied_mwh"].mean()),
+        },
+        "unserved_firm": {
+            "probability": float((unserved > 1e-3).mean()),
+            "mean_mwh": float(unserved.mean()),
+            "p95_mwh": float(np.quantile(unserved, 0.95)),
+        },
         "probability_mining_loses_money": float((df["mining_net_usd"] < 0).mean()),
         "certified_paths": int(df["certified"].sum()),
         "lp_hours": int(df["lp_hours"].sum()),
