@@ -227,7 +227,7 @@ class Accounts:
             "generation": p["generation_cost"].sum(axis=1),
             "imports": n(r.import_price * f.imported),
             "diesel": n(r.diesel_cost * f.diesel),
-            "mining_opex": p["mining_opex"].sum(axis=1),
+            "mining_opex": n(r.mining_opex * e["mining_mwh"]),
         }
         for cat in ("fleet_capital", "fixed_om"):
             per_hour = r.fixed_usd_per_year.get(cat, 0.0) / HOURS_PER_YEAR
@@ -307,7 +307,8 @@ class Accounts:
             keys = np.asarray(idx.year, dtype=np.int64) * 12 + np.asarray(idx.month)
             fmt = "%Y-%m"
         elif freq == "day":
-            keys = idx.asi8 // (86_400 * 10**9)  # UTC days since the epoch
+            keys = (np.asarray(idx.year, dtype=np.int64) * 10_000
+                    + np.asarray(idx.month) * 100 + np.asarray(idx.day))
             fmt = "%Y-%m-%d"
         else:
             raise ValueError(f"freq must be 'day' or 'month' (got {freq!r})")
