@@ -35,17 +35,32 @@ def test_energy_accounts_balance(run) -> None:
     np.testing.assert_allclose(h[unit_cols].sum(axis=1), h["generation_mw"])
 
 
-def test_money_adds_up(run) -> None:
+def test_money_adds_up_and_penalties_stay_apart(run) -> None:
     s = summary(run)
-    rev = s["revenue_usd"]
+    rev, cost, pen = s["revenue_usd"], s["cost_breakdown_usd"], s["penalty_usd"]
     assert rev["total"] == pytest.approx(rev["grid"] + rev["mining"], abs=0.02)
-    recomputed = (
-        rev["total"] - s["cost_usd"] - s["unserved_penalty_usd"] - s["blackout_penalty_usd"]
-    )
-    assert recomputed == pytest.approx(s["objective_usd"], rel=1e-6)
+    assert s["cost_usd"] == pytest.approx(sum(cost.values()), abs=0.1)
+    assert s["net_usd"] == pytest.approx(rev["total"] - s["cost_usd"], abs=0.02)
+    assert set(pen) == {"unserved_firm", "station_blackout"}
+    # The optimizer's figure is money less the penalties, with the fixed costs (which
+    # no decision changes) left out: the penalties are in it, never in net_usd.
+    fixed = cost["fleet_capital"] + cost["fixed_om"]
+    recomputed = s["net_usd"] + fixed - pen["unserved_firm"] - pen["station_blackout"]
+    assert recomputed == pytest.approx(s["solver"]["objective_usd"], rel=1e-6, abs=1.0)
+    assert "objective_usd" not in s  # only as the solver's figure
     assert s["solver"]["status"] == "Optimal"
     assert s["hours"] == 8760
     assert s["btc_mined"] > 0
+    # The months add up to the year.
+    for key in ("net_usd", "grid_mwh", "btc_mined", "penalty_usd:unserved_firm"):
+        total = sum(m[key] for m in s["monthly"].values())
+        year = {"net_usd": s["net_usd"], "grid_mwh": s["energy_mwh"]["grid"],
+                "btc_mined": s["btc_mined"],
+                "penalty_usd:unserved_firm": pen["unserved_firm"]}[key]
+        assert total == pytest.approx(year, rel=1e-9, abs=0.2)
+    gen = s["energy_mwh"]["generated"]
+    capacity = sum(u["capacity_mw"] for u in s["units"].values())
+    assert s["capacity_factor"] == pytest.approx(gen / (capacity * s["hours"]), rel=1e-6)
 
 
 def test_default_scenario_is_znpp_with_six_units() -> None:

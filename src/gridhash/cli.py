@@ -98,6 +98,7 @@ def run(
         "safety": "Safety envelope",
         "economics": "Pricing mining",
         "dispatch": "Optimising dispatch (HiGHS)",
+        "accounts": "Adding up the accounts",
         "report": "Writing report",
     }
     err = _console(stderr=True)

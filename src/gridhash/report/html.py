@@ -268,7 +268,14 @@ def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
         ("grid revenue", f"${rev['grid'] / 1e6:,.1f} M"),
         ("mining revenue", f"${rev['mining'] / 1e6:,.1f} M"),
         ("BTC mined", f"{summary['btc_mined']:,.1f}"),
-        ("objective", f"${summary['objective_usd'] / 1e6:,.1f} M"),
+        ("net (revenue − costs)", f"${summary['net_usd'] / 1e6:,.1f} M"),
+        ("diesel", f"{e['diesel'] / 1000:,.1f} GWh"),
+        ("capacity factor", f"{summary['capacity_factor']:.1%}"),
+        # Penalties are the optimizer's price on failures, not money: kept apart.
+        ("penalty: unserved firm (not money)",
+         f"${summary['penalty_usd']['unserved_firm'] / 1e6:,.1f} M"),
+        ("penalty: station blackout (not money)",
+         f"${summary['penalty_usd']['station_blackout'] / 1e6:,.1f} M"),
     ]
     kpi_html = "".join(
         f"<div class='kpi'>{html.escape(k)}<b>{html.escape(v)}</b></div>" for k, v in kpis

@@ -15,7 +15,7 @@ over the machines' life and discounted:
   from the block height (the halving schedule in :mod:`gridhash.bitcoin.subsidy`);
 * ``capex``: machines × catalogue price (prices flagged as assumptions in the
   catalogue stay assumptions here);
-* ``L`` = :data:`gridhash.risk.sweep.FLEET_LIFETIME_YEARS`, ``r`` = 10 %/yr
+* ``L`` = :data:`gridhash.accounts.fixed.FLEET_LIFETIME_YEARS`, ``r`` = 10 %/yr
   (ASSUMPTION: a merchant-risk discount rate).  Opex and power are held flat.
 
 The choice maximises the mean NPV, or a chosen quantile of it (``quantile=0.05``
@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gridhash.risk.sweep import FLEET_LIFETIME_YEARS, sweep
+from gridhash.accounts.fixed import FLEET_LIFETIME_YEARS
+from gridhash.risk.sweep import sweep
 
 if TYPE_CHECKING:
     from gridhash.scenario.load import LoadedScenario

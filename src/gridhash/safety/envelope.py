@@ -43,6 +43,7 @@ import numpy as np
 
 from gridhash.safety.rules import RuleSet
 from gridhash.safety.state import PlantState
+from gridhash.scenario.grid import import_cap_mw
 from gridhash.scenario.resolve import fleet_cap, offtake_caps
 from gridhash.scenario.safety import MODES
 from gridhash.scenario.series import hour_stamp
@@ -478,7 +479,7 @@ def envelope_arrays(
     line_cap = np.where(line_in_service, inputs.line_capacity_mw, 0.0)
     offtake_cap = offtake_caps(inputs, line_cap)
     house = inputs.house_load_mw
-    import_cap = np.minimum(house, line_cap.sum(axis=-2))
+    import_cap = import_cap_mw(house, line_cap)
 
     # Mining ---------------------------------------------------------------------------
     allowed_out = cap.sum(axis=-2)
