@@ -409,6 +409,10 @@ from gridhash.service.cli import serve_command  # noqa: E402  (typer only; the s
 
 app.command("serve")(serve_command)
 
+from gridhash.feeds.cli import fetch_app  # noqa: E402  (typer only; fetchers load lazily)
+
+app.add_typer(fetch_app, name="fetch")
+
 
 def _progress_callback(total: int) -> Any:
     """A rich progress bar on stderr (only on a terminal); returns ``advance(label)``."""

@@ -30,6 +30,36 @@ if TYPE_CHECKING:
 
 HOURS_PER_YEAR = 8760.0
 TIME_COLUMNS = ("time", "timestamp", "datetime", "utc_timestamp", "snapshot")
+#: Parquet schema-metadata key under which fetched series keep their provenance (JSON:
+#: source, URL without credentials, fetched-at, range, library versions, assumptions).
+PROVENANCE_KEY = b"gridhash.provenance"
+
+
+def read_provenance(path: str | Path) -> dict[str, Any] | None:
+    """The provenance stored in a Parquet series file, or None (CSV, or none recorded).
+
+    Only the file's footer is read.  A file that cannot be read as Parquet gives None:
+    the series reader reports it, with the field that names it.
+    """
+    import json
+
+    path = Path(path)
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except Exception:  # pyarrow raises several types for a malformed footer
+        return None
+    raw = meta.get(PROVENANCE_KEY)
+    if raw is None:
+        return None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def hourly_index(start: Any, hours: int) -> pd.DatetimeIndex:
