@@ -320,3 +320,91 @@ class FakeMempool(FakeService):
                                           for t, p in sorted(self.prices.items())],
                                "exchangeRates": {"USDEUR": 0.9}})
         return 404, {}, b"Not Found"
+
+
+def a44_document(start: int, end: int, resolution_min: int, currency: str = "UAH") -> str:
+    """A synthetic ENTSO-E day-ahead price document (A44) over ``[start, end)`` (unix s).
+
+    Price at a period starting ``t``: ``4000 + 100 × UTC hour + minute`` (so the hourly
+    mean of 15-minute prices is ``4022.5 + 100 × hour``).  NOT real prices.
+    """
+    import pandas as pd
+
+    def iso(t: int) -> str:
+        return pd.Timestamp(t, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%MZ")
+
+    step = resolution_min * 60
+    points = []
+    for k, t in enumerate(range(start, end, step), start=1):
+        ts = pd.Timestamp(t, unit="s", tz="UTC")
+        price = 4000 + 100 * ts.hour + ts.minute
+        points.append(f"<Point><position>{k}</position><price.amount>{price:.2f}"
+                      "</price.amount></Point>")
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Publication_MarketDocument xmlns="urn:iec62325.351:tc57wg16:451-3:publicationdocument:7:3">
+  <mRID>synthetic-test-document</mRID><revisionNumber>1</revisionNumber><type>A44</type>
+  <sender_MarketParticipant.mRID codingScheme="A01">10X1001A1001A450</sender_MarketParticipant.mRID>
+  <sender_MarketParticipant.marketRole.type>A32</sender_MarketParticipant.marketRole.type>
+  <receiver_MarketParticipant.mRID codingScheme="A01">10X1001A1001A450
+  </receiver_MarketParticipant.mRID>
+  <receiver_MarketParticipant.marketRole.type>A33</receiver_MarketParticipant.marketRole.type>
+  <createdDateTime>2025-01-01T00:00:00Z</createdDateTime>
+  <period.timeInterval><start>{iso(start)}</start><end>{iso(end)}</end></period.timeInterval>
+  <TimeSeries>
+    <mRID>1</mRID><auction.type>A01</auction.type><businessType>A62</businessType>
+    <in_Domain.mRID codingScheme="A01">10Y1001C--00003F</in_Domain.mRID>
+    <out_Domain.mRID codingScheme="A01">10Y1001C--00003F</out_Domain.mRID>
+    <contract_MarketAgreement.type>A01</contract_MarketAgreement.type>
+    <currency_Unit.name>{currency}</currency_Unit.name>
+    <price_Measure_Unit.name>MWH</price_Measure_Unit.name>
+    <curveType>A01</curveType>
+    <Period>
+      <timeInterval><start>{iso(start)}</start><end>{iso(end)}</end></timeInterval>
+      <resolution>PT{resolution_min}M</resolution>
+      {"".join(points)}
+    </Period>
+  </TimeSeries>
+</Publication_MarketDocument>
+"""
+
+
+class FakeEntsoe(FakeService):
+    """ENTSO-E's API for document A44: 15-minute prices from ``quarter_from`` (unix s),
+    hourly before; HTTP 401 for a token other than ``token``."""
+
+    def __init__(self, *, token: str = "test-token", quarter_from: int = T0 + 86400,
+                 currency: str = "UAH", **kw: Any) -> None:
+        super().__init__(**kw)
+        self.token, self.quarter_from, self.currency = token, quarter_from, currency
+        self.queries: list[dict[str, str]] = []
+
+    def handle(self, method: str, path: str, headers: Any,
+               body: bytes) -> tuple[int, dict[str, str], bytes]:
+        from urllib.parse import parse_qs, urlsplit
+
+        import pandas as pd
+
+        q = {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}
+        self.queries.append(q)
+        if q.get("securityToken") != self.token:
+            return 401, {"content-type": "text/html"}, b"<html><body>Unauthorized</body></html>"
+        if q.get("documentType") != "A44":
+            return 400, {}, b"only A44 here"
+
+        def unix(s: str) -> int:
+            return int(pd.Timestamp(s, tz="UTC").timestamp())
+
+        a, b = unix(q["periodStart"]), unix(q["periodEnd"])
+        docs = []
+        if a < self.quarter_from:
+            docs.append(a44_document(a, min(b, self.quarter_from), 60, self.currency))
+        if b > self.quarter_from:
+            docs.append(a44_document(max(a, self.quarter_from), b, 15, self.currency))
+        # One document holding every series, as the platform sends.
+        head, _, rest = docs[0].partition("<TimeSeries>")
+        series = ["<TimeSeries>" + rest.rpartition("</Publication_MarketDocument>")[0]]
+        for d in docs[1:]:
+            series.append("<TimeSeries>" + d.partition("<TimeSeries>")[2]
+                          .rpartition("</Publication_MarketDocument>")[0])
+        xml = head + "".join(series) + "</Publication_MarketDocument>\n"
+        return 200, {"content-type": "text/xml"}, xml.encode()

@@ -92,7 +92,7 @@ def _mempool(base: str, rng: HourRange, policy: RetryPolicy) -> pd.Series:
                         expected='{"prices": [{"time": ..., "USD": ...}, ...]}') from None
     s = pd.Series(prices, dtype=float).sort_index()
     s = s[s > 0]  # mempool reports 0 where it has no price for a currency
-    hours = rng.index().asi8 // 10**9
+    hours = rng.index().as_unit("s").asi8
     pos = np.searchsorted(s.index.to_numpy(), hours, side="right") - 1
     ok = pos >= 0
     return pd.Series(s.to_numpy()[pos[ok]], index=hours[ok])
@@ -110,7 +110,7 @@ def fetch_btc_price(source: str, base: str, rng: HourRange, out: Path, *,
                         expected=" or ".join(SOURCES))
     by_time = (_coinbase if source == "coinbase" else _mempool)(base, rng, policy)
     idx = rng.index()
-    unix = idx.asi8 // 10**9
+    unix = idx.as_unit("s").asi8
     price = by_time.reindex(unix).to_numpy(dtype=float)
     carried = ~np.isfinite(price)
     if carried[0]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -206,7 +207,9 @@ def fetch_entsoe(zone: str, rng: HourRange, out: Path, *, fx: str | None = None,
                                 expected="an ENTSO-E area code such as UA, DE_LU, PL") \
                     from None
             currencies.update(_CURRENCY.findall(text))
-            by_freq = parse_prices(text)
+            with warnings.catch_warnings():  # entsoe-py parses XML with bs4's HTML parser
+                warnings.simplefilter("ignore")
+                by_freq = parse_prices(text)
             for key in ("15min", "30min", "60min"):
                 s = by_freq.get(key)
                 if s is not None and len(s):
@@ -337,7 +340,10 @@ def read_oree(path: Path) -> pd.Series:
         if path.suffix.lower() in (".xlsx", ".xls"):
             t = pd.read_excel(path, dtype=str)
         else:
-            t = pd.read_csv(path, dtype=str, sep=None, engine="python", encoding="utf-8-sig")
+            head = path.read_text(encoding="utf-8-sig").partition("\n")[0]
+            # Semicolons (Excel's CSV where the decimal mark is a comma), tabs, else commas.
+            sep = ";" if ";" in head else "\t" if "\t" in head else ","
+            t = pd.read_csv(path, dtype=str, sep=sep, encoding="utf-8-sig")
     except Exception as exc:  # pandas/openpyxl raise many types
         raise FeedError(f"cannot read the OREE export: {exc}", source=str(path),
                         expected="OREE's day-ahead export (.xlsx or .csv)") from None
