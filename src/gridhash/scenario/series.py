@@ -62,6 +62,44 @@ def read_provenance(path: str | Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def series_files(scenario: Any, base_dir: Path | None = None) -> list[dict[str, Any]]:
+    """Every ``{file = …}`` series of a scenario: field path, file and its provenance.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario (any pydantic model holding :class:`FileSeries`).
+    base_dir : pathlib.Path, optional
+        Folder relative file paths are resolved against.
+
+    Returns
+    -------
+    list of dict
+        ``{"field", "file", "column", "provenance"}`` in the scenario's order;
+        ``provenance`` is None for a file without one (hand-made CSV or Parquet).
+    """
+    from pydantic import BaseModel
+
+    found: list[dict[str, Any]] = []
+
+    def walk(obj: Any, path: str) -> None:
+        if isinstance(obj, FileSeries):
+            file = Path(obj.file)
+            if not file.is_absolute() and base_dir is not None:
+                file = base_dir / file
+            found.append({"field": path, "file": str(file), "column": obj.column,
+                          "provenance": read_provenance(file)})
+        elif isinstance(obj, BaseModel):
+            for name in type(obj).model_fields:
+                walk(getattr(obj, name), f"{path}.{name}" if path else name)
+        elif isinstance(obj, list | tuple):
+            for i, item in enumerate(obj):
+                walk(item, f"{path}[{i}]")
+
+    walk(scenario, "")
+    return found
+
+
 def hourly_index(start: Any, hours: int) -> pd.DatetimeIndex:
     """The horizon's hours as a UTC :class:`pandas.DatetimeIndex`."""
     import pandas as pd
