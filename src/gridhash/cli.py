@@ -413,6 +413,10 @@ from gridhash.feeds.cli import fetch_app  # noqa: E402  (typer only; fetchers lo
 
 app.add_typer(fetch_app, name="fetch")
 
+from gridhash.history.cli import backtest_command  # noqa: E402  (typer only)
+
+app.command("backtest")(backtest_command)
+
 
 def _progress_callback(total: int) -> Any:
     """A rich progress bar on stderr (only on a terminal); returns ``advance(label)``."""

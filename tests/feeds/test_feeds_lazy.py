@@ -9,7 +9,8 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("args", [["--help"], ["fetch", "--help"], ["fetch", "prices", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["fetch", "--help"], ["fetch", "prices", "--help"],
+                                  ["backtest", "--help"]])
 def test_help_imports_no_client_library(args: list[str]) -> None:
     code = (
         "import sys\n"
