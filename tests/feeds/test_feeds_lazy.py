@@ -10,7 +10,7 @@ import pytest
 
 
 @pytest.mark.parametrize("args", [["--help"], ["fetch", "--help"], ["fetch", "prices", "--help"],
-                                  ["backtest", "--help"]])
+                                  ["backtest", "--help"], ["calibrate", "--help"]])
 def test_help_imports_no_client_library(args: list[str]) -> None:
     code = (
         "import sys\n"

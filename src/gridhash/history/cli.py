@@ -73,3 +73,49 @@ def backtest_command(
     _say(f"  net (revenue − costs) {pf['net_usd']:,.0f} vs {da['net_usd']:,.0f} USD: the "
          f"day-ahead plan gives up {gap['net_usd']:,.0f} USD")
     _say(f"wrote {folder / 'report.html'}, {folder / 'backtest.json'}")
+
+
+def calibrate_command(
+    history: HistoryOpt,
+    out: Annotated[Path, typer.Option("--out", help="The risk model to write.")]
+    = Path("risk-model.toml"),
+    start: Annotated[str | None, typer.Option("--start", help="Fit from this hour.")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Fit up to this hour "
+                                            "(exclusive).")] = None,
+    btc_model: Annotated[str, typer.Option("--btc-model", help="gbm (drift and volatility) "
+                                           "or bootstrap (blocks of the history's returns)."
+                                           )] = "gbm",
+    offtake: Annotated[str | None, typer.Option("--offtake", help="The offtake the power "
+                                                "price fit is for [default: the first].")]
+    = None,
+    utc_offset: Annotated[float, typer.Option("--utc-offset", help="Local time of the power "
+                                              "market, hours from UTC.")] = 2.0,
+) -> None:
+    """Fit the risk models (BTC drift/volatility and block length, fee AR(1), power price
+    seasonality and noise) from history; `gridhash risk --model FILE` uses the fit."""
+    from gridhash.history.calibrate import calibrate
+    from gridhash.history.series import load_history, period
+
+    index = period(start, end) if start and end else None
+    h = load_history(list(history), index)
+    if index is None and (start or end):
+        import pandas as pd
+
+        lo = pd.Timestamp(start, tz="UTC") if start else h.frame.index[0]
+        hi = pd.Timestamp(end, tz="UTC") if end else h.frame.index[-1] + pd.Timedelta(hours=1)
+        h = type(h)(h.frame[(h.frame.index >= lo) & (h.frame.index < hi)], h.files)
+    tables = calibrate(h, out, btc_model=btc_model, offtake=offtake, utc_offset_hours=utc_offset)
+    b, f, g = (tables.get(k) for k in ("btc_price", "fees", "grid_price"))
+    if b:
+        _say(f"BTC price: drift {b['drift_per_year']:+.3f}/yr, volatility "
+             f"{b['volatility_per_year']:.3f}/√yr, bootstrap block {b['block_h']:g} h "
+             f"({b['hours']} h)")
+    if f:
+        _say(f"fees: mean {f['mean_btc_per_block']:.5f} BTC/block, log sd {f['log_sd']:.3f}, "
+             f"half-life {f['half_life_h']:.1f} h")
+    if g:
+        _say(f"power price: mean {g['mean_usd_per_mwh']:.1f} USD/MWh, daily amplitude "
+             f"{g['daily_amplitude']:.2f} (peak {g['peak_hour']:.1f} h local), seasonal "
+             f"{g['seasonal_amplitude']:.2f}, weekend ×{g['weekend_factor']:.2f}, noise log sd "
+             f"{g['log_sd']:.3f}, half-life {g['half_life_h']:.1f} h")
+    _say(f"wrote {out}")

@@ -111,7 +111,7 @@ def load_history(paths: list[Path], index: pd.DatetimeIndex | None = None) -> Hi
         frames.append(t)
         files.append({"file": str(path), "columns": [str(c) for c in t.columns],
                       "provenance": read_provenance(path)})
-    frame = pd.concat(frames, axis=1, join="inner" if index is None else "outer").sort_index()
+    frame = pd.concat(frames, axis=1, join="outer").sort_index()
     return History(frame, tuple(files))
 
 
