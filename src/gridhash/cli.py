@@ -260,6 +260,10 @@ def risk(
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder [default: out/<scenario>/].")
     ] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="A risk-model.toml from `gridhash "
+                                  "calibrate`: its fits replace the default models.")
+    ] = None,
 ) -> None:
     """Thousands of futures: distributions, VaR/CVaR at 5 %, chance that mining loses money."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -275,6 +279,11 @@ def risk(
         from gridhash.scenario.resolve_agreement import find_agreement
 
         find_agreement(loaded, agreement)
+    fitted = None
+    if model is not None:
+        from gridhash.risk.models.fitted import load_fitted
+
+        fitted = load_fitted(model)  # a bad file fails here, before any work
     if workers is None and scheduler is None:
         tune_allocator()  # this process runs the chunks
     err = _console(stderr=True)
@@ -283,9 +292,11 @@ def risk(
         task = bar.add_task("paths", total=paths)
         df = sweep(loaded, paths, seed=seed, agreement=agreement, chunk_size=chunk,
                    workers=workers, scheduler=scheduler, scenario_line_cuts=scenario_line_cuts,
+                   model_file=None if model is None else str(model.resolve()),
                    progress=lambda n: bar.update(task, advance=n))
     summary = summarise(df) | {"scenario": loaded.name, "seed": seed, "agreement": agreement,
-                               "scenario_line_cuts": scenario_line_cuts}
+                               "scenario_line_cuts": scenario_line_cuts,
+                               "risk_model": None if fitted is None else fitted.record()}
     folder = out or Path("out") / loaded.name
     write_risk(folder, loaded.name, df, summary)
     print_risk(_console(), loaded.name, summary, folder)
@@ -410,6 +421,15 @@ app.add_typer(ledger_app, name="ledger")
 from gridhash.service.cli import serve_command  # noqa: E402  (typer only; the service loads lazily)
 
 app.command("serve")(serve_command)
+
+from gridhash.feeds.cli import fetch_app  # noqa: E402  (typer only; fetchers load lazily)
+
+app.add_typer(fetch_app, name="fetch")
+
+from gridhash.history.cli import backtest_command, calibrate_command  # noqa: E402  (typer only)
+
+app.command("backtest")(backtest_command)
+app.command("calibrate")(calibrate_command)
 
 
 def _progress_callback(total: int) -> Any:

@@ -243,6 +243,39 @@ def _rule_table(run: Run) -> str:
     )
 
 
+def _provenance(run: Run) -> str:
+    """The scenario's series files and where their numbers came from (source, URL
+    without credentials, fetch time, range, libraries, the fetcher's assumptions)."""
+    from gridhash.scenario.series import series_files
+
+    files = series_files(run.loaded.scenario, run.loaded.base_dir)
+    if not files:
+        return ""
+    esc = html.escape
+    rows = []
+    for f in files:
+        p = f["provenance"]
+        if p is None:
+            what = "no provenance recorded (a file made by hand?)"
+            notes = ""
+        else:
+            libs = ", ".join(f"{k} {v}" for k, v in sorted(p.get("libraries", {}).items()))
+            fx = p.get("fx")
+            what = (f"{p.get('source')} · {p.get('url') or p.get('file') or ''} · "
+                    f"{p.get('start')} to {p.get('complete_until', p.get('end'))} · fetched "
+                    f"{p.get('fetched_at')}" + (f" · {p['currency']}" if p.get("currency") else "")
+                    + (f" at {fx['source']} rates {fx['min_per_usd']:g}–{fx['max_per_usd']:g}"
+                       f" {fx['currency']}/USD" if fx else "") + f" · {libs}")
+            notes = "".join(f"<li>{esc(a)}</li>" for a in p.get("assumptions", []))
+        rows.append(
+            f"<tr><td>{esc(f['field'])}</td><td style='text-align:left'>"
+            f"{esc(f['file'])}{' [' + esc(f['column']) + ']' if f['column'] else ''}</td>"
+            f"<td style='text-align:left'>{esc(what)}"
+            f"{'<ul>' + notes + '</ul>' if notes else ''}</td></tr>")
+    return ("<h2>Data sources</h2><table><tr><th>field</th><th>file [column]</th>"
+            "<th>provenance and assumptions</th></tr>" + "".join(rows) + "</table>")
+
+
 def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
     """The whole report page as a string."""
     figures = [
@@ -312,5 +345,6 @@ plant ${mv}/MWh</p>
 <table><tr><th>unit</th><th>capacity MW</th><th>generated GWh</th><th>capacity factor</th></tr>
 {units}</table>
 <h2>Assumptions</h2><ul>{assumptions or "<li>none stated</li>"}</ul>
+{_provenance(run)}
 </body></html>
 """

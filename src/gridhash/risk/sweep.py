@@ -102,7 +102,8 @@ def without_line_cuts(loaded: LoadedScenario) -> LoadedScenario:
 
 
 def prepare(
-    loaded: LoadedScenario, agreement: str | None = None, *, scenario_line_cuts: bool = False
+    loaded: LoadedScenario, agreement: str | None = None, *, scenario_line_cuts: bool = False,
+    model_file: str | None = None,
 ) -> Context:
     """Resolve the scenario once (agreement applied) and build its base problem.
 
@@ -121,6 +122,12 @@ def prepare(
     risk_model = RiskModel.default_for(inputs, scenario=loaded)
     if risk_model.line_cuts is None and own is not loaded:
         inputs, chosen, env, base = prepare_problem(loaded, agreement)
+    if model_file is not None:  # a fit from `gridhash calibrate` replaces the defaults
+        from pathlib import Path
+
+        from gridhash.risk.models.fitted import apply_fitted, load_fitted
+
+        risk_model = apply_fitted(risk_model, load_fitted(Path(model_file)), inputs, loaded)
     agreed = np.zeros(len(inputs.offtake_names), dtype=bool)
     for term in chosen.prices if chosen is not None else []:
         if term.price_usd_per_mwh is not None:
@@ -142,23 +149,28 @@ def prepare(
 
 @functools.lru_cache(maxsize=4)
 def _cached_context(text: str, source: str, base_dir: str | None, agreement: str | None,
-                    scenario_line_cuts: bool) -> Context:
+                    scenario_line_cuts: bool, model_file: str | None = None) -> Context:
     from pathlib import Path
 
     from gridhash.scenario.load import parse_scenario
 
     loaded = parse_scenario(text, source=source, base_dir=Path(base_dir) if base_dir else None)
-    return prepare(loaded, agreement, scenario_line_cuts=scenario_line_cuts)
+    return prepare(loaded, agreement, scenario_line_cuts=scenario_line_cuts,
+                   model_file=model_file)
 
 
 def context_for(
-    loaded: LoadedScenario, agreement: str | None, *, scenario_line_cuts: bool = False
+    loaded: LoadedScenario, agreement: str | None, *, scenario_line_cuts: bool = False,
+    model_file: str | None = None,
 ) -> Context:
-    """The shared context (:func:`prepare`), built once per process for a scenario text."""
+    """The shared context (:func:`prepare`), built once per process for a scenario text
+    (``model_file``: a risk-model.toml whose fits replace the default models)."""
     if not loaded.text:
-        return prepare(loaded, agreement, scenario_line_cuts=scenario_line_cuts)
+        return prepare(loaded, agreement, scenario_line_cuts=scenario_line_cuts,
+                       model_file=model_file)
     return _cached_context(loaded.text, loaded.source or "", None if loaded.base_dir is None
-                           else str(loaded.base_dir), agreement, scenario_line_cuts)
+                           else str(loaded.base_dir), agreement, scenario_line_cuts,
+                           model_file)
 
 
 def run_paths(
@@ -433,6 +445,7 @@ def sweep(
     scheduler: str | None = None,
     progress: Any = None,
     scenario_line_cuts: bool = False,
+    model_file: str | None = None,
 ) -> pd.DataFrame:
     """Run ``n_paths`` paths in process, on a local Dask cluster (``workers``) or on an
     existing one (``scheduler``); rows sorted by path id.
@@ -441,7 +454,8 @@ def sweep(
     :class:`Context` is built once, here, and sent to each worker once, so the
     workers need neither the scenario's files nor the time to resolve it.
     ``scenario_line_cuts``: keep the scenario's own line cuts on top of the sampled
-    ones (see :func:`prepare`).
+    ones (see :func:`prepare`).  ``model_file``: a risk-model.toml from ``gridhash
+    calibrate`` whose fitted models replace the defaults.
     """
     import pandas as pd
 
@@ -449,7 +463,8 @@ def sweep(
         raise ValueError(f"n_paths must be at least 1 (got {n_paths})")
 
     def shared_context() -> Context:
-        return context_for(loaded, agreement, scenario_line_cuts=scenario_line_cuts)
+        return context_for(loaded, agreement, scenario_line_cuts=scenario_line_cuts,
+                           model_file=model_file)
 
     parts: list[dict[str, np.ndarray]] = []
     if workers is None and scheduler is None:

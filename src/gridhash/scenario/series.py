@@ -30,6 +30,74 @@ if TYPE_CHECKING:
 
 HOURS_PER_YEAR = 8760.0
 TIME_COLUMNS = ("time", "timestamp", "datetime", "utc_timestamp", "snapshot")
+#: Parquet schema-metadata key under which fetched series keep their provenance (JSON:
+#: source, URL without credentials, fetched-at, range, library versions, assumptions).
+PROVENANCE_KEY = b"gridhash.provenance"
+
+
+def read_provenance(path: str | Path) -> dict[str, Any] | None:
+    """The provenance stored in a Parquet series file, or None (CSV, or none recorded).
+
+    Only the file's footer is read.  A file that cannot be read as Parquet gives None:
+    the series reader reports it, with the field that names it.
+    """
+    import json
+
+    path = Path(path)
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except Exception:  # pyarrow raises several types for a malformed footer
+        return None
+    raw = meta.get(PROVENANCE_KEY)
+    if raw is None:
+        return None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def series_files(scenario: Any, base_dir: Path | None = None) -> list[dict[str, Any]]:
+    """Every ``{file = …}`` series of a scenario: field path, file and its provenance.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario (any pydantic model holding :class:`FileSeries`).
+    base_dir : pathlib.Path, optional
+        Folder relative file paths are resolved against.
+
+    Returns
+    -------
+    list of dict
+        ``{"field", "file", "column", "provenance"}`` in the scenario's order;
+        ``provenance`` is None for a file without one (hand-made CSV or Parquet).
+    """
+    from pydantic import BaseModel
+
+    found: list[dict[str, Any]] = []
+
+    def walk(obj: Any, path: str) -> None:
+        if isinstance(obj, FileSeries):
+            file = Path(obj.file)
+            if not file.is_absolute() and base_dir is not None:
+                file = base_dir / file
+            found.append({"field": path, "file": str(file), "column": obj.column,
+                          "provenance": read_provenance(file)})
+        elif isinstance(obj, BaseModel):
+            for name in type(obj).model_fields:
+                walk(getattr(obj, name), f"{path}.{name}" if path else name)
+        elif isinstance(obj, list | tuple):
+            for i, item in enumerate(obj):
+                walk(item, f"{path}[{i}]")
+
+    walk(scenario, "")
+    return found
 
 
 def hourly_index(start: Any, hours: int) -> pd.DatetimeIndex:
