@@ -409,6 +409,10 @@ from gridhash.service.cli import serve_command  # noqa: E402  (typer only; the s
 
 app.command("serve")(serve_command)
 
+from gridhash.agent.cli import agent_command  # noqa: E402  (typer only; pyasic loads lazily)
+
+app.command("agent")(agent_command)
+
 
 def _progress_callback(total: int) -> Any:
     """A rich progress bar on stderr (only on a terminal); returns ``advance(label)``."""
