@@ -79,10 +79,12 @@ def agent_command(
     key = parse_key(service_key)
     token = read_token(token_file)
     spec = load_site(miners)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("pyasic").setLevel(logging.ERROR)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    agent_log = logging.getLogger("gridhash.agent")
+    agent_log.handlers, agent_log.propagate = [handler], False
+    agent_log.setLevel(logging.INFO)
+    logging.getLogger("pyasic").setLevel(logging.ERROR)  # its own warnings: per poll, noisy
     config = AgentConfig(service=service, site=site, token=token, service_key=key,
                          site_spec=spec, poll_s=poll_s, report_s=report_s,
                          concurrency=concurrency, ramp_step=ramp_step,
