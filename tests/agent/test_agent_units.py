@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -276,3 +277,33 @@ def test_unreachable_and_disobeying_machines_are_reported_and_charged() -> None:
     assert t["machines"]["unreachable"] == 1 and t["machines"]["disobeying"] == 1
     assert t["disobeying"] == ["10.0.0.1"] and t["unreachable"] == ["10.0.0.0"]
     assert "sleep 10.0.0.1" in b.calls[-3:] or b.calls.count("sleep 10.0.0.1") >= 2
+
+
+def test_the_agent_applies_the_sites_demand_response_rule(tmp_path: Path) -> None:
+    """Same rule as the planner, over a live price file: hysteresis and the minimum hold."""
+    from gridhash.agent.dr import PriceRule
+    from gridhash.demand_response import CurtailmentRule
+
+    agent, b, (bodies, clock) = make_agent(3)
+    prices = tmp_path / "prices.csv"
+    rule = CurtailmentRule(strike=100, hours_above=2, hours_below=1, min_hold_hours=2)
+    agent.dr = PriceRule(rule, prices)
+    bodies.append(old_format(fields(mw_cap=1.0, valid_until="2027-03-02T00:00:00Z")))
+    rows = ["hour_start,usd_per_mwh"]
+
+    def at(hour: int, price: float) -> None:
+        rows.append(f"2027-03-01T{hour:02d}:00:00Z,{price}")
+        prices.write_text("\n".join(rows) + "\n")
+        os.utime(prices, (hour * 10.0, hour * 10.0))  # a new mtime for each rewrite
+        clock[0] = datetime(2027, 3, 1, hour, 0, 30, tzinfo=UTC)
+        asyncio.run(agent.step())
+
+    at(10, 150)
+    assert all(b.awake.values())          # one hour above: not yet
+    at(11, 150)
+    assert not any(b.awake.values())      # the second: curtailed
+    at(12, 50)
+    assert not any(b.awake.values())      # below, but the 2 h minimum hold
+    at(13, 50)
+    assert all(b.awake.values())          # resumed
+    assert agent.telemetry()["demand_response"] is None

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gridhash.demand_response import CurtailmentRule
 from gridhash.errors import InputError
 
 DEFAULT_COOLING_OVERHEAD = 0.05
@@ -53,6 +54,49 @@ class SiteSpec:
 
     miners: tuple[MinerSpec, ...]
     cooling_overhead: float = DEFAULT_COOLING_OVERHEAD
+    dr_rule: CurtailmentRule | None = None
+    dr_prices: Path | None = None  # CSV: hour_start (UTC, plant time), usd_per_mwh
+
+
+DR_KEYS = {"strike_usd_per_mwh": "strike", "hours_above": "hours_above",
+           "hours_below": "hours_below", "min_hold_hours": "min_hold_hours",
+           "high_strike_usd_per_mwh": "high_strike", "resume_usd_per_mwh": "resume"}
+
+
+def _dr(data: Any, path: Path) -> tuple[CurtailmentRule | None, Path | None]:
+    """``[demand_response]``: the scenario's rule fields, and ``prices`` (a CSV file)."""
+    source = str(path)
+    if data is None:
+        return None, None
+    if not isinstance(data, dict):
+        raise InputError("not a table", source=source, field="demand_response")
+    extra = set(data) - set(DR_KEYS) - {"prices"}
+    if extra:
+        raise InputError("unknown key", source=source, field=f"demand_response.{sorted(extra)[0]}",
+                         expected=", ".join([*DR_KEYS, "prices"]))
+    kw: dict[str, Any] = {}
+    for key, name in DR_KEYS.items():
+        if key not in data:
+            continue
+        v = data[key]
+        integer = key.endswith("hours") or key.startswith("hours")
+        ok = isinstance(v, int) if integer else isinstance(v, int | float)
+        if isinstance(v, bool) or not ok:
+            raise InputError("bad value", source=source, field=f"demand_response.{key}", value=v,
+                             expected="an integer" if integer else "a number")
+        kw[name] = v
+    if "strike" not in kw:
+        raise InputError("missing", source=source, field="demand_response.strike_usd_per_mwh",
+                         expected="the strike price [USD/MWh]")
+    prices = data.get("prices")
+    if not isinstance(prices, str) or not prices:
+        raise InputError("missing", source=source, field="demand_response.prices",
+                         expected="a CSV file of hour_start,usd_per_mwh (relative to miners.toml)")
+    try:
+        rule = CurtailmentRule(**kw)
+    except ValueError as exc:
+        raise InputError(str(exc), source=source, field="demand_response") from None
+    return rule, (path.parent / prices)
 
 
 def _number(entry: dict[str, Any], name: str, where: str, source: str,
@@ -78,10 +122,10 @@ def load_site(path: str | Path) -> SiteSpec:
         raise InputError("file not found", source=source) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not valid TOML: {exc}", source=source) from None
-    unknown = set(data) - {"miners", "cooling_overhead"}
+    unknown = set(data) - {"miners", "cooling_overhead", "demand_response"}
     if unknown:
         raise InputError("unknown key", source=source, field=sorted(unknown)[0],
-                         expected="miners, cooling_overhead")
+                         expected="miners, cooling_overhead, demand_response")
     cooling = data.get("cooling_overhead", DEFAULT_COOLING_OVERHEAD)
     if isinstance(cooling, bool) or not isinstance(cooling, int | float) or not 0 <= cooling < 5:
         raise InputError("bad value", source=source, field="cooling_overhead", value=cooling,
@@ -120,7 +164,8 @@ def load_site(path: str | Path) -> SiteSpec:
                              value=spec.key, expected="each host (and port) once")
         seen.add(spec.key)
         miners.append(spec)
-    return SiteSpec(tuple(miners), float(cooling))
+    rule, prices = _dr(data.get("demand_response"), path)
+    return SiteSpec(tuple(miners), float(cooling), rule, prices)
 
 
 @dataclass(frozen=True)

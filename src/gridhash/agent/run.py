@@ -35,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gridhash.agent.backend import Backend, Identity, MachineError, Reading
+from gridhash.agent.dr import PriceRule
 from gridhash.agent.fleet import Candidate, MinerSpec, Preset, SiteSpec, allocate, ramp_up_limited
 from gridhash.agent.setpoint import Setpoint, SetpointError, verified_setpoint
 
@@ -113,6 +114,11 @@ class Agent:
         self.last_report = -1e18
         self.dirty = True  # report at the next step: a change the service should see soon
         self._semaphore = asyncio.Semaphore(max(1, config.concurrency))
+        spec = config.site_spec
+        self.dr = PriceRule(spec.dr_rule, spec.dr_prices) if spec.dr_rule and spec.dr_prices \
+            else None
+        self.dr_code = 0
+        self.dr_error: str | None = None
         self._client: Any = None
 
     # ------------------------------------------------------------------ time
@@ -167,9 +173,27 @@ class Agent:
         self.link = "up"
         self.accept(body)
 
+    def demand_response(self) -> int:
+        """The site's own demand-response rule now (0: mining allowed); logs changes."""
+        if self.dr is None:
+            return 0
+        code = self.dr.code_at(self.plant_now())
+        if self.dr.error != self.dr_error:
+            if self.dr.error:
+                log.warning("demand response: %s (the rule keeps its last prices)", self.dr.error)
+            self.dr_error = self.dr.error
+        if code != self.dr_code:
+            log.info("demand response: %s", "mining allowed" if code == 0 else
+                     f"curtailed ({self.dr.reason(code)})")
+            self.dr_code = code
+        return code
+
     def decide_cap(self) -> None:
         sp = self.setpoint
-        if sp is not None and sp.valid_at(self.plant_now()):
+        dr = self.demand_response()
+        if sp is not None and sp.valid_at(self.plant_now()) and dr:
+            cap, why = 0.0, None  # following the service, but the site's DR rule curtails
+        elif sp is not None and sp.valid_at(self.plant_now()):
             cap, why = sp.mw_cap, None
         else:
             cap = 0.0
@@ -189,8 +213,9 @@ class Agent:
             self.dirty = True
         self.failsafe = why
         if cap != self.cap_mw:
-            log.info("cap %.3f MW -> %.3f MW (%s)", self.cap_mw, cap,
-                     sp.reason if sp is not None and why is None else why)
+            reason = why or (f"demand response: {self.dr.reason(dr)}" if dr and self.dr
+                             else sp.reason if sp is not None else "")
+            log.info("cap %.3f MW -> %.3f MW (%s)", self.cap_mw, cap, reason)
             self.cap_changed_at = time.monotonic()
             self.seconds_to_under = None
         self.cap_mw = cap
@@ -329,6 +354,8 @@ class Agent:
             "setpoint_issued_at": None if sp is None else sp.issued_at.isoformat(),
             "plan_id": None if sp is None else sp.plan_id,
             "failsafe": self.failsafe,
+            "demand_response": None if not self.dr_code or self.dr is None
+            else self.dr.reason(self.dr_code),
             "seconds_to_under_cap": self.seconds_to_under,
             "rejected_setpoints": self.rejected,
             "last_rejection": self.last_rejection,

@@ -48,6 +48,8 @@ class TelemetryIn(BaseModel):
     setpoint_issued_at: str | None = Field(default=None, max_length=64)
     plan_id: int | None = Field(default=None, ge=0, le=2**31 - 1)
     failsafe: str | None = Field(default=None, max_length=500)
+    demand_response: str | None = Field(default=None, max_length=200,
+                                        description="why the site's own DR rule curtails")
     seconds_to_under_cap: float | None = Field(default=None, ge=0, le=1e7)
     rejected_setpoints: int = Field(default=0, ge=0, le=2**31 - 1)
     last_rejection: str | None = Field(default=None, max_length=64)
