@@ -18,8 +18,9 @@ and what the site agents report:
 ``gridhash_site_hold_not_obeyed{site}``        1 when a hold is active and the site still mines
 ``gridhash_holds_active``                      safety holds not lifted
 ``gridhash_plans{day,status}``                 plans per day (yesterday onwards) and status
-``gridhash_meter_readings_stored_total``       readings stored
-``gridhash_meter_readings_duplicates_total``   readings received again (stored once)
+``gridhash_meter_readings``                    readings in the database
+``gridhash_meter_readings_stored_total``       readings stored (this process)
+``gridhash_meter_readings_duplicates_total``   readings received again, stored once (this process)
 ``gridhash_meter_conflicts_total``             batches refused for a conflict (this process)
 ``gridhash_meter_gaps_open{meter}``            missing hourly readings today, per meter
 ``gridhash_ledger_entries``                    ledger size
@@ -30,6 +31,7 @@ and what the site agents report:
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
@@ -49,6 +51,8 @@ class GridhashCollector:
     def __init__(self, svc: Any) -> None:
         self.svc = svc
         self.conflicts = 0
+        self.stored = 0
+        self.duplicates = 0
 
     def describe(self) -> list[Any]:
         return []
@@ -87,9 +91,7 @@ class GridhashCollector:
             holds = active_holds(s)
             plans = s.execute(select(Plan.day, Plan.status, func.count()).where(
                 Plan.day >= now.date() - timedelta(days=1)).group_by(Plan.day, Plan.status)).all()
-            stored, dups = s.execute(select(func.coalesce(func.sum(MeterBatch.stored), 0),
-                                            func.coalesce(func.sum(MeterBatch.duplicates), 0))
-                                     ).one()
+            rows = s.scalar(select(func.coalesce(func.sum(MeterBatch.stored), 0)))
         reports = telemetry.latest_per_site(svc)
         first_hold = min((from_db(h.raised_at) for h in holds), default=None)
         mw, cap, over, machines, age, under, disobey = (
@@ -135,9 +137,12 @@ class GridhashCollector:
         for day, status, n in plans:
             plan_g.add_metric([day.isoformat(), status], n)
         yield plan_g
-        yield counter("gridhash_meter_readings_stored", "Meter readings stored", value=stored)
+        yield g("gridhash_meter_readings", "Meter readings in the database", value=rows)
+        yield counter("gridhash_meter_readings_stored",
+                      "Meter readings stored (since this process started)", value=self.stored)
         yield counter("gridhash_meter_readings_duplicates",
-                      "Meter readings received again and stored once", value=dups)
+                      "Meter readings received again and stored once (since this process "
+                      "started)", value=self.duplicates)
         yield counter("gridhash_meter_conflicts",
                       "Meter batches refused for a conflicting value (since this process started)",
                       value=self.conflicts)
@@ -179,10 +184,22 @@ def install_metrics(app: FastAPI, svc: Any) -> GridhashCollector:
     Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app)
 
     @app.middleware("http")
-    async def count_conflicts(request: Request, call_next: Any) -> Any:
+    async def count_readings(request: Request, call_next: Any) -> Any:
         response = await call_next(request)
-        if response.status_code == 409 and request.url.path == "/api/meters/readings":
+        if request.method != "POST" or request.url.path != "/api/meters/readings":
+            return response
+        if response.status_code == 409:
             collector.conflicts += 1
+        elif response.status_code == 200:
+            body = b"".join([chunk async for chunk in response.body_iterator])
+            try:
+                result = json.loads(body)
+                collector.stored += int(result.get("stored", 0))
+                collector.duplicates += int(result.get("duplicates", 0))
+            except (ValueError, TypeError, AttributeError):
+                pass
+            return Response(body, status_code=response.status_code,
+                            headers=dict(response.headers), media_type=response.media_type)
         return response
 
     @app.get("/metrics", include_in_schema=False)
