@@ -24,7 +24,8 @@ def test_help_does_not_import_heavy_modules() -> None:
         "sys.argv = ['gridhash', '--help']\n"
         "from gridhash.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('highspy', 'pandas', 'plotly', 'pypsa', 'scipy', 'numpy')"
+        "heavy = [m for m in ('highspy', 'pandas', 'plotly', 'pypsa', 'scipy', 'numpy', 'pyasic',"
+        " 'prometheus_client', 'httpx', 'fastapi')"
         " if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )

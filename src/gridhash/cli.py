@@ -431,6 +431,10 @@ from gridhash.history.cli import backtest_command, calibrate_command  # noqa: E4
 app.command("backtest")(backtest_command)
 app.command("calibrate")(calibrate_command)
 
+from gridhash.agent.cli import agent_command  # noqa: E402  (typer only; pyasic loads lazily)
+
+app.command("agent")(agent_command)
+
 
 def _progress_callback(total: int) -> Any:
     """A rich progress bar on stderr (only on a terminal); returns ``advance(label)``."""

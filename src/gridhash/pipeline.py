@@ -140,14 +140,30 @@ def run_problem(
     result = solve_lp(problem) if solver == "lp" else solve_fast(problem)
     if step is not None:
         step("accounts")
-    flags = _no_flags(inputs.hours) if envelope is None else {
-        "restricted": envelope.restricted,
-        "mining_blocked": ~envelope.mining_allowed,
-        "on_diesel": envelope.on_diesel,
-    }
-    acc = accounts_for(inputs, problem, result, flags=flags, agreement=agreement)
+    acc = accounts_for(inputs, problem, result, flags=envelope_flags(envelope, inputs.hours),
+                       agreement=agreement)
     return Run(loaded=loaded, inputs=inputs, problem=problem, result=result, accounts=acc,
                envelope=envelope, agreement=agreement)
+
+
+def revalue(run: Run, result: DispatchResult) -> Run:
+    """``run`` with another dispatch of the same problem's shape (for example a plan
+    made with other prices) in place of its own, added up at ``run``'s inputs and
+    prices: what that dispatch earns in ``run``'s world."""
+    acc = accounts_for(run.inputs, run.problem, result,
+                       flags=envelope_flags(run.envelope, run.inputs.hours),
+                       agreement=run.agreement)
+    return Run(loaded=run.loaded, inputs=run.inputs, problem=run.problem, result=result,
+               accounts=acc, envelope=run.envelope, agreement=run.agreement)
+
+
+def envelope_flags(envelope: Envelope | None, hours: int) -> dict[str, np.ndarray]:
+    """(T,) bool ``restricted``, ``mining_blocked`` and ``on_diesel`` of an envelope
+    (all False without one): the hour flags the accounts count."""
+    if envelope is None:
+        return _no_flags(hours)
+    return {"restricted": envelope.restricted, "mining_blocked": ~envelope.mining_allowed,
+            "on_diesel": envelope.on_diesel}
 
 
 def run_batch(

@@ -76,7 +76,7 @@ def test_day_ahead_plan_loses_against_perfect_foresight(tmp_path: Path) -> None:
     assert pf["revenue_usd"]["mining"] > da["revenue_usd"]["mining"]
     # Perfect foresight is optimal for the realized prices: money less penalties.
     def value(s: dict) -> float:
-        return s["net_usd"] - s["unserved_penalty_usd"] - s["blackout_penalty_usd"]
+        return s["net_usd"] - sum(s["penalty_usd"].values())
     assert value(pf) >= value(da) - 0.01
     plan = pd.read_parquet(out / "plan_hourly.parquet")
     assert (plan["btc_price_usd"] == price).all()  # settled at the realized price

@@ -161,7 +161,7 @@ def run_backtest(loaded: LoadedScenario, index: pd.DatetimeIndex, h: History, *,
                  agreement: str | None = None) -> Backtest:
     """The three runs of the module doc over ``index`` (UTC hours)."""
     from gridhash.bitcoin.economics import hashprice_usd_per_ph_day
-    from gridhash.pipeline import Run, run_scenario
+    from gridhash.pipeline import revalue, run_scenario
 
     require(h, "price_usd", "difficulty")
     realized = {k: h.values(k) for k in BITCOIN_COLUMNS if h.has(k)}
@@ -184,8 +184,7 @@ def run_backtest(loaded: LoadedScenario, index: pd.DatetimeIndex, h: History, *,
     real = run_scenario(real_loaded, agreement=agreement)
     plan = run_scenario(plan_loaded, agreement=agreement)
     # The plan's dispatch (its result), valued in the realized world (inputs, problem).
-    settled = Run(loaded=real_loaded, inputs=real.inputs, problem=real.problem,
-                  result=plan.result, envelope=real.envelope, agreement=real.agreement)
+    settled = revalue(real, plan.result)
     i = real.inputs
     hp = np.asarray(hashprice_usd_per_ph_day(i.difficulty, i.subsidy_btc_per_block,
                                              i.fees_btc_per_block, i.btc_price_usd), float)
@@ -233,11 +232,6 @@ def compare_hashprice(index: pd.DatetimeIndex, computed: np.ndarray,
     }
 
 
-def net_usd(s: dict[str, Any]) -> float:
-    """Revenue minus costs of a summary (penalties stay apart). [USD]"""
-    return round(s["revenue_usd"]["total"] - s["cost_usd"], 2)
-
-
 def backtest_summary(bt: Backtest) -> dict[str, Any]:
     """What ``backtest.json`` holds."""
     import pandas as pd
@@ -246,8 +240,8 @@ def backtest_summary(bt: Backtest) -> dict[str, Any]:
 
     sums = {name: summary(run) for name, run in
             (("perfect_foresight", bt.realized), ("day_ahead_plan", bt.settled))}
-    keys = ("revenue_usd", "cost_usd", "btc_mined", "unserved_firm_mwh",
-            "unserved_penalty_usd", "blackout_penalty_usd", "energy_mwh")
+    keys = ("revenue_usd", "cost_usd", "net_usd", "penalty_usd", "btc_mined",
+            "unserved_firm_mwh", "energy_mwh")
     out: dict[str, Any] = {
         "scenario": bt.realized.name,
         "start": bt.realized.inputs.index[0].isoformat(),
@@ -255,15 +249,15 @@ def backtest_summary(bt: Backtest) -> dict[str, Any]:
         "offtake_priced_from_history": bt.offtake,
     }
     for name, s in sums.items():
-        out[name] = {k: s[k] for k in keys} | {"net_usd": net_usd(s)}
+        out[name] = {k: s[k] for k in keys}
     pf, da = out["perfect_foresight"], out["day_ahead_plan"]
     out["gap"] = {
         "net_usd": round(pf["net_usd"] - da["net_usd"], 2),
         "mining_revenue_usd": round(pf["revenue_usd"]["mining"] - da["revenue_usd"]["mining"],
                                     2),
         "btc": round(pf["btc_mined"] - da["btc_mined"], 8),
-        "penalties_usd": round(pf["unserved_penalty_usd"] + pf["blackout_penalty_usd"]
-                               - da["unserved_penalty_usd"] - da["blackout_penalty_usd"], 2),
+        "penalty_usd": {k: round(pf["penalty_usd"][k] - da["penalty_usd"][k], 2)
+                        for k in pf["penalty_usd"]},
     }
     idx = bt.realized.inputs.index
     out["hashprice_usd_per_ph_day"] = {"computed_mean": round(float(bt.hashprice.mean()), 4)}

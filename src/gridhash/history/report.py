@@ -84,7 +84,10 @@ def render_backtest(bt: Backtest, doc: dict[str, Any]) -> str:
         ("mining revenue [USD]", pf["revenue_usd"]["mining"], da["revenue_usd"]["mining"]),
         ("costs [USD]", pf["cost_usd"], da["cost_usd"]),
         ("net: revenue − costs [USD]", pf["net_usd"], da["net_usd"]),
-        ("unserved-firm penalty [USD]", pf["unserved_penalty_usd"], da["unserved_penalty_usd"]),
+        ("penalty, unserved firm energy [USD]", pf["penalty_usd"]["unserved_firm"],
+         da["penalty_usd"]["unserved_firm"]),
+        ("penalty, station blackout [USD]", pf["penalty_usd"]["station_blackout"],
+         da["penalty_usd"]["station_blackout"]),
     ]
     table = "".join(f"<tr><td>{esc(k)}</td><td>{_money(a)}</td><td>{_money(b)}</td>"
                     f"<td>{_money(a - b)}</td></tr>" for k, a, b in rows)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from gridhash.pipeline import Run
+    from gridhash.scenario.resolve import Inputs
 
 #: Columns every hourly table has, in order, before the per-unit/offtake/class ones.
 HOURLY_COLUMNS = (
@@ -112,6 +113,7 @@ def summary(run: Run) -> dict[str, Any]:
             for m, label in enumerate(months)
         },
         "safety": safety_summary(run),
+        "demand_response": demand_response_summary(i),
         "marginal_value_usd_per_mwh": {
             "mean": _money(r.marginal_value.mean()),
             "median": _money(np.median(r.marginal_value)),
@@ -171,6 +173,28 @@ def summary(run: Run) -> dict[str, Any]:
         },
         "assumptions": list(run.loaded.scenario.assumptions),
     }
+
+
+def demand_response_summary(i: Inputs) -> dict[str, Any]:
+    """Demand-response hours and programme revenue per site, kept apart from the dispatch's
+    revenue (the dispatch treats the rule's hours as a site limit; the payments do not
+    depend on its decisions): compare ``objective_usd`` with and without the programme."""
+    from gridhash.demand_response import REASONS
+
+    sites = {}
+    for s_, name in enumerate(i.site_names):
+        codes = i.site_dr_codes[s_]
+        if not codes.any() and not i.site_dr_availability_usd[s_].any():
+            continue
+        sites[name] = {
+            "curtailed_hours": int((codes != 0).sum()),
+            "hours_by_reason": {REASONS[c]: int((codes == c).sum())
+                                for c in sorted(set(codes.tolist()) - {0})},
+            "availability_usd": _money(i.site_dr_availability_usd[s_].sum()),
+            "curtailed_on_call_usd": _money(i.site_dr_energy_usd[s_].sum()),
+        }
+    total = float(i.site_dr_availability_usd.sum() + i.site_dr_energy_usd.sum())
+    return {"sites": sites, "revenue_usd": _money(total)}
 
 
 def hourly_frame(run: Run) -> pd.DataFrame:

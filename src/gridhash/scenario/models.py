@@ -203,6 +203,55 @@ class Grid(Model):
         return self
 
 
+class DemandResponse(Model):
+    """A site's demand-response programme: when it stops mining for the grid, what it earns.
+
+    The rule is :class:`gridhash.demand_response.CurtailmentRule` (the planner and
+    the site agent run the same code); docs/agent.md, "Demand response".
+    """
+
+    strike_usd_per_mwh: FiniteFloat = field(
+        "Curtail after `hours_above` consecutive hours with the reference price above it.",
+        unit="USD/MWh")
+    hours_above: int = field("N: consecutive hours above the strike that start a curtailment.",
+                             unit="h", default=1, ge=1)
+    hours_below: int = field("M: consecutive hours below the resume level before mining resumes.",
+                             unit="h", default=1, ge=1)
+    min_hold_hours: int = field("A curtailment lasts at least this long.", unit="h", default=0,
+                                ge=0)
+    high_strike_usd_per_mwh: FiniteFloat | None = field(
+        "Curtail at once in an hour at or above this price (none if unset).", unit="USD/MWh",
+        default=None)
+    resume_usd_per_mwh: FiniteFloat | None = field(
+        "The level the price must stay below to resume (the strike if unset).",
+        unit="USD/MWh", default=None)
+    price_offtake: str | None = field(
+        "Offtake whose price is the reference price (the first offtake if unset).",
+        default=None)
+    enrolled_mw: FiniteFloat | None = field(
+        "MW made available to the grid operator (the site's capacity if unset; never more).",
+        unit="MW", default=None, ge=0)
+    availability_usd_per_mw_h: FiniteFloat = field(
+        "Programme payment per MW made available, per hour enrolled.", unit="USD/MW/h",
+        default=0.0, ge=0)
+    curtailed_usd_per_mwh: FiniteFloat = field(
+        "Programme payment per MWh curtailed while the grid operator calls.", unit="USD/MWh",
+        default=0.0, ge=0)
+    calls: list[Window] = field("Windows when the grid operator calls for curtailment.",
+                                default_factory=list)
+
+    @model_validator(mode="after")
+    def _levels(self) -> DemandResponse:
+        strike = self.strike_usd_per_mwh
+        if self.resume_usd_per_mwh is not None and self.resume_usd_per_mwh > strike:
+            raise ValueError(f"resume_usd_per_mwh {self.resume_usd_per_mwh} is above "
+                             f"strike_usd_per_mwh {strike}; expected a level at or below it")
+        if self.high_strike_usd_per_mwh is not None and self.high_strike_usd_per_mwh < strike:
+            raise ValueError(f"high_strike_usd_per_mwh {self.high_strike_usd_per_mwh} is below "
+                             f"strike_usd_per_mwh {strike}; expected a level at or above it")
+        return self
+
+
 class Site(Model):
     """A mining site next to the plant."""
 
@@ -214,6 +263,8 @@ class Site(Model):
         ge=0,
     )
     outages: list[Window] = field("Windows when the site draws nothing.", default_factory=list)
+    demand_response: DemandResponse | None = field(
+        "The site's demand-response programme (none if unset).", default=None)
 
 
 class FleetEntry(Model):
@@ -354,6 +405,7 @@ SCENARIO_PARTS: tuple[type[Model], ...] = (
     Line,
     Mining,
     Site,
+    DemandResponse,
     FleetEntry,
     Bitcoin,
     FileSeries,

@@ -70,6 +70,11 @@ class Inputs:
     subsidy_btc_per_block: np.ndarray  # (T,) mean subsidy of blocks found in each hour
     start_height: int
     blocks_per_hour: float
+    # demand response (gridhash.demand_response): why each site hour is curtailed (0: not),
+    # and the programme's payments per site and hour [USD]
+    site_dr_codes: np.ndarray  # (S, T) int8
+    site_dr_availability_usd: np.ndarray  # (S, T)
+    site_dr_energy_usd: np.ndarray  # (S, T)
 
     @property
     def hours(self) -> int:
@@ -198,6 +203,9 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         site_cap[i] = r.series(s, "capacity_mw", p)
         site_cap[i, r.windows(s.outages, f"{p}.outages")] = 0.0
     site_names = [s.name for s in m.sites]
+    dr_codes, dr_avail, dr_energy = _demand_response(loaded, r, site_cap, names,
+                                                     np.array(price).reshape(len(price), T))
+    site_cap[dr_codes != 0] = 0.0
     models = []
     for i, e in enumerate(m.fleet):
         try:
@@ -251,4 +259,40 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         subsidy_btc_per_block=np.asarray(subsidy, dtype=float),
         start_height=b.start_height,
         blocks_per_hour=b.blocks_per_hour,
+        site_dr_codes=dr_codes,
+        site_dr_availability_usd=dr_avail,
+        site_dr_energy_usd=dr_energy,
     )
+
+
+def _demand_response(loaded: LoadedScenario, r: Any, site_cap: np.ndarray,
+                     offtakes: list[str], prices: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each site's demand-response codes and payments (before its capacity is zeroed)."""
+    from gridhash.demand_response import CurtailmentRule, curtailment, dr_revenue
+    from gridhash.errors import ScenarioError
+
+    S, T = site_cap.shape
+    codes = np.zeros((S, T), dtype=np.int8)
+    avail = np.zeros((S, T))
+    energy = np.zeros((S, T))
+    for i, site in enumerate(loaded.scenario.mining.sites):
+        dr = site.demand_response
+        if dr is None:
+            continue
+        p = f"mining.sites[{i}].demand_response"
+        ref = dr.price_offtake or offtakes[0]
+        if ref not in offtakes:
+            raise ScenarioError("unknown offtake", value=ref, source=loaded.source,
+                                field=f"{p}.price_offtake", expected=f"one of {offtakes}")
+        rule = CurtailmentRule(strike=dr.strike_usd_per_mwh, hours_above=dr.hours_above,
+                               hours_below=dr.hours_below, min_hold_hours=dr.min_hold_hours,
+                               high_strike=dr.high_strike_usd_per_mwh,
+                               resume=dr.resume_usd_per_mwh)
+        called = r.windows(dr.calls, f"{p}.calls")
+        codes[i], _ = curtailment(prices[offtakes.index(ref)], rule, called)
+        enrolled = site_cap[i] if dr.enrolled_mw is None else np.minimum(site_cap[i],
+                                                                          dr.enrolled_mw)
+        avail[i], energy[i] = dr_revenue(enrolled, codes[i], dr.availability_usd_per_mw_h,
+                                         dr.curtailed_usd_per_mwh)
+    return codes, avail, energy
