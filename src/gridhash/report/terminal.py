@@ -36,6 +36,11 @@ def print_summary(console: Console, s: dict[str, Any], folder: Path) -> None:
     table.add_row("mining revenue", _num(rev["mining"] / 1e6, 2), "million USD")
     table.add_row("costs", _num(s["cost_usd"] / 1e6, 2), "million USD")
     table.add_row("objective", _num(s["objective_usd"] / 1e6, 2), "million USD")
+    dr = s.get("demand_response") or {}
+    if dr.get("sites"):
+        hours = sum(v["curtailed_hours"] for v in dr["sites"].values())
+        table.add_row("demand-response payments", _num(dr["revenue_usd"] / 1e6, 2),
+                      f"million USD, apart from the objective ({hours:,} site-hours curtailed)")
     table.add_row("BTC mined", _num(s["btc_mined"], 2), "BTC")
     mv = s["marginal_value_usd_per_mwh"]
     table.add_row("marginal value at plant", f"{mv['median']:,.1f}", "USD/MWh, median")
