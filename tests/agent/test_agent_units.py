@@ -307,3 +307,13 @@ def test_the_agent_applies_the_sites_demand_response_rule(tmp_path: Path) -> Non
     at(13, 50)
     assert all(b.awake.values())          # resumed
     assert agent.telemetry()["demand_response"] is None
+
+
+def test_a_day_old_genuine_setpoint_is_stale_and_the_log_says_why(caplog: Any) -> None:
+    agent, b, (bodies, _clock) = make_agent(2)
+    bodies.append(old_format(fields(issued_at="2027-02-28T10:00:00Z",
+                                    valid_until="2027-02-28T10:01:00Z")))
+    with caplog.at_level("WARNING", logger="gridhash.agent"):
+        asyncio.run(agent.step())
+    assert agent.last_rejection == "stale" and not any(b.awake.values())
+    assert "-1 days" in caplog.text and "--clock-offset-days" in caplog.text
