@@ -25,7 +25,7 @@ from gridhash.demand_response import (
 )
 
 from conftest import tiny_scenario
-from helpers import write_scenario
+from helpers import run_cli, write_scenario
 
 A, H, X, C, M = ABOVE_STRIKE, HELD, HIGH_STRIKE, CALLED, MINING
 nan = math.nan
@@ -139,3 +139,6 @@ def test_the_planner_never_mines_in_curtailed_hours(tmp_path: Path) -> None:
     assert s["sites"]["S"]["availability_usd"] == 20.0 * 2.0 * hours
     assert s["sites"]["S"]["curtailed_on_call_usd"] == 3 * 20.0 * 50.0
     assert s["revenue_usd"] == 1920.0 + 3000.0
+    out = run_cli("run", str(path), "--out", str(tmp_path / "out"))
+    assert out.exit_code == 0, out.output
+    assert "demand-response payments" in out.output and "13 site-hours" in out.output

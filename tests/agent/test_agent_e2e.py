@@ -178,6 +178,8 @@ def test_agent_follows_plan_hold_tampering_and_a_lost_service(tmp_path: Path,
         owners = [p for p, r in roles.items() if r == "owner"]
         monitor = next(p for p, r in roles.items() if r == "monitor")
         key = httpx.get(f"{base}/api/ledger", headers=_h(tokens[op])).json()["service_key"]
+        offset = httpx.get(f"{base}/api/agreement",
+                           headers=_h(tokens[op])).json()["clock_offset_days"]
         (tmp_path / "site.token").write_text(tokens[f"site:{SITE}"] + "\n")
         (tmp_path / "miners.toml").write_text("cooling_overhead = 0.05\n" + "".join(
             f'[[miners]]\nhost = "{m.host}"\n' for m in fleet.miners))
@@ -185,7 +187,7 @@ def test_agent_follows_plan_hold_tampering_and_a_lost_service(tmp_path: Path,
         agent = gridhash("agent", "--service", proxy.url, "--site", SITE, "--token-file",
                          str(tmp_path / "site.token"), "--service-key", key, "--miners",
                          str(tmp_path / "miners.toml"), "--poll-s", str(POLL_S),
-                         "--report-s", "5", cwd=tmp_path)
+                         "--report-s", "5", "--clock-offset-days", str(offset), cwd=tmp_path)
         log = Reader(agent)
         log.start()
         asleep = lambda: all(not m.mining for m in fleet.miners)  # noqa: E731

@@ -307,3 +307,50 @@ def test_the_agent_applies_the_sites_demand_response_rule(tmp_path: Path) -> Non
     at(13, 50)
     assert all(b.awake.values())          # resumed
     assert agent.telemetry()["demand_response"] is None
+
+
+def test_a_day_old_genuine_setpoint_is_stale_and_the_log_says_why(caplog: Any) -> None:
+    agent, b, (bodies, _clock) = make_agent(2)
+    bodies.append(old_format(fields(issued_at="2027-02-28T10:00:00Z",
+                                    valid_until="2027-02-28T10:01:00Z")))
+    with caplog.at_level("WARNING", logger="gridhash.agent"):
+        asyncio.run(agent.step())
+    assert agent.last_rejection == "stale" and not any(b.awake.values())
+    assert "-1 days" in caplog.text and "--clock-offset-days" in caplog.text
+
+
+def test_stopping_the_agent_puts_every_machine_to_sleep() -> None:
+    from gridhash.agent.cli import run_agent
+
+    agent, b, (bodies, _clock) = make_agent(3)
+    bodies.append(old_format(fields(mw_cap=1.0)))
+    asyncio.run(agent.step())
+    assert all(b.awake.values())
+    stop = asyncio.Event()
+    stop.set()
+
+    async def no_run(_stop: Any) -> None:
+        return None
+
+    agent.run = no_run  # type: ignore[method-assign]
+    asyncio.run(run_agent(agent, stop))
+    assert not any(b.awake.values())
+
+
+@pytest.mark.parametrize(("args", "field"), [
+    (["--service-key", "abc"], "--service-key"),
+    (["--token-file", "missing.token"], "--token-file"),
+    (["--miners", "missing.toml"], "missing.toml"),
+])
+def test_agent_cli_bad_input_is_exit_2_naming_it(tmp_path: Path, args: list[str],
+                                                 field: str) -> None:
+    from helpers import run_cli
+
+    (tmp_path / "site.token").write_text("gh_x\n")
+    (tmp_path / "miners.toml").write_text('[[miners]]\nhost = "127.0.0.1"\n')
+    base = {"--service": "http://127.0.0.1:9", "--site": "S",
+            "--token-file": str(tmp_path / "site.token"), "--service-key": PINNED.hex(),
+            "--miners": str(tmp_path / "miners.toml")}
+    base[args[0]] = args[1] if args[0] == "--service-key" else str(tmp_path / args[1])
+    out = run_cli("agent", *[x for kv in base.items() for x in kv])
+    assert out.exit_code == 2 and field in out.output and "Traceback" not in out.output

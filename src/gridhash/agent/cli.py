@@ -65,10 +65,11 @@ def agent_command(
     ramp_step: Annotated[int, typer.Option("--ramp-step", min=1, help="Machines woken or "
                                            "raised per poll at most (decreases are never "
                                            "held back).")] = 50,
-    clock_offset_days: Annotated[int | None, typer.Option(
-        "--clock-offset-days", help="Whole days from this machine's UTC to plant time "
-        "(GET /api/agreement: clock_offset_days); default: from the first verified setpoint, "
-        "then fixed.", show_default=False)] = None,
+    clock_offset_days: Annotated[int, typer.Option(
+        "--clock-offset-days", min=-36600, max=36600,
+        help="Whole days from this machine's UTC to the service's plant time (GET "
+        "/api/agreement: clock_offset_days; non-zero only for a scenario whose horizon is "
+        "not now, e.g. the demo).")] = 0,
 ) -> None:
     """Drive a site's mining machines from the service's signed setpoints (docs/agent.md)."""
     from gridhash.agent.fleet import load_site

@@ -59,7 +59,7 @@ class AgentConfig:
     concurrency: int = 64
     ramp_step: int = 50
     sleep_threshold_w: float = 50.0
-    clock_offset_days: int | None = None
+    clock_offset_days: int = 0
     http_timeout_s: float = 5.0
 
 
@@ -102,8 +102,7 @@ class Agent:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.machines = {m.key: Machine(m) for m in config.site_spec.miners}
         self.setpoint: Setpoint | None = None
-        self.offset = (None if config.clock_offset_days is None
-                       else timedelta(days=config.clock_offset_days))
+        self.offset = timedelta(days=config.clock_offset_days)
         self.cap_mw = 0.0
         self.failsafe: str | None = "no setpoint yet"
         self.rejected = 0
@@ -123,7 +122,7 @@ class Agent:
 
     # ------------------------------------------------------------------ time
     def plant_now(self) -> datetime:
-        return self.clock() + (self.offset or timedelta(0))
+        return self.clock() + self.offset
 
     # ------------------------------------------------------------------ setpoint
     async def fetch(self) -> Any:
@@ -138,17 +137,17 @@ class Agent:
         """Verify and take a setpoint body; a rejected one drops the last valid cap."""
         try:
             sp = verified_setpoint(body, self.config.service_key, self.config.site)
-            if self.offset is None:
-                days = round((sp.issued_at - self.clock()).total_seconds() / 86400)
-                self.offset = timedelta(days=days)
-                log.info("plant clock: %+d days from this machine's UTC (from the first "
-                         "verified setpoint; pin it with --clock-offset-days)", days)
             if self.setpoint is not None and sp.issued_at < self.setpoint.issued_at:
                 raise SetpointError("replayed", f"setpoint issued {sp.issued_at:%H:%M:%S}, "
                                        f"before the last one ({self.setpoint.issued_at:%H:%M:%S})")
             if not sp.valid_at(self.plant_now()):
-                raise SetpointError("stale", f"setpoint valid until {sp.valid_until:%H:%M:%S}, "
-                                       f"plant time is {self.plant_now():%H:%M:%S}")
+                days = round((sp.issued_at - self.plant_now()).total_seconds() / 86400)
+                hint = (f"; the service's plant time looks {days:+d} days from this agent's: "
+                        f"check --clock-offset-days (GET /api/agreement: clock_offset_days)"
+                        if days else "")
+                raise SetpointError("stale", f"setpoint valid until "
+                                    f"{sp.valid_until:%Y-%m-%dT%H:%M:%SZ}, plant time is "
+                                    f"{self.plant_now():%Y-%m-%dT%H:%M:%SZ}{hint}")
         except SetpointError as exc:
             self.rejected += 1
             if self.last_rejection != exc.reason:

@@ -42,6 +42,11 @@ def print_summary(console: Console, s: dict[str, Any], folder: Path) -> None:
         if v:
             table.add_row(f"cost: {cat.replace('_', ' ')}", _num(-v / 1e6, 2), "million USD")
     table.add_row("net (revenue − costs)", _num(s["net_usd"] / 1e6, 2), "million USD")
+    dr = s.get("demand_response") or {}
+    if dr.get("sites"):
+        hours = sum(v["curtailed_hours"] for v in dr["sites"].values())
+        table.add_row("demand-response payments", _num(dr["revenue_usd"] / 1e6, 2),
+                      f"million USD, not in net above ({hours:,} site-hours curtailed)")
     table.add_row("BTC mined", _num(s["btc_mined"], 2), "BTC")
     table.add_section()
     pen = s["penalty_usd"]

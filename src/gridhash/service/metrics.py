@@ -6,7 +6,7 @@ Prometheus scrapes (:class:`GridhashCollector`), from the database, the ledger
 and what the site agents report:
 
 =============================================  =============================================
-``gridhash_site_seconds_since_poll{site}``     since the site's agent last asked for its setpoint
+``gridhash_site_seconds_since_poll{site}``     since the site's agent last polled (or the start)
 ``gridhash_setpoint_validity_seconds``         how long a setpoint is valid (``setpoint_ttl_s``)
 ``gridhash_site_measured_mw{site}``            the agent's latest measured draw, cooling included
 ``gridhash_site_cap_mw{site}``                 the cap the agent applied in that report
@@ -79,7 +79,8 @@ class GridhashCollector:
 
         now = svc.now()
         polls = g("gridhash_site_seconds_since_poll",
-                  "Seconds since the site's agent last polled its setpoint", labels=["site"])
+                  "Seconds since the site's agent last polled its setpoint (since the service "
+                  "started when it has not polled since)", labels=["site"])
         for site, age in telemetry.seconds_since_poll(svc).items():
             if age is not None:
                 polls.add_metric([site], age)

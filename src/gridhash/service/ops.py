@@ -190,6 +190,7 @@ def install_agent_ops_routes(app: FastAPI, svc: Any, who: Any) -> None:
     from gridhash.service.metrics import install_metrics
 
     Who = who
+    telemetry.note_start(svc)
     access = logging.getLogger("gridhash.service.access")
 
     @app.middleware("http")

@@ -63,12 +63,20 @@ def note_poll(svc: Any, site: str) -> None:
         _polls.setdefault(svc, {})[site] = time.monotonic()
 
 
+def note_start(svc: Any) -> None:
+    """Remember when the service started (a site that never polls since is as silent)."""
+    with _lock:
+        _polls.setdefault(svc, {})[""] = time.monotonic()
+
+
 def seconds_since_poll(svc: Any) -> dict[str, float | None]:
-    """Seconds since each site's last poll (``None``: not since the service started)."""
+    """Seconds since each site's last poll, or since the service started when it has not
+    polled since (``None``: neither is known)."""
     with _lock:
         polls = dict(_polls.get(svc, {}))
     now = time.monotonic()
-    return {site: (None if site not in polls else now - polls[site]) for site in svc.plant.sites}
+    since = {site: polls.get(site, polls.get("")) for site in svc.plant.sites}
+    return {site: (None if t is None else now - t) for site, t in since.items()}
 
 
 def _check_site(svc: Any, caller: Caller, site: str, write: bool) -> None:
