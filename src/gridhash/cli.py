@@ -155,7 +155,7 @@ def safety(
         )
         return
     if as_json:
-        from gridhash.report.safety import timeline
+        from gridhash.report.safety import offsite_record, timeline
         from gridhash.safety.state import _stamp
 
         rows = [
@@ -165,7 +165,8 @@ def safety(
         ]
         doc = {"scenario": loaded.name, "rule_activations": env.rule_activations(),
                "hours_restricted": int(env.restricted.sum()),
-               "hours_mining_blocked": int((~env.mining_allowed).sum()), "timeline": rows}
+               "hours_mining_blocked": int((~env.mining_allowed).sum()),
+               **offsite_record(env), "timeline": rows}
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
     from gridhash.report.safety import print_safety

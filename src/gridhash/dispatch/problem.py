@@ -159,7 +159,7 @@ def build_problem(inputs: Inputs, envelope: Envelope | None = None) -> DispatchP
     """Assemble the dispatch problem of a resolved scenario, within its safety envelope."""
     T = inputs.hours
     offtake_cap = offtake_caps(inputs, inputs.line_capacity_mw)
-    import_cap = np.minimum(inputs.house_load_mw, inputs.line_capacity_mw.sum(axis=0))
+    import_cap = inputs.import_cap(inputs.line_capacity_mw.sum(axis=0))
 
     _, _, value = mining_values(inputs)
     site_of_class = (

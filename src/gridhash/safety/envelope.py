@@ -492,7 +492,7 @@ def envelope_arrays(
     line_cap = np.where(line_in_service, inputs.line_capacity_mw, 0.0)
     offtake_cap = offtake_caps(inputs, line_cap)
     house = inputs.house_load_mw
-    import_cap = np.minimum(house, line_cap.sum(axis=-2))
+    import_cap = inputs.import_cap(line_cap.sum(axis=-2))
 
     # Mining ---------------------------------------------------------------------------
     allowed_out = cap.sum(axis=-2)

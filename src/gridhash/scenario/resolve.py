@@ -69,10 +69,21 @@ class Inputs:
     subsidy_btc_per_block: np.ndarray  # (T,) mean subsidy of blocks found in each hour
     start_height: int
     blocks_per_hour: float
+    # imports: most the plant may import each hour beyond the lines and house load
+    # (grid.imports_allowed / grid.import_cap_mw); None: no such cap
+    import_limit_mw: np.ndarray | None = None  # (T,)
 
     @property
     def hours(self) -> int:
         return len(self.index)
+
+    def import_cap(self, line_in_service_mw: np.ndarray) -> np.ndarray:
+        """Most the plant can import each hour: house load, lines in service, import cap.
+
+        ``line_in_service_mw`` is the lines' total capacity in service, (..., T). [MW]
+        """
+        cap = np.minimum(self.house_load_mw, line_in_service_mw)
+        return cap if self.import_limit_mw is None else np.minimum(cap, self.import_limit_mw)
 
     @property
     def class_max_mw(self) -> np.ndarray:
@@ -108,6 +119,30 @@ class _Resolver:
 
     def windows(self, windows: list[Any], path: str) -> np.ndarray:
         return window_mask(windows, self.index, field=path, source=self.loaded.source)
+
+
+def scenario_models(loaded: LoadedScenario) -> dict[str, AsicModel]:
+    """The ASIC models a scenario can use: the catalogue and its ``mining.models``.
+
+    Raises
+    ------
+    ScenarioError
+        If a ``mining.models`` name is a catalogue model's; the message names both.
+    """
+    from gridhash.bitcoin.catalogue import user_model, with_user_models
+    from gridhash.errors import CatalogueError, ScenarioError
+
+    user = loaded.scenario.mining.models
+    try:
+        return with_user_models([
+            user_model(m.name, hashrate_th=m.hashrate_th_s, power_w=m.power_w,
+                       price_usd=m.price_usd, source=m.source, release=m.release)
+            for m in user
+        ])
+    except CatalogueError as exc:
+        i = next(k for k, m in enumerate(user) if m.name == exc.value)
+        raise ScenarioError(exc.detail, value=exc.value, expected=exc.expected,
+                            source=loaded.source, field=f"mining.models[{i}].name") from None
 
 
 def resolve(loaded: LoadedScenario) -> Inputs:
@@ -161,6 +196,11 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         line_cap[i] = line.capacity_mw
         line_cap[i, r.windows(line.outages, f"grid.lines[{i}].outages")] = 0.0
     line_offtake = np.array([names.index(line.serves) for line in g.lines], dtype=np.int64)
+    import_limit = None
+    if not g.imports_allowed:
+        import_limit = np.zeros(T)
+    elif g.import_cap_mw is not None:
+        import_limit = r.series(g, "import_cap_mw", "grid")
 
     # mining -----------------------------------------------------------------
     m = sc.mining
@@ -170,10 +210,11 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         site_cap[i] = r.series(s, "capacity_mw", p)
         site_cap[i, r.windows(s.outages, f"{p}.outages")] = 0.0
     site_names = [s.name for s in m.sites]
+    known = scenario_models(loaded) if m.models else None
     models = []
     for i, e in enumerate(m.fleet):
         try:
-            models.append(get_model(e.model))
+            models.append(get_model(e.model, known))
         except CatalogueError as exc:  # re-anchor it to the scenario's field
             raise ScenarioError(
                 exc.detail,
@@ -223,4 +264,5 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         subsidy_btc_per_block=np.asarray(subsidy, dtype=float),
         start_height=b.start_height,
         blocks_per_hour=b.blocks_per_hour,
+        import_limit_mw=import_limit,
     )
