@@ -319,21 +319,14 @@ def size(
     """Choose the ASIC model and MW to buy: NPV over stochastic futures, against size."""
     from rich.table import Table
 
-    from gridhash.bitcoin.catalogue import get_model, load_catalogue
     from gridhash.report.write import atomic_write_text
-    from gridhash.risk.sizing import render_size_html, size_fleet
+    from gridhash.risk.sizing import render_size_html, size_candidates, size_fleet
     from gridhash.risk.sweep import tune_allocator
     from gridhash.scenario.load import load_scenario
     from gridhash.scenario.resolve import resolve
 
     loaded = load_scenario(scenario)
-    if model:
-        for m in model:
-            get_model(m)  # an unknown model fails here, naming it
-        models = list(model)
-    else:
-        cat = sorted(load_catalogue().values(), key=lambda m: m.efficiency_j_per_th)
-        models = [m.name for m in cat[:3]]
+    models = size_candidates(loaded, model)
     if mw:
         levels = sorted(set(mw))
     else:
