@@ -112,3 +112,16 @@ def test_znpp_record_reproduces_the_recorded_year() -> None:
     assert e["imported"] == pytest.approx(100.0 * (8760 - 727))
     assert s["unserved_penalty_usd"] == 0 and s["blackout_penalty_usd"] == 0
     assert all(m == {"cold_shutdown": 8760} for m in sf["unit_hours_by_mode"].values())
+
+
+def test_report_shows_record_vs_scenario_for_znpp() -> None:
+    from gridhash.report.html import record_vs_scenario_table
+
+    table = record_vs_scenario_table(run_scenario("znpp"))
+    assert "Record vs scenario" in table and "record 2025" in table
+    # single-line hours: record 4,827, the default year 448; ZTPP-Melitopol only in znpp
+    assert "<td>hours on a single line</td><td>4,827</td><td>448</td>" in table
+    assert "<td>complete losses of off-site power</td><td>4 (longest 719 h)</td>" in table
+    assert "ZTPP-Melitopol-330" in table
+    assert record_vs_scenario_table(run_scenario("itaipu")) == ""  # another plant
+    assert record_vs_scenario_table(run_scenario("znpp-record")) == ""  # the record itself
