@@ -125,3 +125,19 @@ def test_report_shows_record_vs_scenario_for_znpp() -> None:
     assert "ZTPP-Melitopol-330" in table
     assert record_vs_scenario_table(run_scenario("itaipu")) == ""  # another plant
     assert record_vs_scenario_table(run_scenario("znpp-record")) == ""  # the record itself
+
+
+def test_safety_cli_reports_the_record_figures() -> None:
+    import json
+
+    from helpers import run_cli
+
+    res = run_cli("safety", "znpp-record", "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["hours_by_offsite_lines"] == {"0": 727, "1": 4827, "2": 3206}
+    assert doc["hours_on_diesel"] == 727
+    assert doc["share_hours_mining_allowed"] == pytest.approx(3206 / 8760, abs=1e-6)
+    text = run_cli("safety", "znpp-record")
+    assert text.exit_code == 0
+    assert "0 lines: 727 h, 1 line: 4827 h, 2 lines: 3206 h" in text.stdout.replace("\n", " ")

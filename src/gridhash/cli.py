@@ -155,7 +155,7 @@ def safety(
         )
         return
     if as_json:
-        from gridhash.report.safety import offsite_record, timeline
+        from gridhash.report.safety import offsite_power_figures, timeline
         from gridhash.safety.state import _stamp
 
         rows = [
@@ -166,7 +166,7 @@ def safety(
         doc = {"scenario": loaded.name, "rule_activations": env.rule_activations(),
                "hours_restricted": int(env.restricted.sum()),
                "hours_mining_blocked": int((~env.mining_allowed).sum()),
-               **offsite_record(env), "timeline": rows}
+               **offsite_power_figures(env), "timeline": rows}
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
     from gridhash.report.safety import print_safety

@@ -316,9 +316,9 @@ RECORD_SCENARIO = "znpp-record"
 
 def _offsite_figures(env: Any, line_names: tuple[str, ...], house_mw: np.ndarray) -> dict[str, str]:
     """The figures the record and a scenario are compared on, as table cells."""
-    from gridhash.report.safety import offsite_record
+    from gridhash.report.safety import offsite_power_figures
 
-    rec = offsite_record(env)
+    rec = offsite_power_figures(env)
     n = env.state.quantities["offsite_lines"]
     zero = np.concatenate(([False], n == 0, [False])).astype(np.int8)
     edges = np.flatnonzero(np.diff(zero))

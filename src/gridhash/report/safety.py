@@ -32,7 +32,7 @@ def safety_summary(run: Run) -> dict[str, Any] | None:
         "hours_station_blackout": int((r.blackout_mw > 1e-6).sum()),
         "output_held_back_mwh": round(float(held), 6),
         "min_diesel_fuel_days": round(float(env.state.quantities["diesel_fuel_days"].min()), 4),
-        **offsite_record(env),
+        **offsite_power_figures(env),
         "unit_hours_by_mode": {
             name: {
                 mode: int((env.unit_mode[u] == m).sum())
@@ -52,7 +52,7 @@ def _hour_stamp(env: Envelope, t: int) -> str:
     return env.index[t].strftime("%Y-%m-%dT%H:%MZ")
 
 
-def offsite_record(env: Envelope) -> dict[str, Any]:
+def offsite_power_figures(env: Envelope) -> dict[str, Any]:
     """The year's off-site power in the figures the IAEA record is told in.
 
     ``hours_by_offsite_lines``: hours with 0, 1, 2, … off-site circuits in
@@ -199,7 +199,7 @@ def print_safety(env: Envelope, console: Console, *, source: str = "") -> None:
     )
     if acts:
         console.print("rule activations: " + ", ".join(f"{k} ×{v}" for k, v in acts.items()))
-    rec = offsite_record(env)
+    rec = offsite_power_figures(env)
     by_lines = ", ".join(f"{k} line{'s' if k != '1' else ''}: {h} h"
                          for k, h in rec["hours_by_offsite_lines"].items())
     low = rec["diesel_fuel_days_lowest"]
