@@ -62,6 +62,13 @@ WITH_FEES = [
         "https://hashrateindex.com/blog/hashrate-index-roundup-march-03-2025",
     ),
     Point(
+        "2025-08 (monthly average)", 129.70e12, 114_925.0, 0.025, 56.44, None,
+        "Luxor Hashrate Lookback Series, August 2025: average hashprice $56.44 per PH/s/day, "
+        "average BTC $114,925, difficulty 129.70 T (+4.8 %, read as the month's average as the "
+        "text pairs it with the monthly-average change), fees 0.025 BTC per block — "
+        "https://hashrateindex.com/blog/luxor-hashrate-lookback-series-august-2025",
+    ),
+    Point(
         "2026-01-12", 148.26e12, 91_132.0, fees_from_share(0.0055), 39.53, 0.00043143,
         "Hashrate Index Roundup (January 12, 2026): ~$91,132, $39.53 and 0.00043143 BTC per "
         "PH/s/day, difficulty 148.26 T, fees 0.55 % of block rewards — "
