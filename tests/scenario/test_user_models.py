@@ -86,7 +86,7 @@ def test_bad_user_model_fields_are_named(field: str, value: object) -> None:
 
     with pytest.raises(ScenarioError) as err:
         validate(with_models({**HAND, field: value}), source="test")
-    assert f"mining.models.0.{field}" in str(err.value) or field in str(err.value)
+    assert f"mining.models[0].{field}" in str(err.value)
 
 
 def test_economics_lists_user_models_with_the_catalogue(tmp_path: Path) -> None:
@@ -223,3 +223,12 @@ def test_imports_allowed_false_reaches_the_safety_envelope() -> None:
 def test_a_negative_import_cap_is_refused() -> None:
     with pytest.raises(ScenarioError, match="import_cap_mw"):
         resolve(loaded(tiny_scenario(grid__import_cap_mw=[-1.0] * 48)))
+
+
+def test_size_refuses_an_unreleased_model_with_exit_2(tmp_path: Path) -> None:
+    late = {**HAND, "name": "Late", "release": date(2027, 6, 1)}
+    path = write_scenario(tmp_path, with_models(late))
+    r = run_cli("size", str(path), "--model", "Late", "--paths", "1", "--out", str(tmp_path))
+    assert r.exit_code == 2
+    assert "released 2027-06-01" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "size.json").exists()
