@@ -20,6 +20,9 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from gridhash.risk.models.calibration import (
     LOOP_MAX_DURATION_H,
@@ -94,3 +97,19 @@ def test_calibration_of_a_made_up_record() -> None:
     assert cal.single_line_cuts_h == (10.0,)
     assert cal.complete_losses_h == (5.0,)
     assert cal.hours_by_lines == {0: 5, 1: 15, 2: 80}
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(bool, st.tuples(st.integers(1, 3), st.integers(1, 200))))
+def test_calibration_accounts_for_every_hour(mask: np.ndarray) -> None:
+    rec = OffsiteRecord(tuple(f"l{i}" for i in range(mask.shape[0])), mask)
+    cal = offsite_calibration(rec)
+    T = mask.shape[1]
+    assert sum(cal.hours_by_lines.values()) == T
+    assert sum(cal.complete_losses_h) == cal.hours_by_lines[0] == int((~mask).all(axis=0).sum())
+    assert cal.line_years_in_service * 24 * 365.25 == pytest.approx(float(mask.sum()))
+    # every out-of-service run of a line is either a single-line cut or a part of a
+    # complete loss: single cuts never exceed the runs of each line
+    runs = sum(len(rec.runs(~mask[i])) for i in range(mask.shape[0]))
+    assert len(cal.single_line_cuts_h) <= runs
+    assert all(h >= 1 for h in cal.single_line_cuts_h + cal.complete_losses_h)
