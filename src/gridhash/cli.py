@@ -156,7 +156,7 @@ def safety(
         )
         return
     if as_json:
-        from gridhash.report.safety import timeline
+        from gridhash.report.safety import offsite_power_figures, timeline
         from gridhash.scenario.series import hour_stamp
 
         rows = [
@@ -166,7 +166,8 @@ def safety(
         ]
         doc = {"scenario": loaded.name, "rule_activations": env.rule_activations(),
                "hours_restricted": int(env.restricted.sum()),
-               "hours_mining_blocked": int((~env.mining_allowed).sum()), "timeline": rows}
+               "hours_mining_blocked": int((~env.mining_allowed).sum()),
+               **offsite_power_figures(env), "timeline": rows}
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
     from gridhash.report.safety import print_safety
@@ -331,21 +332,14 @@ def size(
     """Choose the ASIC model and MW to buy: NPV over stochastic futures, against size."""
     from rich.table import Table
 
-    from gridhash.bitcoin.catalogue import get_model, load_catalogue
     from gridhash.files import atomic_write_text
-    from gridhash.risk.sizing import render_size_html, size_fleet
+    from gridhash.risk.sizing import render_size_html, size_candidates, size_fleet
     from gridhash.risk.sweep import tune_allocator
     from gridhash.scenario.load import load_scenario
     from gridhash.scenario.resolve import resolve
 
     loaded = load_scenario(scenario)
-    if model:
-        for m in model:
-            get_model(m)  # an unknown model fails here, naming it
-        models = list(model)
-    else:
-        cat = sorted(load_catalogue().values(), key=lambda m: m.efficiency_j_per_th)
-        models = [m.name for m in cat[:3]]
+    models = size_candidates(loaded, model)
     if mw:
         levels = sorted(set(mw))
     else:

@@ -238,7 +238,8 @@ def build_problem(
         return with_paths(build_problem(inputs, envelope), inputs, paths)
     T = inputs.hours
     offtake_cap = offtake_caps(inputs, inputs.line_capacity_mw)
-    import_cap = import_cap_mw(inputs.house_load_mw, inputs.line_capacity_mw)
+    import_cap = import_cap_mw(inputs.house_load_mw, inputs.line_capacity_mw,
+                               inputs.import_limit_mw)
 
     _, _, value = mining_values(inputs)
     site_of_class = (

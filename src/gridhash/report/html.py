@@ -341,6 +341,7 @@ plant ${mv}/MWh</p>
 <div class="kpis">{kpi_html}</div>
 {"".join(parts)}
 {safety}
+{record_vs_scenario_table(run)}
 <h2>Units</h2>
 <table><tr><th>unit</th><th>capacity MW</th><th>generated GWh</th><th>capacity factor</th></tr>
 {units}</table>
@@ -348,3 +349,71 @@ plant ${mv}/MWh</p>
 {_provenance(run)}
 </body></html>
 """
+
+
+#: The built-in scenario holding the plant's recorded year (docs/sources.md §1.4a).
+RECORD_SCENARIO = "znpp-record"
+
+
+def _offsite_figures(env: Any, line_names: tuple[str, ...], house_mw: np.ndarray) -> dict[str, str]:
+    """The figures the record and a scenario are compared on, as table cells."""
+    from gridhash.report.safety import offsite_power_figures
+
+    rec = offsite_power_figures(env)
+    n = env.state.quantities["offsite_lines"]
+    zero = np.concatenate(([False], n == 0, [False])).astype(np.int8)
+    edges = np.flatnonzero(np.diff(zero))
+    losses = edges[1::2] - edges[::2]
+    lines = [name for name, off in zip(line_names, env.state.offsite, strict=True) if off]
+    by = rec["hours_by_offsite_lines"]
+    return {
+        "grid lines in the model": ", ".join(line_names),
+        "off-site lines modelled": ", ".join(lines),
+        "hours with 2 or more lines": f"{sum(h for k, h in by.items() if int(k) >= 2):,}",
+        "hours on a single line": f"{by.get('1', 0):,}",
+        "hours with no off-site line": f"{by.get('0', 0):,}",
+        "complete losses of off-site power": (
+            f"{losses.size} (longest {int(losses.max()) if losses.size else 0:,} h)"),
+        "hours on diesel": f"{rec['hours_on_diesel']:,}",
+        "diesel fuel at the first hour": f"{float(env.state.fuel0):g} days",
+        "diesel fuel at its lowest": f"{rec['diesel_fuel_days_lowest']['days']:g} days",
+        "house load (mean)": f"{float(np.mean(house_mw)):,.0f} MW",
+        "hours mining allowed by the rules": f"{rec['share_hours_mining_allowed']:.1%}",
+    }
+
+
+def record_vs_scenario_table(run: Run) -> str:
+    """'Record vs scenario': the plant's recorded year beside this run's, figure by figure.
+
+    Shown for a run of the recorded plant (same ``plant.name`` as the built-in
+    ``znpp-record``) other than the record itself, with a safety part; empty
+    otherwise.  The record's figures come from the built-in scenario's own
+    events (its envelope, no dispatch).
+    """
+    from gridhash.safety import envelope_for
+    from gridhash.scenario.load import load_scenario
+    from gridhash.scenario.resolve import resolve
+
+    if run.envelope is None or run.name == RECORD_SCENARIO:
+        return ""
+    record = load_scenario(RECORD_SCENARIO)
+    if record.scenario.plant.name != run.loaded.scenario.plant.name:
+        return ""
+    rec_inputs = resolve(record)
+    rec_env = envelope_for(record, rec_inputs)
+    if rec_env is None:  # pragma: no cover - the record has a safety part
+        return ""
+    year = str(rec_inputs.index[0].year)
+    theirs = _offsite_figures(rec_env, rec_inputs.line_names, rec_inputs.house_load_mw)
+    ours = _offsite_figures(run.envelope, run.inputs.line_names, run.inputs.house_load_mw)
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(theirs[k])}</td>"
+        f"<td>{html.escape(ours[k])}</td></tr>" for k in theirs
+    )
+    return (
+        "<h2>Record vs scenario</h2><p class='sub'>The plant's off-site power in the public "
+        f"record ({year}, built-in <code>{RECORD_SCENARIO}</code>, docs/sources.md) and in this "
+        "scenario; the scenario's assumptions say why they differ.</p>"
+        f"<table><tr><th>figure</th><th>record {year}</th><th>{html.escape(run.name)}</th></tr>"
+        f"{rows}</table>"
+    )

@@ -87,14 +87,13 @@ def print_economics(
     """
     import numpy as np
 
-    from gridhash.bitcoin.catalogue import load_catalogue
     from gridhash.bitcoin.economics import (
         breakeven_power_price_usd_per_mwh,
         payback_days,
         revenue_usd_per_day,
     )
     from gridhash.scenario.load import load_scenario
-    from gridhash.scenario.resolve import resolve
+    from gridhash.scenario.resolve import resolve, scenario_models
 
     loaded = load_scenario(scenario)
     i = resolve(loaded)
@@ -115,7 +114,7 @@ def print_economics(
     )
     opex = float(np.mean(i.mining_opex))
     models = (
-        list(load_catalogue().values())
+        list(scenario_models(loaded).values())
         if catalogue or not i.class_models
         else list(dict.fromkeys(i.class_models))
     )

@@ -258,7 +258,7 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
             "unit_available_mw": avail,
             "unit_min_mw": umin,
             "offtake_cap_mw": offtake_caps(i, line_cap),
-            "import_cap_mw": import_cap_mw(i.house_load_mw, line_cap),
+            "import_cap_mw": import_cap_mw(i.house_load_mw, line_cap, i.import_limit_mw),
         }
 
     # Each path's markets: grid prices (unless agreed), Bitcoin.

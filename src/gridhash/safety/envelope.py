@@ -479,7 +479,7 @@ def envelope_arrays(
     line_cap = np.where(line_in_service, inputs.line_capacity_mw, 0.0)
     offtake_cap = offtake_caps(inputs, line_cap)
     house = inputs.house_load_mw
-    import_cap = import_cap_mw(house, line_cap)
+    import_cap = import_cap_mw(house, line_cap, inputs.import_limit_mw)
 
     # Mining ---------------------------------------------------------------------------
     allowed_out = cap.sum(axis=-2)

@@ -9,7 +9,7 @@ the ``safety`` part in :mod:`gridhash.scenario.safety`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import field_validator, model_validator
 
@@ -120,8 +120,10 @@ class Plant(Model):
     name: str = field("Name of the plant.", min_length=1)
     units: list[Unit] = field("The generating units.", min_length=1)
     house_load_mw: SeriesSpec = field(
-        "The plant's own consumption (cooling pumps, safety systems), served first: "
-        "from its own generation or imported over the lines.",
+        "The whole site's own consumption with every unit shut down (cooling pumps, "
+        "safety systems, common site loads), served first: from its own generation, "
+        "imported over the lines or, with a safety part, from the diesel generators. "
+        "A unit's own use at power is not included: its net capacity already excludes it.",
         unit="MW",
         series=True,
         default=0.0,
@@ -172,6 +174,19 @@ class Grid(Model):
         "generation does not cover it.",
         unit="USD/MWh",
         series=True,
+    )
+    imports_allowed: bool = field(
+        "Whether the plant can import energy over its lines at all (false: house load "
+        "comes only from its own generation or the diesel generators).",
+        default=True,
+    )
+    import_cap_mw: SeriesSpec | None = field(
+        "Most the plant may import in an hour, on top of the lines' capacity and the "
+        "house load (none: no cap beyond those).",
+        unit="MW",
+        series=True,
+        default=None,
+        ge=0,
     )
     unserved_penalty_usd_per_mwh: FiniteFloat = field(
         "Penalty per MWh of firm obligation not served (value of lost load); must exceed "
@@ -267,10 +282,33 @@ class Site(Model):
         "The site's demand-response programme (none if unset).", default=None)
 
 
-class FleetEntry(Model):
-    """A class of miners: one ASIC model from the catalogue, a count, at a site."""
+class MinerModel(Model):
+    """An ASIC model defined by the scenario from its data sheet.
 
-    model: str = field("ASIC model name, as in `gridhash economics --catalogue`.", min_length=1)
+    Used exactly like a catalogue model (fleets, `gridhash economics`, the
+    candidates of `gridhash size`, the risk sweep); its name may not be the
+    name of a catalogue model (case and spacing ignored).
+    """
+
+    name: str = field("Model name, used by `mining.fleet[].model`.", min_length=1)
+    hashrate_th_s: FiniteFloat = field("Nameplate hashrate.", unit="TH/s", gt=0)
+    power_w: FiniteFloat = field("Nameplate power at the wall.", unit="W", gt=0)
+    price_usd: FiniteFloat = field("Price of one machine.", unit="USD", ge=0)
+    release: date | None = field(
+        "Release date; `gridhash size` offers the model only if it is released by the "
+        "start of the horizon (none: taken as available).",
+        default=None,
+    )
+    source: str = field("Where the figures come from (data sheet, quote, date).", min_length=1)
+
+
+class FleetEntry(Model):
+    """A class of miners: one ASIC model (catalogue or `mining.models`), a count, at a site."""
+
+    model: str = field(
+        "ASIC model name, as in `gridhash economics --catalogue` or `mining.models`.",
+        min_length=1,
+    )
     count: int = field("Number of machines.", ge=0)
     site: str = field("Name of the site hosting them.", min_length=1)
     name: str | None = field(
@@ -286,6 +324,10 @@ class Mining(Model):
     """The mining load: sites, fleet, and what running it costs."""
 
     sites: list[Site] = field("Mining sites.", default_factory=list)
+    models: list[MinerModel] = field(
+        "ASIC models defined here from their data sheets, beside the packaged catalogue.",
+        default_factory=list,
+    )
     fleet: list[FleetEntry] = field("Classes of miners.", default_factory=list)
     cooling_overhead: FiniteFloat = field(
         "Cooling and auxiliary power per unit of ASIC power.", unit="fraction", default=0.05, ge=0
@@ -305,6 +347,11 @@ class Mining(Model):
     @classmethod
     def _unique_sites(cls, v: list[Site]) -> list[Site]:
         return _unique(v, "site")
+
+    @field_validator("models")
+    @classmethod
+    def _unique_models(cls, v: list[MinerModel]) -> list[MinerModel]:
+        return _unique(v, "model")
 
     @model_validator(mode="after")
     def _fleet_at_known_sites(self) -> Mining:
@@ -406,6 +453,7 @@ SCENARIO_PARTS: tuple[type[Model], ...] = (
     Mining,
     Site,
     DemandResponse,
+    MinerModel,
     FleetEntry,
     Bitcoin,
     FileSeries,

@@ -75,6 +75,9 @@ class Inputs:
     site_dr_codes: np.ndarray  # (S, T) int8
     site_dr_availability_usd: np.ndarray  # (S, T)
     site_dr_energy_usd: np.ndarray  # (S, T)
+    # imports: most the plant may import each hour beyond the lines and house load
+    # (grid.imports_allowed / grid.import_cap_mw); None: no such cap
+    import_limit_mw: np.ndarray | None = None  # (T,)
 
     @property
     def hours(self) -> int:
@@ -143,6 +146,30 @@ class _Resolver:
         return window_mask(windows, self.index, field=path, source=self.loaded.source)
 
 
+def scenario_models(loaded: LoadedScenario) -> dict[str, AsicModel]:
+    """The ASIC models a scenario can use: the catalogue and its ``mining.models``.
+
+    Raises
+    ------
+    ScenarioError
+        If a ``mining.models`` name is a catalogue model's; the message names both.
+    """
+    from gridhash.bitcoin.catalogue import user_model, with_user_models
+    from gridhash.errors import CatalogueError, ScenarioError
+
+    user = loaded.scenario.mining.models
+    try:
+        return with_user_models([
+            user_model(m.name, hashrate_th=m.hashrate_th_s, power_w=m.power_w,
+                       price_usd=m.price_usd, source=m.source, release=m.release)
+            for m in user
+        ])
+    except CatalogueError as exc:
+        i = next(k for k, m in enumerate(user) if m.name == exc.value)
+        raise ScenarioError(exc.detail, value=exc.value, expected=exc.expected,
+                            source=loaded.source, field=f"mining.models[{i}].name") from None
+
+
 def resolve(loaded: LoadedScenario) -> Inputs:
     """Resolve every series, window and catalogue reference of a loaded scenario."""
     from gridhash.bitcoin.catalogue import get_model
@@ -194,6 +221,11 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         line_cap[i] = line.capacity_mw
         line_cap[i, r.windows(line.outages, f"grid.lines[{i}].outages")] = 0.0
     line_offtake = np.array([names.index(line.serves) for line in g.lines], dtype=np.int64)
+    import_limit = None
+    if not g.imports_allowed:
+        import_limit = np.zeros(T)
+    elif g.import_cap_mw is not None:
+        import_limit = r.series(g, "import_cap_mw", "grid")
 
     # mining -----------------------------------------------------------------
     m = sc.mining
@@ -206,10 +238,11 @@ def resolve(loaded: LoadedScenario) -> Inputs:
     dr_codes, dr_avail, dr_energy = _demand_response(loaded, r, site_cap, names,
                                                      np.array(price).reshape(len(price), T))
     site_cap[dr_codes != 0] = 0.0
+    known = scenario_models(loaded) if m.models else None
     models = []
     for i, e in enumerate(m.fleet):
         try:
-            models.append(get_model(e.model))
+            models.append(get_model(e.model, known))
         except CatalogueError as exc:  # re-anchor it to the scenario's field
             raise ScenarioError(
                 exc.detail,
@@ -262,6 +295,7 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         site_dr_codes=dr_codes,
         site_dr_availability_usd=dr_avail,
         site_dr_energy_usd=dr_energy,
+        import_limit_mw=import_limit,
     )
 
 
