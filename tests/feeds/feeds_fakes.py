@@ -194,6 +194,7 @@ class FakeCore(FakeService):
         super().__init__(**kw)
         self.chain, self.v28, self.ibd = chain, v28, ibd
         self.max_stats_batches = max_stats_batches  # then the node stops answering
+        self.busy = 0  # answer this many requests "Work queue depth exceeded" first
         self.stats_batches = 0
         self.dead = False
         self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -272,6 +273,9 @@ class FakeCore(FakeService):
             if self.max_stats_batches is not None and self.stats_batches > self.max_stats_batches:
                 self.dead = True
                 return None
+        if self.busy > 0:
+            self.busy -= 1
+            return 500 if self.busy % 2 else 503, {}, b"Work queue depth exceeded"
         if headers.get("authorization") != self.auth:
             return 401, {"www-authenticate": 'Basic realm="jsonrpc"'}, b""
         if method != "POST":
