@@ -43,6 +43,7 @@ class Chain:
     pruneheight: int = 0
     times: list[int] = field(init=False)
     fees: list[int] = field(init=False)
+    _heights: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         rng = np.random.default_rng(self.seed)
@@ -55,15 +56,13 @@ class Chain:
             times.append(t - 1200 if h % 7 == 3 else t)
         self.times = times
         self.fees = [int(x) for x in rng.integers(1_000_000, 90_000_000, self.n)]
+        self._heights = {self.hash(h): h for h in range(self.n)}
 
     def hash(self, h: int) -> str:
         return hashlib.sha256(f"block{h}".encode()).hexdigest()
 
     def height_of(self, hx: str) -> int | None:
-        for h in range(self.n):
-            if self.hash(h) == hx:
-                return h
-        return None
+        return self._heights.get(hx)
 
     def mediantime(self, h: int) -> int:
         return int(statistics.median(self.times[max(0, h - 10): h + 1]))

@@ -214,7 +214,7 @@ def test_fetch_network_in_process_with_small_batches(tmp_path: Path) -> None:
     with FakeCore(chain) as node:
         rpc = CoreRpc(node.url.replace("http://", "http://alice:s3cret@"), concurrency=1)
         with rpc:
-            fetch_network(rpc, hour_range(START, END), tmp_path / "s.parquet", batch=7)
+            fetch_network(rpc, hour_range(START, END), tmp_path / "s.parquet", batch=50)
     check_equal(read_series(tmp_path / "s.parquet")[0], expected(chain))
 
 

@@ -23,11 +23,11 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from gridhash.feeds.blocks import Block, Tip
 from gridhash.feeds.errors import FeedError
-from gridhash.feeds.http import RetryPolicy, client, request
-from gridhash.feeds.store import library_versions, redact_url
+from gridhash.feeds.http import Connection, RetryPolicy, request
+from gridhash.feeds.store import redact_url
 
 if TYPE_CHECKING:
-    import httpx
+    pass
 
 #: Calls per JSON-RPC batch.
 BATCH = 100
@@ -68,7 +68,7 @@ def read_cookie(path: Path) -> tuple[str, str]:
     return user, password
 
 
-class CoreRpc:
+class CoreRpc(Connection):
     """A JSON-RPC connection to one Bitcoin Core node (see the module doc)."""
 
     source = "core"
@@ -87,25 +87,8 @@ class CoreRpc:
             auth = None
         host = parts.hostname + (f":{parts.port}" if parts.port else "")
         self._endpoint = urlunsplit((parts.scheme, host, parts.path or "/", "", ""))
-        self.url = redact_url(url)
-        self.policy = policy or RetryPolicy()
-        self.concurrency = max(1, concurrency)
-        self._http: httpx.Client = client(self.policy, auth=auth)
+        super().__init__(url, policy, concurrency, auth=auth)
         self._ids = 0
-
-    def close(self) -> None:
-        """Close the HTTP connections."""
-        self._http.close()
-
-    def __enter__(self) -> CoreRpc:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def libraries(self) -> dict[str, str]:
-        """The client libraries used (for the provenance)."""
-        return library_versions("httpx")
 
     # -- JSON-RPC ---------------------------------------------------------------------
 
