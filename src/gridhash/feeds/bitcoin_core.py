@@ -18,16 +18,13 @@ import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from gridhash.feeds.blocks import Block, Tip
 from gridhash.feeds.errors import FeedError
 from gridhash.feeds.http import Connection, RetryPolicy, request
 from gridhash.feeds.store import redact_url
-
-if TYPE_CHECKING:
-    pass
 
 #: Calls per JSON-RPC batch.
 BATCH = 100

@@ -17,15 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gridhash.feeds.blocks import Block, Tip
 from gridhash.feeds.errors import FeedError
 from gridhash.feeds.http import Connection, RetryPolicy, request
 from gridhash.feeds.store import redact_url
-
-if TYPE_CHECKING:
-    pass
 
 #: Blocks per page that every version of the API returns at least (newer: 15).
 PAGE = 10
