@@ -149,9 +149,9 @@ def read_hashprice(path: Path) -> pd.Series:
     value column). [USD/PH/day]"""
     import pandas as pd
 
-    from gridhash.history.series import _read
+    from gridhash.history.series import read_table
 
-    t = _read(path)
+    t = read_table(path)
     col = "hashprice_usd_per_ph_day"
     if col not in t.columns:
         nums = [c for c in t.columns if pd.api.types.is_numeric_dtype(t[c])]
