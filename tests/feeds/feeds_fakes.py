@@ -105,7 +105,7 @@ class FakeService:
     """A loopback HTTP server answering with :meth:`handle` until stopped."""
 
     def __init__(self, host: str = "127.0.0.1", *, max_requests: int = 20000,
-                 lifetime_s: float = 60.0) -> None:
+                 lifetime_s: float = 300.0) -> None:
         svc = self
         self.requests = 0
         self.max_requests = max_requests
