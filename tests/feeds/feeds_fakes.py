@@ -43,6 +43,7 @@ class Chain:
     pruneheight: int = 0
     times: list[int] = field(init=False)
     fees: list[int] = field(init=False)
+    _heights: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         rng = np.random.default_rng(self.seed)
@@ -55,15 +56,13 @@ class Chain:
             times.append(t - 1200 if h % 7 == 3 else t)
         self.times = times
         self.fees = [int(x) for x in rng.integers(1_000_000, 90_000_000, self.n)]
+        self._heights = {self.hash(h): h for h in range(self.n)}
 
     def hash(self, h: int) -> str:
         return hashlib.sha256(f"block{h}".encode()).hexdigest()
 
     def height_of(self, hx: str) -> int | None:
-        for h in range(self.n):
-            if self.hash(h) == hx:
-                return h
-        return None
+        return self._heights.get(hx)
 
     def mediantime(self, h: int) -> int:
         return int(statistics.median(self.times[max(0, h - 10): h + 1]))
@@ -106,7 +105,7 @@ class FakeService:
     """A loopback HTTP server answering with :meth:`handle` until stopped."""
 
     def __init__(self, host: str = "127.0.0.1", *, max_requests: int = 20000,
-                 lifetime_s: float = 60.0) -> None:
+                 lifetime_s: float = 300.0) -> None:
         svc = self
         self.requests = 0
         self.max_requests = max_requests
@@ -194,6 +193,7 @@ class FakeCore(FakeService):
         super().__init__(**kw)
         self.chain, self.v28, self.ibd = chain, v28, ibd
         self.max_stats_batches = max_stats_batches  # then the node stops answering
+        self.busy = 0  # answer this many requests "Work queue depth exceeded" first
         self.stats_batches = 0
         self.dead = False
         self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -272,6 +272,9 @@ class FakeCore(FakeService):
             if self.max_stats_batches is not None and self.stats_batches > self.max_stats_batches:
                 self.dead = True
                 return None
+        if self.busy > 0:
+            self.busy -= 1
+            return 500 if self.busy % 2 else 503, {}, b"Work queue depth exceeded"
         if headers.get("authorization") != self.auth:
             return 401, {"www-authenticate": 'Basic realm="jsonrpc"'}, b""
         if method != "POST":

@@ -124,6 +124,21 @@ def test_pruned_block_error_object_from_getblockstats(tmp_path: Path) -> None:
             rpc.blocks([5])
 
 
+def test_busy_node_is_retried_with_backoff(tmp_path: Path) -> None:
+    chain = Chain()
+    with FakeCore(chain) as node:
+        node.busy = 4  # "Work queue depth exceeded", as HTTP 503 and 500
+        rpc = CoreRpc(node.url.replace("http://", "http://alice:s3cret@"),
+                      policy=RetryPolicy(retries=5, backoff_s=0.01))
+        with rpc:
+            assert rpc.tip().height == chain.n - 1
+        node.busy = 10
+        rpc = CoreRpc(node.url.replace("http://", "http://alice:s3cret@"),
+                      policy=RetryPolicy(retries=2, backoff_s=0.01))
+        with rpc, pytest.raises(Exception, match=r"work queue stays full|cannot get"):
+            rpc.tip()
+
+
 def test_range_beyond_the_tip(tmp_path: Path) -> None:
     with FakeCore(Chain()) as node:
         err = _fails(tmp_path, node.url.replace("http://", "http://alice:s3cret@"),
@@ -199,7 +214,7 @@ def test_fetch_network_in_process_with_small_batches(tmp_path: Path) -> None:
     with FakeCore(chain) as node:
         rpc = CoreRpc(node.url.replace("http://", "http://alice:s3cret@"), concurrency=1)
         with rpc:
-            fetch_network(rpc, hour_range(START, END), tmp_path / "s.parquet", batch=7)
+            fetch_network(rpc, hour_range(START, END), tmp_path / "s.parquet", batch=50)
     check_equal(read_series(tmp_path / "s.parquet")[0], expected(chain))
 
 

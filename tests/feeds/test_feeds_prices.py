@@ -49,6 +49,13 @@ def test_mempool_historical_price(tmp_path: Path) -> None:
     assert list(frame["price_usd"]) == [91000, 92000, 92000, 93000]
 
 
+def test_price_range_in_the_future_is_refused(tmp_path: Path) -> None:
+    res = run_cli("fetch", "btc-price", "--start", "2025-01-01", "--end", "2999-01-01",
+                  "--out", str(tmp_path / "p.parquet"))
+    assert res.exit_code == 2 and "ends in the future" in res.stderr
+    assert not (tmp_path / "p.parquet").exists()
+
+
 def test_price_source_without_a_price_for_the_first_hour(tmp_path: Path) -> None:
     with FakeMempool(Chain(n=10), prices={T0 + 7200: 1.0}, throttle_every=0) as api:
         res = run_cli("fetch", "btc-price", "--source", "mempool", "--url", api.url,

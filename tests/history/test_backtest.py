@@ -82,6 +82,23 @@ def test_day_ahead_plan_loses_against_perfect_foresight(tmp_path: Path) -> None:
     assert (plan["btc_price_usd"] == price).all()  # settled at the realized price
 
 
+def test_dated_windows_outside_the_period_are_left_out_and_listed(tmp_path: Path) -> None:
+    data = tiny_scenario()
+    data["plant"]["units"][0]["outages"] = [
+        {"start": "2027-01-01T00:00:00Z", "hours": 100, "reason": "another year"},
+        {"start": "2025-01-01T10:00:00Z", "hours": 5, "reason": "inside the period"}]
+    scenario = write_scenario(tmp_path, data)
+    out = tmp_path / "bt"
+    res = run_cli("backtest", str(scenario), "--start", START, "--end", "2025-01-03",
+                  "--history", str(_history(tmp_path)), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert "1 dated window(s)" in res.stdout
+    doc = json.loads((out / "backtest.json").read_text())
+    assert doc["windows_left_out"] == ["plant.units[0].outages[0] (2027-01-01T00:00Z, 100 h)"]
+    hourly = pd.read_parquet(out / "hourly.parquet")
+    assert (hourly["unit:U1"].iloc[10:15] == 0).all()  # the outage inside still holds
+
+
 def test_day_ahead_persistence_forecast() -> None:
     v = np.arange(72, dtype=float)
     idx = pd.date_range("2025-01-01T05:00Z", periods=72, freq="h")

@@ -3,9 +3,10 @@
 Calls ``getblockchaininfo`` (tip, pruning), ``getblockhash`` and ``getblockheader``
 (time, median time, difficulty; headers survive pruning) and ``getblockstats``
 with ``height``, ``time``, ``subsidy`` and ``totalfee`` (satoshis), in JSON-RPC
-batches of :data:`BATCH` calls, at most ``concurrency`` batches in flight
-(Bitcoin Core serves ``-rpcthreads`` = 4 by default and queues ``-rpcworkqueue``
-= 16).  Requests use the JSON-RPC 2.0 envelope; replies in either envelope are
+batches of :data:`BATCH` calls, at most ``concurrency`` batches in flight (keep
+it within the node's ``-rpcthreads`` and ``-rpcworkqueue``; a full queue answers
+HTTP 503, older versions 500, with "Work queue depth exceeded"; either is retried
+with backoff).  Requests use the JSON-RPC 2.0 envelope; replies in either envelope are
 read (nodes before v28 answer in the 1.0 style, with HTTP 500 for a failed
 single call).  Credentials come from the URL (``http://USER:PASS@HOST:PORT``) or
 from the node's ``.cookie`` file; they never reach a file or a message.
@@ -17,16 +18,13 @@ import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from gridhash.feeds.blocks import Block, Tip
 from gridhash.feeds.errors import FeedError
-from gridhash.feeds.http import RetryPolicy, client, request
-from gridhash.feeds.store import library_versions, redact_url
-
-if TYPE_CHECKING:
-    import httpx
+from gridhash.feeds.http import Connection, RetryPolicy, request
+from gridhash.feeds.store import redact_url
 
 #: Calls per JSON-RPC batch.
 BATCH = 100
@@ -38,6 +36,10 @@ RPC_IN_WARMUP = -28  # the node is still starting: worth retrying
 RPC_METHOD_NOT_FOUND = -32601
 
 STATS = ["height", "time", "subsidy", "totalfee"]
+
+
+class _BusyError(Exception):
+    """The node's work queue is full (a plain-text HTTP 500 or 503)."""
 
 
 class RpcError(Exception):
@@ -63,7 +65,7 @@ def read_cookie(path: Path) -> tuple[str, str]:
     return user, password
 
 
-class CoreRpc:
+class CoreRpc(Connection):
     """A JSON-RPC connection to one Bitcoin Core node (see the module doc)."""
 
     source = "core"
@@ -82,25 +84,8 @@ class CoreRpc:
             auth = None
         host = parts.hostname + (f":{parts.port}" if parts.port else "")
         self._endpoint = urlunsplit((parts.scheme, host, parts.path or "/", "", ""))
-        self.url = redact_url(url)
-        self.policy = policy or RetryPolicy()
-        self.concurrency = max(1, concurrency)
-        self._http: httpx.Client = client(self.policy, auth=auth)
+        super().__init__(url, policy, concurrency, auth=auth)
         self._ids = 0
-
-    def close(self) -> None:
-        """Close the HTTP connections."""
-        self._http.close()
-
-    def __enter__(self) -> CoreRpc:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def libraries(self) -> dict[str, str]:
-        """The client libraries used (for the provenance)."""
-        return library_versions("httpx")
 
     # -- JSON-RPC ---------------------------------------------------------------------
 
@@ -115,15 +100,20 @@ class CoreRpc:
             Wrong credentials, a refused or unreachable node, a reply that is not
             JSON-RPC.
         """
+        import time
+
         for attempt in range(self.policy.retries + 1):
             try:
                 return self._batch_once(calls)
             except RpcError as exc:
                 if exc.code != RPC_IN_WARMUP or attempt == self.policy.retries:
                     raise
-                import time
-
-                time.sleep(self.policy.wait(attempt))
+            except _BusyError:
+                if attempt == self.policy.retries:
+                    raise FeedError("the node's RPC work queue stays full", source=self.url,
+                                    expected="fewer requests in flight (--concurrency) or a "
+                                    "larger -rpcworkqueue on the node") from None
+            time.sleep(self.policy.wait(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def call(self, method: str, *params: Any) -> Any:
@@ -150,6 +140,8 @@ class CoreRpc:
         try:
             reply = resp.json()
         except ValueError:
+            if "work queue depth exceeded" in resp.text.lower():
+                raise _BusyError() from None
             raise FeedError(
                 f"the node answered HTTP {resp.status_code} without JSON: "
                 f"{resp.text[:120]!r}", source=self.url,

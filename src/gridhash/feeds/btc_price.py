@@ -108,6 +108,9 @@ def fetch_btc_price(source: str, base: str, rng: HourRange, out: Path, *,
     if source not in SOURCES:
         raise FeedError("unknown price source", field="--source", value=source,
                         expected=" or ".join(SOURCES))
+    if rng.end > pd.Timestamp.now(tz="UTC").ceil("h"):
+        raise FeedError("the range ends in the future", field="--end", value=stamp(rng.end),
+                        expected="an --end no later than the current hour")
     by_time = (_coinbase if source == "coinbase" else _mempool)(base, rng, policy)
     idx = rng.index()
     unix = idx.as_unit("s").asi8

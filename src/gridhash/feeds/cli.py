@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -46,7 +46,7 @@ def bitcoin(
     from gridhash.feeds.blocks import fetch_network
     from gridhash.feeds.errors import FeedError
     from gridhash.feeds.http import RetryPolicy
-    from gridhash.feeds.store import hour_range, stamp
+    from gridhash.feeds.store import HourRange, hour_range
 
     rng = hour_range(start, end)
     policy = RetryPolicy(retries=retries)
@@ -61,8 +61,19 @@ def bitcoin(
     else:
         raise FeedError("unknown source", field="--source", value=source,
                         expected="core or mempool")
-    with src:
-        prov = fetch_network(src, rng, out, progress=lambda t: _say(f"  to {stamp(t)}"))
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    err = Console(stderr=True)
+    with src, Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), console=err, transient=True,
+                       disable=not err.is_terminal) as bar:
+        task = bar.add_task("hours", total=rng.hours)
+
+        def advance(t: Any) -> None:  # t: the hour the file is now complete up to
+            bar.update(task, completed=HourRange(rng.start, t).hours)
+
+        prov = fetch_network(src, rng, out, progress=advance)
     _say(f"wrote {out}: {prov['rows']} new hour(s), complete until {prov['complete_until']}")
 
 

@@ -65,6 +65,36 @@ def retry_after_s(response: httpx.Response) -> float | None:
     return max(when.timestamp() - time.time(), 0.0)
 
 
+class Connection:
+    """An HTTP connection to one service: ``url`` (shown), ``policy``, ``concurrency``;
+    closes its client on exit."""
+
+    def __init__(self, url: str, policy: RetryPolicy | None, concurrency: int,
+                 **client_kwargs: Any) -> None:
+        from gridhash.feeds.store import redact_url
+
+        self.url = redact_url(url)
+        self.policy = policy or RetryPolicy()
+        self.concurrency = max(1, concurrency)
+        self._http: httpx.Client = client(self.policy, **client_kwargs)
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._http.close()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def libraries(self) -> dict[str, str]:
+        """The client libraries used (for the provenance)."""
+        from gridhash.feeds.store import library_versions
+
+        return library_versions("httpx")
+
+
 def client(policy: RetryPolicy, **kwargs: Any) -> httpx.Client:
     """An httpx client with the policy's timeout (redirects followed)."""
     import httpx

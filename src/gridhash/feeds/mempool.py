@@ -17,21 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gridhash.feeds.blocks import Block, Tip
 from gridhash.feeds.errors import FeedError
-from gridhash.feeds.http import RetryPolicy, client, request
-from gridhash.feeds.store import library_versions, redact_url
-
-if TYPE_CHECKING:
-    import httpx
+from gridhash.feeds.http import Connection, RetryPolicy, request
+from gridhash.feeds.store import redact_url
 
 #: Blocks per page that every version of the API returns at least (newer: 15).
 PAGE = 10
 
 
-class MempoolApi:
+class MempoolApi(Connection):
     """A mempool.space-compatible API at ``base`` (see the module doc)."""
 
     source = "mempool"
@@ -42,24 +39,7 @@ class MempoolApi:
             raise FeedError("not an HTTP URL", field="--url", value=redact_url(base),
                             expected="the API's base URL, e.g. https://mempool.space")
         self.base = base.rstrip("/")
-        self.url = redact_url(self.base)
-        self.policy = policy or RetryPolicy()
-        self.concurrency = max(1, concurrency)
-        self._http: httpx.Client = client(self.policy)
-
-    def close(self) -> None:
-        """Close the HTTP connections."""
-        self._http.close()
-
-    def __enter__(self) -> MempoolApi:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def libraries(self) -> dict[str, str]:
-        """The client libraries used (for the provenance)."""
-        return library_versions("httpx")
+        super().__init__(self.base, policy, concurrency)
 
     def get(self, path: str, **params: Any) -> Any:
         """GET ``path`` (JSON, or text for a bare number)."""

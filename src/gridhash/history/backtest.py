@@ -59,9 +59,11 @@ class Backtest:
 
 
 def _clip_windows(obj: Any, a: pd.Timestamp, b: pd.Timestamp, path: str,
-                  left: list[str]) -> Any:
-    """``obj`` without list items that have ``start``/``hours`` and lie wholly outside
-    ``[a, b)`` (outages, safety events of another year); ``left`` names them."""
+                  left: list[str], origin: pd.Timestamp) -> Any:
+    """``obj`` without the list items that have a ``start`` (or an ``hour`` from the
+    scenario's own start ``origin``) and lie wholly outside ``[a, b)``: outages and
+    safety events of another year; ``left`` names them.  An item given by ``hour`` is
+    kept at its absolute time (``start``), not moved into the period."""
     import pandas as pd
     from pydantic import BaseModel
 
@@ -69,21 +71,30 @@ def _clip_windows(obj: Any, a: pd.Timestamp, b: pd.Timestamp, path: str,
         update = {}
         for name in type(obj).model_fields:
             value = getattr(obj, name)
-            new = _clip_windows(value, a, b, f"{path}.{name}" if path else name, left)
+            new = _clip_windows(value, a, b, f"{path}.{name}" if path else name, left, origin)
             if new is not value:
                 update[name] = new
         return obj.model_copy(update=update) if update else obj
     if isinstance(obj, list):
         out, changed = [], False
         for i, item in enumerate(obj):
-            start, hours = getattr(item, "start", None), getattr(item, "hours", None)
-            if start is not None and isinstance(hours, int):
+            fields = getattr(type(item), "model_fields", {})
+            start = getattr(item, "start", None) if "start" in fields else None
+            offset = getattr(item, "hour", None) if "hour" in fields else None
+            if start is None and isinstance(offset, int) and "start" in fields:
+                start = origin + pd.Timedelta(hours=offset)
+                item = item.model_copy(update={"start": start.to_pydatetime(), "hour": None})
+                changed = True
+            if start is not None:
                 s = pd.Timestamp(start)
-                if s + pd.Timedelta(hours=hours) <= a or s >= b:
-                    left.append(f"{path}[{i}] ({s:%Y-%m-%dT%H:%MZ}, {hours} h)")
+                hours = getattr(item, "hours", None)
+                span = pd.Timedelta(hours=hours if isinstance(hours, int) else 1)
+                if s + span <= a or s >= b:
+                    left.append(f"{path}[{i}] ({s:%Y-%m-%dT%H:%MZ}"
+                                + (f", {hours} h)" if isinstance(hours, int) else ")"))
                     changed = True
                     continue
-            new = _clip_windows(item, a, b, f"{path}[{i}]", left)
+            new = _clip_windows(item, a, b, f"{path}[{i}]", left, origin)
             changed |= new is not item
             out.append(new)
         return out if changed else obj
@@ -97,8 +108,10 @@ def with_series(loaded: LoadedScenario, index: pd.DatetimeIndex, h: History,
     price, key ``price_usd_per_mwh``) inline; dated windows outside it left out."""
     sc = loaded.scenario
     dropped: list[str] = []
-    sc = _clip_windows(sc, index[0], index[-1] + (index[1] - index[0] if len(index) > 1
-                                                  else _hour()), "", dropped)
+    import pandas as pd
+
+    sc = _clip_windows(sc, index[0], index[-1] + _hour(), "", dropped,
+                       pd.Timestamp(sc.horizon.start))
     if left is not None:
         left.extend(dropped)
     btc: dict[str, Any] = {k: values[k].tolist() for k in BITCOIN_COLUMNS if k in values}
@@ -136,9 +149,9 @@ def read_hashprice(path: Path) -> pd.Series:
     value column). [USD/PH/day]"""
     import pandas as pd
 
-    from gridhash.history.series import _read
+    from gridhash.history.series import read_table
 
-    t = _read(path)
+    t = read_table(path)
     col = "hashprice_usd_per_ph_day"
     if col not in t.columns:
         nums = [c for c in t.columns if pd.api.types.is_numeric_dtype(t[c])]

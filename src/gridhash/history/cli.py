@@ -72,6 +72,10 @@ def backtest_command(
          f"{da['btc_mined']:.4f} BTC (day-ahead plan)")
     _say(f"  net (revenue − costs) {pf['net_usd']:,.0f} vs {da['net_usd']:,.0f} USD: the "
          f"day-ahead plan gives up {gap['net_usd']:,.0f} USD")
+    if doc["windows_left_out"]:
+        left = doc["windows_left_out"]
+        _say(f"  note: {len(left)} dated window(s) of the scenario lie outside the period and "
+             f"were left out (listed in backtest.json), e.g. {left[0]}")
     _say(f"wrote {folder / 'report.html'}, {folder / 'backtest.json'}")
 
 

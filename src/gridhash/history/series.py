@@ -51,7 +51,8 @@ class History:
         return next(f["file"] for f in self.files if column in f["columns"])
 
 
-def _read(path: Path) -> pd.DataFrame:
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV or Parquet table indexed by its time column (UTC), each time once."""
     import pandas as pd
 
     if not path.is_file():
@@ -93,7 +94,7 @@ def load_history(paths: list[Path], index: pd.DatetimeIndex | None = None) -> Hi
                            expected="--history FILE (repeat for several)")
     frames, files, owner = [], [], {}
     for path in paths:
-        t = _read(path)
+        t = read_table(path)
         for c in t.columns:
             if c in owner:
                 raise HistoryError(f"column {c!r} is in two history files", source=str(path),

@@ -138,7 +138,8 @@ def fit_grid_price(prices_usd_per_mwh: NDArray[np.float64], index: Any, *,
     by OLS, with ``θ_y`` the day of the year and ``θ_d`` the local hour as angles
     (the annual terms only with ≥ 300 days of history).  To first order
     ``log(1 + A cos(θ − φ)) ≈ A cos(θ − φ)``, so the amplitudes are
-    ``sqrt(a² + b²)`` and the peaks ``atan2(b, a)``; ``mean = e^c``; the weekend
+    ``sqrt(a² + b²)`` and the peaks ``atan2(b, a)``; ``mean = e^(c + s²/2)`` with ``s``
+    the residual's SD (the AR(1) multiplier has mean one); the weekend
     factor ``e^w``.  ``ε`` gives the AR(1)'s ``log_sd`` and half-life.  Prices
     ≤ 0 are raised to 1 % of the median first (``clipped_hours``).
 
@@ -188,7 +189,9 @@ def fit_grid_price(prices_usd_per_mwh: NDArray[np.float64], index: Any, *,
     a_d, b_d, w = b
     fit = ar1(np.asarray(res.resid))
     return {
-        "mean_usd_per_mwh": float(math.exp(c)),
+        # GridPriceAR1 multiplies the shape by a mean-one lognormal: the shape is the
+        # mean, e^(c + s²/2), not the median e^c.
+        "mean_usd_per_mwh": float(math.exp(c + 0.5 * fit["sd"] ** 2)),
         "seasonal_amplitude": float(min(math.hypot(a_s, b_s), MAX_AMPLITUDE)),
         "peak_day": float(math.atan2(b_s, a_s) * 365.25 / (2 * math.pi) % 365.25),
         "daily_amplitude": float(min(math.hypot(a_d, b_d), MAX_AMPLITUDE)),
