@@ -143,6 +143,7 @@ def test_tasks_cover_every_path_once_with_small_tasks_last(n: int, slots: int) -
         assert len(tasks) >= min(n // BLOCK_PATHS, 4 * slots)  # every worker gets work
 
 
+@pytest.mark.slow
 def test_dask_cluster_over_tcp_gives_identical_results(znpp) -> None:
     from dask.distributed import LocalCluster
 
@@ -155,6 +156,7 @@ def test_dask_cluster_over_tcp_gives_identical_results(znpp) -> None:
     pd.testing.assert_frame_equal(remote, local)
 
 
+@pytest.mark.slow
 def test_local_workers_give_identical_results_and_get_the_allocator_settings(znpp) -> None:
     import os
 
