@@ -257,6 +257,6 @@ def test_cli_risk_writes_parquet_html_and_json(tmp_path: Path) -> None:
     assert set(summary["station_blackout"]) >= {"probability", "mean_hours_when_any"}
     assert "net_usd" in summary and "objective_usd" not in summary
     assert "penalty_usd:station_blackout" in summary["distributions"]
-    assert "p95: worst 5 % above" in page and "Net money" in page
+    assert "p95: worst 5 % above" in page and "net money (revenue − costs)" in page
     bad = run_cli("risk", "znpp", "--paths", "2", "--agreement", "nope", "--out", str(tmp_path))
     assert bad.exit_code == 2 and "unknown agreement" in bad.stderr
