@@ -9,6 +9,7 @@ must give the numbers the full computation gives, bit for bit where it can.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -108,6 +109,7 @@ def solve(batch: BatchProblem, **kw):
         return exc.reasons
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(sweep_like())
 def test_outputs_and_chunks_change_no_number(batch: BatchProblem) -> None:

@@ -136,8 +136,6 @@ def _hist(df: pd.DataFrame, key: str) -> go.Figure:
 
 def render_risk_html(scenario: str, df: pd.DataFrame, summary: dict[str, Any]) -> str:
     figures = [
-        _fan(df, "monthly_net_usd:", "Net money (revenue − costs), cumulative (fan over paths)",
-             "M USD", 1e6, True),
         _fan(df, "monthly_mining_revenue_usd:", "Mining revenue, cumulative (fan over paths)",
              "M USD", 1e6, True),
         _fan(df, "monthly_btc_price_usd:", "BTC price, monthly mean (fan over paths)", "USD",

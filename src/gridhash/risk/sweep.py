@@ -28,8 +28,8 @@ its one path), and:
   ``certified``, ``lp_hours``, ``btc_price_end_usd``;
 * ``party_revenue_usd:<party>`` with an agreement: grid sales and power sold to
   mining by entitlement, mining revenue by fleet ownership;
-* ``monthly_mining_revenue_usd:<YYYY-MM>``, ``monthly_net_usd:<YYYY-MM>`` and
-  ``monthly_btc_price_usd:<YYYY-MM>`` for the fan charts.
+* ``monthly_mining_revenue_usd:<YYYY-MM>`` and ``monthly_btc_price_usd:<YYYY-MM>``
+  for the fan charts.
 """
 
 from __future__ import annotations
@@ -262,8 +262,9 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
         }
 
     # Each path's markets: grid prices (unless agreed), Bitcoin.
-    paths["offtake_price"] = np.where(ctx.agreed_price[None, :, None], i.offtake_price[None],
-                                      rp.offtake_price)
+    paths["offtake_price"] = (np.where(ctx.agreed_price[None, :, None], i.offtake_price[None],
+                                       rp.offtake_price)
+                              if ctx.agreed_price.any() else rp.offtake_price)
     paths |= {k: getattr(rp, k) for k in ("difficulty", "subsidy_btc_per_block",
                                           "fees_btc_per_block", "btc_price_usd")}
     batch = run_batch(sub, ctx.unit_base, paths=paths, flags=flags, agreement=ctx.agreement,
@@ -275,13 +276,13 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
     if ctx.agreement is not None:
         for pid, v in acc.party_revenue_usd(ctx.agreement).items():
             cols[f"party_revenue_usd:{pid}"] = v
-    # Months of the horizon (YYYY-MM): the accounts' months, and the mean BTC price.
+    # Months of the horizon (YYYY-MM): mining revenue from the accounts (one line: its
+    # hourly values cost time), and the mean BTC price.
     _, start = acc.periods("month")
-    months, monthly = acc.by("month", ("mining_revenue_usd", "net_usd"))
+    months, monthly = acc.by("month", ("mining_revenue_usd",))
     price = np.add.reduceat(rp.btc_price_usd, start, axis=1) / np.diff(np.r_[start, T])
     for m, label in enumerate(months):
         cols[f"monthly_mining_revenue_usd:{label}"] = monthly["mining_revenue_usd"][:, m]
-        cols[f"monthly_net_usd:{label}"] = monthly["net_usd"][:, m]
         cols[f"monthly_btc_price_usd:{label}"] = price[:, m]
     return cols
 
