@@ -271,7 +271,8 @@ def solve_lp(
         constraints that cannot be met and the first hour each fails.
     presolve : bool, default True
         HiGHS's presolve.  Off for the fast path's window LPs (tens of hours),
-        where it costs more than it saves: 2.6 against 1.3 ms a window here.
+        where it costs more than it saves (benchmarks/README.md, "Figures behind
+        the code").
 
     Raises
     ------
