@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gridhash.scenario.arrays import ARRAYS
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -322,8 +324,8 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
 
 
 #: The per-unit arrays (units on the first axis) of ``Inputs`` and ``DispatchProblem``.
-_UNIT_FIELDS = ("unit_capacity_mw", "unit_available_mw", "unit_min_mw", "unit_ramp_up_mw",
-                "unit_ramp_down_mw", "unit_cost", "ramp_allowed")
+_UNIT_FIELDS = tuple(a.name for a in ARRAYS if a.dims.startswith("U")
+                     and {"inputs", "problem"} & set(a.stages))
 
 
 def _select_units(obj: Any, on: np.ndarray) -> Any:

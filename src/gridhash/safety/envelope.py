@@ -44,6 +44,7 @@ import numpy as np
 
 from gridhash.safety.rules import RuleSet
 from gridhash.safety.state import PlantState
+from gridhash.scenario.arrays import declare
 from gridhash.scenario.resolve import fleet_cap, offtake_caps
 from gridhash.scenario.safety import MODES
 from gridhash.scenario.series import hour_stamp
@@ -71,26 +72,15 @@ class Activation:
     condition: str  # the condition, or why
 
 
-@dataclass(frozen=True, eq=False)
+@declare("envelope", frozen=True, eq=False)
 class Envelope:
-    """The hourly operating envelope (see the module docstring)."""
+    """The hourly operating envelope (see the module docstring): its arrays from the table
+    (:mod:`gridhash.scenario.arrays`, stage ``envelope``), and how it came about."""
 
     index: pd.DatetimeIndex | None
     unit_names: tuple[str, ...]
-    unit_mode: np.ndarray  # (U, T) int, index into MODES
-    unit_cap_mw: np.ndarray  # (U, T)
-    unit_min_mw: np.ndarray  # (U, T)
-    ramp_allowed: np.ndarray  # (U, T) bool
-    line_in_service: np.ndarray  # (L, T) bool
-    offtake_cap_mw: np.ndarray  # (O, T) lines in service and demand
-    import_cap_mw: np.ndarray  # (T,)
-    diesel_cap_mw: np.ndarray  # (T,)
-    diesel_cost: float
-    blackout_penalty: float
-    mining_blocked: np.ndarray  # (T,) bool: a rule blocks mining
-    mining_cap_mw: np.ndarray  # (T,) what mining may draw in all (≤ the fleet)
-    max_output_mw: np.ndarray  # (T,) maximum net output: allowed generation − house load
-    restricted: np.ndarray  # (T,) bool: some rule, approach, start-up, runback or shed limits
+    diesel_cost: float  # [USD/MWh]
+    blackout_penalty: float  # [USD/MWh]
     margin_mw: float
     activations: tuple[Activation, ...]
     state: PlantState
@@ -317,7 +307,7 @@ def envelope_arrays(
     _apply_rules(req, inputs, rules, quantities, avail)
     mode = _unit_modes(req, inputs, rules, avail, outage_depth, initial_depth)
     cap, unit_min, ramp_ok = _unit_bounds(req, mode, avail, unit_min_mw,
-                                          inputs.unit_ramp_down_mw)
+                                          inputs.unit_ramp_down_mw_per_h)
     line_cap = np.where(line_in_service, inputs.line_capacity_mw, 0.0)
     offtake_cap = offtake_caps(inputs, line_cap)
     import_cap = np.minimum(inputs.house_load_mw, line_cap.sum(axis=-2))
@@ -446,7 +436,7 @@ def _apply_rules(req: _Required, inputs: Inputs, rules: RuleSet,
         for a in rule.actions:
             sel = (np.array([unit_pos[n] for n in a.units if n in unit_pos], dtype=np.int64)
                    if a.units else np.arange(U))
-            act = _Acting.of(r, a, sel, inputs.unit_ramp_down_mw)
+            act = _Acting.of(r, a, sel, inputs.unit_ramp_down_mw_per_h)
             req.restrict(r, act.active)
             if req.explain:
                 _explain_action(req, act, a, rule.name, cond_spec.text)
@@ -475,7 +465,8 @@ def _cut_output(req: _Required, act: _Acting, a: Action, inputs: Inputs, avail_m
                 rule: str, condition: str) -> None:
     """At most a fraction of capacity once due, ramping down to it at the ramp rate before."""
     r, sel, slow = act.r, act.sel, act.slow
-    f, cap_u, ramp_dn = a.max_output_fraction, inputs.unit_capacity_mw, inputs.unit_ramp_down_mw
+    f, cap_u = a.max_output_fraction, inputs.unit_capacity_mw
+    ramp_dn = inputs.unit_ramp_down_mw_per_h
     req.lower_cap(r, sel, act.active, f * cap_u[sel])
     steps = (act.due - r.hour)[act.before]
     req.lower_cap(r, slow, act.before, f * cap_u[slow] + ramp_dn[slow] * steps[:, None])
@@ -496,7 +487,7 @@ def _go_down(req: _Required, act: _Acting, a: Action, inputs: Inputs, rules: Rul
     """A mode (or deeper) once due; each mode on the way reached in time for the next
     step, output at zero before leaving power and ramping down to zero before that."""
     r, sel, slow, t, tr = act.r, act.sel, act.slow, act.r.hour, rules.transitions
-    ramp_dn = inputs.unit_ramp_down_mw
+    ramp_dn = inputs.unit_ramp_down_mw_per_h
     m = MODES.index(a.mode)
     req.raise_need(r, sel, act.active, m)
     off = 0
