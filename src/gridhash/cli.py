@@ -270,7 +270,8 @@ def risk(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from gridhash.report.risk import print_risk, write_risk
-    from gridhash.risk.sweep import summarise, sweep, tune_allocator
+    from gridhash.risk.allocator import tune_allocator
+    from gridhash.risk.sweep import summarise, sweep
     from gridhash.scenario.load import load_scenario
 
     if workers is not None and scheduler is not None:
@@ -333,8 +334,8 @@ def size(
     from rich.table import Table
 
     from gridhash.files import atomic_write_text
+    from gridhash.risk.allocator import tune_allocator
     from gridhash.risk.sizing import render_size_html, size_candidates, size_fleet
-    from gridhash.risk.sweep import tune_allocator
     from gridhash.scenario.load import load_scenario
     from gridhash.scenario.resolve import resolve
 

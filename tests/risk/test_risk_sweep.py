@@ -163,7 +163,8 @@ def test_local_workers_give_identical_results_and_get_the_allocator_settings(znp
     import dask
     from dask.distributed import Client
 
-    from gridhash.risk.sweep import ALLOCATOR_ENV, local_cluster
+    from gridhash.risk.allocator import ALLOCATOR_ENV
+    from gridhash.risk.cluster import local_cluster
 
     os.environ["MALLOC_TRIM_THRESHOLD_"] = "65536"  # as an earlier Dask nanny leaves it
     try:
@@ -186,7 +187,7 @@ def test_local_workers_give_identical_results_and_get_the_allocator_settings(znp
 def test_tune_allocator_on_glibc() -> None:
     import platform
 
-    from gridhash.risk.sweep import tune_allocator
+    from gridhash.risk.allocator import tune_allocator
 
     assert tune_allocator() is (platform.libc_ver()[0] == "glibc")
 

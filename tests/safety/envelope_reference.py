@@ -65,7 +65,7 @@ def reference_envelope_arrays(
     idx = np.arange(T)
     tr = rules.transitions
     unit_pos = {n: i for i, n in enumerate(inputs.unit_names)}
-    ramp_dn = inputs.unit_ramp_down_mw
+    ramp_dn = inputs.unit_ramp_down_mw_per_h
     cap_u = inputs.unit_capacity_mw
     q = {k: np.broadcast_to(v, (*lead, T)) for k, v in quantities.items()}
     need = np.zeros((*lead, U, T), dtype=np.int8)  # deepest mode required

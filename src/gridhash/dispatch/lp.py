@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gridhash.dispatch.problem import DispatchProblem
-from gridhash.dispatch.result import DispatchResult
+from gridhash.dispatch.result import DispatchResult, hourly_objective
 from gridhash.errors import DispatchError, InfeasibleError
 
 INF = np.inf
@@ -189,8 +189,8 @@ def _rows(p: DispatchProblem, L: _Layout) -> _Rows:
     r = r0 + np.arange(n_ramp)
     add(r, L.g + u_idx * T + t_idx, 1.0)
     add(r, L.g + u_idx * T + t_idx - 1, -1.0)
-    lo.append(-p.unit_ramp_down_mw[u_idx])
-    hi.append(p.unit_ramp_up_mw[u_idx])
+    lo.append(-p.unit_ramp_down_mw_per_h[u_idx])
+    hi.append(p.unit_ramp_up_mw_per_h[u_idx])
     r0 += n_ramp
 
     matrix = _csc(np.concatenate(vals), np.concatenate(rows), np.concatenate(cols), (r0, L.n))
@@ -271,7 +271,8 @@ def solve_lp(
         constraints that cannot be met and the first hour each fails.
     presolve : bool, default True
         HiGHS's presolve.  Off for the fast path's window LPs (tens of hours),
-        where it costs more than it saves: 2.6 against 1.3 ms a window here.
+        where it costs more than it saves (benchmarks/README.md, "Figures behind
+        the code").
 
     Raises
     ------
@@ -332,15 +333,18 @@ def _unpack(
 
     # The solver returns values within its feasibility tolerance; clip to the
     # column bounds so that no reported MW is negative or above a limit.
-    g = np.clip(block(L.g, L.U), p.unit_min_mw, p.unit_available_mw)
+    decisions = {
+        "unit_mw": np.clip(block(L.g, L.U), p.unit_min_mw, p.unit_available_mw),
+        "imported_mw": np.clip(x[L.imp : L.imp + T], 0.0, p.import_cap_mw),
+        "delivered_mw": np.clip(block(L.d, L.O), 0.0, p.offtake_cap_mw),
+        "unserved_mw": np.clip(block(L.uns, L.O), 0.0, p.offtake_firm_mw),
+        "mining_mw": np.clip(block(L.m, L.K), 0.0, p.class_cap_mw),
+        "diesel_mw": np.clip(x[L.dsl : L.dsl + T], 0.0, p.diesel()),
+        "blackout_mw": np.clip(x[L.blk : L.blk + T], 0.0, p.blackout()),
+    }
     return DispatchResult(
-        unit_mw=g,
-        imported_mw=np.clip(x[L.imp : L.imp + T], 0.0, p.import_cap_mw),
-        delivered_mw=np.clip(block(L.d, L.O), 0.0, p.offtake_cap_mw),
-        unserved_mw=np.clip(block(L.uns, L.O), 0.0, p.offtake_firm_mw),
-        mining_mw=np.clip(block(L.m, L.K), 0.0, p.class_cap_mw),
-        diesel_mw=np.clip(x[L.dsl : L.dsl + T], 0.0, p.diesel()),
-        blackout_mw=np.clip(x[L.blk : L.blk + T], 0.0, p.blackout()),
+        **decisions,
+        objective_hourly_usd=hourly_objective(p, **decisions),
         # HiGHS reports d(objective)/d(row bound) for the minimisation; the balance row's
         # right-hand side is the house load, so one more MW at the plant is worth the dual.
         marginal_value=duals[: rows.n_balance].copy(),
@@ -423,8 +427,8 @@ def explain_infeasibility(p: DispatchProblem, *, limit: int = 6) -> list[str]:
     r_plus = s_plus[T:] > tol
     r_minus = s_minus[T:] > tol
     for viol, word, limits in (
-        (r_plus, "ramp-down", p.unit_ramp_down_mw),  # a fall too steep needs +slack
-        (r_minus, "ramp-up", p.unit_ramp_up_mw),
+        (r_plus, "ramp-down", p.unit_ramp_down_mw_per_h),  # a fall too steep needs +slack
+        (r_minus, "ramp-up", p.unit_ramp_up_mw_per_h),
     ):
         if viol.any():
             at = rows.ramp_at[viol]
