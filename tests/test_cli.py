@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -204,3 +205,78 @@ def test_run_with_safety_writes_the_envelope(tmp_path: Path) -> None:
     assert h["mode:U1"].iloc[8] == "hot_shutdown"
     html = (out / "report.html").read_text()
     assert "Safety envelope and operating modes" in html and "Safety rules that acted" in html
+
+
+# --------------------------------------------------------------------------- #
+# Machine-readable output: what a pipe receives
+# --------------------------------------------------------------------------- #
+
+
+#: A small agreement on the tiny scenario (two owners, the city pays for its energy).
+AGREEMENT = {
+    "name": "deal",
+    "entitlements": {"a": 0.5, "b": 0.5},
+    "parties": [
+        {"id": "op", "name": "Operator", "role": "operator"},
+        {"id": "a", "name": "Owner A", "role": "owner"},
+        {"id": "b", "name": "Owner B", "role": "owner"},
+        {"id": "city", "name": "City utility", "role": "offtaker"},
+    ],
+    "obligations": [],
+    "prices": [{"offtake": "city", "payer": "city"}],
+    "mining": {"owners": {"a": 0.3, "b": 0.7}, "energy_price_usd_per_mwh": 20.0},
+    "approval": {"role": "owner", "required": 2},
+}
+
+
+def _json_commands() -> set[str]:
+    """Every command (``ledger proof`` for sub-commands) that has a ``--json`` option."""
+    import typer
+
+    from gridhash.cli import app
+
+    found: set[str] = set()
+
+    def walk(cmd: Any, prefix: str) -> None:
+        if hasattr(cmd, "commands"):  # a group (typer vendors its own click)
+            for name, sub in cmd.commands.items():
+                walk(sub, f"{prefix} {name}".strip())
+        elif any("--json" in p.opts for p in cmd.params):
+            found.add(prefix)
+
+    walk(typer.main.get_command(app), "")
+    return found
+
+
+def _strict_json(text: str) -> object:
+    """Parse as JSON, refusing NaN and Infinity (which are not JSON)."""
+
+    def refuse(token: str) -> None:
+        raise ValueError(f"not JSON: {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_every_json_command_prints_only_json_on_stdout(tmp_path: Path) -> None:
+    """Run each ``--json`` command as a subprocess: its real stdout parses as strict JSON.
+
+    HiGHS prints a banner on the C-level stdout when a solver object is created;
+    only a real subprocess (not an in-process runner) sees it.
+    """
+    path = write_scenario(tmp_path, tiny_scenario(hours=24, agreements=[AGREEMENT]))
+    out = tmp_path / "o"
+    subprocess.run([sys.executable, "-m", "gridhash.cli", "settle", str(path), "--out",
+                    str(out)], capture_output=True, check=True)
+    argv = {
+        "run": ["run", str(path), "--out", str(out), "--json"],
+        "compare": ["compare", str(path), "--json"],
+        "safety": ["safety", "znpp", "--json"],
+        "ledger proof": ["ledger", "proof", str(out / "ledger.sqlite"), "0", "--json"],
+    }
+    assert _json_commands() == set(argv), "a --json command without a test here"
+    for name, args in argv.items():
+        res = subprocess.run([sys.executable, "-m", "gridhash.cli", *args],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, (name, res.stderr)
+        assert "HiGHS" not in res.stdout, (name, res.stdout[:300])
+        _strict_json(res.stdout)
