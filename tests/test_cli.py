@@ -177,6 +177,7 @@ def test_safety_json_and_a_scenario_without_safety(tmp_path: Path) -> None:
     path = write_scenario(tmp_path, tiny_scenario(24))
     res = run_cli("safety", str(path))
     assert res.exit_code == 0 and "no safety part" in res.stdout
+    assert "add a [safety] table" in res.stdout  # rich markup must not eat the brackets
 
 
 def test_run_with_safety_writes_the_envelope(tmp_path: Path) -> None:

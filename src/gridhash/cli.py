@@ -43,12 +43,24 @@ ScenarioLineCutsOpt = Annotated[
 
 
 def _console(stderr: bool = False) -> Any:
+    """A rich console that shows control characters in printed text as escapes.
+
+    Every string rich renders (table cells included) passes through
+    ``render_str``; scenario text (event reasons, names, descriptions) comes
+    from parties who need not be trusted, so none of it reaches the terminal raw.
+    """
     from rich.console import Console
+
+    from gridhash.errors import printable
+
+    class SafeConsole(Console):
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            return super().render_str(printable(text), **kwargs)
 
     stream = sys.stderr if stderr else sys.stdout
     # Piped output (files, CI logs) gets wide tables rather than truncated columns.
     width = None if stream.isatty() else 160
-    return Console(stderr=stderr, highlight=False, width=width)
+    return SafeConsole(stderr=stderr, highlight=False, width=width)
 
 
 @app.command()
@@ -151,7 +163,7 @@ def safety(
     if env is None:
         _console().print(
             f"{loaded.name}: no safety part; the dispatch is limited only by the plant and "
-            "grid (add a [safety] table, see docs/safety.md)"
+            "grid (add a \\[safety] table, see docs/safety.md)"
         )
         return
     if as_json:

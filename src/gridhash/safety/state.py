@@ -211,6 +211,15 @@ def resolve_state(loaded: LoadedScenario, inputs: Inputs) -> PlantState:
         where = f"safety.events[{i}]"
         h = _hour_of(ev, index)
         span = ev.hours or 1
+        if 0 <= h < T < h + span:  # starts inside, runs past the end: blame its length
+            raise ScenarioError(
+                f"the {ev.kind} event starting at hour {h} ({_stamp(index, h)}) runs past "
+                f"the end of the horizon",
+                source=src,
+                field=f"{where}.hours",
+                value=span,
+                expected=f"at most {T - h} h (the horizon ends at {_stamp(index, T)})",
+            )
         if h < 0 or h + span > T:
             raise ScenarioError(
                 f"the {ev.kind} event lies outside the horizon "
