@@ -281,3 +281,37 @@ def test_every_json_command_prints_only_json_on_stdout(tmp_path: Path) -> None:
         assert res.returncode == 0, (name, res.stderr)
         assert "HiGHS" not in res.stdout, (name, res.stdout[:300])
         _strict_json(res.stdout)
+
+
+def test_every_json_file_written_is_strict_json(tmp_path: Path) -> None:
+    """run, settle, risk and size on one folder: each .json parses without NaN/Infinity.
+
+    The scenario has no mining at all (every ratio over mining is 0/0) and no firm
+    obligation, the cases most likely to produce a NaN.
+    """
+    data = tiny_scenario(hours=24, agreements=[AGREEMENT])
+    data["mining"]["sites"][0]["capacity_mw"] = 0.0
+    data["grid"]["offtakes"][0]["firm_mw"] = 0.0
+    path = write_scenario(tmp_path, data)
+    out = tmp_path / "o"
+    for args in (["run", "--csv"], ["settle"], ["risk", "--paths", "4"],
+                 ["size", "--paths", "2", "--mw", "0", "--mw", "1",
+                  "--model", "Antminer S21 XP"]):
+        res = run_cli(args[0], str(path), "--out", str(out), *args[1:])
+        assert res.exit_code == 0, (args, res.output)
+    written = sorted(out.rglob("*.json"))
+    assert {p.name for p in written} >= {"summary.json", "statements.json", "risk.json",
+                                         "size.json"}
+    for p in written:
+        _strict_json(p.read_text())
+
+
+def test_a_figure_that_is_not_finite_is_an_error_naming_it(tmp_path: Path) -> None:
+    from gridhash.errors import OutputError
+    from gridhash.report.write import json_text
+
+    assert json_text({"a": [1.0, 2]}, what="x") == '{\n  "a": [\n    1.0,\n    2\n  ]\n}\n'
+    with pytest.raises(OutputError, match=r"cannot write summary.json: the figure at "
+                       r"energy_mwh.mining\[1\] is not a finite number"):
+        json_text({"energy_mwh": {"grid": 1.0, "mining": [0.0, float("inf")]}},
+                  what="summary.json")

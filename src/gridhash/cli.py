@@ -8,7 +8,6 @@ stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -102,7 +101,7 @@ def run(
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from gridhash.pipeline import STEPS, run_scenario
-    from gridhash.report.write import write_outputs
+    from gridhash.report.write import json_text, write_outputs
 
     labels = {
         "load": "Loading scenario",
@@ -135,7 +134,7 @@ def run(
         progress.update(task, completed=len(STEPS) + 1)
 
     if as_json:
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        sys.stdout.write(json_text(summary, what="the summary"))
         return
     from gridhash.report.terminal import print_summary
 
@@ -178,7 +177,9 @@ def safety(
         doc = {"scenario": loaded.name, "rule_activations": env.rule_activations(),
                "hours_restricted": int(env.restricted.sum()),
                "hours_mining_blocked": int((~env.mining_allowed).sum()), "timeline": rows}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        from gridhash.report.write import json_text
+
+        sys.stdout.write(json_text(doc, what="the safety timeline"))
         return
     from gridhash.report.safety import print_safety
 
@@ -207,7 +208,9 @@ def compare(
                             field="agreements", expected="[[agreements]] tables")
     rows = compare_agreements(loaded, names, progress=_progress_callback(len(names)))
     if as_json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        from gridhash.report.write import json_text
+
+        sys.stdout.write(json_text(rows, what="the comparison"))
         return
     print_comparison(_console(), loaded.name, rows)
 
@@ -331,7 +334,7 @@ def size(
     from rich.table import Table
 
     from gridhash.bitcoin.catalogue import get_model, load_catalogue
-    from gridhash.report.write import atomic_write_text
+    from gridhash.report.write import atomic_write_text, json_text
     from gridhash.risk.sizing import render_size_html, size_fleet
     from gridhash.risk.sweep import tune_allocator
     from gridhash.scenario.load import load_scenario
@@ -359,7 +362,7 @@ def size(
                             progress=lambda label: status.update(f"sizing: {label}"))
     folder = out or Path("out") / loaded.name
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / "size.json", json.dumps(result, indent=2) + "\n")
+    atomic_write_text(folder / "size.json", json_text(result, what="size.json"))
     atomic_write_text(folder / "size.html", render_size_html(loaded.name, result))
     t = Table(title=f"gridhash size · {loaded.name} · {paths} paths · {result['criterion']}")
     for col in ("model", "MW", "machines", "capex [M USD]", "NPV mean", "NPV 5 %", "NPV 95 %"):

@@ -93,6 +93,10 @@ class CatalogueError(InputError):
     """An ASIC model or catalogue entry is unknown or invalid."""
 
 
+class OutputError(GridhashError):
+    """An output cannot be written as promised (e.g. a figure that is not a finite number)."""
+
+
 class DispatchError(GridhashError):
     """The dispatch problem cannot be solved."""
 

@@ -129,11 +129,10 @@ td:first-child,th:first-child{{text-align:left}} table{{border-collapse:collapse
 
 
 def write_risk(folder: Path, scenario: str, df: pd.DataFrame, summary: dict[str, Any]) -> None:
-    import json
-
-    from gridhash.report.write import _atomic_write, atomic_write_text
+    from gridhash.report.write import _atomic_write, atomic_write_text, json_text
 
     folder.mkdir(parents=True, exist_ok=True)
+    text = json_text(summary, what="risk.json")  # before anything is written
     _atomic_write(folder / "risk.parquet", lambda tmp: df.to_parquet(tmp, index=False))
-    atomic_write_text(folder / "risk.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(folder / "risk.json", text)
     atomic_write_text(folder / "risk.html", render_risk_html(scenario, df, summary))
