@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -315,3 +316,68 @@ def test_a_figure_that_is_not_finite_is_an_error_naming_it(tmp_path: Path) -> No
                        r"energy_mwh.mining\[1\] is not a finite number"):
         json_text({"energy_mwh": {"grid": 1.0, "mining": [0.0, float("inf")]}},
                   what="summary.json")
+
+
+# --------------------------------------------------------------------------- #
+# Warnings: legal but probably wrong
+# --------------------------------------------------------------------------- #
+
+
+def _warnings(tmp_path: Path, data: dict[str, Any]) -> tuple[list[str], str]:
+    path = write_scenario(tmp_path, data)
+    res = run_cli("run", str(path), "--out", str(tmp_path / "o"), "--json")
+    assert res.exit_code == 0, res.output
+    printed = json.loads(res.stdout)  # warnings go to stderr, never into the JSON stream
+    return printed["warnings"], " ".join(res.stderr.split())
+
+
+def test_a_fleet_larger_than_its_site_says_what_never_runs(tmp_path: Path) -> None:
+    from gridhash.bitcoin.catalogue import get_model
+
+    data = tiny_scenario(hours=24)
+    data["mining"]["sites"][0]["capacity_mw"] = 250.0
+    data["mining"]["fleet"] = [{"model": "Antminer S21 XP", "count": 100_000, "site": "S"}]
+    warnings, stderr = _warnings(tmp_path, data)
+    m = get_model("Antminer S21 XP")
+    per = m.power_w * 1.05 / 1e6
+    idle = int(np.ceil((100_000 * per - 250.0) / per - 1e-9))
+    assert 34_000 < idle < 36_000  # the issue's "~35,000 machines"
+    assert len(warnings) == 2  # and the city's price below mining's value
+    text = warnings[0]
+    assert text.startswith("site S: its fleet draws up to 382.7 MW")
+    assert f"about {idle:,} machines never run" in text
+    assert f"{idle * m.price_usd / 1e6:,.1f} M USD" in text
+    assert "warning: site S: its fleet draws" in stderr
+
+
+def test_house_load_near_the_plant_size_is_flagged(tmp_path: Path) -> None:
+    data = tiny_scenario(hours=24)
+    data["plant"]["house_load_mw"] = 120.0
+    data["grid"]["offtakes"][0]["price_usd_per_mwh"] = 900.0
+    data["grid"]["offtakes"][0]["firm_mw"] = 0.0
+    warnings, stderr = _warnings(tmp_path, data)
+    assert warnings == [
+        "plant.house_load_mw reaches 120 MW at 2027-01-01T00:00Z, 80% of the plant's 150 MW "
+        "net capacity; a plant's own use is usually a few per cent of it (flagged above "
+        "33%): is it in MW, and net of the units' own use?"
+    ]
+    assert "warning: plant.house_load_mw reaches 120 MW" in stderr
+
+
+def test_a_price_below_mining_value_is_flagged_and_a_high_one_is_not(tmp_path: Path) -> None:
+    warnings, _ = _warnings(tmp_path, tiny_scenario(hours=24))
+    assert len(warnings) == 1
+    assert warnings[0].startswith("offtake city: in 24 of 24 hours (the first: hour 0 ")
+    assert "above its firm obligation the power goes to mining, not to city" in warnings[0]
+    data = tiny_scenario(hours=24)
+    data["grid"]["offtakes"][0]["price_usd_per_mwh"] = 900.0
+    (tmp_path / "high").mkdir()
+    assert _warnings(tmp_path / "high", data)[0] == []
+
+
+def test_the_default_scenario_is_not_flagged_for_its_fleet_or_house_load() -> None:
+    from gridhash.pipeline import run_scenario
+    from gridhash.report.advice import fleet_beyond_site, house_load_too_high
+
+    run = run_scenario("znpp")
+    assert fleet_beyond_site(run.inputs) == [] and house_load_too_high(run.inputs) == []

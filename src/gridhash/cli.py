@@ -133,6 +133,7 @@ def run(
         summary = write_outputs(result, folder, csv=csv)
         progress.update(task, completed=len(STEPS) + 1)
 
+    _print_warnings(summary["warnings"])
     if as_json:
         sys.stdout.write(json_text(summary, what="the summary"))
         return
@@ -241,6 +242,9 @@ def settle(
     with err.status(f"planning {loaded.name} under {name}", spinner="dots"):
         run = run_scenario(loaded, agreement=name)
     folder = out or Path("out") / run.name
+    from gridhash.report.advice import warnings_for
+
+    _print_warnings(warnings_for(run))
     with err.status("settling, signing, appending to the ledger", spinner="dots"):
         res = write_settlement(run, folder, keys or folder / "keys")
     from gridhash.report.compare import print_settlement
@@ -423,6 +427,15 @@ app.add_typer(ledger_app, name="ledger")
 from gridhash.service.cli import serve_command  # noqa: E402  (typer only; the service loads lazily)
 
 app.command("serve")(serve_command)
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    """Each warning on stderr, one paragraph each, after any progress display is gone."""
+    from rich.markup import escape
+
+    err = _console(stderr=True)
+    for text in warnings:
+        err.print(f"[bold yellow]warning:[/bold yellow] {escape(text)}", soft_wrap=True)
 
 
 def _progress_callback(total: int) -> Any:

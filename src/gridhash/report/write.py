@@ -76,13 +76,15 @@ def atomic_write_text(path: Path, text: str) -> None:
 def write_outputs(run: Run, folder: Path, *, csv: bool = False) -> dict[str, Any]:
     """Write summary.json, hourly.parquet (hourly.csv with ``csv``) and report.html.
 
-    Returns the summary dict.
+    Returns the summary dict, with ``warnings`` (:mod:`gridhash.report.advice`).
     """
+    from gridhash.report.advice import warnings_for
     from gridhash.report.html import render_html
     from gridhash.report.summary import hourly_frame, summary
 
     folder.mkdir(parents=True, exist_ok=True)
     data = summary(run)
+    data["warnings"] = warnings_for(run)
     hourly = hourly_frame(run)
     text = json_text(data, what="summary.json")  # before anything is written
     _atomic_write(folder / "summary.json", lambda p: p.write_text(text, encoding="utf-8"))
