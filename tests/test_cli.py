@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -77,6 +78,8 @@ def test_run_writes_outputs(tmp_path: Path) -> None:
     assert '<script src="http' not in html and "plotly" in html.lower()
     assert "Where the plant" in html and "by month" in html and "Revenue by source" in html
     assert "tiny" in result.stdout and "objective" in result.stdout
+    listed = " ".join(result.stdout.split())
+    assert "summary.json, hourly.parquet, hourly.csv, report.html" in listed
 
 
 def test_run_json_prints_the_summary(tmp_path: Path) -> None:
@@ -381,3 +384,48 @@ def test_the_default_scenario_is_not_flagged_for_its_fleet_or_house_load() -> No
 
     run = run_scenario("znpp")
     assert fleet_beyond_site(run.inputs) == [] and house_load_too_high(run.inputs) == []
+
+
+# --------------------------------------------------------------------------- #
+# The terminal
+# --------------------------------------------------------------------------- #
+
+
+def _commands() -> dict[str, Any]:
+    import typer
+
+    from gridhash.cli import app
+
+    found: dict[str, Any] = {}
+
+    def walk(cmd: Any, prefix: str) -> None:
+        if hasattr(cmd, "commands"):
+            for name, sub in cmd.commands.items():
+                walk(sub, f"{prefix} {name}".strip())
+        else:
+            found[prefix] = cmd
+
+    walk(typer.main.get_command(app), "")
+    return found
+
+
+@pytest.mark.parametrize("columns", ["80", "60"])
+def test_help_keeps_defaults_and_shows_flags_as_flags(monkeypatch: pytest.MonkeyPatch,
+                                                      columns: str) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    commands = _commands()
+    assert {"run", "size", "risk", "ledger proof", "serve"} <= set(commands)
+    for name, cmd in commands.items():
+        res = run_cli(*name.split(), "--help")
+        assert res.exit_code == 0, (name, res.output)
+        text = " ".join(res.stdout.split())
+        assert "<bool>" not in text, (name, res.stdout)
+        for param in cmd.params:
+            if param.param_type_name != "option" or param.name == "help":
+                continue
+            assert param.help, f"{name} {param.opts[0]} has no help text"
+            written = " ".join(param.help.split())
+            for default in re.findall(r"\[default: [^\]]*\]", written):
+                assert default in text, (name, default, res.stdout)
+    run_help = " ".join(run_cli("run", "--help").stdout.split())
+    assert "[default: out/<scenario>/]" in run_help and "--json Print" in run_help

@@ -23,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 ScenarioArg = Annotated[
@@ -139,7 +140,8 @@ def run(
         return
     from gridhash.report.terminal import print_summary
 
-    print_summary(_console(), summary, folder)
+    files = ["summary.json", "hourly.parquet", *(["hourly.csv"] if csv else []), "report.html"]
+    print_summary(_console(), summary, folder, files=files)
 
 
 @app.command()
@@ -192,7 +194,8 @@ def compare(
     scenario: ScenarioArg = None,
     agreement: Annotated[
         list[str] | None,
-        typer.Option("--agreement", help="An agreement to compare (repeat); default: all."),
+        typer.Option("--agreement", metavar="NAME",
+                     help="An agreement to compare (repeat) [default: all]."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
@@ -313,22 +316,29 @@ def size(
     scenario: ScenarioArg = None,
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", help="ASIC model to consider (repeat); default: the 3 most "
-                     "efficient in the catalogue."),
+        typer.Option("--model", metavar="MODEL", help="ASIC model to consider (repeat); "
+                     "default: the 3 most efficient in the catalogue."),
     ] = None,
     mw: Annotated[
         list[float] | None,
-        typer.Option("--mw", help="Fleet size to consider, MW (repeat); default: 6 steps up "
-                     "to the sites' capacity."),
+        typer.Option("--mw", metavar="MW", help="Fleet size to consider, MW (repeat); "
+                     "default: 6 steps up to the sites' capacity."),
     ] = None,
     paths: Annotated[int, typer.Option("--paths", min=1, help="Futures per candidate.")] = 50,
-    seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Master seed of the sampled futures (the same "
+                          "seed gives the same futures for every candidate).")
+    ] = 0,
     quantile: Annotated[
         float | None,
         typer.Option("--quantile", min=0.0, max=1.0,
                      help="Maximise this quantile of NPV instead of its mean."),
     ] = None,
-    agreement: Annotated[str | None, typer.Option("--agreement")] = None,
+    agreement: Annotated[
+        str | None,
+        typer.Option("--agreement", help="Plan and split each future under this agreement "
+                     "[default: none: the scenario's own prices and obligations]."),
+    ] = None,
     scenario_line_cuts: ScenarioLineCutsOpt = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder [default: out/<scenario>/].")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -13,8 +14,9 @@ def _num(x: float, digits: int = 0) -> str:
     return f"{x:,.{digits}f}"
 
 
-def print_summary(console: Console, s: dict[str, Any], folder: Path) -> None:
-    """Print the run's summary: energy, money, BTC, solver, and where outputs are."""
+def print_summary(console: Console, s: dict[str, Any], folder: Path, *,
+                  files: list[str] | None = None) -> None:
+    """Print the run's summary: energy, money, BTC, solver, and the files written."""
     e, rev = s["energy_mwh"], s["revenue_usd"]
     table = Table(title=f"gridhash run · {s['scenario']} · {s['hours']:,} h from {s['start'][:10]}")
     table.add_column("", style="bold")
@@ -43,7 +45,8 @@ def print_summary(console: Console, s: dict[str, Any], folder: Path) -> None:
     sv = s["solver"]
     table.add_row("solver", f"{sv['name']} {sv['status']}", f"{sv['seconds']:.2f} s")
     console.print(table)
-    console.print(f"outputs in [bold]{folder}[/bold]: summary.json, hourly.parquet, report.html")
+    files = files or ["summary.json", "hourly.parquet", "report.html"]
+    console.print(f"outputs in [bold]{escape(str(folder))}[/bold]: {', '.join(files)}")
 
 
 def print_economics(
