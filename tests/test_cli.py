@@ -429,3 +429,50 @@ def test_help_keeps_defaults_and_shows_flags_as_flags(monkeypatch: pytest.Monkey
                 assert default in text, (name, default, res.stdout)
     run_help = " ".join(run_cli("run", "--help").stdout.split())
     assert "[default: out/<scenario>/]" in run_help and "--json Print" in run_help
+
+
+def test_ctrl_c_during_a_dask_sweep_prints_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, mid-sweep."""
+    import os
+    import signal
+    import time
+
+    path = write_scenario(tmp_path, tiny_scenario(hours=24))
+    out = tmp_path / "o"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gridhash.cli", "risk", str(path), "--workers", "2",
+         "--paths", "1000000", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+    def children() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(stat[1]) == proc.pid:  # the parent's pid
+                    found.append(int(entry.name))
+        return found
+
+    try:
+        deadline = time.monotonic() + 120
+        while len(children()) < 3 and time.monotonic() < deadline:  # 2 workers + tracker
+            time.sleep(0.2)
+        kids = children()
+        assert len(kids) >= 3, "the cluster did not start"
+        time.sleep(3)  # the workers are running paths
+        assert proc.poll() is None
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip() == "interrupted; nothing written" and stdout == ""
+    assert not out.exists()
+    time.sleep(1)
+    assert [k for k in kids if Path(f"/proc/{k}").exists()
+            and "Z" not in (Path(f"/proc/{k}") / "stat").read_text().rsplit(")", 1)[1][:3]] == []

@@ -301,9 +301,13 @@ def risk(
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("paths", total=paths)
-        df = sweep(loaded, paths, seed=seed, agreement=agreement, chunk_size=chunk,
-                   workers=workers, scheduler=scheduler, scenario_line_cuts=scenario_line_cuts,
-                   progress=lambda n: bar.update(task, advance=n))
+        try:
+            df = sweep(loaded, paths, seed=seed, agreement=agreement, chunk_size=chunk,
+                       workers=workers, scheduler=scheduler,
+                       scenario_line_cuts=scenario_line_cuts,
+                       progress=lambda n: bar.update(task, advance=n))
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted; nothing written") from None
     summary = summarise(df) | {"scenario": loaded.name, "seed": seed, "agreement": agreement,
                                "scenario_line_cuts": scenario_line_cuts}
     folder = out or Path("out") / loaded.name
@@ -466,12 +470,19 @@ def _progress_callback(total: int) -> Any:
     return advance
 
 
+class Interrupted(Exception):  # noqa: N818  (not an error: the user asked)
+    """Ctrl-C, caught where the command knows what it had (not) written."""
+
+
 def main() -> None:
     """Console entry point: run the app, turning gridhash errors into exit code 2."""
     from gridhash.errors import GridhashError
 
     try:
         app()  # click handles its own usage errors (exit 2) and --help
+    except Interrupted as exc:
+        _console(stderr=True).print(str(exc), markup=False)
+        raise SystemExit(130) from None
     except GridhashError as exc:
         from rich.markup import escape
 

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -407,8 +409,22 @@ _TASK_MODULES = (
 def dask_setup(worker: Any = None) -> None:
     """Dask's preload hook (``distributed.worker.preload``: ``gridhash.risk.sweep``):
     import what a task needs while the worker starts, so that its first task does not,
-    and so that the client can resolve the scenario meanwhile (:func:`sweep`)."""
+    and so that the client can resolve the scenario meanwhile (:func:`sweep`).
+
+    A worker ignores SIGINT: Ctrl-C in a terminal signals the whole foreground
+    process group, and a worker killed mid-task prints its tracebacks; the process
+    that started the sweep gets the interrupt and closes the cluster in order."""
+    import contextlib
     import importlib
+    import logging
+    import signal
+
+    with contextlib.suppress(ValueError):  # not the main thread: leave it be
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker's own log is noise to the user of a sweep: a failing task reaches the
+    # client as its exception, and when the sweep is interrupted the workers would
+    # log every cancelled task and the closed connection to the scheduler.
+    logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
 
     for name in _TASK_MODULES:
         importlib.import_module(name)
@@ -425,6 +441,39 @@ WORKER_CONFIG: dict[str, Any] = {
     "distributed.admin.system-monitor.interval": "5s",
     "distributed.worker.preload": [__name__],
 }
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes are spawned, so that they start ignoring it.
+
+    Ctrl-C in a terminal signals the whole foreground process group; a worker
+    still starting (before :func:`dask_setup` ignores SIGINT) would die printing
+    tracebacks.  An ignored signal stays ignored across ``exec``, and Python keeps
+    it so.  A Ctrl-C in the moment the processes are spawned is lost; the next one
+    stops the sweep.  Only the main thread can set handlers; elsewhere this does
+    nothing.
+    """
+    import signal
+
+    try:
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _wait_for_spawn(starting: Any, workers: int) -> None:
+    """Until ``workers`` child processes exist (or the cluster ``starting`` is done)."""
+    import multiprocessing
+    import time
+
+    while not starting.done() and len(multiprocessing.active_children()) < workers:
+        time.sleep(0.02)
 
 
 def local_cluster(workers: int) -> Any:
@@ -519,7 +568,9 @@ def sweep(
                 # The workers start (and import, :func:`dask_setup`) while this process
                 # resolves the scenario.
                 with ThreadPoolExecutor(1) as pool:
-                    starting = pool.submit(local_cluster, int(workers or 1))
+                    with _sigint_ignored():
+                        starting = pool.submit(local_cluster, int(workers or 1))
+                        _wait_for_spawn(starting, int(workers or 1))
                     try:
                         ctx = shared_context()
                     finally:
@@ -539,10 +590,22 @@ def sweep(
                 if progress:
                     progress(len(cols["path"]))
         finally:
-            if client is not None:
-                client.close()
-            if cluster is not None:
-                cluster.close()
+            import logging
+            import sys
+
+            # Closing after Ctrl-C or an error cancels tasks in flight: the scheduler's
+            # log of each cancelled task would only bury the cause.
+            log = logging.getLogger("distributed")
+            level = log.level
+            if sys.exc_info()[0] is not None:
+                log.setLevel(logging.CRITICAL + 1)
+            try:
+                if client is not None:
+                    client.close()
+                if cluster is not None:
+                    cluster.close()
+            finally:
+                log.setLevel(level)
     return pd.DataFrame(_concat(parts)).sort_values("path").reset_index(drop=True)
 
 
