@@ -476,3 +476,62 @@ def test_ctrl_c_during_a_dask_sweep_prints_one_line_and_leaves_nothing(tmp_path:
     time.sleep(1)
     assert [k for k in kids if Path(f"/proc/{k}").exists()
             and "Z" not in (Path(f"/proc/{k}") / "stat").read_text().rsplit(")", 1)[1][:3]] == []
+
+
+_TOKENS = re.compile(r"-?\d[\d,]*\.\d+|[A-Za-z][\w.]*(?:-[\w.]+)+")
+
+
+@pytest.fixture(scope="module")
+def narrow_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    """Each table-printing command at 200, 80 and 60 columns: {command: {width: stdout}}."""
+    folder = tmp_path_factory.mktemp("narrow")
+    path = str(write_scenario(folder, tiny_scenario(hours=48, agreements=[AGREEMENT])))
+    out = str(folder / "o")
+    commands = {
+        "safety": ["safety", "znpp"],
+        "settle": ["settle", path, "--out", out],
+        "size": ["size", path, "--paths", "2", "--mw", "0", "--mw", "10", "--out", out],
+        "compare": ["compare", path],
+        "economics": ["economics", path],
+        "run": ["run", path, "--out", out],
+        "risk": ["risk", path, "--paths", "6", "--out", out],
+    }
+    got: dict[str, dict[str, str]] = {}
+    mp = pytest.MonkeyPatch()
+    try:
+        for name, args in commands.items():
+            got[name] = {}
+            for width in ("200", "80", "60"):
+                mp.setenv("COLUMNS", width)
+                res = run_cli(*args)
+                assert res.exit_code == 0, (name, res.output)
+                got[name][width] = res.stdout
+    finally:
+        mp.undo()
+    return got
+
+
+@pytest.mark.parametrize("width", ["80", "60"])
+@pytest.mark.parametrize("command", ["safety", "settle", "size", "compare", "economics", "run",
+                                     "risk"])
+def test_narrow_terminals_cut_no_number_or_identifier(
+    narrow_outputs: dict[str, dict[str, str]], command: str, width: str
+) -> None:
+    """Every figure and hyphenated identifier of the wide output is whole in the narrow one."""
+    wide, narrow = narrow_outputs[command]["200"], narrow_outputs[command][width]
+    assert "…" not in narrow, narrow
+    assert max(len(line.rstrip()) for line in narrow.splitlines()) <= int(width), narrow
+
+    def tokens(text: str) -> list[str]:  # the solver's time differs from run to run
+        return _TOKENS.findall("\n".join(x for x in text.splitlines() if "solver" not in x))
+
+    whole = set(tokens(narrow))
+    missing = [t for t in tokens(wide) if t not in whole]
+    assert not missing, (missing[:5], narrow)
+
+
+def test_a_model_name_stays_on_one_line(narrow_outputs: dict[str, dict[str, str]]) -> None:
+    for width in ("200", "80", "60"):
+        lines = narrow_outputs["size"][width].splitlines()
+        for name in ("Antminer S21 XP", "Avalon A16 XP"):
+            assert any(name in line for line in lines), (width, name)

@@ -57,10 +57,61 @@ def _console(stderr: bool = False) -> Any:
         def render_str(self, text: str, **kwargs: Any) -> Any:
             return super().render_str(printable(text), **kwargs)
 
+        def print(self, *objects: Any, **kwargs: Any) -> None:
+            super().print(*(_fit_table(self, o) for o in objects), **kwargs)
+
+    import os
+
     stream = sys.stderr if stderr else sys.stdout
-    # Piped output (files, CI logs) gets wide tables rather than truncated columns.
-    width = None if stream.isatty() else 160
+    # Piped output (files, CI logs) gets wide tables, unless COLUMNS says otherwise.
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else 160
     return SafeConsole(stderr=stderr, highlight=False, width=width)
+
+
+def _fit_table(console: Any, obj: Any) -> Any:
+    """A table as it is where it fits, else one block per row (label: value lines).
+
+    Rich squeezes a table wider than the terminal by cutting cells with an
+    ellipsis, numbers and identifiers included.  A table fits when every column
+    can be as wide as its longest word (text then wraps between words); one that
+    does not is laid out vertically, where nothing needs cutting.
+    """
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    if not isinstance(obj, Table) or not obj.columns:
+        return obj
+    headers = [c.header if isinstance(c.header, str) else "" for c in obj.columns]
+    columns = [list(c.cells) for c in obj.columns]
+    wide = console.options.update_width(10_000)
+
+    def least(cell: Any, whole: bool) -> int:  # the longest word, or all if no_wrap
+        shown = console.render_str(cell) if isinstance(cell, str) else cell
+        got = Measurement.get(console, wide, shown)
+        return got.maximum if whole else got.minimum
+
+    need = sum(max(least(c, col.no_wrap) for c in [h, *cells]) + 2 for h, cells, col in zip(
+        headers if obj.show_header else [""] * len(headers), columns, obj.columns, strict=True))
+    need += len(columns) + 1 if obj.box is not None else 0
+    if need <= console.width:
+        return obj
+    from rich.console import Group
+    from rich.text import Text
+
+    blocks: list[Any] = []
+    if obj.title:
+        blocks.append(Text(str(obj.title), style="bold"))
+    for r in range(obj.row_count):
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(overflow="fold")
+        first = columns[0][r]
+        blocks.append(Text(f"{headers[0]}: " if headers[0] else "", style="bold")
+                      + (first if isinstance(first, Text) else console.render_str(str(first))))
+        for name, cells in zip(headers[1:], columns[1:], strict=True):
+            grid.add_row(f"  {name}" if name else " ", cells[r])
+        blocks.append(grid)
+    return Group(*blocks)
 
 
 @app.command()
@@ -384,7 +435,7 @@ def size(
     atomic_write_text(folder / "size.html", render_size_html(loaded.name, result))
     t = Table(title=f"gridhash size · {loaded.name} · {paths} paths · {result['criterion']}")
     for col in ("model", "MW", "machines", "capex [M USD]", "NPV mean", "NPV 5 %", "NPV 95 %"):
-        t.add_column(col, justify="left" if col == "model" else "right")
+        t.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
     for r in result["candidates"]:
         t.add_row(r["model"], f"{r['mw']:,.0f}", f"{r['machines']:,}",
                   f"{r['capex_usd'] / 1e6:,.1f}", f"{r['npv_mean_usd'] / 1e6:,.1f}",
