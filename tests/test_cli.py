@@ -535,3 +535,58 @@ def test_a_model_name_stays_on_one_line(narrow_outputs: dict[str, dict[str, str]
         lines = narrow_outputs["size"][width].splitlines()
         for name in ("Antminer S21 XP", "Avalon A16 XP"):
             assert any(name in line for line in lines), (width, name)
+
+
+# --------------------------------------------------------------------------- #
+# Report pages
+# --------------------------------------------------------------------------- #
+
+
+def _figure(html_text: str, title: str) -> dict[str, Any]:
+    """The plotly figure (data and layout) whose title starts with ``title``."""
+    for m in re.finditer(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*(\{.*?\}),\s*\{",
+                         html_text, re.S):
+        layout = json.loads(m.group(2))
+        if layout.get("title", {}).get("text", "").startswith(title):
+            return {"data": json.loads(m.group(1)), "layout": layout}
+    raise AssertionError(f"no figure titled {title!r}")
+
+
+def test_value_of_a_mwh_keeps_prices_readable_and_marks_penalty_hours(tmp_path: Path) -> None:
+    data = tiny_scenario(hours=48)
+    unit = data["plant"]["units"][0]
+    unit["min_stable_mw"] = 0.0  # free to follow a line cut
+    del unit["ramp_up_mw_per_h"], unit["ramp_down_mw_per_h"]
+    data["grid"]["lines"][0]["outages"] = [{"start": "2027-01-01T10:00:00Z", "hours": 6}]
+    data["grid"]["lines"][1]["outages"] = [{"start": "2027-01-01T10:00:00Z", "hours": 6}]
+    path = write_scenario(tmp_path, data)
+    out = tmp_path / "o"
+    assert run_cli("run", str(path), "--out", str(out)).exit_code == 0
+    hourly = pd.read_parquet(out / "hourly.parquet")
+    assert (hourly["unserved_firm_mw"] > 0).sum() == 6  # six penalty hours
+    fig = _figure((out / "report.html").read_text(), "Value of a MWh")
+    traces = {t["name"]: t for t in fig["data"]}
+    penalty = next(t for n, t in traces.items() if n.startswith("penalty hours (6 h)"))
+    assert penalty["type"] == "bar" and "3,000 USD/MWh" in penalty["name"]
+    marginal = next(t for n, t in traces.items() if n.startswith("marginal value"))
+    assert marginal["yaxis"] == "y2"
+    top = fig["layout"]["yaxis"]["range"][1]
+    prices = [v for n, t in traces.items() if n.startswith(("grid price", "mining value"))
+              for v in (t["y"] if isinstance(t["y"], list) else [])]
+    assert top < 3000 / 10 and (not prices or max(prices) <= top)  # not squashed by spikes
+    assert fig["layout"]["yaxis2"]["range"][1] < 3000  # the penalty is left off its axis too
+
+
+def test_report_tables_do_not_break_dates_or_identifiers(tmp_path: Path) -> None:
+    safety = {"events": [{"kind": "safety_hold", "hour": 5, "hours": 3,
+                          "reason": "NUREG-1431 drill"}]}
+    path = write_scenario(tmp_path, tiny_scenario(hours=24, safety=safety))
+    out = tmp_path / "o"
+    assert run_cli("run", str(path), "--out", str(out)).exit_code == 0
+    page = (out / "report.html").read_text()
+    assert "td,th{white-space:nowrap" in page
+    row = re.search(r"<tr><td>mining-safety-hold</td>.*?</tr>", page).group(0)
+    assert "<td>2027-01-01T05:00Z</td>" in row  # a plain (nowrap) cell, not a text one
+    for cell in re.findall(r"<td class='text'>(.*?)</td>", page):
+        for word in re.sub(r"<span class='nw'>[^<]*</span>", "", cell).split():
+            assert "-" not in word, cell  # every hyphenated word is kept whole
