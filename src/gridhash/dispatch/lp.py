@@ -11,6 +11,9 @@ including the marginal value of a MW at the plant from the balance duals).
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -22,6 +25,49 @@ from gridhash.dispatch.result import DispatchResult, hourly_objective
 from gridhash.errors import DispatchError, InfeasibleError
 
 INF = np.inf
+
+_STDOUT_LOCK = threading.Lock()
+
+
+def new_highs():  # -> highspy.Highs (imported lazily)
+    """A silent ``highspy.Highs``: no banner, no log, whatever the highspy version.
+
+    highspy (1.16 at least) prints its "Running HiGHS ..." banner on the C-level
+    standard output while the object is constructed, before any option can be
+    set; that would corrupt ``--json`` output and progress bars.  The
+    construction runs with file descriptor 1 pointed at the null device (C's
+    buffers flushed before it is restored), then ``output_flag`` is turned off.
+    """
+    import highspy
+
+    with _STDOUT_LOCK:
+        try:
+            sys.stdout.flush()
+            fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else 1
+            saved = os.dup(fd)
+        except (AttributeError, OSError, ValueError):  # no real stdout: nothing to protect
+            h = highspy.Highs()
+        else:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, fd)
+                h = highspy.Highs()
+                _flush_c_stdio()
+            finally:
+                os.dup2(saved, fd)
+                os.close(saved)
+                os.close(devnull)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def _flush_c_stdio() -> None:
+    """Flush C's stdio buffers so that nothing written now appears after fd 1 is restored."""
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # no C library by that name
+        ctypes.CDLL(None).fflush(None)
 
 
 @dataclass(frozen=True)
@@ -233,8 +279,7 @@ def _highs(
 ):  # -> highspy.Highs (imported lazily)
     import highspy
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     if threads:
         h.setOptionValue("threads", threads)
     if not presolve:

@@ -8,6 +8,8 @@ and the environment of :data:`gridhash.risk.allocator.ALLOCATOR_ENV`
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from gridhash.risk.allocator import ALLOCATOR_ENV
@@ -28,8 +30,22 @@ _TASK_MODULES = (
 def dask_setup(worker: Any = None) -> None:
     """Dask's preload hook (``distributed.worker.preload``: ``gridhash.risk.sweep``):
     import what a task needs while the worker starts, so that its first task does not,
-    and so that the client can resolve the scenario meanwhile (:func:`sweep`)."""
+    and so that the client can resolve the scenario meanwhile (:func:`sweep`).
+
+    A worker ignores SIGINT: Ctrl-C in a terminal signals the whole foreground
+    process group, and a worker killed mid-task prints its tracebacks; the process
+    that started the sweep gets the interrupt and closes the cluster in order."""
+    import contextlib
     import importlib
+    import logging
+    import signal
+
+    with contextlib.suppress(ValueError):  # not the main thread: leave it be
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker's own log is noise to the user of a sweep: a failing task reaches the
+    # client as its exception, and when the sweep is interrupted the workers would
+    # log every cancelled task and the closed connection to the scheduler.
+    logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
 
     for name in _TASK_MODULES:
         importlib.import_module(name)
@@ -48,6 +64,39 @@ WORKER_CONFIG: dict[str, Any] = {
 }
 
 
+@contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes are spawned, so that they start ignoring it.
+
+    Ctrl-C in a terminal signals the whole foreground process group; a worker
+    still starting (before :func:`dask_setup` ignores SIGINT) would die printing
+    tracebacks.  An ignored signal stays ignored across ``exec``, and Python keeps
+    it so.  A Ctrl-C in the moment the processes are spawned is lost; the next one
+    stops the sweep.  Only the main thread can set handlers; elsewhere this does
+    nothing.
+    """
+    import signal
+
+    try:
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def wait_for_spawn(starting: Any, workers: int) -> None:
+    """Until ``workers`` child processes exist (or the cluster ``starting`` is done)."""
+    import multiprocessing
+    import time
+
+    while not starting.done() and len(multiprocessing.active_children()) < workers:
+        time.sleep(0.02)
+
+
 def local_cluster(workers: int) -> Any:
     """A Dask cluster of ``workers`` single-threaded processes on loopback, their
     allocator set by :data:`ALLOCATOR_ENV` instead of Dask's default and quiet
@@ -64,8 +113,11 @@ def local_cluster(workers: int) -> Any:
     saved = {k: os.environ.pop(k, None) for k in ALLOCATOR_ENV}
     try:
         with dask.config.set(env):
+            # The scheduler's HTTP server (health, and a dashboard where bokeh is
+            # installed) on a free loopback port: with None it falls back to :8787
+            # and warns on stderr when that port is taken.
             return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                dashboard_address=None, host="127.0.0.1")
+                                dashboard_address="127.0.0.1:0", host="127.0.0.1")
     finally:
         for k, v in saved.items():
             if v is None:

@@ -372,7 +372,7 @@ def sweep(
 
         from dask.distributed import Client, as_completed
 
-        from gridhash.risk.cluster import local_cluster
+        from gridhash.risk.cluster import local_cluster, sigint_ignored, wait_for_spawn
 
         cluster = client = None
         try:
@@ -380,7 +380,9 @@ def sweep(
                 # The workers start (and import, :func:`dask_setup`) while this process
                 # resolves the scenario.
                 with ThreadPoolExecutor(1) as pool:
-                    starting = pool.submit(local_cluster, int(workers or 1))
+                    with sigint_ignored():
+                        starting = pool.submit(local_cluster, int(workers or 1))
+                        wait_for_spawn(starting, int(workers or 1))
                     try:
                         ctx = shared_context()
                     finally:
@@ -400,10 +402,22 @@ def sweep(
                 if progress:
                     progress(len(cols["path"]))
         finally:
-            if client is not None:
-                client.close()
-            if cluster is not None:
-                cluster.close()
+            import logging
+            import sys
+
+            # Closing after Ctrl-C or an error cancels tasks in flight: the scheduler's
+            # log of each cancelled task would only bury the cause.
+            log = logging.getLogger("distributed")
+            level = log.level
+            if sys.exc_info()[0] is not None:
+                log.setLevel(logging.CRITICAL + 1)
+            try:
+                if client is not None:
+                    client.close()
+                if cluster is not None:
+                    cluster.close()
+            finally:
+                log.setLevel(level)
     return pd.DataFrame(_concat(parts)).sort_values("path").reset_index(drop=True)
 
 
