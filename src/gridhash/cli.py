@@ -512,9 +512,13 @@ def _progress_callback(total: int) -> Any:
     task = progress.add_task("", total=total)
 
     def advance(label: str, done: bool = False) -> None:
+        from rich.markup import escape
+
+        from gridhash.errors import printable
+
         if not progress.live.is_started:
             progress.start()
-        progress.update(task, description=label, advance=1 if done else 0)
+        progress.update(task, description=escape(printable(label)), advance=1 if done else 0)
         if done and progress.tasks[0].finished:
             progress.stop()
 
