@@ -348,6 +348,13 @@ def risk(
         find_agreement(loaded, agreement)
     if workers is None and scheduler is None:
         tune_allocator()  # this process runs the chunks
+    else:
+        import warnings
+
+        # Dask's scheduler serves its HTTP endpoints on another port when 8787 is
+        # taken (another cluster on the machine) and says so; the sweep uses none.
+        warnings.filterwarnings("ignore", message=r"Port \d+ is already in use",
+                                category=UserWarning)
     err = _console(stderr=True)
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:
@@ -537,6 +544,9 @@ def main() -> None:
         app()  # click handles its own usage errors (exit 2) and --help
     except Interrupted as exc:
         _console(stderr=True).print(str(exc), markup=False)
+        raise SystemExit(130) from None
+    except KeyboardInterrupt:  # a command without its own word on what it had written
+        _console(stderr=True).print("interrupted", markup=False)
         raise SystemExit(130) from None
     except GridhashError as exc:
         from rich.markup import escape
