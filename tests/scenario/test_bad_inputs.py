@@ -150,6 +150,23 @@ def test_start_height_after_the_subsidy_ends_is_legal(tmp_path: Path, command: s
     assert "Traceback" not in res.output
 
 
+@pytest.mark.parametrize("value", [1e-300, 0.5])
+def test_a_difficulty_below_the_protocol_minimum_is_refused(tmp_path: Path, value: float) -> None:
+    msg = _error_line(tmp_path, _tiny(**{"bitcoin.difficulty": value}))
+    assert "bitcoin.difficulty" in msg and "≥ 1" in msg and "unserved" not in msg
+
+
+@pytest.mark.parametrize(("field", "value"), [("bitcoin.price_usd", 1e11),
+                                              ("bitcoin.fees_btc_per_block", 2e7),
+                                              ("bitcoin.difficulty", 1.0)])
+def test_absurd_bitcoin_figures_are_blamed_not_the_penalty(tmp_path: Path, field: str,
+                                                           value: float) -> None:
+    msg = _error_line(tmp_path, _tiny(**{field: value}))
+    assert "bad.toml: bitcoin: mining would be worth up to" in msg
+    assert "grid.unserved_penalty_usd_per_mwh" not in msg
+    assert len(msg.replace(str(tmp_path), "")) < 400
+
+
 # --------------------------------------------------------------------------- #
 # Messages that blamed the wrong thing or said too much
 # --------------------------------------------------------------------------- #
