@@ -205,6 +205,15 @@ def test_half_past_is_refused_everywhere_alike(tmp_path: Path, field: str, extra
     assert f"{shown}: time not on the hour" in msg and "HH:00:00" in msg
 
 
+def test_half_past_in_a_series_file_is_refused_alike(tmp_path: Path) -> None:
+    rows = "".join(f"2027-01-01T{h:02d}:30:00Z,50\n" for h in range(24))
+    (tmp_path / "price.csv").write_text("time,price\n" + rows)
+    data = _tiny(**{"grid.offtakes.0.price_usd_per_mwh": {"file": "price.csv"}})
+    msg = _error_line(tmp_path, data, file="price.csv")
+    assert "time not on the hour" in msg and "'2027-01-01T00:30:00Z'" in msg
+    assert "gap" not in msg
+
+
 def test_an_event_that_starts_inside_but_runs_past_the_end(tmp_path: Path) -> None:
     safety = {"events": [{"kind": "safety_hold", "hour": 20, "hours": 10, "reason": "drill"}]}
     msg = _error_line(tmp_path, tiny_scenario(hours=24, safety=safety))
