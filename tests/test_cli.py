@@ -629,3 +629,18 @@ def test_on_a_terminal_the_progress_bar_is_not_broken_by_a_banner(tmp_path: Path
     text = seen.decode(errors="replace")
     assert "Running HiGHS" not in text and "THIRD_PARTY" not in text, text
     assert "objective" in text  # the summary table arrived
+
+
+@pytest.mark.parametrize("args", [
+    ["size", "--mw", "1e308", "--paths", "1"],
+    ["size", "--mw", "nan", "--paths", "1"],
+    ["size", "--mw", "-5", "--paths", "1"],
+    ["economics", "--power-price", "nan"],
+    ["economics", "--power-price", "inf"],
+    ["economics", "--power-price", "-1e308"],
+])
+def test_absurd_numbers_on_the_command_line_are_refused(tmp_path: Path, args: list[str]) -> None:
+    res = run_cli(*args, *(["--out", str(tmp_path / "o")] if args[0] == "size" else []))
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and args[1] in res.output
+    assert not (tmp_path / "o").exists()

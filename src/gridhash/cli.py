@@ -68,6 +68,16 @@ def _console(stderr: bool = False) -> Any:
     return SafeConsole(stderr=stderr, highlight=False, width=width)
 
 
+def _finite(value: Any) -> Any:
+    """Refuse NaN (which passes click's range checks) in a float option or its list."""
+    import math
+
+    for v in value if isinstance(value, list) else [value]:
+        if v is not None and not math.isfinite(v):
+            raise typer.BadParameter(f"{v} is not a finite number")
+    return value
+
+
 def _fit_table(console: Any, obj: Any) -> Any:
     """A table as it is where it fits, else one block per row (label: value lines).
 
@@ -383,7 +393,8 @@ def size(
     ] = None,
     mw: Annotated[
         list[float] | None,
-        typer.Option("--mw", metavar="MW", help="Fleet size to consider, MW (repeat); "
+        typer.Option("--mw", metavar="MW", min=0.0, max=1e6, callback=_finite,
+                     help="Fleet size to consider, MW (repeat); "
                      "default: 6 steps up to the sites' capacity."),
     ] = None,
     paths: Annotated[int, typer.Option("--paths", min=1, help="Futures per candidate.")] = 50,
@@ -467,6 +478,9 @@ def economics(
         float | None,
         typer.Option(
             "--power-price",
+            min=-1e6,
+            max=1e6,
+            callback=_finite,
             help="Value of power for payback [USD/MWh]; default: the median marginal value "
             "of a MW at the plant from the scenario's optimal dispatch.",
         ),
