@@ -62,6 +62,7 @@ __all__ = [
     "Frontier",
     "consistency_proof",
     "consistency_proof_from",
+    "fold",
     "inclusion_proof",
     "inclusion_proof_from",
     "largest_power_of_two_below",
@@ -135,12 +136,9 @@ def root(leaf_hashes: Iterable[bytes]) -> bytes:
     level = list(leaf_hashes)
     if not level:
         return EMPTY_ROOT
-    h = sha256
     while len(level) > 1:
         carry = [level[-1]] if len(level) % 2 else []
-        level = [
-            h(b"\x01" + a + b).digest() for a, b in zip(level[0::2], level[1::2], strict=False)
-        ] + carry
+        level = [node_hash(a, b) for a, b in zip(level[0::2], level[1::2], strict=False)] + carry
     return level[0]
 
 
@@ -174,14 +172,25 @@ class Frontier:
         """An independent copy."""
         return Frontier(self.size, self._hashes)
 
-    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
+    def append(
+        self, leaf: bytes, visit: Callable[[int, int, bytes], None] | None = None
+    ) -> list[tuple[int, int, bytes]]:
         """Append one leaf hash.
+
+        Parameters
+        ----------
+        leaf : bytes
+            The leaf hash.
+        visit : callable, optional
+            ``visit(level, index, hash)`` for each perfect interior node this leaf
+            completes, lowest first (how the store records nodes and the verifier
+            compares them with the recorded ones).
 
         Returns
         -------
         list of (level, index, hash)
-            The perfect interior nodes this leaf completes, lowest first: node
-            ``(level, index)`` covers leaves ``[index * 2**level, (index + 1) * 2**level)``.
+            The same nodes: node ``(level, index)`` covers leaves
+            ``[index * 2**level, (index + 1) * 2**level)``.
         """
         seq = self.size
         hashes = self._hashes
@@ -189,9 +198,11 @@ class Frontier:
         h = leaf
         level = 0
         while (seq >> level) & 1:
-            h = sha256(b"\x01" + hashes.pop() + h).digest()
+            h = node_hash(hashes.pop(), h)
             level += 1
             made.append((level, seq >> level, h))
+            if visit is not None:
+                visit(level, seq >> level, h)
         hashes.append(h)
         self.size = seq + 1
         return made
@@ -200,11 +211,11 @@ class Frontier:
         """Append many leaf hashes (no record of the nodes made)."""
         hashes = self._hashes
         size = self.size
-        h256 = sha256
+        nh = node_hash
         for h in leaves:
             n = size
             while n & 1:
-                h = h256(b"\x01" + hashes.pop() + h).digest()
+                h = nh(hashes.pop(), h)
                 n >>= 1
             hashes.append(h)
             size += 1
@@ -212,13 +223,7 @@ class Frontier:
 
     def root(self) -> bytes:
         """``MTH`` of the leaves appended so far."""
-        hashes = self._hashes
-        if not hashes:
-            return EMPTY_ROOT
-        r = hashes[-1]
-        for left in reversed(hashes[:-1]):
-            r = sha256(b"\x01" + left + r).digest()
-        return r
+        return fold(self._hashes)
 
 
 def perfect_subtrees(start: int, end: int) -> list[tuple[int, int]]:
@@ -238,6 +243,17 @@ def perfect_subtrees(start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
+def fold(hashes: Sequence[bytes]) -> bytes:
+    """Root of adjacent perfect subtrees given left to right (largest first), folded from the
+    right: exactly the RFC's split at the largest power of two; :data:`EMPTY_ROOT` for none."""
+    if not hashes:
+        return EMPTY_ROOT
+    r = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        r = node_hash(left, r)
+    return r
+
+
 def subtree_from_perfect(node: Callable[[int, int], bytes]) -> Subtree:
     """A subtree oracle built from a perfect-node look-up ``node(level, index)``.
 
@@ -248,11 +264,7 @@ def subtree_from_perfect(node: Callable[[int, int], bytes]) -> Subtree:
     def subtree(start: int, end: int) -> bytes:
         if end <= start:
             return EMPTY_ROOT
-        parts = [node(level, index) for level, index in perfect_subtrees(start, end)]
-        r = parts[-1]
-        for left in reversed(parts[:-1]):
-            r = node_hash(left, r)
-        return r
+        return fold([node(level, index) for level, index in perfect_subtrees(start, end)])
 
     return subtree
 
@@ -366,13 +378,13 @@ def root_from_inclusion_proof(
         if sn == 0:
             return None  # the path is longer than the tree is tall
         if fn & 1 or fn == sn:
-            r = sha256(b"\x01" + p + r).digest()
+            r = node_hash(p, r)
             if not fn & 1:
                 while fn and not fn & 1:
                     fn >>= 1
                     sn >>= 1
         else:
-            r = sha256(b"\x01" + r + p).digest()
+            r = node_hash(r, p)
         fn >>= 1
         sn >>= 1
     return r if sn == 0 else None
@@ -424,14 +436,14 @@ def verify_consistency(
         if sn == 0:
             return False
         if fn & 1 or fn == sn:
-            fr = sha256(b"\x01" + c + fr).digest()
-            sr = sha256(b"\x01" + c + sr).digest()
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
             if not fn & 1:
                 while fn and not fn & 1:
                     fn >>= 1
                     sn >>= 1
         else:
-            sr = sha256(b"\x01" + sr + c).digest()
+            sr = node_hash(sr, c)
         fn >>= 1
         sn >>= 1
     # Step 7.
