@@ -180,7 +180,7 @@ def _check_existing(path: Path, agreement: Any, keyring: Keyring,
         for entry in ledger.entries_of_kind("statement"):
             p = entry.payload
             if isinstance(p, dict) and p.get("agreement") == agreement.name:
-                settled[p.get("period")] = entry.seq
+                settled[p.get("start")] = entry.seq
     if recorded is not None:
         name = (recorded.get("agreement") or {}).get("name")
         if name != agreement.name:
@@ -202,14 +202,15 @@ def _check_existing(path: Path, agreement: Any, keyring: Keyring,
                 value=", ".join(differ),
                 expected="the keyring's key for each party",
             )
-    again = [per["period"] for per in periods if per["period"] in settled]
+    again = [per for per in periods if per["start"] in settled]
     if again:
-        where = ", ".join(f"{p} (entry {settled[p]})" for p in again)
+        where = ", ".join(f"{p['period']} from {p['start']} (entry {settled[p['start']]})"
+                          for p in again)
         raise SettlementError(
             f"periods already settled in the ledger: {where}; a period is settled once",
             source=str(path),
             field="period",
-            value=", ".join(str(p) for p in again),
+            value=", ".join(p["start"] for p in again),
             expected="periods not yet in the ledger",
         )
 
@@ -375,13 +376,14 @@ def _check_statement(entry: Entry, ctx: CheckContext) -> list[Discrepancy]:
                                 "none", "statement without a recorded agreement")]
     agreement, keys = ctx.state["agreement"]
     key = (found.get("agreement"), found.get("period"))
+    once = (found.get("agreement"), found.get("start"))
     settled = ctx.state.setdefault("settled", {})
-    if key in settled:
-        return [ctx.discrepancy(entry, "period", f"one statement for period {key[1]} of "
-                                f"{key[0]} (entry {settled[key]})", "a second statement",
-                                f"period {key[1]} is settled twice (entries {settled[key]} and "
-                                f"{entry.seq})")]
-    settled[key] = entry.seq
+    if once in settled:
+        return [ctx.discrepancy(entry, "period", f"one statement for the period from {once[1]} "
+                                f"of {once[0]} (entry {settled[once]})", "a second statement",
+                                f"the period from {once[1]} is settled twice (entries "
+                                f"{settled[once]} and {entry.seq})")]
+    settled[once] = entry.seq
     meter = ctx.state.get("meters", {}).get(key)
     if meter is None or found.get("agreement") != agreement.name:
         return [ctx.discrepancy(entry, "period", f"a meter entry for {key}", "none",
