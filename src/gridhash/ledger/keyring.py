@@ -62,8 +62,9 @@ class HeadCheck:
     unknown : tuple of str
         Signers the keyring does not know (ignored).
     missing : tuple of str
-        Parties the rule still needs: required ones that have not validly signed
-        (and, when the threshold is not reached, every other unsigned party).
+        What the rule still needs: the required parties that have not validly
+        signed, then (when the threshold needs more) the other parties, or
+        ``"2 of b/c/d"``.
     complete : bool
         The rule is met.
     """
@@ -300,8 +301,10 @@ class Keyring:
         ok = set(valid)
         missing = [p for p in self.required if p not in ok]
         complete = not missing and len(ok) >= self.threshold
-        if not complete and len(ok) < self.threshold:
-            missing += [p for p in self.keys if p not in ok and p not in missing]
+        short = self.threshold - len(ok) - len(missing)
+        if short > 0:  # beyond the required ones, any `short` of the others
+            others = [p for p in self.keys if p not in ok and p not in missing]
+            missing += others if short >= len(others) else [f"{short} of {'/'.join(others)}"]
         return HeadCheck(
             tuple(valid), tuple(wrong), tuple(invalid), tuple(unknown), tuple(missing), complete
         )
