@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from ledger_helpers import build, make_keys, run_ledger, tamper
 
+from gridhash.ledger import merkle
 from gridhash.ledger.errors import KeyFileError, ProofError
 from gridhash.ledger.keyring import Keyring
 from gridhash.ledger.note import Checkpoint, key_id
@@ -230,7 +231,18 @@ def test_one_hasher_one_frontier_one_verify_inclusion() -> None:
     texts = {p.name: p.read_text() for p in SRC.glob("*.py")}
     inlined = [n for n, t in texts.items() if n != "merkle.py" and re.search(r'b"\\x0[01]"', t)]
     assert inlined == []
-    assert len(re.findall(r'b"\\x01"', texts["merkle.py"])) == 1  # in node_hash only
+    assert len(re.findall(r'b"\\x01"', texts["merkle.py"])) == 1  # NODE_PREFIX only
+    prefixes = re.compile(r"\b(NODE|LEAF)_PREFIX\b")
+    assert not [n for n, t in texts.items() if n != "merkle.py" and prefixes.search(t)]
+    # The bulk paths inside the hasher give what node_hash gives.
+    leaves = [merkle.leaf_hash(bytes([i])) for i in range(37)]
+    bulk, one = merkle.Frontier(), merkle.Frontier()
+    made = bulk.extend_recording(leaves)
+    visited = []
+    for leaf in leaves:
+        one.append(leaf, lambda lv, ix, h: visited.append((((ix + 1) << lv) - 1 << 6 | lv, h)))
+    assert made == visited and bulk.root() == one.root() == merkle.root(leaves)
+    assert merkle.leaf_hashes([b"a"]) == [merkle.leaf_hash(b"a")]
     assert [n for n, t in texts.items() if "def verify_inclusion" in t] == ["merkle.py"]
     assert [n for n, t in texts.items() if "class Frontier" in t] == ["merkle.py"]
     assert "merkle.Frontier()" in texts["verify.py"] and "frontier.append" in texts["store.py"]

@@ -59,6 +59,8 @@ from hashlib import sha256
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "LEAF_PREFIX",
+    "NODE_PREFIX",
     "Frontier",
     "consistency_proof",
     "consistency_proof_from",
@@ -67,6 +69,7 @@ __all__ = [
     "inclusion_proof_from",
     "largest_power_of_two_below",
     "leaf_hash",
+    "leaf_hashes",
     "node_hash",
     "perfect_subtrees",
     "root",
@@ -77,6 +80,8 @@ __all__ = [
 ]
 
 HASH_SIZE = 32
+LEAF_PREFIX = b"\x00"
+NODE_PREFIX = b"\x01"
 EMPTY_ROOT = sha256(b"").digest()
 """``MTH({})``: SHA-256 of the empty string (RFC 9162 §2.1.1)."""
 
@@ -96,12 +101,25 @@ def leaf_hash(data: bytes) -> bytes:
     bytes
         32-byte SHA-256 digest.
     """
-    return sha256(b"\x00" + data).digest()
+    return sha256(LEAF_PREFIX + data).digest()
+
+
+def leaf_hashes(leaves: Iterable[bytes]) -> list[bytes]:
+    """:func:`leaf_hash` of many leaves (the fast path of full verification)."""
+    h = sha256
+    prefix = LEAF_PREFIX
+    return [h(prefix + d).digest() for d in leaves]
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
-    """``HASH(0x01 || left || right)``: the hash of an interior node."""
-    return sha256(b"\x01" + left + right).digest()
+    """``HASH(0x01 || left || right)``: the hash of an interior node.
+
+    The one definition of a node hash; the bulk paths of :class:`Frontier`
+    (``extend``, ``extend_recording``) inline the same expression with
+    :data:`NODE_PREFIX` to save a Python call per node, and a test holds them
+    equal to this function.
+    """
+    return sha256(NODE_PREFIX + left + right).digest()
 
 
 def largest_power_of_two_below(n: int) -> int:
@@ -211,15 +229,42 @@ class Frontier:
         """Append many leaf hashes (no record of the nodes made)."""
         hashes = self._hashes
         size = self.size
-        nh = node_hash
+        h256, prefix, pop = sha256, NODE_PREFIX, hashes.pop
         for h in leaves:
             n = size
             while n & 1:
-                h = nh(hashes.pop(), h)
+                h = h256(prefix + pop() + h).digest()  # node_hash, inlined
                 n >>= 1
             hashes.append(h)
             size += 1
         self.size = size
+
+    def extend_recording(self, leaves: Iterable[bytes]) -> list[tuple[int, bytes]]:
+        """Append many leaf hashes; returns every perfect interior node made, in order, as
+        ``((last_leaf << 6) | level, hash)``: node ``(level, index)`` ends at leaf
+        ``last_leaf = (index + 1) * 2**level - 1`` (the key the store files it under)."""
+        hashes = self._hashes
+        size = self.size
+        h256, prefix, pop = sha256, NODE_PREFIX, hashes.pop
+        made = []
+        add = made.append
+        for h in leaves:
+            n = size
+            level = 0
+            while n & 1:
+                h = h256(prefix + pop() + h).digest()  # node_hash, inlined
+                n >>= 1
+                level += 1
+                add(((size << 6) | level, h))
+            hashes.append(h)
+            size += 1
+        self.size = size
+        return made
+
+    def restore(self, other: Frontier) -> None:
+        """Take ``other``'s state (a copy advanced after checks passed)."""
+        self.size = other.size
+        self._hashes = list(other._hashes)
 
     def root(self) -> bytes:
         """``MTH`` of the leaves appended so far."""

@@ -64,7 +64,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gridhash.ledger import merkle
-from gridhash.ledger.canonical import KIND_PATTERN, TIMESTAMP_PATTERN, entry_leaf_bytes
+from gridhash.ledger.canonical import (
+    KIND_PATTERN,
+    TIMESTAMP_PATTERN,
+    entry_leaf_bytes,
+    entry_leaf_bytes_many,
+)
 from gridhash.ledger.errors import LedgerError, LedgerFileError
 from gridhash.ledger.keyring import Keyring
 from gridhash.ledger.note import ORIGIN_PREFIX, Checkpoint, key_id
@@ -652,6 +657,9 @@ def _extends_checkpoint(
         )
 
 
+_CHUNK = 4096
+
+
 def _stream(
     ledger: Ledger,
     heads: list[TreeHead],
@@ -661,7 +669,14 @@ def _stream(
     out: _Collector,
     report: VerifyReport,
 ) -> None:
-    """One ordered pass over entries and nodes, checking heads as their size is reached."""
+    """One ordered pass over entries and nodes, checking heads as their size is reached.
+
+    Rows are read in chunks that end at every head's size.  A chunk is first
+    checked whole (sequence numbers, kinds, timestamps, leaf hashes, interior
+    nodes: list comparisons at C speed); only a chunk in which something
+    differs is re-read row by row (:class:`_RowChecker`), which reports each
+    discrepancy in file order exactly where it is.
+    """
     conn = ledger.connection
     by_size: dict[int, list[TreeHead]] = {}
     for h in heads:
@@ -671,6 +686,7 @@ def _stream(
     frontier = merkle.Frontier()
     cp = report.checkpoint
     cp_size = -1 if cp is None else cp.size
+    rowcheck = _RowChecker(frontier, checkers, context, report, out)
 
     def heads_at(size: int) -> None:
         root = frontier.root()
@@ -691,138 +707,43 @@ def _stream(
                         size=head.size,
                     )
                 )
-            if _check_head(head, before, root, last_ts, keyring, out, report):
+            if _check_head(head, before, root, rowcheck.last_ts, keyring, out, report):
                 report.complete_heads.add(head.index)
                 report.complete_size = max(report.complete_size, head.size)
             verified_heads.add(head.index)
             report.signed_size = max(report.signed_size, head.size)
 
-    last_ts = ""  # latest well-formed timestamp
     heads_at(0)
     if cp_size == 0:
         report.root_at_checkpoint = merkle.EMPTY_ROOT
-
-    nodes = conn.execute("SELECT id, hash FROM nodes ORDER BY id")
-    stored = next(nodes, None)
-    add = out.add
-    hash_leaf = merkle.leaf_hash
-    leaf_bytes = entry_leaf_bytes
-    append = frontier.append
-    kind_ok = KIND_PATTERN.fullmatch
-    ts_ok = TIMESTAMP_PATTERN.fullmatch
-    any_checker = checkers.get("*")
-    position = 0  # Merkle leaf index of the row being read
-    expected_seq = 0
-    nodes_checked = 0
-    found = report.discrepancies
-    last_bad = -1  # position of the latest entry or node already reported
-    last_kind: Any = None
-    seen_ts: Any = None  # timestamp of the previous row (batches share one)
+    stops = sorted({s for s in by_size if s > 0} | ({cp_size} if cp_size > 0 else set()))
+    stop_i = 0
     rows = conn.execute("SELECT seq, kind, payload, timestamp, leaf_hash FROM entries ORDER BY seq")
-    for seq, kind, payload, ts, recorded in rows:
-        reported = len(found)
-        if seq != expected_seq:
-            if seq > expected_seq:
-                gone = (
-                    f"entries {expected_seq}..{seq - 1} are missing"
-                    if seq - expected_seq > 1
-                    else f"entry {expected_seq} is missing"
-                )
-            else:
-                gone = "sequence numbers must start at 0"
-            add(Discrepancy("seq", str(expected_seq), str(seq), gone, seq=seq))
-        expected_seq = seq + 1
-        if kind != last_kind:  # runs of one kind are checked once
-            last_kind = kind
-            if type(kind) is not str or not kind_ok(kind):
-                add(
-                    Discrepancy(
-                        "kind",
-                        "a lower-case identifier",
-                        repr(kind),
-                        "malformed entry kind",
-                        seq=seq,
-                    )
-                )
-        if ts != seen_ts:  # runs of one timestamp (one append_many) are checked once
-            seen_ts = ts
-            if type(ts) is not str or not ts_ok(ts):
-                add(
-                    Discrepancy(
-                        "timestamp",
-                        "YYYY-MM-DDTHH:MM:SS.ffffffZ",
-                        repr(ts),
-                        "malformed timestamp",
-                        seq=seq,
-                    )
-                )
-            elif ts < last_ts:
-                add(
-                    Discrepancy(
-                        "timestamp",
-                        f">= {last_ts} (entry {seq - 1})",
-                        ts,
-                        "timestamps never go backwards: entries reordered or edited",
-                        seq=seq,
-                    )
-                )
-            else:
-                last_ts = ts
-        try:
-            leaf = hash_leaf(leaf_bytes(seq, kind, payload.encode(), ts))
-        except (AttributeError, TypeError):  # a field that is not text: hash what there is
-            leaf = hash_leaf(repr((kind, payload, seq, ts)).encode())
-        if leaf != recorded:
-            add(
-                Discrepancy(
-                    "leaf_hash",
-                    _hex(recorded),
-                    leaf.hex(),
-                    "the entry's seq, kind, payload and timestamp no longer hash to the leaf "
-                    "hash recorded when it was appended: the entry was changed, moved or inserted",
-                    seq=seq,
-                )
-            )
-        checker = checkers.get(kind) if checkers and type(kind) is str else None
-        if checker is not None or any_checker is not None:
-            _run_checkers(
-                Entry(seq, kind, payload, ts, recorded),
-                (("*", any_checker), (kind, checker)),
-                context,
-                report,
-                add,
-            )
-        if len(found) != reported:
-            last_bad = position
-        # Compare each interior node the frontier makes with the one recorded.  Node
-        # (level, index) ends at this leaf, so its id is (position << 6) | level.
-        # A node over an entry or node already reported differs as a consequence: skipped.
-        for level, _index, h in append(leaf):
-            want = (position << 6) | level
-            while stored is not None and stored[0] < want:
-                add(_node_discrepancy(stored[0], None, None))
-                stored = next(nodes, None)
-            if stored is None or stored[0] != want:
-                add(_node_discrepancy(want, None, h))
-            else:
-                if stored[1] != h and last_bad < position + 1 - (1 << level):
-                    add(_node_discrepancy(want, stored[1], h))
-                    last_bad = position
-                nodes_checked += 1
-                stored = next(nodes, None)
-        position += 1
-        if position in by_size or position == cp_size:
-            report.entries = position
-            report.nodes_checked = nodes_checked
-            heads_at(position)
+    node_sql = "SELECT id, hash FROM nodes WHERE id >= ? AND id < ? ORDER BY id"
+    while True:
+        position = frontier.size
+        while stop_i < len(stops) and stops[stop_i] <= position:
+            stop_i += 1
+        want = _CHUNK if stop_i == len(stops) else min(_CHUNK, stops[stop_i] - position)
+        chunk = rows.fetchmany(want)
+        if not chunk:
+            break
+        stored = conn.execute(node_sql, (position << 6, (position + len(chunk)) << 6)).fetchall()
+        if not rowcheck.chunk_ok(chunk, stored):
+            rowcheck.rows(chunk, stored)
+        report.entries = frontier.size
+        report.nodes_checked = rowcheck.nodes_checked
+        if frontier.size in by_size or frontier.size == cp_size:
+            heads_at(frontier.size)
+    position = frontier.size
     report.entries = position
-    report.nodes_checked = nodes_checked
+    report.nodes_checked = rowcheck.nodes_checked
     report.latest_root = frontier.root()
-    if stored is not None:
-        add(_node_discrepancy(stored[0], None, None))
+    for (nid,) in conn.execute("SELECT id FROM nodes WHERE id >= ? ORDER BY id", (position << 6,)):
+        out.add(_node_discrepancy(nid, None, None))
     for head in heads:
         if head.index not in verified_heads:
-            add(
+            out.add(
                 Discrepancy(
                     "size",
                     f"<= {position} (entries in the ledger)",
@@ -833,6 +754,167 @@ def _stream(
                     size=head.size,
                 )
             )
+
+
+class _RowChecker:
+    """The entry and node checks of :func:`_stream`: whole chunks, or row by row."""
+
+    def __init__(
+        self,
+        frontier: merkle.Frontier,
+        checkers: dict[str, Checker],
+        context: CheckContext,
+        report: VerifyReport,
+        out: _Collector,
+    ) -> None:
+        self.frontier = frontier
+        self.checkers = checkers
+        self.any_checker = checkers.get("*")
+        self.context = context
+        self.report = report
+        self.out = out
+        self.expected_seq = 0
+        self.last_ts = ""  # latest well-formed timestamp
+        self.nodes_checked = 0
+        self.last_bad = -1  # position of the latest entry or node already reported
+
+    def _run_checkers(self, chunk: Sequence[tuple[Any, ...]]) -> None:
+        checkers, any_checker = self.checkers, self.any_checker
+        if not checkers:
+            return
+        for seq, kind, payload, ts, recorded in chunk:
+            checker = checkers.get(kind) if type(kind) is str else None
+            if checker is not None or any_checker is not None:
+                _run_checkers(
+                    Entry(seq, kind, payload, ts, recorded),
+                    (("*", any_checker), (kind, checker)),
+                    self.context,
+                    self.report,
+                    self.out.add,
+                )
+
+    def chunk_ok(self, chunk: list[tuple[Any, ...]], stored: list[tuple[int, bytes]]) -> bool:
+        """Check a whole chunk at once; False (nothing changed) when anything differs."""
+        seqs, kinds, payloads, stamps, recorded = zip(*chunk, strict=True)
+        first = self.expected_seq
+        if seqs[0] != first or list(seqs) != list(range(first, first + len(seqs))):
+            return False
+        for kind in set(kinds):
+            if type(kind) is not str or not KIND_PATTERN.fullmatch(kind):
+                return False
+        for ts in set(stamps):
+            if type(ts) is not str or not TIMESTAMP_PATTERN.fullmatch(ts):
+                return False
+        if stamps[0] < self.last_ts or list(stamps) != sorted(stamps):
+            return False
+        try:
+            leaves = merkle.leaf_hashes(entry_leaf_bytes_many(seqs, kinds, payloads, stamps))
+        except (AttributeError, TypeError):
+            return False
+        if leaves != list(recorded):
+            return False
+        trial = self.frontier.copy()
+        made = trial.extend_recording(leaves)
+        if made != stored:
+            return False
+        # Everything holds: commit the chunk's state, then run the payload checkers in order.
+        self.frontier.restore(trial)
+        self.expected_seq = first + len(seqs)
+        self.last_ts = stamps[-1]
+        self.nodes_checked += len(made)
+        self._run_checkers(chunk)
+        return True
+
+    def rows(self, chunk: list[tuple[Any, ...]], stored_nodes: list[tuple[int, bytes]]) -> None:
+        """Row by row, reporting each discrepancy where it is (file order)."""
+        add = self.out.add
+        found = self.report.discrepancies
+        nodes = iter(stored_nodes)
+        stored = next(nodes, None)
+        last_kind: Any = None
+        seen_ts: Any = None
+        for seq, kind, payload, ts, recorded in chunk:
+            position = self.frontier.size
+            reported = len(found)
+            if seq != self.expected_seq:
+                if seq > self.expected_seq:
+                    gone = (
+                        f"entries {self.expected_seq}..{seq - 1} are missing"
+                        if seq - self.expected_seq > 1
+                        else f"entry {self.expected_seq} is missing"
+                    )
+                else:
+                    gone = "sequence numbers must start at 0"
+                add(Discrepancy("seq", str(self.expected_seq), str(seq), gone, seq=seq))
+            self.expected_seq = seq + 1
+            if kind != last_kind:
+                last_kind = kind
+                if type(kind) is not str or not KIND_PATTERN.fullmatch(kind):
+                    add(
+                        Discrepancy(
+                            "kind", "a lower-case identifier", repr(kind),
+                            "malformed entry kind", seq=seq,
+                        )
+                    )
+            if ts != seen_ts:
+                seen_ts = ts
+                if type(ts) is not str or not TIMESTAMP_PATTERN.fullmatch(ts):
+                    add(
+                        Discrepancy(
+                            "timestamp", "YYYY-MM-DDTHH:MM:SS.ffffffZ", repr(ts),
+                            "malformed timestamp", seq=seq,
+                        )
+                    )
+                elif ts < self.last_ts:
+                    add(
+                        Discrepancy(
+                            "timestamp",
+                            f">= {self.last_ts} (entry {seq - 1})",
+                            ts,
+                            "timestamps never go backwards: entries reordered or edited",
+                            seq=seq,
+                        )
+                    )
+                else:
+                    self.last_ts = ts
+            try:
+                leaf = merkle.leaf_hash(entry_leaf_bytes(seq, kind, payload.encode(), ts))
+            except (AttributeError, TypeError):  # a field that is not text: hash what there is
+                leaf = merkle.leaf_hash(repr((kind, payload, seq, ts)).encode())
+            if leaf != recorded:
+                add(
+                    Discrepancy(
+                        "leaf_hash",
+                        _hex(recorded),
+                        leaf.hex(),
+                        "the entry's seq, kind, payload and timestamp no longer hash to the leaf "
+                        "hash recorded when it was appended: the entry was changed, moved or "
+                        "inserted",
+                        seq=seq,
+                    )
+                )
+            self._run_checkers([(seq, kind, payload, ts, recorded)])
+            if len(found) != reported:
+                self.last_bad = position
+            # Compare each interior node the frontier makes with the one recorded.  Node
+            # (level, index) ends at this leaf, so its id is (position << 6) | level.  A node
+            # over an entry or node already reported differs as a consequence: skipped.
+            for level, _index, h in self.frontier.append(leaf):
+                want = (position << 6) | level
+                while stored is not None and stored[0] < want:
+                    add(_node_discrepancy(stored[0], None, None))
+                    stored = next(nodes, None)
+                if stored is None or stored[0] != want:
+                    add(_node_discrepancy(want, None, h))
+                else:
+                    if stored[1] != h and self.last_bad < position + 1 - (1 << level):
+                        add(_node_discrepancy(want, stored[1], h))
+                        self.last_bad = position
+                    self.nodes_checked += 1
+                    stored = next(nodes, None)
+        while stored is not None:
+            add(_node_discrepancy(stored[0], None, None))
+            stored = next(nodes, None)
 
 
 def _run_checkers(
