@@ -299,3 +299,17 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=self.timeout)
+
+
+def setpoint_of(response: Any) -> dict[str, Any]:
+    """The setpoint inside a GET /api/sites/{site}/setpoint answer, its signature checked
+    over the exact payload bytes with plain ``cryptography`` (no gridhash serialiser)."""
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    envelope = response.json() if hasattr(response, "json") else response
+    assert response.status_code == 200 if hasattr(response, "status_code") else True, envelope
+    Ed25519PublicKey.from_public_bytes(bytes.fromhex(envelope["key"])).verify(
+        bytes.fromhex(envelope["signature"]), envelope["payload"].encode("utf-8"))
+    return json.loads(envelope["payload"])

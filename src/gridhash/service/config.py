@@ -65,6 +65,8 @@ class ServiceConfig:
     clock : returns plant time (aware UTC); default real time shifted onto the horizon.
     setpoint_ttl_s : how long a setpoint stays valid after it is issued.
     head_interval_s : sign a tree head at least this often while entries arrive.
+    max_body_bytes : request bodies over this many bytes are answered 413 before they
+        are read (default 4 MiB: a day's readings of every meter fit many times over).
     """
 
     db: str = DEFAULT_DB
@@ -76,6 +78,7 @@ class ServiceConfig:
     clock: Callable[[], datetime] | None = None
     setpoint_ttl_s: int = 60
     head_interval_s: float = 60.0
+    max_body_bytes: int = 4 * 1024 * 1024
 
     @property
     def sqlalchemy_url(self) -> str:
