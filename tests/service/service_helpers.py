@@ -203,7 +203,7 @@ class Harness:
 
 
 def make_harness(db: str, folder: Path, *, demo: bool = False, clock: Clock | None = None,
-                 hours: int = 96) -> Harness:
+                 hours: int = 96, **config_fields: Any) -> Harness:
     from fastapi.testclient import TestClient
 
     from gridhash.service.app import create_app
@@ -212,7 +212,7 @@ def make_harness(db: str, folder: Path, *, demo: bool = False, clock: Clock | No
     clock = clock or Clock()
     config = ServiceConfig(db=db, ledger=folder / "ledger.sqlite", keys=folder / "keys",
                            scenario=service_scenario(hours), agreement="joint", demo=demo,
-                           clock=clock)
+                           clock=clock, **config_fields)
     app = create_app(config)
     svc = app.state.service
     client = TestClient(app, raise_server_exceptions=False)

@@ -36,7 +36,7 @@ from gridhash.service import meters, plans, safety, setpoints, statements
 from gridhash.service.auth import Caller
 from gridhash.service.config import ServiceConfig
 from gridhash.service.core import OperationsService
-from gridhash.service.errors import NotFoundError, ServiceError
+from gridhash.service.errors import InvalidError, NotFoundError, ServiceError
 from gridhash.service.schemas import (
     MAX_INT,
     Day,
@@ -117,6 +117,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body that is not JSON at all: a bad value, like the rest
+            return JSONResponse({"error": "invalid", "field": "body",
+                                 "message": f"body: {exc.detail}"}, status_code=422)
         codes = {404: "not_found", 405: "method_not_allowed"}
         return JSONResponse(
             {"error": codes.get(exc.status_code, "http_error"), "message": str(exc.detail)},
@@ -384,6 +387,7 @@ class Route:
     tag: str
     status: int = 200
     errors: tuple[int, ...] = ()
+    media_type: str = "application/json"
 
     @property
     def key(self) -> str:
@@ -437,7 +441,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/ledger/entries/{seq}/proof", ledger_proof, "read", "ledger",
           errors=(404,)),
     Route("GET", "/api/ledger/verify", ledger_verify, "ledger:verify", "ledger"),
-    Route("GET", "/api/ledger/checkpoint", ledger_checkpoint, None, "ledger", errors=(409,)),
+    Route("GET", "/api/ledger/checkpoint", ledger_checkpoint, None, "ledger", errors=(409,),
+          media_type="text/plain"),
     Route("GET", "/api/ledger/consistency", ledger_consistency, None, "ledger", errors=(409,)),
 )
 
@@ -484,16 +489,46 @@ def _responses(route: Route) -> dict[int | str, dict[str, Any]]:
     codes = set(route.errors) | {413, 422}
     if route.action is not None:
         codes |= {401, 403}
-    return {c: {"model": ErrorOut, "description": _ERROR_TEXT[c]} for c in sorted(codes)}
+    out: dict[int | str, dict[str, Any]] = {
+        c: {"model": ErrorOut, "description": _ERROR_TEXT[c]} for c in sorted(codes)
+    }
+    if route.media_type != "application/json":
+        out[route.status] = {"content": {route.media_type: {"schema": {"type": "string"}}},
+                             "description": "Successful Response"}
+    return out
+
+
+_NOT_QUERY = frozenset({"svc", "who", "body", "request"})
+
+
+def _only_known_query(endpoint: Callable[..., Any], path: str) -> Callable[[Request], None]:
+    """A dependency refusing (422) query parameters the operation does not declare."""
+    import inspect
+
+    known = {name for name in inspect.signature(endpoint).parameters
+             if name not in _NOT_QUERY and "{" + name + "}" not in path}
+
+    def check(request: Request) -> None:
+        for name in request.query_params:
+            if name not in known:
+                raise InvalidError(
+                    "unknown query parameter", field=name,
+                    expected=", ".join(sorted(known)) or "no query parameters")
+
+    return check
 
 
 def add_routes(app: FastAPI, routes: tuple[Route, ...] = ROUTES) -> None:
     """Register every row of the table: endpoint, permission check, documented answers."""
     for r in routes:
-        deps = [] if r.action is None else [Depends(_permission(r.action, r.key))]
+        deps = [Depends(_only_known_query(r.endpoint, r.path))]
+        if r.action is not None:
+            deps.append(Depends(_permission(r.action, r.key)))
         app.add_api_route(r.path, r.endpoint, methods=[r.method], status_code=r.status,
                           tags=[r.tag], dependencies=deps, responses=_responses(r),
-                          name=r.endpoint.__name__)
+                          name=r.endpoint.__name__,
+                          response_class=PlainTextResponse
+                          if r.media_type == "text/plain" else JSONResponse)
 
 
 def create_app(config: ServiceConfig | None = None,
@@ -561,28 +596,36 @@ class BodyLimit:
                     await self._refuse(send, size)
                     return
         seen = 0
-        started = False
+        started = refused = False
 
         async def limited_receive() -> Any:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLargeError
+                    # Answer now and tell the app the client went away: it stops reading.
+                    refused = True
+                    if not started:
+                        await self._refuse(send, seen)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Any) -> None:
+        async def guarded_send(message: Any) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 has been sent; drop whatever the app still says
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLargeError:
-            if not started:
-                await self._refuse(send, seen)
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
 
     async def _refuse(self, send: Any, size: int) -> None:
         body = json.dumps({
@@ -596,10 +639,6 @@ class BodyLimit:
                                 (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLargeError(Exception):
-    pass
 
 
 def verify_report(svc: OperationsService) -> dict[str, Any]:
