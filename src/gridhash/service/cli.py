@@ -35,7 +35,7 @@ def print_tokens(svc: OperationsService, out: TextIO) -> None:
 
 def build(host: str, port: int, db: str | None, demo: bool, *, ledger: Path | None = None,
           scenario: str | None = None, agreement: str | None = None,
-          out: TextIO | None = None) -> Any:
+          out: TextIO | None = None, max_body_bytes: int | None = None) -> Any:
     """Set the service up (database, ledger, tokens, demo content) and return the app."""
     from gridhash.service.app import create_app
     from gridhash.service.config import DEFAULT_DB, ServiceConfig
@@ -44,6 +44,8 @@ def build(host: str, port: int, db: str | None, demo: bool, *, ledger: Path | No
     out = out or sys.stdout
     config = ServiceConfig(db=db or DEFAULT_DB, ledger=ledger, scenario=scenario,
                            agreement=agreement, demo=demo)
+    if max_body_bytes is not None:
+        config.max_body_bytes = max_body_bytes
     svc = OperationsService(config)
     out.write(f"gridhash operations service: {svc.plant.name} under {svc.agreement.name}; "
               f"database {config.db}; ledger {svc.log.path}\n")
@@ -66,11 +68,12 @@ def build(host: str, port: int, db: str | None, demo: bool, *, ledger: Path | No
 
 def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None,
           demo: bool = False, *, ledger: Path | None = None, scenario: str | None = None,
-          agreement: str | None = None) -> None:
+          agreement: str | None = None, max_body_bytes: int | None = None) -> None:
     """Start the service and block until it is stopped (Ctrl-C, SIGTERM)."""
     import uvicorn
 
-    app = build(host, port, db, demo, ledger=ledger, scenario=scenario, agreement=agreement)
+    app = build(host, port, db, demo, ledger=ledger, scenario=scenario, agreement=agreement,
+                max_body_bytes=max_body_bytes)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 
 
@@ -90,6 +93,10 @@ def serve_command(
                      "tokens printed for every party, demo signing keys, today's plan proposed "
                      "and the dispatch replayed as meter data."),
     ] = False,
+    max_body_bytes: Annotated[
+        int, typer.Option("--max-body-bytes", min=1024,
+                          help="Request bodies over this size are answered 413 unread.")
+    ] = 4 * 1024 * 1024,
 ) -> None:
     """Run the operations service: API, dashboard, plans, setpoints, meters, statements."""
-    serve(host, port, db, demo)
+    serve(host, port, db, demo, max_body_bytes=max_body_bytes)
