@@ -115,11 +115,15 @@ def test_check_proof_fails_on_any_change(ledger_file: Path, tmp_path: Path) -> N
 
     root_edit = json.loads(json.dumps(bundle))
     root_edit["tree_head"]["root"] = "11" * 32
+    code, out = check(root_edit)  # the signed text it carries no longer matches the head
+    assert code == 1 and "signed_text" in out
+    del root_edit["signed_text"]
     code, out = check(root_edit)
     assert code == 1 and "root: expected" in out
 
     resigned = json.loads(json.dumps(bundle))
     resigned["tree_head"]["timestamp"] = "2030-01-01T00:00:00.000000Z"
+    del resigned["signed_text"]
     code, out = check(resigned)
     assert code == 1 and "does not verify" in out
 

@@ -11,6 +11,7 @@ Format (``"format": "gridhash-ledger-inclusion-proof/1"``)::
       "tree_size": 1000,
       "audit_path": ["<hex>", ...],
       "tree_head": {"ledger_id": "...", "size": 1000, "root": "<hex>", "timestamp": "..."},
+      "signed_text": "<the head's checkpoint text: the exact text every signature covers>",
       "signatures": [{"party": "...", "public_key": "<hex>", "signature": "<hex>"}],
       "algorithm": "..."
     }
@@ -72,11 +73,15 @@ class ProofBundle:
         The signed head (with its signatures).
     audit_path : tuple of bytes
         RFC 9162 inclusion proof of ``entry.seq`` in a tree of ``tree_head.size``.
+    signed_text : str or None
+        The exact text the head's signatures cover, as the bundle carried it
+        (checked against the head's fields).
     """
 
     entry: Entry
     tree_head: TreeHead
     audit_path: tuple[bytes, ...]
+    signed_text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (see the module docstring)."""
@@ -89,6 +94,7 @@ class ProofBundle:
             "tree_size": self.tree_head.size,
             "audit_path": [h.hex() for h in self.audit_path],
             "tree_head": self.tree_head.head_dict(),
+            "signed_text": self.tree_head.checkpoint_text(),
             "signatures": [s.to_dict() for s in self.tree_head.signatures],
             "algorithm": ALGORITHM,
         }
@@ -151,6 +157,12 @@ class ProofBundle:
             Any step fails (the message says which).
         """
         entry, head = self.entry, self.tree_head
+        if self.signed_text is not None and self.signed_text != head.checkpoint_text():
+            raise ProofError(
+                f"tree head (size {head.size}): signed_text: expected the head's checkpoint "
+                f"text {head.checkpoint_text()!r}, found {self.signed_text!r} (the head or the "
+                "text was changed)"
+            )
         if entry.computed_leaf_hash() != entry.leaf_hash:
             raise ProofError(
                 f"entry {entry.seq}: leaf_hash: expected {entry.leaf_hash.hex()}, "
@@ -323,4 +335,8 @@ def _parse(data: Any, src: str | None) -> ProofBundle:
         _timestamp(_get(th, "timestamp", str, "tree_head.", src), "tree_head.timestamp", src),
         tuple(sigs),
     )
-    return ProofBundle(entry, head, audit)
+    signed_text = data.get("signed_text")
+    if signed_text is not None and not isinstance(signed_text, str):
+        raise BundleError("wrong type", source=src, field="signed_text", value=signed_text,
+                          expected="str")
+    return ProofBundle(entry, head, audit, signed_text)
