@@ -120,7 +120,7 @@ def test_settle_is_idempotent_and_refuses_another_agreements_folder(tmp_path: Pa
     statements = (out / "statements.json").read_bytes()
     again = run_cli("settle", str(scen), "--out", str(out), "--demo-keys", str(keys))
     assert again.exit_code == 2, again.stdout
-    assert "periods already settled in the ledger: 0 from 2027-01-01T00:00Z" in again.stderr
+    assert "2 period(s) already settled in the ledger: 0 from 2027-01-01T00:00Z" in again.stderr
     assert "1 from 2027-01-02T00:00Z" in again.stderr
     with Ledger.open(out / "ledger.sqlite", readonly=True) as L:
         assert L.size == size  # nothing appended

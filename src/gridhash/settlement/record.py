@@ -204,13 +204,20 @@ def _check_existing(path: Path, agreement: Any, keyring: Keyring,
             )
     again = [per for per in periods if per["start"] in settled]
     if again:
-        where = ", ".join(f"{p['period']} from {p['start']} (entry {settled[p['start']]})"
-                          for p in again)
+        def name(p: dict[str, Any]) -> str:
+            return f"{p['period']} from {p['start']} (entry {settled[p['start']]})"
+
+        shown = [name(p) for p in again[:5]]
+        if len(again) > 6:
+            shown.append(f"... {len(again) - 6} more ...")
+        if len(again) > 5:
+            shown.append(name(again[-1]))
         raise SettlementError(
-            f"periods already settled in the ledger: {where}; a period is settled once",
+            f"{len(again)} period(s) already settled in the ledger: {', '.join(shown)}; "
+            "a period is settled once",
             source=str(path),
             field="period",
-            value=", ".join(p["start"] for p in again),
+            value=f"{again[0]['start']} .. {again[-1]['start']}",
             expected="periods not yet in the ledger",
         )
 
