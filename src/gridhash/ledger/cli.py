@@ -1,12 +1,16 @@
-"""``gridhash ledger ...``: verify a ledger, prove an entry, check a proof alone, manage keys.
+"""``gridhash ledger ...``: keys and keyrings, verify, sign, checkpoints, proofs, witness.
 
-Exit codes: 0 when everything checked holds; 1 when a ledger or proof fails
-verification (the first discrepancy is named: entry or tree head, field,
-expected and found); 2 for bad input (a missing or malformed file, raised as
-:class:`gridhash.errors.GridhashError` and printed by the main CLI).
+Every check trusts only the caller's keyring (``--keyring FILE``, or ``--keys
+DIR`` of public keys) and the checkpoints it saved.  Exit codes: 0 when
+everything checked holds; 1 when a check fails (a ledger, a proof, a
+checkpoint, a witness's alarm; the first discrepancy is named: entry or tree
+head, field, expected and found); 2 for bad input (a missing or malformed file,
+raised as :class:`gridhash.errors.GridhashError` and printed by the main CLI).
 
-The app is mounted in the main CLI with ``app.add_typer(ledger_app, name="ledger")``.
-Everything beyond typer is imported inside the commands.
+The app is mounted in the main CLI with ``app.add_typer(ledger_app, name="ledger")``;
+the ledger knows no payloads, so the main CLI hands in the payload checkers
+``verify`` and ``sign`` run (:func:`use_payload_checkers`).  Everything beyond
+typer is imported inside the commands.
 """
 
 from __future__ import annotations
@@ -332,15 +336,20 @@ def check_proof(
 ) -> None:
     """Check a saved proof bundle alone: entry → leaf hash → audit path → signed root."""
     from gridhash.ledger.bundle import ProofBundle
-    from gridhash.ledger.errors import ProofError
+    from gridhash.ledger.errors import KeyFileError, ProofError
     from gridhash.ledger.keyring import Keyring
     from gridhash.ledger.signing import load_public_key
 
+    if keyring is not None and key:
+        raise KeyFileError("give --keyring or --key, not both", field="--key",
+                           expected="one trust root")
     if keyring is not None:
         ring = Keyring.load(keyring)
+    elif key:
+        ring = Keyring.of([load_public_key(k) for k in key])
     else:
-        ring = Keyring.of([load_public_key(k) for k in key or []] or _keyring(None, None).keys)
-    publics = list(ring.keys.values())
+        raise KeyFileError("no keys given: a proof is only as good as who signed it",
+                           field="--keyring", expected="--keyring FILE or --key PARTY.pub ...")
     bundle = ProofBundle.load(file)
     console = _console()
     try:
@@ -349,7 +358,8 @@ def check_proof(
         console.print(f"[bold red]✗[/bold red] {_esc(file)}: {_esc(exc)}", soft_wrap=True)
         raise typer.Exit(1) from None
     head = bundle.tree_head
-    signers = ", ".join(f"{_esc(k.party)} (key {k.fingerprint})" for k in publics)
+    valid = ring.check_head(head).valid
+    signers = ", ".join(f"{_esc(p)} (key {ring.keys[p].fingerprint})" for p in valid)
     console.print(
         f"[bold green]✓[/bold green] entry {bundle.entry.seq} ({_esc(bundle.entry.kind)}) is in "
         f"ledger {_esc(head.ledger_id)} at tree size {head.size:,} (root "
