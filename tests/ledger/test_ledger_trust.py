@@ -262,3 +262,20 @@ def test_ledger_verify_means_the_module_whatever_the_import_order() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)
     assert out.stdout.strip() == "True module True", out.stdout + out.stderr
+
+
+def test_keyring_command_reads_public_keys_only(tmp_path: Path) -> None:
+    make_keys(tmp_path / "k", ("op", "a"))
+    res = run_ledger("keyring", str(tmp_path / "k" / "op.key"))
+    assert res.exit_code == 2 and "not a public key file" in res.output
+    res = run_ledger("keyring", str(tmp_path / "k" / "op.pub"), str(tmp_path / "k"))
+    assert res.exit_code == 2 and "a party appears twice" in res.output
+    res = run_ledger("keyring", str(tmp_path / "k"), "--require", "op", "--threshold", "1")
+    assert res.exit_code == 0
+    ring = Keyring.load(_write(tmp_path / "ring.toml", res.output))
+    assert ring.required == ("op",) and ring.threshold == 1 and set(ring.keys) == {"op", "a"}
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
