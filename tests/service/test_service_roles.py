@@ -209,3 +209,33 @@ def test_the_monitor_reads_no_statement_payload(harness: Harness) -> None:
             assert h.get(f"/api/ledger/entries/{seq}/proof", caller).status_code == 403
         else:
             assert shown and not hidden, caller
+
+
+def test_verification_shows_the_monitor_no_statement_values(harness: Harness) -> None:
+    """A statement edited in the file: the auditor sees the values, the monitor only where."""
+    import sqlite3
+
+    h = harness
+    state = _setup(h)
+    for party in ("own-a", "own-b", "buyer"):
+        key = state["keys"][party]
+        assert h.client.put(f"/api/parties/{party}/key", headers=h.h(party),
+                            json={"public_key": key.public.raw.hex()}).status_code == 200
+    payload = h.get("/api/statements/0/signing-payload", "audit").json()["payload"]
+    for party in ("own-a", "own-b", "buyer"):
+        sig = state["keys"][party].sign(payload.encode()).hex()
+        r = h.post(f"/api/statements/0/signatures/{party}", party, {"signature": sig})
+        assert r.status_code == 200, r.text
+    h.svc.log.flush()
+    con = sqlite3.connect(h.svc.log.path)
+    for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+        con.execute(f"DROP TRIGGER {name}")
+    con.execute("UPDATE entries SET payload = replace(payload, '\"usd_owed_cents\":', "
+                "'\"usd_owed_cents\":1') WHERE kind = 'statement'")
+    con.commit()
+    con.close()
+    audit = h.get("/api/ledger/verify", "audit").json()
+    watch = h.get("/api/ledger/verify", "watch").json()
+    assert not audit["ok"] and not watch["ok"]
+    assert "expected" in audit["first_discrepancy"]
+    assert "withheld" in watch["first_discrepancy"] and "expected" not in watch["first_discrepancy"]

@@ -337,7 +337,7 @@ def ledger_proof(seq: Seq, svc: Svc, who: Who) -> dict[str, Any]:
 
 def ledger_verify(svc: Svc, who: Who) -> dict[str, Any]:
     """Verify the whole ledger now, statements recomputed (``gridhash ledger verify``)."""
-    return verify_report(svc)
+    return verify_report(svc, reveal=who.can(REVEAL_STATEMENTS))
 
 
 def ledger_checkpoint(svc: Svc) -> Response:
@@ -641,7 +641,10 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def verify_report(svc: OperationsService) -> dict[str, Any]:
+def verify_report(svc: OperationsService, *, reveal: bool = True) -> dict[str, Any]:
+    """``verify_ledger`` on the service's ledger now.  Without ``reveal`` (a role that may not
+    read statements), the first discrepancy is named by place and field only: its expected
+    and found values could be a statement's amounts."""
     from gridhash.ledger.verify import verify_ledger
     from gridhash.settlement.record import CHECKERS
 
@@ -659,7 +662,9 @@ def verify_report(svc: OperationsService) -> dict[str, Any]:
         "unsigned_entries": report.unsigned,
         "signatures_checked": report.signatures_checked,
         "checked": report.checked,
-        "first_discrepancy": None if first is None else str(first),
+        "first_discrepancy": None if first is None else (
+            str(first) if reveal else
+            f"{first.where}: {first.field} (values withheld from this role)"),
         "seconds": round(report.seconds, 3),
         "checked_at": datetime.now().astimezone().isoformat(),
     }

@@ -368,5 +368,5 @@ def ledger_page(request: Request) -> HTMLResponse:
     report = None
     if request.query_params.get("verify"):
         authorize(caller, "GET /api/ledger/verify")
-        report = verify_report(svc)
+        report = verify_report(svc, reveal=caller.can(REVEAL_STATEMENTS))
     return _page(request, "ledger.html", caller, ledger=status, entries=entries, report=report)
