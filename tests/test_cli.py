@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -283,7 +284,8 @@ def test_every_json_command_prints_only_json_on_stdout(tmp_path: Path) -> None:
     path = write_scenario(tmp_path, tiny_scenario(hours=24, agreements=[AGREEMENT]))
     out = tmp_path / "o"
     subprocess.run([sys.executable, "-m", "gridhash.cli", "settle", str(path), "--out",
-                    str(out)], capture_output=True, check=True)
+                    str(out), "--demo-keys", str(tmp_path / "keys")], capture_output=True,
+                   check=True)
     argv = {
         "run": ["run", str(path), "--out", str(out), "--json"],
         "compare": ["compare", str(path), "--json"],
@@ -310,7 +312,8 @@ def test_every_json_file_written_is_strict_json(tmp_path: Path) -> None:
     data["grid"]["offtakes"][0]["firm_mw"] = 0.0
     path = write_scenario(tmp_path, data)
     out = tmp_path / "o"
-    for args in (["run", "--csv"], ["settle"], ["risk", "--paths", "4"],
+    for args in (["run", "--csv"], ["settle", "--demo-keys", str(tmp_path / "keys")],
+                 ["risk", "--paths", "4"],
                  ["size", "--paths", "2", "--mw", "0", "--mw", "1",
                   "--model", "Antminer S21 XP"]):
         res = run_cli(args[0], str(path), "--out", str(out), *args[1:])
@@ -501,7 +504,7 @@ def narrow_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[s
     out = str(folder / "o")
     commands = {
         "safety": ["safety", "znpp"],
-        "settle": ["settle", path, "--out", out],
+        "settle": ["settle", path, "--out", out, "--demo-keys", str(folder / "keys")],
         "size": ["size", path, "--paths", "2", "--mw", "0", "--mw", "10", "--out", out],
         "compare": ["compare", path],
         "economics": ["economics", path],
@@ -515,6 +518,8 @@ def narrow_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[s
             got[name] = {}
             for width in ("200", "80", "60"):
                 mp.setenv("COLUMNS", width)
+                if name == "settle":  # a period is settled once: the same folder, emptied
+                    shutil.rmtree(out, ignore_errors=True)
                 res = run_cli(*args)
                 assert res.exit_code == 0, (name, res.output)
                 got[name][width] = res.stdout

@@ -303,32 +303,79 @@ def settle(
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder [default: out/<scenario>/].")
     ] = None,
-    keys: Annotated[
+    key: Annotated[
         Path | None,
-        typer.Option("--keys", help="Party keys (created when missing) [default: OUT/keys/]."),
+        typer.Option("--key", help="YOUR private key (<party>.key): statements and the head are "
+                     "signed as that party only; the others countersign with `gridhash ledger "
+                     "sign`.", show_default=False),
+    ] = None,
+    keyring: Annotated[
+        Path | None,
+        typer.Option("--keyring", help="Your keyring (`gridhash ledger keyring`): the parties' "
+                     "public keys recorded in the agreement entry.", show_default=False),
+    ] = None,
+    demo_keys: Annotated[
+        Path | None,
+        typer.Option("--demo-keys", help="DEMO ONLY: create/use EVERY party's key in this "
+                     "folder and sign as all of them.", show_default=False),
     ] = None,
 ) -> None:
     """Settle: statements per party and period (cents, satoshis), signed, on the ledger."""
+    from gridhash.errors import InputError
+    from gridhash.ledger.keyring import Keyring
+    from gridhash.ledger.signing import load_private_key
     from gridhash.pipeline import run_scenario
     from gridhash.report.summary import summary
     from gridhash.scenario.load import load_scenario
     from gridhash.scenario.resolve_agreement import find_agreement
+    from gridhash.settlement.record import demo_keys as make_demo_keys
     from gridhash.settlement.record import write_settlement
 
+    if (key is None) == (demo_keys is None):
+        raise InputError(
+            "choose how to sign", field="--key",
+            expected="--key YOUR.key --keyring KEYRING (each party holds only its own key), "
+            "or --demo-keys DIR to try gridhash out with every party's key in one folder")
+    if key is not None and keyring is None:
+        raise InputError("--key needs --keyring", field="--keyring",
+                         expected="your keyring file (`gridhash ledger keyring`)")
     loaded = load_scenario(scenario)
-    name = find_agreement(loaded, agreement)[1].name
+    found = find_agreement(loaded, agreement)[1]
     err = _console(stderr=True)
-    with err.status(f"planning {loaded.name} under {name}", spinner="dots"):
-        run = run_scenario(loaded, agreement=name)
+    if demo_keys is not None:
+        signers = make_demo_keys(found, demo_keys)
+        ring = Keyring.of([k.public for k in signers.values()], source=str(demo_keys))
+        err.print(f"[bold yellow]DEMO KEYS:[/bold yellow] {demo_keys} holds the private key of "
+                  f"every party ({', '.join(signers)}); whoever holds it can sign as all of "
+                  "them. Use --key YOUR.key --keyring KEYRING for real settlements.",
+                  soft_wrap=True)
+    else:
+        assert key is not None and keyring is not None
+        own = load_private_key(key)
+        signers = {own.party: own}
+        ring = Keyring.load(keyring)
+    with err.status(f"planning {loaded.name} under {found.name}", spinner="dots"):
+        run = run_scenario(loaded, agreement=found.name)
     folder = out or Path("out") / run.name
     from gridhash.report.advice import warnings_for
 
     _print_warnings(warnings_for(run))
     with err.status("settling, signing, appending to the ledger", spinner="dots"):
-        res = write_settlement(run, folder, keys or folder / "keys", summary(run))
+        res = write_settlement(run, folder, signers, ring, summary(run))
+    res["keys"] = demo_keys if demo_keys is not None else key
     from gridhash.report.compare import print_settlement
 
-    print_settlement(_console(), run, res, folder)
+    console = _console()
+    print_settlement(console, run, res, folder)
+    trust = f"--keys {demo_keys}" if demo_keys is not None else f"--keyring {keyring}"
+    if res["pending"]:
+        console.print(
+            f"head signed by {', '.join(res['signed_by'])}; waiting for "
+            f"{', '.join(res['pending'])}: each verifies and countersigns on its own machine "
+            f"with `gridhash ledger sign {res['ledger']} --key THEIR.key --keyring KEYRING`",
+            markup=False)
+    else:
+        console.print(f"check it: gridhash ledger verify {res['ledger']} {trust}", markup=False)
 
 
 @app.command()
@@ -527,8 +574,17 @@ def export(
     _console().print(f"wrote PyPSA network to {path}")
 
 
-from gridhash.ledger.cli import ledger_app  # noqa: E402  (typer only; heavy imports are lazy)
+from gridhash.ledger.cli import ledger_app, use_payload_checkers  # noqa: E402  (typer only)
 
+
+def _settlement_checkers() -> Any:
+    """Settlement's payload checkers, handed to the ledger (which knows no payloads)."""
+    from gridhash.settlement.record import CHECKERS
+
+    return CHECKERS
+
+
+use_payload_checkers(_settlement_checkers)
 app.add_typer(ledger_app, name="ledger")
 
 from gridhash.service.cli import serve_command  # noqa: E402  (typer only; the service loads lazily)

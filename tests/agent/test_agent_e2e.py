@@ -29,7 +29,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fake_miners import FakeFleet, FakeMiner, loopback_block
 
-from gridhash.ledger.canonical import canonical_json
 from gridhash.ledger.signing import PartyKey
 
 SITE = "north-hall"
@@ -131,14 +130,18 @@ class Proxy:
         self.thread.start()
 
     def tamper(self, body: dict[str, Any]) -> bytes:
+        # A setpoint travels as its exact signed text (docs/service.md, "Setpoints").
         if self.mode == "forge":  # a bigger cap, the service's signature kept
-            body = {**body, "mw_cap": body["mw_cap"] + 100.0, "hold": False}
+            fields = json.loads(body["payload"])
+            fields.update(mw_cap=fields["mw_cap"] + 100.0, hold=False)
+            body = {**body, "payload": json.dumps(fields)}
         elif self.mode == "resign":  # a bigger cap signed by another key, that key attached
-            fields = {k: v for k, v in body.items() if k not in ("signature", "service_key")}
+            fields = json.loads(body["payload"])
             fields.update(mw_cap=fields["mw_cap"] + 100.0, hold=False, hold_ids=[])
-            sig = self.attacker.sign(b"gridhash-setpoint v1\n" + canonical_json(fields))
-            body = {**fields, "signature": sig.hex(),
-                    "service_key": self.attacker.public.raw.hex()}
+            text = json.dumps(fields)
+            sig = self.attacker.sign(text.encode())
+            body = {**body, "payload": text, "signature": sig.hex(),
+                    "key": self.attacker.public.raw.hex()}
         return json.dumps(body).encode()
 
     def close(self) -> None:
@@ -193,7 +196,7 @@ def test_agent_follows_plan_hold_tampering_and_a_lost_service(tmp_path: Path,
         asleep = lambda: all(not m.mining for m in fleet.miners)  # noqa: E731
 
         # 1. no active plan for today: every machine asleep
-        sp = httpx.get(f"{base}/api/sites/{SITE}/setpoint", headers=_h(tokens[op])).json()
+        sp = _fields(httpx.get(f"{base}/api/sites/{SITE}/setpoint", headers=_h(tokens[op])))
         assert sp["mw_cap"] == 0 and "no active plan" in sp["reason"], sp
         wait_for("all asleep without a plan", asleep, timeout=60)
 
@@ -206,8 +209,8 @@ def test_agent_follows_plan_hold_tampering_and_a_lost_service(tmp_path: Path,
             r = httpx.post(f"{base}/api/plans/{plan['id']}/approve", headers=_h(tokens[o]),
                            json={"reason": "e2e"})
             assert r.status_code == 200, r.text
-        cap = httpx.get(f"{base}/api/sites/{SITE}/setpoint",
-                        headers=_h(tokens[op])).json()["mw_cap"]
+        cap = _fields(httpx.get(f"{base}/api/sites/{SITE}/setpoint",
+                                headers=_h(tokens[op])))["mw_cap"]
         assert cap > 0.1, f"today's plan gives {SITE} {cap} MW this hour"
         wait_for("all awake under an active plan", lambda: all(m.mining for m in fleet.miners),
                  timeout=60)
@@ -271,6 +274,11 @@ def _up(base: str) -> bool:
         return httpx.get(f"{base}/api/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _fields(response: httpx.Response) -> dict[str, Any]:
+    """A setpoint's fields: its signed JSON text, parsed."""
+    return json.loads(response.json()["payload"])
 
 
 def _h(token: str) -> dict[str, str]:

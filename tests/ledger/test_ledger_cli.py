@@ -20,18 +20,23 @@ def ledger_file(tmp_path: Path) -> Path:
 
 
 def test_verify_ok(ledger_file: Path, tmp_path: Path) -> None:
-    result = run_ledger("verify", str(ledger_file), "--keys", str(tmp_path / "keys"))
+    keys = str(tmp_path / "keys")
+    result = run_ledger("verify", str(ledger_file), "--keys", keys, "--allow-unsigned-tail")
     assert result.exit_code == 0, result.output
     assert "32 entries verified" in result.output
     assert "3 (latest: size 30" in result.output
-    assert "6 by operator, ua-grid" in result.output
-    assert "2 entries after the latest signed head" in result.output
+    assert "6 checked against the keyring only" in result.output
+    assert "2 entries after size 30" in result.output
+    # Without --allow-unsigned-tail the tail fails, named by its size.
+    strict = run_ledger("verify", str(ledger_file), "--keys", keys)
+    assert strict.exit_code == 1
+    assert "FAILED at entries 30..31" in strict.output and "unsigned_tail" in strict.output
 
 
-def test_verify_without_keys_warns(ledger_file: Path) -> None:
+def test_verify_without_keyring_exits_2(ledger_file: Path) -> None:
     result = run_ledger("verify", str(ledger_file))
-    assert result.exit_code == 0
-    assert "pass --keys to check who signed" in result.output
+    assert result.exit_code == 2
+    assert "no keyring given" in result.output and "--keyring" in result.output
 
 
 def test_verify_names_the_first_discrepancy(ledger_file: Path, tmp_path: Path) -> None:
@@ -45,7 +50,7 @@ def test_verify_names_the_first_discrepancy(ledger_file: Path, tmp_path: Path) -
 
 
 def test_verify_bad_input_exits_2(tmp_path: Path, ledger_file: Path) -> None:
-    missing = run_ledger("verify", str(tmp_path / "nope.db"))
+    missing = run_ledger("verify", str(tmp_path / "nope.db"), "--keys", str(tmp_path / "keys"))
     assert missing.exit_code == 2 and "ledger file not found" in missing.output
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "operator.pub").write_text("garbage")
@@ -110,11 +115,15 @@ def test_check_proof_fails_on_any_change(ledger_file: Path, tmp_path: Path) -> N
 
     root_edit = json.loads(json.dumps(bundle))
     root_edit["tree_head"]["root"] = "11" * 32
+    code, out = check(root_edit)  # the signed text it carries no longer matches the head
+    assert code == 1 and "signed_text" in out
+    del root_edit["signed_text"]
     code, out = check(root_edit)
     assert code == 1 and "root: expected" in out
 
     resigned = json.loads(json.dumps(bundle))
     resigned["tree_head"]["timestamp"] = "2030-01-01T00:00:00.000000Z"
+    del resigned["signed_text"]
     code, out = check(resigned)
     assert code == 1 and "does not verify" in out
 
@@ -125,7 +134,7 @@ def test_check_proof_fails_on_any_change(ledger_file: Path, tmp_path: Path) -> N
         "check-proof", str(path), "--key", str(tmp_path / "impostor" / "operator.pub")
     )
     assert result.exit_code == 1
-    assert f"expected one by operator (key {impostor.public.fingerprint})" in result.output
+    assert f"expected key {impostor.public.fingerprint} (keyring)" in result.output
 
 
 def test_check_proof_malformed_bundle_exits_2(tmp_path: Path, ledger_file: Path) -> None:
@@ -152,27 +161,44 @@ def test_keygen_and_sign(ledger_file: Path, tmp_path: Path) -> None:
     third = tmp_path / "third"
     result = run_ledger("keygen", "iaea", "--keys", str(third))
     assert result.exit_code == 0 and "fingerprint" in result.output
-    assert (third / "iaea.key").exists() and (third / "iaea.pub").exists()
+    assert sorted(p.name for p in third.iterdir()) == ["iaea.key", "iaea.pub"]  # only iaea's
     again = run_ledger("keygen", "iaea", "--keys", str(third))
     assert again.exit_code == 2 and "already exists" in again.output
 
-    signed = run_ledger("sign", str(ledger_file), "--keys", str(third))
-    assert signed.exit_code == 0 and "signed tree head 3 (size 32" in signed.output
-    # The original parties have not signed head 3 ...
-    keys = str(tmp_path / "keys")
-    result = run_ledger("verify", str(ledger_file), "--keys", keys)
-    assert result.exit_code == 1
-    assert "FAILED at tree head 3 (size 32)" in result.output
-    assert "signature[operator]" in result.output
-    # ... until they countersign it.
-    counter = run_ledger("sign", str(ledger_file), "--keys", keys)
-    assert counter.exit_code == 0 and "countersigned tree head 3" in counter.output
-    assert run_ledger("verify", str(ledger_file), "--keys", keys).exit_code == 0
-    # Requiring iaea's signature too fails at the first head it did not sign.
-    (tmp_path / "keys" / "iaea.pub").write_bytes((third / "iaea.pub").read_bytes())
-    result = run_ledger("verify", str(ledger_file), "--keys", keys)
-    assert result.exit_code == 1 and "FAILED at tree head 0 (size 10)" in result.output
-    assert "signature[iaea]" in result.output
+    keys = tmp_path / "keys"
+    # A keyring of the three parties, every one required.
+    ring = tmp_path / "keyring.toml"
+    made = run_ledger("keyring", str(keys / "operator.pub"), str(keys / "ua-grid.pub"),
+                      str(third / "iaea.pub"), "--out", str(ring))
+    assert made.exit_code == 0, made.output
+    assert "all of operator, ua-grid, iaea" in made.output
+    # A key the keyring does not list is refused (exit 2) before anything is signed.
+    stranger = make_keys(tmp_path / "stranger", ("iaea",))["iaea"]
+    refused = run_ledger("sign", str(ledger_file), "--key", str(tmp_path / "stranger" /
+                                                                "iaea.key"), "--keyring", str(ring))
+    assert refused.exit_code == 2 and stranger.public.fingerprint in refused.output
+
+    signed = run_ledger("sign", str(ledger_file), "--key", str(third / "iaea.key"),
+                        "--keyring", str(ring))
+    assert signed.exit_code == 0, signed.output
+    assert "signed tree head 3 (size 32" in signed.output
+    assert "still needs operator, ua-grid" in signed.output
+    result = run_ledger("verify", str(ledger_file), "--keyring", str(ring))
+    assert result.exit_code == 1 and "unsigned_tail" in result.output
+    # Each party countersigns with its own key file.
+    for party in ("operator", "ua-grid"):
+        counter = run_ledger("sign", str(ledger_file), "--key", str(keys / f"{party}.key"),
+                             "--keyring", str(ring))
+        assert counter.exit_code == 0 and "countersigned tree head 3" in counter.output
+    assert "complete" in counter.output
+    assert run_ledger("verify", str(ledger_file), "--keyring", str(ring)).exit_code == 0
+    # `--keys DIR` reads public keys only: a folder of .pub files is a keyring.
+    assert run_ledger("verify", str(ledger_file), "--keys", str(keys)).exit_code == 0
+    # A party refuses to sign a ledger that does not verify.
+    tamper(ledger_file, "UPDATE entries SET payload = '{\"mwh\":0}' WHERE seq = 13")
+    bad = run_ledger("sign", str(ledger_file), "--key", str(keys / "operator.key"),
+                     "--keyring", str(ring))
+    assert bad.exit_code == 1 and "not signed" in bad.output
 
 
 def test_importing_the_cli_is_light() -> None:

@@ -91,7 +91,7 @@ def test_sigkill_mid_stream_keeps_every_acknowledged_entry(tmp_path: Path) -> No
     before = 0
     for round_, min_acks in enumerate((40, 55, 70)):
         acked, signed = _run_and_kill(path, tmp_path / "keys", min_acks)
-        report = verify_ledger(path, public)
+        report = verify_ledger(path, public, allow_unsigned_tail=True)
         assert report.ok, report.first
         # Every acknowledged entry is there; at most the one batch in flight got committed
         # before its acknowledgement was printed, and never part of a batch.

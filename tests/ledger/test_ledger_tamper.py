@@ -29,8 +29,11 @@ def signed(tmp_path: Path) -> tuple[Path, list[PublicKey], dict]:
 
 def test_untouched_ledger_verifies(signed: tuple[Path, list[PublicKey], dict]) -> None:
     path, public, _ = signed
-    report = verify_ledger(path, public)
+    report = verify_ledger(path, public, allow_unsigned_tail=True)
     assert report.ok, report.first
+    tail = verify_ledger(path, public).first  # the 3 unsigned entries fail without the flag
+    assert tail is not None and (tail.field, tail.seq, tail.last) == ("unsigned_tail", 40, 42)
+    assert "unsigned tail of 3 entries" in tail.message
     assert (report.entries, report.tree_heads, report.signed_size, report.unsigned) == (
         43,
         4,
@@ -217,9 +220,9 @@ def test_resigned_with_a_different_key(
     assert first is not None
     assert (first.head, first.field) == (1, "signature[operator].key")
     real = next(k for k in public if k.party == "operator")
-    assert first.expected == f"key {real.fingerprint}"
+    assert first.expected == f"key {real.fingerprint} (keyring)"
     assert first.found == f"key {impostor.public.fingerprint}"
-    assert "different key" in first.message
+    assert "not operator's in the keyring" in first.message
     # Without the parties' keys, the ledger is self-consistent except for ua-grid's signatures.
     blind = verify_ledger(path).first
     assert blind is not None and blind.field == "signature[ua-grid]"
@@ -251,8 +254,11 @@ def test_removed_tree_head_and_missing_signature(
     with Ledger.open(path) as ledger:
         ledger.sign_head(keys["operator"])  # ua-grid has not countersigned
     report = verify_ledger(path, public)
+    # Head 4 lacks ua-grid's signature: it is not complete, so the 3 entries it covers
+    # beyond head 3 are an unsigned tail, and the report says whom it waits for.
     missing = report.discrepancies[-1]
-    assert (missing.head, missing.field, missing.found) == (4, "signature[ua-grid]", "none")
+    assert (missing.field, missing.seq) == ("unsigned_tail", 40)
+    assert report.pending == ("ua-grid",) and "still needs ua-grid" in missing.message
 
 
 def test_checkers_are_run_per_kind(tmp_path: Path) -> None:

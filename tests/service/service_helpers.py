@@ -203,7 +203,7 @@ class Harness:
 
 
 def make_harness(db: str, folder: Path, *, demo: bool = False, clock: Clock | None = None,
-                 hours: int = 96) -> Harness:
+                 hours: int = 96, **config_fields: Any) -> Harness:
     from fastapi.testclient import TestClient
 
     from gridhash.service.app import create_app
@@ -212,7 +212,7 @@ def make_harness(db: str, folder: Path, *, demo: bool = False, clock: Clock | No
     clock = clock or Clock()
     config = ServiceConfig(db=db, ledger=folder / "ledger.sqlite", keys=folder / "keys",
                            scenario=service_scenario(hours), agreement="joint", demo=demo,
-                           clock=clock)
+                           clock=clock, **config_fields)
     app = create_app(config)
     svc = app.state.service
     client = TestClient(app, raise_server_exceptions=False)
@@ -299,3 +299,17 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=self.timeout)
+
+
+def setpoint_of(response: Any) -> dict[str, Any]:
+    """The setpoint inside a GET /api/sites/{site}/setpoint answer, its signature checked
+    over the exact payload bytes with plain ``cryptography`` (no gridhash serialiser)."""
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    envelope = response.json() if hasattr(response, "json") else response
+    assert response.status_code == 200 if hasattr(response, "status_code") else True, envelope
+    Ed25519PublicKey.from_public_bytes(bytes.fromhex(envelope["key"])).verify(
+        bytes.fromhex(envelope["signature"]), envelope["payload"].encode("utf-8"))
+    return json.loads(envelope["payload"])

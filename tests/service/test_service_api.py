@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from service_helpers import NOW, SITES, Harness, make_harness, meter_ids, readings_for
+from service_helpers import NOW, SITES, Harness, make_harness, meter_ids, readings_for, setpoint_of
 
 from gridhash.ledger.signing import PartyKey, generate_key
 from gridhash.service.setpoints import verify_setpoint
@@ -58,7 +58,7 @@ def test_plan_needs_the_approval_rule_then_drives_setpoints(harness: Harness) ->
     assert all(len(v) == 24 for v in data["sites"].values())
     assert all(len(v) == 24 for v in data["offtakes"].values())
     # Nothing is active yet: every site gets zero.
-    sp = h.get("/api/sites/S/setpoint", "site:S").json()
+    sp = setpoint_of(h.get("/api/sites/S/setpoint", "site:S"))
     assert sp["mw_cap"] == 0.0 and "no active plan" in sp["reason"]
 
     after_one = approve(h, plan["id"], "own-a")
@@ -71,16 +71,21 @@ def test_plan_needs_the_approval_rule_then_drives_setpoints(harness: Harness) ->
     assert active["status"] == "active" and active["approvals"] == ["own-a", "own-b"]
 
     for site in SITES:
-        sp = h.get(f"/api/sites/{site}/setpoint", f"site:{site}").json()
+        sp = setpoint_of(h.get(f"/api/sites/{site}/setpoint", f"site:{site}"))
         assert sp["mw_cap"] == data["sites"][site][NOW.hour]
         assert sp["plan_id"] == plan["id"] and sp["hold"] is False
         assert sp["valid_until"] == "2027-01-02T10:31:00Z"  # issued + 60 s, before 11:00
-        assert verify_setpoint(sp, h.svc.log.service_key.public.raw.hex())
-        tampered = {**sp, "mw_cap": sp["mw_cap"] + 1}
-        assert not verify_setpoint(tampered, sp["service_key"])
+        envelope = h.get(f"/api/sites/{site}/setpoint", f"site:{site}").json()
+        key = h.svc.log.service_key.public.raw.hex()
+        assert verify_setpoint(envelope, key)["mw_cap"] == sp["mw_cap"]
+        tampered = {**envelope,
+                    "payload": envelope["payload"].replace('"hold":false', '"hold":true')}
+        assert tampered != envelope and verify_setpoint(tampered, key) is None
+        assert verify_setpoint(envelope, "00" * 32) is None
     # Near the end of the hour, validity stops at the hour's end.
     h.clock.set(NOW.replace(minute=59, second=30))
-    assert h.get("/api/sites/S/setpoint", "op").json()["valid_until"] == "2027-01-02T11:00:00Z"
+    late = setpoint_of(h.get("/api/sites/S/setpoint", "op"))
+    assert late["valid_until"] == "2027-01-02T11:00:00Z"
     # Voting again, or on an active plan, is a conflict.
     r = h.post(f"/api/plans/{plan['id']}/approve", "own-a")
     assert r.status_code == 409 and r.json()["field"] == "plan_id"
@@ -93,7 +98,7 @@ def test_a_later_plan_supersedes_and_rejection_ends_a_plan(harness: Harness) -> 
     second = propose(h)
     approve(h, second["id"], "own-b", "own-a")
     assert h.get(f"/api/plans/{first['id']}", "audit").json()["status"] == "superseded"
-    assert h.get("/api/sites/T/setpoint", "audit").json()["plan_id"] == second["id"]
+    assert setpoint_of(h.get("/api/sites/T/setpoint", "audit"))["plan_id"] == second["id"]
     third = propose(h)
     r = h.post(f"/api/plans/{third['id']}/reject", "own-a", {"reason": "too much mining"})
     assert r.json()["status"] == "rejected"  # 2 of 2 owners needed: one no is final
@@ -107,10 +112,10 @@ def test_a_veto_blocks_even_an_active_plan(harness: Harness) -> None:
     r = h.post(f"/api/plans/{plan['id']}/veto", "own-a", {"reason": "x"})
     assert r.status_code == 403
     approve(h, plan["id"], "own-a", "own-b")
-    assert h.get("/api/sites/S/setpoint", "site:S").json()["plan_id"] == plan["id"]
+    assert setpoint_of(h.get("/api/sites/S/setpoint", "site:S"))["plan_id"] == plan["id"]
     r = h.post(f"/api/plans/{plan['id']}/veto", "watch", {"reason": "drone activity"})
     assert r.status_code == 200 and r.json()["status"] == "vetoed"
-    sp = h.get("/api/sites/S/setpoint", "site:S").json()
+    sp = setpoint_of(h.get("/api/sites/S/setpoint", "site:S"))
     assert sp["mw_cap"] == 0.0 and sp["plan_id"] is None
     r = h.post(f"/api/plans/{plan['id']}/veto", "watch", {"reason": "again"})
     assert r.status_code == 409
@@ -128,7 +133,7 @@ def test_a_safety_hold_stops_mining_at_once_and_plant_state_applies_the_rules(
     r = h.post("/api/safety/holds", "watch", {"reason": "strike reported near the site"})
     assert r.status_code == 201
     hold = r.json()
-    sp = h.get("/api/sites/S/setpoint", "site:S").json()
+    sp = setpoint_of(h.get("/api/sites/S/setpoint", "site:S"))
     assert sp["mw_cap"] == 0.0 and sp["hold"] is True and sp["hold_ids"] == [hold["id"]]
     assert sp["planned_mw"] == planned
     status = h.get("/api/safety", "own-b").json()
@@ -138,16 +143,16 @@ def test_a_safety_hold_stops_mining_at_once_and_plant_state_applies_the_rules(
     assert r.status_code == 200 and r.json()["active"] is False
     assert h.post(f"/api/safety/holds/{hold['id']}/lift", "watch").status_code == 409
     assert h.post("/api/safety/holds/999/lift", "watch").status_code == 404
-    assert h.get("/api/sites/S/setpoint", "site:S").json()["mw_cap"] == planned
+    assert setpoint_of(h.get("/api/sites/S/setpoint", "site:S"))["mw_cap"] == planned
     # One off-site line: the mining rules block mining until two are back.
     h.clock.advance(minutes=1)
     r = h.post("/api/plant-state", "op", {"offsite_lines": 1, "units": {"U1": "power_operation"}})
     assert r.status_code == 201
-    sp = h.get("/api/sites/S/setpoint", "site:S").json()
+    sp = setpoint_of(h.get("/api/sites/S/setpoint", "site:S"))
     assert sp["mw_cap"] == 0.0 and "mining-needs-two-offsite-lines" in sp["reason"]
     h.clock.advance(minutes=1)
     h.post("/api/plant-state", "op", {"offsite_lines": 2, "on_diesel": False})
-    assert h.get("/api/sites/S/setpoint", "site:S").json()["mw_cap"] == planned
+    assert setpoint_of(h.get("/api/sites/S/setpoint", "site:S"))["mw_cap"] == planned
     r = h.post("/api/plant-state", "op", {"offsite_lines": 2, "units": {"U9": "hot_standby"}})
     assert r.status_code == 422 and r.json()["field"] == "units.U9"
     timeline = h.get("/api/safety", "audit").json()["timeline"]  # newest first

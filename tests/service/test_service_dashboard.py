@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from service_helpers import Clock, LiveServer, readings_for, service_scenario
+from service_helpers import Clock, LiveServer, readings_for, service_scenario, setpoint_of
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -150,7 +150,7 @@ def test_two_owners_approve_a_plan_and_see_only_their_own(browser: Any, site: Si
     path = shot(page, site, "own-b-plan-1")
     page.wait_for_function("window.Plotly !== undefined")
     assert page.locator("#chart-plan .main-svg").count() > 0, path
-    assert site.call("GET", "/api/sites/S/setpoint", "own-b")["plan_id"] == 1
+    assert setpoint_of(site.call("GET", "/api/sites/S/setpoint", "own-b"))["plan_id"] == 1
 
     # The monitor sees safety and holds, not statements; raising a hold stops mining.
     login(page, site, "watch")
@@ -166,7 +166,7 @@ def test_two_owners_approve_a_plan_and_see_only_their_own(browser: Any, site: Si
     page.wait_for_url("**/ui/safety?msg=*")
     path = shot(page, site, "watch-safety-hold")
     assert "Mining stopped" in page.inner_text("#mining-state"), path
-    assert site.call("GET", "/api/sites/S/setpoint", "watch")["mw_cap"] == 0.0
+    assert setpoint_of(site.call("GET", "/api/sites/S/setpoint", "watch"))["mw_cap"] == 0.0
 
     # The auditor reads everything and has no buttons.
     login(page, site, "audit")

@@ -63,7 +63,10 @@ MATRIX: dict[tuple[str, str], tuple[set[str], set[str]]] = {
     ("GET", "/api/sites/{site_id}/telemetry"): (READERS | {"site"}, READERS),
     ("POST", "/api/tokens/rotate"): ({"operator"},) * 2,
 }
-PUBLIC = {("GET", "/api/health"), ("GET", "/api/ready")}
+#: No token needed: liveness, readiness, and what a witness reads (a checkpoint holds no
+#: payload).
+PUBLIC = {("GET", "/api/health"), ("GET", "/api/ready"), ("GET", "/api/ledger/checkpoint"),
+          ("GET", "/api/ledger/consistency")}
 TELEMETRY = {"mw": 1.5, "hashrate_th_s": 400.0, "cap_mw": 2.0,
              "machines": {"awake": 3, "asleep": 1, "unreachable": 0, "disobeying": 0}}
 
@@ -162,10 +165,88 @@ def test_the_dashboard_follows_the_same_rules(harness: Harness) -> None:
         if role == "site":
             continue
         client.cookies.set("gridhash_token", h.tokens[caller])
-        for page in ("/ui", "/ui/plans", "/ui/safety", "/ui/ledger"):
+        for page in ("/ui", "/ui/plans", "/ui/safety", "/ui/ledger", "/ui/ledger?verify=1"):
             assert client.get(page).status_code == 200, (caller, page)
         r = client.get("/ui/statements")
         assert r.status_code == (200 if role in STATEMENT_READERS else 403), (caller, role)
         r = client.post("/ui/safety/holds", data={"reason": "ui"}, follow_redirects=False)
         assert r.status_code == (303 if role == "monitor" else 403), (caller, role)
+    # A site agent's token opens no page whose API twin refuses it (GET /api/ledger, ...).
+    client.cookies.set("gridhash_token", h.tokens["site:S"])
+    assert h.get("/api/ledger", "site:S").status_code == 403
+    for page in ("/ui", "/ui/plans", "/ui/safety", "/ui/ledger", "/ui/ledger?verify=1",
+                 "/ui/statements"):
+        assert client.get(page).status_code == 403, page
     client.cookies.clear()
+
+
+def test_every_page_checks_its_api_twin(harness: Harness) -> None:
+    """For every party and page, the page answers 403 exactly when its API twin does."""
+    h = harness
+    _setup(h)
+    twins = {"/ui": "/api/safety", "/ui/plans": "/api/plans", "/ui/safety": "/api/safety",
+             "/ui/statements": "/api/statements", "/ui/ledger": "/api/ledger",
+             "/ui/ledger?verify=1": "/api/ledger/verify"}
+    client = h.client
+    for caller in CALLERS:
+        client.cookies.set("gridhash_token", h.tokens[caller])
+        for page, api in twins.items():
+            page_denied = client.get(page).status_code == 403
+            api_denied = h.get(api, caller).status_code == 403
+            assert page_denied == api_denied, (caller, page, api)
+    client.cookies.clear()
+
+
+def test_the_monitor_reads_no_statement_payload(harness: Harness) -> None:
+    h = harness
+    state = _setup(h)
+    key = state["keys"]["own-a"]
+    assert h.client.put("/api/parties/own-a/key", headers=h.h("own-a"),
+                        json={"public_key": key.public.raw.hex()}).status_code == 200
+    payload = h.get("/api/statements/0/signing-payload", "audit").json()["payload"]
+    assert h.post("/api/statements/0/signatures/own-a", "own-a",
+                  {"signature": key.sign(payload.encode()).hex()}).status_code == 200
+    kinds = {"statement", "statement_signature"}
+    for caller, role in CALLERS.items():
+        if role == "site":
+            continue
+        entries = h.get("/api/ledger/entries?limit=1000", caller).json()
+        shown = [e for e in entries if e["kind"] in kinds and e.get("payload") is not None]
+        hidden = [e for e in entries if e["kind"] in kinds and e.get("redacted")]
+        if role == "monitor":
+            assert not shown and hidden, caller
+            assert all(len(e["leaf_hash"]) == 64 for e in hidden)
+            seq = hidden[0]["seq"]
+            assert h.get(f"/api/ledger/entries/{seq}/proof", caller).status_code == 403
+        else:
+            assert shown and not hidden, caller
+
+
+def test_verification_shows_the_monitor_no_statement_values(harness: Harness) -> None:
+    """A statement edited in the file: the auditor sees the values, the monitor only where."""
+    import sqlite3
+
+    h = harness
+    state = _setup(h)
+    for party in ("own-a", "own-b", "buyer"):
+        key = state["keys"][party]
+        assert h.client.put(f"/api/parties/{party}/key", headers=h.h(party),
+                            json={"public_key": key.public.raw.hex()}).status_code == 200
+    payload = h.get("/api/statements/0/signing-payload", "audit").json()["payload"]
+    for party in ("own-a", "own-b", "buyer"):
+        sig = state["keys"][party].sign(payload.encode()).hex()
+        r = h.post(f"/api/statements/0/signatures/{party}", party, {"signature": sig})
+        assert r.status_code == 200, r.text
+    h.svc.log.flush()
+    con = sqlite3.connect(h.svc.log.path)
+    for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+        con.execute(f"DROP TRIGGER {name}")
+    con.execute("UPDATE entries SET payload = replace(payload, '\"usd_owed_cents\":', "
+                "'\"usd_owed_cents\":1') WHERE kind = 'statement'")
+    con.commit()
+    con.close()
+    audit = h.get("/api/ledger/verify", "audit").json()
+    watch = h.get("/api/ledger/verify", "watch").json()
+    assert not audit["ok"] and not watch["ok"]
+    assert "expected" in audit["first_discrepancy"]
+    assert "withheld" in watch["first_discrepancy"] and "expected" not in watch["first_discrepancy"]

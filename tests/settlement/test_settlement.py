@@ -148,7 +148,8 @@ def test_unknown_offtake_and_agreement_name(tmp_path: Path) -> None:
     res = run_cli("run", str(path), "--out", str(tmp_path / "o"))  # without --agreement too
     assert res.exit_code == 2 and "agreements[0].obligations[0].offtake" in res.stderr
     path = write_scenario(tmp_path, scenario())
-    res = run_cli("settle", str(path), "--agreement", "nope", "--out", str(tmp_path / "o"))
+    res = run_cli("settle", str(path), "--agreement", "nope", "--out", str(tmp_path / "o"),
+                  "--demo-keys", str(tmp_path / "k"))
     assert res.exit_code == 2 and "unknown agreement 'nope'" in res.stderr
 
 
@@ -202,8 +203,9 @@ def test_statement_is_a_pure_function_of_the_meter_record_read_back_from_json() 
 def settled(tmp_path: Path) -> Path:
     path = write_scenario(tmp_path, scenario(hours=72))
     out = tmp_path / "out"
-    res = run_cli("settle", str(path), "--out", str(out))
+    res = run_cli("settle", str(path), "--out", str(out), "--demo-keys", str(out / "keys"))
     assert res.exit_code == 0, res.output
+    assert "DEMO KEYS" in res.stderr  # one visible warning line on every demo run
     return out
 
 

@@ -8,11 +8,16 @@ then, with nothing but the file and the others' public keys, recompute
 everything (:func:`verify_ledger`), or check a single entry against a signed
 tree head with an inclusion proof bundle (:class:`ProofBundle`).
 
-Modules: :mod:`~gridhash.ledger.merkle` (RFC 9162 trees and proofs),
-:mod:`~gridhash.ledger.signing` (keys), :mod:`~gridhash.ledger.store` (the
-SQLite file), :mod:`~gridhash.ledger.verify` (full and single-entry checks),
-:mod:`~gridhash.ledger.bundle` (proof bundles), :mod:`~gridhash.ledger.cli`
-(``gridhash ledger ...``).  The names below are imported on first use, so
+Modules: :mod:`~gridhash.ledger.merkle` (RFC 9162 trees and proofs: the one
+hasher, frontier and inclusion check), :mod:`~gridhash.ledger.signing` (keys),
+:mod:`~gridhash.ledger.keyring` (each party's trust root),
+:mod:`~gridhash.ledger.note` (C2SP signed notes and checkpoints),
+:mod:`~gridhash.ledger.store` (the SQLite file), :mod:`~gridhash.ledger.verify`
+(the full check), :mod:`~gridhash.ledger.bundle` (proof bundles),
+:mod:`~gridhash.ledger.witness` (a witness that cosigns consistent
+checkpoints), :mod:`~gridhash.ledger.cli` (``gridhash ledger ...``).  The
+ledger knows nothing of what it records: callers hand payload checkers to
+:func:`verify_ledger`.  The names below are imported on first use, so
 importing the CLI stays fast.  See ``docs/ledger.md``.
 """
 
@@ -23,8 +28,10 @@ from typing import Any
 
 __all__ = [
     "CheckContext",
+    "Checkpoint",
     "Discrepancy",
     "Entry",
+    "Keyring",
     "Ledger",
     "PartyKey",
     "ProofBundle",
@@ -34,12 +41,9 @@ __all__ = [
     "VerifyReport",
     "canonical_json",
     "generate_key",
-    "load_keys",
     "load_private_key",
     "load_public_key",
     "load_public_keys",
-    "sign",
-    "verify",
     "verify_inclusion",
     "verify_ledger",
 ]
@@ -48,8 +52,10 @@ _WHERE = {
     "CheckContext": "verify",
     "Discrepancy": "verify",
     "VerifyReport": "verify",
-    "verify_inclusion": "verify",
+    "verify_inclusion": "merkle",
     "verify_ledger": "verify",
+    "Keyring": "keyring",
+    "Checkpoint": "note",
     "Entry": "records",
     "Signature": "records",
     "TreeHead": "records",
@@ -58,17 +64,23 @@ _WHERE = {
     "PartyKey": "signing",
     "PublicKey": "signing",
     "generate_key": "signing",
-    "load_keys": "signing",
     "load_private_key": "signing",
     "load_public_key": "signing",
     "load_public_keys": "signing",
-    "sign": "signing",
-    "verify": "signing",
     "canonical_json": "canonical",
 }
 
 
+#: Submodules: ``gridhash.ledger.verify`` is always the module, whatever was imported first.
+_SUBMODULES = frozenset(
+    {"bundle", "canonical", "cli", "errors", "keyring", "merkle", "note", "records", "signing",
+     "store", "verify", "witness"}
+)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return import_module(f"gridhash.ledger.{name}")
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'gridhash.ledger' has no attribute {name!r}")

@@ -11,6 +11,7 @@ Format (``"format": "gridhash-ledger-inclusion-proof/1"``)::
       "tree_size": 1000,
       "audit_path": ["<hex>", ...],
       "tree_head": {"ledger_id": "...", "size": 1000, "root": "<hex>", "timestamp": "..."},
+      "signed_text": "<the head's checkpoint text: the exact text every signature covers>",
       "signatures": [{"party": "...", "public_key": "<hex>", "signature": "<hex>"}],
       "algorithm": "..."
     }
@@ -21,8 +22,9 @@ Checking it (:meth:`ProofBundle.check`, ``gridhash ledger check-proof``):
    ``index`` is the entry's ``seq`` and ``tree_size`` the head's ``size``;
 2. the audit path leads from ``leaf_hash`` at ``index`` to the head's ``root``
    (RFC 9162 §2.1.3.2);
-3. every public key given has a valid Ed25519 signature over the head
-   (``b"gridhash-ledger tree head v1\\n" + canonical JSON of tree_head``).
+3. the head's signatures satisfy the keyring's rule (or, given bare public
+   keys, each has signed), each an Ed25519 signature over the head's C2SP
+   checkpoint text (see :mod:`gridhash.ledger.note`).
 
 ``leaf`` is carried so a checker in another language can hash the exact bytes
 without re-implementing canonical JSON, then compare the parsed ``leaf`` with
@@ -39,18 +41,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gridhash.ledger import merkle
 from gridhash.ledger.canonical import TIMESTAMP_PATTERN, canonical_json
 from gridhash.ledger.errors import BundleError, PayloadError, ProofError
+from gridhash.ledger.keyring import Keyring
 from gridhash.ledger.records import Entry, Signature, TreeHead
-from gridhash.ledger.signing import PartyKey, PublicKey
+from gridhash.ledger.signing import PartyKey, PublicKey, as_public_keys, fingerprint
 
-__all__ = ["BUNDLE_FORMAT", "ProofBundle"]
+__all__ = ["BUNDLE_FORMAT", "ProofBundle", "check_head_signatures"]
 
 BUNDLE_FORMAT = "gridhash-ledger-inclusion-proof/1"
 ALGORITHM = (
     "RFC 9162 section 2.1 Merkle tree, SHA-256; leaf = canonical JSON (sorted keys, no "
     "whitespace, UTF-8) of {kind, payload, seq, timestamp}; heads signed with Ed25519 over "
-    "'gridhash-ledger tree head v1\\n' + canonical JSON of tree_head"
+    "the C2SP checkpoint text 'gridhash.ledger/<ledger_id>\\n<size>\\n<base64 root>\\n"
+    "timestamp <timestamp>\\n'"
 )
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX128 = re.compile(r"[0-9a-f]{128}")
@@ -68,11 +73,15 @@ class ProofBundle:
         The signed head (with its signatures).
     audit_path : tuple of bytes
         RFC 9162 inclusion proof of ``entry.seq`` in a tree of ``tree_head.size``.
+    signed_text : str or None
+        The exact text the head's signatures cover, as the bundle carried it
+        (checked against the head's fields).
     """
 
     entry: Entry
     tree_head: TreeHead
     audit_path: tuple[bytes, ...]
+    signed_text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (see the module docstring)."""
@@ -85,6 +94,7 @@ class ProofBundle:
             "tree_size": self.tree_head.size,
             "audit_path": [h.hex() for h in self.audit_path],
             "tree_head": self.tree_head.head_dict(),
+            "signed_text": self.tree_head.checkpoint_text(),
             "signatures": [s.to_dict() for s in self.tree_head.signatures],
             "algorithm": ALGORITHM,
         }
@@ -130,24 +140,84 @@ class ProofBundle:
             ) from None
         return _parse(data, str(file))
 
-    def check(self, public_keys: Iterable[PublicKey | PartyKey] | PublicKey | PartyKey) -> None:
-        """Verify the bundle alone: leaf, audit path and a signature by every key given.
+    def check(
+        self, keyring: Keyring | Iterable[PublicKey | PartyKey] | PublicKey | PartyKey
+    ) -> None:
+        """Verify the bundle alone: leaf, audit path, and the head's signatures.
+
+        Parameters
+        ----------
+        keyring : Keyring, or public key(s)
+            The verifier's keyring (the head's valid signatures must meet its
+            rule), or bare keys, each of which must have validly signed.
 
         Raises
         ------
         ProofError
             Any step fails (the message says which).
         """
-        from gridhash.ledger.verify import verify_inclusion
-
-        if self.entry.computed_leaf_hash() != self.entry.leaf_hash:
+        entry, head = self.entry, self.tree_head
+        if self.signed_text is not None and self.signed_text != head.checkpoint_text():
             raise ProofError(
-                f"entry {self.entry.seq}: leaf_hash: expected {self.entry.leaf_hash.hex()}, "
-                f"found {self.entry.computed_leaf_hash().hex()} (the entry does not hash to "
+                f"tree head (size {head.size}): signed_text: expected the head's checkpoint "
+                f"text {head.checkpoint_text()!r}, found {self.signed_text!r} (the head or the "
+                "text was changed)"
+            )
+        if entry.computed_leaf_hash() != entry.leaf_hash:
+            raise ProofError(
+                f"entry {entry.seq}: leaf_hash: expected {entry.leaf_hash.hex()}, "
+                f"found {entry.computed_leaf_hash().hex()} (the entry does not hash to "
                 "the bundle's leaf hash: it was changed)"
             )
-        verify_inclusion(
-            self.entry.leaf_bytes(), self.entry.seq, self.audit_path, self.tree_head, public_keys
+        got = merkle.root_from_inclusion_proof(
+            entry.computed_leaf_hash(), entry.seq, head.size, self.audit_path
+        )
+        if got is None:
+            want = len(merkle.inclusion_proof_from(entry.seq, head.size, lambda a, b: b""))
+            raise ProofError(
+                f"entry {entry.seq}: audit path: expected {want} hashes for a tree of size "
+                f"{head.size}, found {len(self.audit_path)} (or a malformed hash)"
+            )
+        if not merkle.verify_inclusion(
+            entry.computed_leaf_hash(), entry.seq, head.size, self.audit_path, head.root
+        ):
+            raise ProofError(
+                f"entry {entry.seq}: root: expected {head.root.hex()} (signed), found "
+                f"{got.hex()} (the audit path from this leaf leads elsewhere: the entry or "
+                "path was changed)"
+            )
+        check_head_signatures(head, keyring)
+
+
+def check_head_signatures(
+    head: TreeHead, keyring: Keyring | Iterable[PublicKey | PartyKey] | PublicKey | PartyKey
+) -> None:
+    """Raise :class:`ProofError` unless ``head``'s signatures satisfy ``keyring``.
+
+    Bare public keys form a keyring in which each of them is required.
+    """
+    ring = keyring if isinstance(keyring, Keyring) else Keyring.of(as_public_keys(keyring))
+    check = ring.check_head(head)
+    where = f"tree head (size {head.size})"
+    for party in check.wrong_key:
+        sig = head.signature_by(party)
+        assert sig is not None
+        raise ProofError(
+            f"{where}: signature[{party}]: expected key {ring.keys[party].fingerprint} "
+            f"(keyring), found key {fingerprint(sig.public_key)} (signed in {party}'s name "
+            "by someone else)"
+        )
+    for party in check.invalid:
+        raise ProofError(
+            f"{where}: signature[{party}]: expected a valid signature by key "
+            f"{ring.keys[party].fingerprint}, found one that does not verify (the tree "
+            "head was changed after it was signed)"
+        )
+    if not check.complete:
+        found = ", ".join(check.valid) or "no valid keyring signatures"
+        raise ProofError(
+            f"{where}: signatures: expected {ring.describe_rule()}, found {found} "
+            f"(missing {', '.join(check.missing)})"
         )
 
 
@@ -265,4 +335,8 @@ def _parse(data: Any, src: str | None) -> ProofBundle:
         _timestamp(_get(th, "timestamp", str, "tree_head.", src), "tree_head.timestamp", src),
         tuple(sigs),
     )
-    return ProofBundle(entry, head, audit)
+    signed_text = data.get("signed_text")
+    if signed_text is not None and not isinstance(signed_text, str):
+        raise BundleError("wrong type", source=src, field="signed_text", value=signed_text,
+                          expected="str")
+    return ProofBundle(entry, head, audit, signed_text)

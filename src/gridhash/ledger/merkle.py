@@ -59,13 +59,17 @@ from hashlib import sha256
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "LEAF_PREFIX",
+    "NODE_PREFIX",
     "Frontier",
     "consistency_proof",
     "consistency_proof_from",
+    "fold",
     "inclusion_proof",
     "inclusion_proof_from",
     "largest_power_of_two_below",
     "leaf_hash",
+    "leaf_hashes",
     "node_hash",
     "perfect_subtrees",
     "root",
@@ -76,6 +80,8 @@ __all__ = [
 ]
 
 HASH_SIZE = 32
+LEAF_PREFIX = b"\x00"
+NODE_PREFIX = b"\x01"
 EMPTY_ROOT = sha256(b"").digest()
 """``MTH({})``: SHA-256 of the empty string (RFC 9162 §2.1.1)."""
 
@@ -95,12 +101,25 @@ def leaf_hash(data: bytes) -> bytes:
     bytes
         32-byte SHA-256 digest.
     """
-    return sha256(b"\x00" + data).digest()
+    return sha256(LEAF_PREFIX + data).digest()
+
+
+def leaf_hashes(leaves: Iterable[bytes]) -> list[bytes]:
+    """:func:`leaf_hash` of many leaves (the fast path of full verification)."""
+    h = sha256
+    prefix = LEAF_PREFIX
+    return [h(prefix + d).digest() for d in leaves]
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
-    """``HASH(0x01 || left || right)``: the hash of an interior node."""
-    return sha256(b"\x01" + left + right).digest()
+    """``HASH(0x01 || left || right)``: the hash of an interior node.
+
+    The one definition of a node hash; the bulk paths of :class:`Frontier`
+    (``extend``, ``extend_recording``) inline the same expression with
+    :data:`NODE_PREFIX` to save a Python call per node, and a test holds them
+    equal to this function.
+    """
+    return sha256(NODE_PREFIX + left + right).digest()
 
 
 def largest_power_of_two_below(n: int) -> int:
@@ -135,12 +154,9 @@ def root(leaf_hashes: Iterable[bytes]) -> bytes:
     level = list(leaf_hashes)
     if not level:
         return EMPTY_ROOT
-    h = sha256
     while len(level) > 1:
         carry = [level[-1]] if len(level) % 2 else []
-        level = [
-            h(b"\x01" + a + b).digest() for a, b in zip(level[0::2], level[1::2], strict=False)
-        ] + carry
+        level = [node_hash(a, b) for a, b in zip(level[0::2], level[1::2], strict=False)] + carry
     return level[0]
 
 
@@ -174,14 +190,25 @@ class Frontier:
         """An independent copy."""
         return Frontier(self.size, self._hashes)
 
-    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
+    def append(
+        self, leaf: bytes, visit: Callable[[int, int, bytes], None] | None = None
+    ) -> list[tuple[int, int, bytes]]:
         """Append one leaf hash.
+
+        Parameters
+        ----------
+        leaf : bytes
+            The leaf hash.
+        visit : callable, optional
+            ``visit(level, index, hash)`` for each perfect interior node this leaf
+            completes, lowest first (how the store records nodes and the verifier
+            compares them with the recorded ones).
 
         Returns
         -------
         list of (level, index, hash)
-            The perfect interior nodes this leaf completes, lowest first: node
-            ``(level, index)`` covers leaves ``[index * 2**level, (index + 1) * 2**level)``.
+            The same nodes: node ``(level, index)`` covers leaves
+            ``[index * 2**level, (index + 1) * 2**level)``.
         """
         seq = self.size
         hashes = self._hashes
@@ -189,9 +216,11 @@ class Frontier:
         h = leaf
         level = 0
         while (seq >> level) & 1:
-            h = sha256(b"\x01" + hashes.pop() + h).digest()
+            h = node_hash(hashes.pop(), h)
             level += 1
             made.append((level, seq >> level, h))
+            if visit is not None:
+                visit(level, seq >> level, h)
         hashes.append(h)
         self.size = seq + 1
         return made
@@ -200,25 +229,46 @@ class Frontier:
         """Append many leaf hashes (no record of the nodes made)."""
         hashes = self._hashes
         size = self.size
-        h256 = sha256
+        h256, prefix, pop = sha256, NODE_PREFIX, hashes.pop
         for h in leaves:
             n = size
             while n & 1:
-                h = h256(b"\x01" + hashes.pop() + h).digest()
+                h = h256(prefix + pop() + h).digest()  # node_hash, inlined
                 n >>= 1
             hashes.append(h)
             size += 1
         self.size = size
 
+    def extend_recording(self, leaves: Iterable[bytes]) -> list[tuple[int, bytes]]:
+        """Append many leaf hashes; returns every perfect interior node made, in order, as
+        ``((last_leaf << 6) | level, hash)``: node ``(level, index)`` ends at leaf
+        ``last_leaf = (index + 1) * 2**level - 1`` (the key the store files it under)."""
+        hashes = self._hashes
+        size = self.size
+        h256, prefix, pop = sha256, NODE_PREFIX, hashes.pop
+        made = []
+        add = made.append
+        for h in leaves:
+            n = size
+            level = 0
+            while n & 1:
+                h = h256(prefix + pop() + h).digest()  # node_hash, inlined
+                n >>= 1
+                level += 1
+                add(((size << 6) | level, h))
+            hashes.append(h)
+            size += 1
+        self.size = size
+        return made
+
+    def restore(self, other: Frontier) -> None:
+        """Take ``other``'s state (a copy advanced after checks passed)."""
+        self.size = other.size
+        self._hashes = list(other._hashes)
+
     def root(self) -> bytes:
         """``MTH`` of the leaves appended so far."""
-        hashes = self._hashes
-        if not hashes:
-            return EMPTY_ROOT
-        r = hashes[-1]
-        for left in reversed(hashes[:-1]):
-            r = sha256(b"\x01" + left + r).digest()
-        return r
+        return fold(self._hashes)
 
 
 def perfect_subtrees(start: int, end: int) -> list[tuple[int, int]]:
@@ -238,6 +288,17 @@ def perfect_subtrees(start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
+def fold(hashes: Sequence[bytes]) -> bytes:
+    """Root of adjacent perfect subtrees given left to right (largest first), folded from the
+    right: exactly the RFC's split at the largest power of two; :data:`EMPTY_ROOT` for none."""
+    if not hashes:
+        return EMPTY_ROOT
+    r = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        r = node_hash(left, r)
+    return r
+
+
 def subtree_from_perfect(node: Callable[[int, int], bytes]) -> Subtree:
     """A subtree oracle built from a perfect-node look-up ``node(level, index)``.
 
@@ -248,11 +309,7 @@ def subtree_from_perfect(node: Callable[[int, int], bytes]) -> Subtree:
     def subtree(start: int, end: int) -> bytes:
         if end <= start:
             return EMPTY_ROOT
-        parts = [node(level, index) for level, index in perfect_subtrees(start, end)]
-        r = parts[-1]
-        for left in reversed(parts[:-1]):
-            r = node_hash(left, r)
-        return r
+        return fold([node(level, index) for level, index in perfect_subtrees(start, end)])
 
     return subtree
 
@@ -366,13 +423,13 @@ def root_from_inclusion_proof(
         if sn == 0:
             return None  # the path is longer than the tree is tall
         if fn & 1 or fn == sn:
-            r = sha256(b"\x01" + p + r).digest()
+            r = node_hash(p, r)
             if not fn & 1:
                 while fn and not fn & 1:
                     fn >>= 1
                     sn >>= 1
         else:
-            r = sha256(b"\x01" + r + p).digest()
+            r = node_hash(r, p)
         fn >>= 1
         sn >>= 1
     return r if sn == 0 else None
@@ -424,14 +481,14 @@ def verify_consistency(
         if sn == 0:
             return False
         if fn & 1 or fn == sn:
-            fr = sha256(b"\x01" + c + fr).digest()
-            sr = sha256(b"\x01" + c + sr).digest()
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
             if not fn & 1:
                 while fn and not fn & 1:
                     fn >>= 1
                     sn >>= 1
         else:
-            sr = sha256(b"\x01" + sr + c).digest()
+            sr = node_hash(sr, c)
         fn >>= 1
         sn >>= 1
     # Step 7.

@@ -8,12 +8,19 @@ Entry
 
 Tree head
     ``(ledger_id, size, root, timestamp)``: the RFC 9162 root of the first
-    ``size`` entries.  Each party signs, with Ed25519, the bytes
-    ``b"gridhash-ledger tree head v1\\n" + canonical_json({"ledger_id", "root"
-    (hex), "size", "timestamp"})``.  The prefix keeps a head signature from being
-    mistaken for a signature over anything else; the ledger id (a random UUID
-    made when the ledger is created) keeps a head of one ledger from being
-    passed off as a head of another.
+    ``size`` entries.  Each party signs, with Ed25519, the head's C2SP
+    checkpoint text (:func:`gridhash.ledger.note.checkpoint_text`)::
+
+        gridhash.ledger/<ledger_id>
+        <size>
+        <base64 root>
+        timestamp <timestamp>
+
+    so the parties' head signatures are, unchanged, the signature lines of the
+    checkpoint any transparency-log tool reads (:meth:`TreeHead.checkpoint`).
+    The origin line (with the ledger id, a random UUID made when the ledger is
+    created) keeps a head of one ledger from being passed off as a head of
+    another.
 """
 
 from __future__ import annotations
@@ -23,13 +30,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from gridhash.ledger.canonical import canonical_json, entry_leaf_bytes
+from gridhash.ledger.canonical import entry_leaf_bytes
 from gridhash.ledger.merkle import leaf_hash
+from gridhash.ledger.note import ORIGIN_PREFIX, NoteSignature, SignedNote, checkpoint_text, key_id
 from gridhash.ledger.signing import PartyKey, PublicKey, verify
 
-__all__ = ["HEAD_DOMAIN", "Entry", "Signature", "TreeHead"]
-
-HEAD_DOMAIN = b"gridhash-ledger tree head v1\n"
+__all__ = ["Entry", "Signature", "TreeHead"]
 
 
 @dataclass(frozen=True)
@@ -135,16 +141,27 @@ class TreeHead:
     signatures: tuple[Signature, ...] = field(default=())
     index: int | None = None
 
+    @property
+    def origin(self) -> str:
+        """The checkpoint's origin line: ``gridhash.ledger/<ledger_id>``."""
+        return ORIGIN_PREFIX + self.ledger_id
+
+    def checkpoint_text(self) -> str:
+        """The C2SP checkpoint text of this head (what every party signs)."""
+        return checkpoint_text(self.ledger_id, self.size, self.root, self.timestamp)
+
     def signed_bytes(self) -> bytes:
-        """The exact bytes every party signs (see the module docstring)."""
-        return HEAD_DOMAIN + canonical_json(
-            {
-                "ledger_id": self.ledger_id,
-                "root": self.root.hex(),
-                "size": self.size,
-                "timestamp": self.timestamp,
-            },
-            where="tree_head",
+        """The exact bytes every party signs: the checkpoint text, UTF-8."""
+        return self.checkpoint_text().encode()
+
+    def checkpoint(self) -> SignedNote:
+        """The head as a C2SP checkpoint: one signature line per party (key name = party id)."""
+        return SignedNote(
+            self.checkpoint_text(),
+            tuple(
+                NoteSignature(s.party, key_id(s.party, s.public_key), s.signature)
+                for s in self.signatures
+            ),
         )
 
     def signature_by(self, party: str) -> Signature | None:

@@ -65,12 +65,13 @@ from gridhash.ledger.canonical import (
     format_timestamp,
     now_timestamp,
 )
-from gridhash.ledger.errors import LedgerError, LedgerFileError
+from gridhash.ledger.errors import LedgerError, LedgerFileError, ProofError
 from gridhash.ledger.records import Entry, Signature, TreeHead
 from gridhash.ledger.signing import PartyKey
 
 if TYPE_CHECKING:
     from gridhash.ledger.bundle import ProofBundle
+    from gridhash.ledger.keyring import Keyring
 
 __all__ = ["APPLICATION_ID", "FORMAT", "SCHEMA_VERSION", "Ledger", "node_id"]
 
@@ -312,6 +313,13 @@ class Ledger:
         return self._frontier_cache
 
     @property
+    def connection(self) -> sqlite3.Connection:
+        """The SQLite connection (the verifier streams the tables through it)."""
+        if self._conn is None:
+            raise LedgerError(f"{self.path}: ledger is closed")
+        return self._conn
+
+    @property
     def size(self) -> int:
         """Number of entries (as of this object's last read or write)."""
         return self._size
@@ -404,29 +412,39 @@ class Ledger:
         return self.append_many([(kind, payload)], timestamp=timestamp)[0]
 
     def append_many(
-        self, items: Iterable[tuple[str, Any]], *, timestamp: datetime | None = None
+        self,
+        items: Iterable[tuple[str, Any]],
+        *,
+        timestamp: datetime | None = None,
+        sign: Mapping[str, PartyKey] | Iterable[PartyKey] | PartyKey | None = None,
     ) -> list[Entry]:
         """Append several ``(kind, payload)`` entries in ONE transaction (all or none).
 
-        They share one timestamp.  See :meth:`append`.
+        They share one timestamp.  See :meth:`append`.  With ``sign``, a tree
+        head over everything (these entries included) is signed with those keys
+        in the same transaction: the entries are never committed without it.
         """
         prepared = [(check_kind(kind), canonical_json(payload)) for kind, payload in items]
         if not prepared:
             return []
+        parties = None if sign is None else _key_list(sign)
         with self._transaction() as conn:
             ts = self._timestamp(timestamp)
             frontier = self._frontier.copy()
             seq = frontier.size
             entries: list[Entry] = []
             rows = []
-            nodes = []
+            nodes: list[tuple[int, bytes]] = []
+
+            def record(level: int, index: int, h: bytes) -> None:
+                nodes.append((node_id(level, index), h))
+
             for kind, payload in prepared:
                 leaf = merkle.leaf_hash(entry_leaf_bytes(seq, kind, payload, ts))
                 text = payload.decode()
                 rows.append((seq, kind, text, ts, leaf))
                 entries.append(Entry(seq, kind, text, ts, leaf))
-                for level, index, h in frontier.append(leaf):
-                    nodes.append((node_id(level, index), h))
+                frontier.append(leaf, record)
                 seq += 1
             conn.executemany(
                 "INSERT INTO entries (seq, kind, payload, timestamp, leaf_hash) "
@@ -434,10 +452,28 @@ class Ledger:
                 rows,
             )
             conn.executemany("INSERT INTO nodes (id, hash) VALUES (?, ?)", nodes)
+            if parties is not None:
+                self._insert_head(conn, frontier.size, frontier.root(), ts, parties)
         self._frontier_cache = frontier
         self._size = frontier.size
         self._last_ts = ts
         return entries
+
+    def _insert_head(
+        self, conn: sqlite3.Connection, size: int, root: bytes, ts: str, parties: list[PartyKey]
+    ) -> TreeHead:
+        index = conn.execute("SELECT COALESCE(MAX(id) + 1, 0) FROM tree_heads").fetchone()[0]
+        head = TreeHead(self.ledger_id, size, root, ts, index=index)
+        sigs = tuple(head.sign(k) for k in parties)
+        conn.execute(
+            "INSERT INTO tree_heads (id, size, root, timestamp) VALUES (?, ?, ?, ?)",
+            (index, size, root, ts),
+        )
+        conn.executemany(
+            "INSERT INTO signatures (head_id, party, public_key, signature) VALUES (?, ?, ?, ?)",
+            [(index, s.party, s.public_key, s.signature) for s in sigs],
+        )
+        return TreeHead(self.ledger_id, size, root, ts, sigs, index)
 
     def sign_head(
         self,
@@ -462,20 +498,18 @@ class Ledger:
         parties = _key_list(keys)
         with self._transaction() as conn:
             ts = self._timestamp(timestamp)
-            index = conn.execute("SELECT COALESCE(MAX(id) + 1, 0) FROM tree_heads").fetchone()[0]
-            head = TreeHead(self.ledger_id, self.size, self._frontier.root(), ts, index=index)
-            sigs = tuple(head.sign(k) for k in parties)
-            conn.execute(
-                "INSERT INTO tree_heads (id, size, root, timestamp) VALUES (?, ?, ?, ?)",
-                (index, head.size, head.root, ts),
-            )
-            conn.executemany(
-                "INSERT INTO signatures (head_id, party, public_key, signature) "
-                "VALUES (?, ?, ?, ?)",
-                [(index, s.party, s.public_key, s.signature) for s in sigs],
-            )
+            head = self._insert_head(conn, self.size, self._frontier.root(), ts, parties)
         self._last_ts = ts
-        return TreeHead(head.ledger_id, head.size, head.root, ts, sigs, index)
+        return head
+
+    def entries_of_kind(self, kind: str) -> Iterator[Entry]:
+        """Every entry of ``kind``, in order (streamed)."""
+        for row in self.connection.execute(
+            "SELECT seq, kind, payload, timestamp, leaf_hash FROM entries WHERE kind = ? "
+            "ORDER BY seq",
+            (kind,),
+        ):
+            yield Entry(*row)
 
     def cosign(
         self,
@@ -595,6 +629,33 @@ class Ledger:
             )
         return heads[-1]
 
+    def checkpoint_head(self, keyring: Keyring | None = None) -> TreeHead:
+        """The head a checkpoint is served from: the latest one (the latest *complete* one,
+        given a keyring), after checking its root is the entries' root at its size.
+
+        Raises
+        ------
+        LedgerError
+            No such head.
+        ProofError
+            The entries no longer hash to its root (exit code 1).
+        """
+        heads = self.heads()
+        if keyring is not None:
+            heads = [h for h in heads if keyring.check_head(h).complete]
+        if not heads:
+            rule = f" signed as the keyring requires ({keyring.describe_rule()})" if keyring else ""
+            raise LedgerError(f"{self.path}: no tree head{rule} yet")
+        head = heads[-1]
+        now = self.root(head.size) if head.size <= self.size else None
+        if now != head.root:
+            raise ProofError(
+                f"{self.path}: tree head {head.index} (size {head.size}): root: expected "
+                f"{head.root.hex()} (signed), found "
+                f"{now.hex() if now else f'only {self.size} entries'}: refusing to serve it"
+            )
+        return head
+
     def root(self, size: int | None = None) -> bytes:
         """RFC 9162 root of the first ``size`` entries (default all), from stored nodes."""
         size = self.size if size is None else size
@@ -635,6 +696,15 @@ class Ledger:
 
         entry = self.entry(seq)
         head = self.head_covering(seq, tree_size)
+        roots = {h.root for h in self.heads() if h.size == head.size}
+        now = self.root(head.size)
+        if roots != {now}:
+            signed = ", ".join(sorted(r.hex() for r in roots))
+            raise ProofError(
+                f"{self.path}: tree head of size {head.size}: root: expected {signed} "
+                f"(signed), found {now.hex()} (the ledger's entries now hash to another root "
+                "at that size, or heads of that size disagree): refusing to serve a proof"
+            )
         return ProofBundle(entry, head, tuple(self.inclusion_proof(seq, head.size)))
 
 

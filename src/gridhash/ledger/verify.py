@@ -1,4 +1,9 @@
-"""Verify a ledger alone, from its file and the parties' public keys, trusting nothing in it.
+"""Verify a ledger alone, from its file, the verifier's keyring and its saved checkpoint.
+
+Nothing the file says about keys is trusted: signatures (on tree heads, and,
+through the checkers, on payloads) are checked against the verifier's own
+:class:`~gridhash.ledger.keyring.Keyring`, and rollback or fork is caught
+against a checkpoint the verifier saved earlier.
 
 :func:`verify_ledger` reads the file once, in order, and checks:
 
@@ -14,14 +19,25 @@ nodes
     still shows here, to within the pair of entries under the node); these
     are also what inclusion and consistency proofs are built from.
 tree heads
-    at each signed head of size ``N``: every expected party (each public key
-    given) has signed it with *that* key, and the signature verifies over
-    ``(ledger_id, size, root, timestamp)``; the root recomputed from entries
-    ``0 .. N-1`` equals the signed root; sizes and timestamps never decrease;
-    no head covers more entries than the ledger holds (entries removed from
-    the end).  Between successive heads, the RFC 9162 consistency proof the
-    ledger serves is verified against both signed roots, as a party holding
-    only the older head would.
+    at each signed head of size ``N``: every signature in a keyring party's
+    name is by that party's keyring key and verifies over the head's
+    checkpoint text; the root recomputed from entries ``0 .. N-1`` equals the
+    signed root; sizes and timestamps never decrease; no head covers more
+    entries than the ledger holds (entries removed from the end).  A head is
+    *complete* when, besides, its valid signatures meet the keyring's rule.
+    Between successive heads, the RFC 9162 consistency proof the ledger serves
+    is verified against both signed roots, as a party holding only the older
+    head would.
+coverage
+    a ledger without a tree head fails; every entry must be covered by a
+    complete head, else the unsigned tail (named by its size) fails unless
+    ``allow_unsigned_tail``.
+checkpoint
+    given a checkpoint saved earlier (signatures meeting the rule): the
+    ledger's origin is the checkpoint's, it holds at least the checkpoint's
+    size (else: rollback), its entries hash at that size to the checkpoint's
+    root (else: fork or rewrite), and the ledger's consistency proof from the
+    checkpoint to the latest complete head verifies.
 checkers
     optional callables per entry kind (``"*"`` for every kind), e.g. a
     settlement checker that recomputes a statement from the meter readings
@@ -45,12 +61,18 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from hashlib import sha256
 from typing import Any
 
 from gridhash.ledger import merkle
-from gridhash.ledger.canonical import KIND_PATTERN, TIMESTAMP_PATTERN
-from gridhash.ledger.errors import LedgerError, LedgerFileError, ProofError
+from gridhash.ledger.canonical import (
+    KIND_PATTERN,
+    TIMESTAMP_PATTERN,
+    entry_leaf_bytes,
+    entry_leaf_bytes_many,
+)
+from gridhash.ledger.errors import LedgerError, LedgerFileError
+from gridhash.ledger.keyring import Keyring
+from gridhash.ledger.note import ORIGIN_PREFIX, Checkpoint, key_id
 from gridhash.ledger.records import Entry, TreeHead
 from gridhash.ledger.signing import PartyKey, PublicKey, as_public_keys, fingerprint
 from gridhash.ledger.signing import verify as verify_signature
@@ -61,7 +83,6 @@ __all__ = [
     "Checker",
     "Discrepancy",
     "VerifyReport",
-    "verify_inclusion",
     "verify_ledger",
 ]
 
@@ -145,6 +166,9 @@ class CheckContext:
         ``ledger.entry(seq)`` or ``ledger.entries(start, stop)``.
     heads : list of TreeHead
         The ledger's signed tree heads.
+    keyring : Keyring or None
+        The verifier's keyring: payload signatures are checked against it
+        (``None`` in integrity-only mode).
     state : dict
         Scratch space kept for the whole run and shared by all checkers (e.g.
         meter totals accumulated for a later statement).
@@ -152,6 +176,7 @@ class CheckContext:
 
     ledger: Ledger
     heads: list[TreeHead]
+    keyring: Keyring | None = None
     state: dict[str, Any] = field(default_factory=dict)
 
     @staticmethod
@@ -181,10 +206,27 @@ class VerifyReport:
     tree_heads : int
         Signed tree heads in the file.
     signed_size : int
-        Largest tree size covered by a signed head (0 if none).
+        Largest tree size of any signed head (0 if none).
+    complete_size : int
+        Largest tree size of a *complete* head: root right and signatures
+        meeting the keyring's rule (0 if none).
+    complete_heads : set of int
+        Indexes of the complete heads.
+    pending : tuple of str
+        Parties whose signatures the latest head still needs.
     parties : tuple of str
-        Parties whose signatures were required (from the keys given, or the
-        parties recorded in the ledger when no keys were given).
+        The keyring's parties (or, without one, the parties recorded in the ledger).
+    keyring : Keyring or None
+        The keyring verified against.
+    checkpoint : Checkpoint or None
+        The saved checkpoint the ledger was checked against.
+    root_at_checkpoint : bytes or None
+        The entries' root at the checkpoint's size (recomputed).
+    checkpoint_proven : bool
+        An RFC 9162 consistency proof from the checkpoint to the latest
+        complete head verified.
+    latest_root : bytes or None
+        Root of every entry (recomputed).
     keys_given : bool
         False when no public keys were given and signatures were checked
         against the keys recorded in the ledger, which shows integrity but not
@@ -206,7 +248,15 @@ class VerifyReport:
     entries: int = 0
     tree_heads: int = 0
     signed_size: int = 0
+    complete_size: int = 0
+    complete_heads: set[int] = field(default_factory=set)
+    pending: tuple[str, ...] = ()
     latest_head: TreeHead | None = None
+    keyring: Keyring | None = None
+    checkpoint: Checkpoint | None = None
+    root_at_checkpoint: bytes | None = None
+    checkpoint_proven: bool = False
+    latest_root: bytes | None = None
     parties: tuple[str, ...] = ()
     keys_given: bool = True
     signatures_checked: int = 0
@@ -229,8 +279,8 @@ class VerifyReport:
 
     @property
     def unsigned(self) -> int:
-        """Entries after the largest signed head (not yet covered by any signature)."""
-        return max(0, self.entries - self.signed_size)
+        """Entries after the largest complete head (the unsigned tail)."""
+        return max(0, self.entries - self.complete_size)
 
 
 class _LimitReachedError(Exception):
@@ -257,15 +307,15 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _expected_keys(
-    public_keys: Mapping[str, PublicKey] | Iterable[PublicKey | PartyKey] | None,
-) -> list[PublicKey] | None:
-    if public_keys is None:
-        return None
-    keys = as_public_keys(public_keys)
-    if not keys:
+def _as_keyring(
+    keys: Keyring | Mapping[str, PublicKey] | Iterable[PublicKey | PartyKey] | None,
+) -> Keyring | None:
+    if keys is None or isinstance(keys, Keyring):
+        return keys
+    public = as_public_keys(keys)
+    if not public:
         raise LedgerError("no public keys given: pass None to check against the ledger's own keys")
-    return keys
+    return Keyring.of(public)
 
 
 def _check_head(
@@ -273,85 +323,71 @@ def _check_head(
     prev: TreeHead | None,
     recomputed: bytes,
     last_ts: str,
-    keys: list[PublicKey] | None,
+    keyring: Keyring | None,
     out: _Collector,
     report: VerifyReport,
-) -> None:
-    """Signatures, root, size order and time of one head whose entries have all been read."""
+) -> bool:
+    """Signatures, root, size order and time of one head whose entries have all been read.
+
+    Returns True when the head is *complete*: its root is the entries' root and
+    its valid keyring signatures meet the keyring's rule (without a keyring: at
+    least one signature, each valid with the key recorded beside it).
+    """
     where = {"head": head.index, "size": head.size}
-    signed = head.signed_bytes()
-    sig_ok = []
     problems = []
-    if keys is None:
+    if keyring is None:
+        signed = head.signed_bytes()
+        valid = 0
         for sig in head.signatures:
             ok = verify_signature(sig.public_key, sig.signature, signed)
             report.signatures_checked += 1
-            sig_ok.append(ok)
+            valid += ok
             if not ok:
                 problems.append(
                     Discrepancy(
                         f"signature[{sig.party}]",
-                        "a valid Ed25519 signature over (ledger_id, size, root, timestamp)",
+                        "a valid Ed25519 signature over the head's checkpoint text",
                         "a signature that does not verify with the key recorded beside it",
                         "the tree head was changed after it was signed",
                         **where,
                     )
                 )
-        if not head.signatures:
+        complete = valid > 0 and valid == len(head.signatures)
+        any_valid = valid > 0
+    else:
+        check = keyring.check_head(head)
+        report.signatures_checked += len(check.valid) + len(check.invalid)
+        for party in check.wrong_key:
+            sig = head.signature_by(party)
+            assert sig is not None
             problems.append(
                 Discrepancy(
-                    "signatures",
-                    "at least one signature",
-                    "none",
-                    "the tree head is not signed",
+                    f"signature[{party}].key",
+                    f"key {keyring.keys[party].fingerprint} (keyring)",
+                    f"key {fingerprint(sig.public_key)}",
+                    f"the tree head was signed in {party}'s name with a key that is not "
+                    f"{party}'s in the keyring (re-signed by someone else)",
                     **where,
                 )
             )
-    else:
-        for key in keys:
-            sig = head.signature_by(key.party)
-            if sig is None:
-                sig_ok.append(False)
-                problems.append(
-                    Discrepancy(
-                        f"signature[{key.party}]",
-                        f"a signature by {key.party} (key {key.fingerprint})",
-                        "none",
-                        f"{key.party} has not signed this tree head",
-                        **where,
-                    )
+        for party in check.invalid:
+            problems.append(
+                Discrepancy(
+                    f"signature[{party}]",
+                    f"a valid Ed25519 signature by {party} (key "
+                    f"{keyring.keys[party].fingerprint}) over the head's checkpoint text",
+                    "a signature that does not verify",
+                    "the tree head was changed after it was signed",
+                    **where,
                 )
-                continue
-            if sig.public_key != key.raw:
-                sig_ok.append(False)
-                found = fingerprint(sig.public_key)
-                problems.append(
-                    Discrepancy(
-                        f"signature[{key.party}].key",
-                        f"key {key.fingerprint}",
-                        f"key {found}",
-                        f"the tree head was signed in {key.party}'s name with a different key "
-                        "(re-signed by someone else)",
-                        **where,
-                    )
-                )
-                continue
-            ok = key.verify(sig.signature, signed)
-            report.signatures_checked += 1
-            sig_ok.append(ok)
-            if not ok:
-                problems.append(
-                    Discrepancy(
-                        f"signature[{key.party}]",
-                        f"a valid Ed25519 signature by {key.party} (key {key.fingerprint}) "
-                        "over (ledger_id, size, root, timestamp)",
-                        "a signature that does not verify",
-                        "the tree head was changed after it was signed",
-                        **where,
-                    )
-                )
+            )
+        complete = check.complete
+        any_valid = bool(check.valid)
+        if head is report.latest_head:
+            report.pending = check.missing
     if recomputed != head.root:
-        if sig_ok and not any(sig_ok):
+        complete = False
+        if not any_valid:
             why = (
                 "the recorded root differs from the entries and no valid signature covers it: "
                 "the tree head was edited"
@@ -391,13 +427,53 @@ def _check_head(
                 **where,
             )
         )
+    return complete and not problems
+
+
+def _check_checkpoint_signatures(
+    cp: Checkpoint, keyring: Keyring | None, out: _Collector
+) -> None:
+    """The saved checkpoint must carry valid keyring signatures meeting the rule."""
+    if keyring is None:
+        return
+    data = cp.note.text.encode()
+    valid: set[str] = set()
+    for sig in cp.note.signatures:
+        key = keyring.keys.get(sig.name)
+        if key is None or sig.key_id != key_id(sig.name, key.raw):
+            continue  # a witness's cosignature or an unknown signer: ignored
+        if not key.verify(sig.signature, data):
+            out.add(
+                Discrepancy(
+                    f"checkpoint.signature[{sig.name}]",
+                    f"a valid signature by {sig.name} (key {key.fingerprint})",
+                    "a signature that does not verify",
+                    "the saved checkpoint was changed after it was signed",
+                    size=cp.size,
+                )
+            )
+            return
+        valid.add(sig.name)
+    missing = [p for p in keyring.required if p not in valid]
+    if missing or len(valid) < keyring.threshold:
+        out.add(
+            Discrepancy(
+                "checkpoint.signatures",
+                f"signatures meeting the rule ({keyring.describe_rule()})",
+                ", ".join(sorted(valid)) or "none",
+                "the saved checkpoint is not signed as the keyring's rule requires",
+                size=cp.size,
+            )
+        )
 
 
 def verify_ledger(
     path: str | os.PathLike[str],
-    public_keys: Mapping[str, PublicKey] | Iterable[PublicKey | PartyKey] | None = None,
+    keyring: Keyring | Mapping[str, PublicKey] | Iterable[PublicKey | PartyKey] | None = None,
     checkers: Mapping[str, Checker] | None = None,
     *,
+    checkpoint: Checkpoint | None = None,
+    allow_unsigned_tail: bool = False,
     limit: int = 100,
 ) -> VerifyReport:
     """Check a ledger file from scratch (see the module docstring for every check).
@@ -406,13 +482,24 @@ def verify_ledger(
     ----------
     path : path-like
         The ledger file.  It is opened read-only.
-    public_keys : mapping or iterable of PublicKey, optional
-        The parties whose signature every tree head must carry.  ``None``:
-        check each signature against the key recorded beside it (shows the
-        heads were not altered since signing, not who signed them).
+    keyring : Keyring, or public keys, optional
+        The verifier's trust root: every signature is checked against it, and
+        every entry must be covered by a head whose signatures meet its rule.
+        Bare public keys make a keyring in which every party is required.
+        ``None`` (integrity only): check each signature against the key
+        recorded beside it, which shows the heads were not altered since
+        signing but not who signed them.
     checkers : mapping of kind to callable, optional
         ``checker(entry, context) -> list[Discrepancy]`` run on every entry of
-        that kind (``"*"``: every entry), in order.
+        that kind (``"*"``: every entry), in order.  They get the keyring in
+        ``context.keyring``.
+    checkpoint : Checkpoint, optional
+        A checkpoint the verifier saved earlier: the ledger must be an
+        append-only extension of it (same root at its size, and an RFC 9162
+        consistency proof from it to the latest complete head).
+    allow_unsigned_tail : bool
+        Accept entries after the latest complete head (they are reported in
+        ``report.unsigned``); a ledger without any tree head still fails.
     limit : int
         Stop after this many discrepancies.
 
@@ -427,7 +514,7 @@ def verify_ledger(
         The file is missing or not a gridhash ledger.
     """
     t0 = time.perf_counter()
-    keys = _expected_keys(public_keys)
+    ring = _as_keyring(keyring)
     checkers = dict(checkers or {})
     ledger = Ledger.open(path, readonly=True)
     try:
@@ -435,16 +522,34 @@ def verify_ledger(
         heads = ledger.heads()
         report.tree_heads = len(heads)
         report.latest_head = heads[-1] if heads else None
-        report.keys_given = keys is not None
-        if keys is not None:
-            report.parties = tuple(k.party for k in keys)
+        report.keys_given = ring is not None
+        report.keyring = ring
+        report.checkpoint = checkpoint
+        if ring is not None:
+            report.parties = ring.parties
         else:
             report.parties = tuple(sorted({s.party for h in heads for s in h.signatures}))
         out = _Collector(report, max(1, limit))
-        context = CheckContext(ledger, heads)
+        context = CheckContext(ledger, heads, keyring=ring)
         try:
-            _stream(ledger, heads, keys, checkers, context, out, report)
+            if checkpoint is not None:
+                _check_checkpoint_signatures(checkpoint, ring, out)
+                if checkpoint.origin != ORIGIN_PREFIX + ledger.ledger_id:
+                    out.add(
+                        Discrepancy(
+                            "checkpoint.origin",
+                            checkpoint.origin,
+                            ORIGIN_PREFIX + ledger.ledger_id,
+                            "the checkpoint is of another ledger: this file is not the "
+                            "ledger it was saved from (a replacement)",
+                            size=checkpoint.size,
+                        )
+                    )
+            _stream(ledger, heads, ring, checkers, context, out, report)
             _consistency(ledger, heads, out, report)
+            _coverage(report, allow_unsigned_tail, out)
+            if checkpoint is not None:
+                _extends_checkpoint(ledger, heads, checkpoint, out, report)
         except _LimitReachedError:
             pass
     except sqlite3.DatabaseError as exc:  # a table dropped or the file corrupted
@@ -457,35 +562,136 @@ def verify_ledger(
     return report
 
 
+def _coverage(report: VerifyReport, allow_unsigned_tail: bool, out: _Collector) -> None:
+    """Every entry must be covered by a complete head (the unsigned tail is named)."""
+    rule = report.keyring.describe_rule() if report.keyring else "at least one valid signature"
+    if report.tree_heads == 0:
+        out.add(
+            Discrepancy(
+                "tree_heads",
+                "at least one signed tree head",
+                "none",
+                f"no tree head covers any of the {report.entries:,} entries: nothing in this "
+                "file is signed (heads deleted, or never signed)",
+            )
+        )
+        return
+    if report.complete_size < report.entries and not allow_unsigned_tail:
+        latest = report.latest_head
+        pending = ""
+        if latest is not None and report.pending:
+            pending = (
+                f"; the latest head (size {latest.size:,}) still needs "
+                f"{', '.join(report.pending)}"
+            )
+        out.add(
+            Discrepancy(
+                "unsigned_tail",
+                f"every entry covered by a tree head signed per the rule ({rule})",
+                f"{report.unsigned:,} entries after size {report.complete_size:,}",
+                f"an unsigned tail of {report.unsigned:,} entries (entries "
+                f"{report.complete_size}..{report.entries - 1}) is covered by no complete head"
+                f"{pending}; pass --allow-unsigned-tail to accept it",
+                seq=report.complete_size,
+                last=report.entries - 1,
+            )
+        )
+
+
+def _extends_checkpoint(
+    ledger: Ledger,
+    heads: list[TreeHead],
+    cp: Checkpoint,
+    out: _Collector,
+    report: VerifyReport,
+) -> None:
+    """The ledger must be an append-only extension of the saved checkpoint ``cp``."""
+    if report.entries < cp.size:
+        now = report.latest_root.hex() if report.latest_root else merkle.EMPTY_ROOT.hex()
+        out.add(
+            Discrepancy(
+                "checkpoint",
+                f"at least {cp.size:,} entries with root {cp.root.hex()} at size {cp.size:,} "
+                "(saved checkpoint)",
+                f"{report.entries:,} entries with root {now}",
+                f"rollback: the ledger is shorter than the checkpoint saved at size {cp.size:,}; "
+                "entries (and the heads over them) were removed",
+                size=cp.size,
+            )
+        )
+        return
+    if report.root_at_checkpoint is not None and report.root_at_checkpoint != cp.root:
+        out.add(
+            Discrepancy(
+                "checkpoint",
+                f"root {cp.root.hex()} at size {cp.size:,} (saved checkpoint)",
+                f"root {report.root_at_checkpoint.hex()} at size {cp.size:,}",
+                f"fork or rewrite: the first {cp.size:,} entries are not the ones the saved "
+                "checkpoint committed to",
+                size=cp.size,
+            )
+        )
+        return
+    target = next((h for h in reversed(heads) if h.index in report.complete_heads), None)
+    if target is None or target.size < cp.size:
+        return  # nothing signed beyond the checkpoint: the root comparison above is the proof
+    try:
+        proof = ledger.consistency_proof(cp.size, target.size)
+    except LedgerError as exc:
+        proof, why = None, str(exc)
+    ok = proof is not None and merkle.verify_consistency(
+        cp.size, target.size, cp.root, target.root, proof
+    )
+    report.checkpoint_proven = ok
+    if not ok:
+        out.add(
+            Discrepancy(
+                "checkpoint.consistency",
+                f"an RFC 9162 consistency proof from size {cp.size:,} (root {cp.root.hex()}) "
+                f"to size {target.size:,} (root {target.root.hex()})",
+                "a proof that does not verify" if proof is not None else why,
+                "the latest complete head does not extend the saved checkpoint",
+                head=target.index,
+                size=target.size,
+            )
+        )
+
+
+_CHUNK = 4096
+
+
 def _stream(
     ledger: Ledger,
     heads: list[TreeHead],
-    keys: list[PublicKey] | None,
+    keyring: Keyring | None,
     checkers: dict[str, Checker],
     context: CheckContext,
     out: _Collector,
     report: VerifyReport,
 ) -> None:
-    """One ordered pass over entries and nodes, checking heads as their size is reached."""
-    conn = ledger._conn
+    """One ordered pass over entries and nodes, checking heads as their size is reached.
+
+    Rows are read in chunks that end at every head's size.  A chunk is first
+    checked whole (sequence numbers, kinds, timestamps, leaf hashes, interior
+    nodes: list comparisons at C speed); only a chunk in which something
+    differs is re-read row by row (:class:`_RowChecker`), which reports each
+    discrepancy in file order exactly where it is.
+    """
+    conn = ledger.connection
     by_size: dict[int, list[TreeHead]] = {}
     for h in heads:
         by_size.setdefault(h.size, []).append(h)
     previous = {h.index: (heads[i - 1] if i else None, i) for i, h in enumerate(heads)}
     verified_heads: set[int] = set()
-
-    stack: list[bytes] = []  # frontier: perfect subtree roots, largest first
-    last_ts = ""  # entries' latest timestamp, for the heads' time check
-
-    def root_now() -> bytes:
-        if not stack:
-            return merkle.EMPTY_ROOT
-        r = stack[-1]
-        for left in reversed(stack[:-1]):
-            r = sha256(b"\x01" + left + r).digest()
-        return r
+    frontier = merkle.Frontier()
+    cp = report.checkpoint
+    cp_size = -1 if cp is None else cp.size
+    rowcheck = _RowChecker(frontier, checkers, context, report, out)
 
     def heads_at(size: int) -> None:
+        root = frontier.root()
+        if size == cp_size:
+            report.root_at_checkpoint = root
         for head in by_size.get(size, ()):
             # Heads are checked when their entries have all been read; the
             # order checks compare with the head signed just before this one.
@@ -501,151 +707,43 @@ def _stream(
                         size=head.size,
                     )
                 )
-            _check_head(head, before, root_now(), last_ts, keys, out, report)
+            if _check_head(head, before, root, rowcheck.last_ts, keyring, out, report):
+                report.complete_heads.add(head.index)
+                report.complete_size = max(report.complete_size, head.size)
             verified_heads.add(head.index)
             report.signed_size = max(report.signed_size, head.size)
 
     heads_at(0)
-
-    nodes = conn.execute("SELECT id, hash FROM nodes ORDER BY id")
-    stored = next(nodes, None)
-    add = out.add
-    h256 = sha256
-    kind_ok = KIND_PATTERN.fullmatch
-    ts_ok = TIMESTAMP_PATTERN.fullmatch
-    any_checker = checkers.get("*")
-    position = 0  # Merkle leaf index of the row being read
-    expected_seq = 0
-    nodes_checked = 0
-    found = report.discrepancies
-    last_bad = -1  # position of the latest entry or node already reported
-    last_kind: Any = None
-    last_ts = ""  # latest well-formed timestamp
-    seen_ts: Any = None  # timestamp of the previous row (batches share one)
+    if cp_size == 0:
+        report.root_at_checkpoint = merkle.EMPTY_ROOT
+    stops = sorted({s for s in by_size if s > 0} | ({cp_size} if cp_size > 0 else set()))
+    stop_i = 0
     rows = conn.execute("SELECT seq, kind, payload, timestamp, leaf_hash FROM entries ORDER BY seq")
-    for seq, kind, payload, ts, recorded in rows:
-        reported = len(found)
-        if seq != expected_seq:
-            if seq > expected_seq:
-                gone = (
-                    f"entries {expected_seq}..{seq - 1} are missing"
-                    if seq - expected_seq > 1
-                    else f"entry {expected_seq} is missing"
-                )
-            else:
-                gone = "sequence numbers must start at 0"
-            add(Discrepancy("seq", str(expected_seq), str(seq), gone, seq=seq))
-        expected_seq = seq + 1
-        if kind != last_kind:  # runs of one kind are checked once
-            last_kind = kind
-            if type(kind) is not str or not kind_ok(kind):
-                add(
-                    Discrepancy(
-                        "kind",
-                        "a lower-case identifier",
-                        repr(kind),
-                        "malformed entry kind",
-                        seq=seq,
-                    )
-                )
-        if ts != seen_ts:  # runs of one timestamp (one append_many) are checked once
-            seen_ts = ts
-            if type(ts) is not str or not ts_ok(ts):
-                add(
-                    Discrepancy(
-                        "timestamp",
-                        "YYYY-MM-DDTHH:MM:SS.ffffffZ",
-                        repr(ts),
-                        "malformed timestamp",
-                        seq=seq,
-                    )
-                )
-            elif ts < last_ts:
-                add(
-                    Discrepancy(
-                        "timestamp",
-                        f">= {last_ts} (entry {seq - 1})",
-                        ts,
-                        "timestamps never go backwards: entries reordered or edited",
-                        seq=seq,
-                    )
-                )
-            else:
-                last_ts = ts
-        try:
-            data = b"".join(
-                (
-                    b'\x00{"kind":"',
-                    kind.encode(),
-                    b'","payload":',
-                    payload.encode(),
-                    b',"seq":',
-                    str(seq).encode(),
-                    b',"timestamp":"',
-                    ts.encode(),
-                    b'"}',
-                )
-            )
-        except AttributeError:  # a field that is not text: hash what there is
-            data = repr((kind, payload, seq, ts)).encode()
-        leaf = h256(data).digest()
-        if leaf != recorded:
-            add(
-                Discrepancy(
-                    "leaf_hash",
-                    _hex(recorded),
-                    leaf.hex(),
-                    "the entry's seq, kind, payload and timestamp no longer hash to the leaf "
-                    "hash recorded when it was appended: the entry was changed, moved or inserted",
-                    seq=seq,
-                )
-            )
-        checker = checkers.get(kind) if checkers and type(kind) is str else None
-        if checker is not None or any_checker is not None:
-            _run_checkers(
-                Entry(seq, kind, payload, ts, recorded),
-                (("*", any_checker), (kind, checker)),
-                context,
-                report,
-                add,
-            )
-        if len(found) != reported:
-            last_bad = position
-        # Frontier update, comparing each interior node made with the one recorded.  Node
-        # (level, position >> level) ends at this leaf, so its id is (position << 6) | level.
-        # A node over an entry or node already reported differs as a consequence: skipped.
-        h = leaf
-        level = 0
-        n = position
-        while n & 1:
-            h = h256(b"\x01" + stack.pop() + h).digest()
-            level += 1
-            n >>= 1
-            want = (position << 6) | level
-            while stored is not None and stored[0] < want:
-                add(_node_discrepancy(stored[0], None, None))
-                stored = next(nodes, None)
-            if stored is None or stored[0] != want:
-                add(_node_discrepancy(want, None, h))
-            else:
-                if stored[1] != h and last_bad < position + 1 - (1 << level):
-                    add(_node_discrepancy(want, stored[1], h))
-                    last_bad = position
-                nodes_checked += 1
-                stored = next(nodes, None)
-        stack.append(h)
-        position += 1
-        report.entries = position
-        report.nodes_checked = nodes_checked
-        if position in by_size:
-            heads_at(position)
+    node_sql = "SELECT id, hash FROM nodes WHERE id >= ? AND id < ? ORDER BY id"
+    while True:
+        position = frontier.size
+        while stop_i < len(stops) and stops[stop_i] <= position:
+            stop_i += 1
+        want = _CHUNK if stop_i == len(stops) else min(_CHUNK, stops[stop_i] - position)
+        chunk = rows.fetchmany(want)
+        if not chunk:
+            break
+        stored = conn.execute(node_sql, (position << 6, (position + len(chunk)) << 6)).fetchall()
+        if not rowcheck.chunk_ok(chunk, stored):
+            rowcheck.rows(chunk, stored)
+        report.entries = frontier.size
+        report.nodes_checked = rowcheck.nodes_checked
+        if frontier.size in by_size or frontier.size == cp_size:
+            heads_at(frontier.size)
+    position = frontier.size
     report.entries = position
-    report.nodes_checked = nodes_checked
-    if stored is not None:
-        add(_node_discrepancy(stored[0], None, None))
+    report.nodes_checked = rowcheck.nodes_checked
+    report.latest_root = frontier.root()
+    for (nid,) in conn.execute("SELECT id FROM nodes WHERE id >= ? ORDER BY id", (position << 6,)):
+        out.add(_node_discrepancy(nid, None, None))
     for head in heads:
         if head.index not in verified_heads:
-            add(
+            out.add(
                 Discrepancy(
                     "size",
                     f"<= {position} (entries in the ledger)",
@@ -656,6 +754,167 @@ def _stream(
                     size=head.size,
                 )
             )
+
+
+class _RowChecker:
+    """The entry and node checks of :func:`_stream`: whole chunks, or row by row."""
+
+    def __init__(
+        self,
+        frontier: merkle.Frontier,
+        checkers: dict[str, Checker],
+        context: CheckContext,
+        report: VerifyReport,
+        out: _Collector,
+    ) -> None:
+        self.frontier = frontier
+        self.checkers = checkers
+        self.any_checker = checkers.get("*")
+        self.context = context
+        self.report = report
+        self.out = out
+        self.expected_seq = 0
+        self.last_ts = ""  # latest well-formed timestamp
+        self.nodes_checked = 0
+        self.last_bad = -1  # position of the latest entry or node already reported
+
+    def _run_checkers(self, chunk: Sequence[tuple[Any, ...]]) -> None:
+        checkers, any_checker = self.checkers, self.any_checker
+        if not checkers:
+            return
+        for seq, kind, payload, ts, recorded in chunk:
+            checker = checkers.get(kind) if type(kind) is str else None
+            if checker is not None or any_checker is not None:
+                _run_checkers(
+                    Entry(seq, kind, payload, ts, recorded),
+                    (("*", any_checker), (kind, checker)),
+                    self.context,
+                    self.report,
+                    self.out.add,
+                )
+
+    def chunk_ok(self, chunk: list[tuple[Any, ...]], stored: list[tuple[int, bytes]]) -> bool:
+        """Check a whole chunk at once; False (nothing changed) when anything differs."""
+        seqs, kinds, payloads, stamps, recorded = zip(*chunk, strict=True)
+        first = self.expected_seq
+        if seqs[0] != first or list(seqs) != list(range(first, first + len(seqs))):
+            return False
+        for kind in set(kinds):
+            if type(kind) is not str or not KIND_PATTERN.fullmatch(kind):
+                return False
+        for ts in set(stamps):
+            if type(ts) is not str or not TIMESTAMP_PATTERN.fullmatch(ts):
+                return False
+        if stamps[0] < self.last_ts or list(stamps) != sorted(stamps):
+            return False
+        try:
+            leaves = merkle.leaf_hashes(entry_leaf_bytes_many(seqs, kinds, payloads, stamps))
+        except (AttributeError, TypeError):
+            return False
+        if leaves != list(recorded):
+            return False
+        trial = self.frontier.copy()
+        made = trial.extend_recording(leaves)
+        if made != stored:
+            return False
+        # Everything holds: commit the chunk's state, then run the payload checkers in order.
+        self.frontier.restore(trial)
+        self.expected_seq = first + len(seqs)
+        self.last_ts = stamps[-1]
+        self.nodes_checked += len(made)
+        self._run_checkers(chunk)
+        return True
+
+    def rows(self, chunk: list[tuple[Any, ...]], stored_nodes: list[tuple[int, bytes]]) -> None:
+        """Row by row, reporting each discrepancy where it is (file order)."""
+        add = self.out.add
+        found = self.report.discrepancies
+        nodes = iter(stored_nodes)
+        stored = next(nodes, None)
+        last_kind: Any = None
+        seen_ts: Any = None
+        for seq, kind, payload, ts, recorded in chunk:
+            position = self.frontier.size
+            reported = len(found)
+            if seq != self.expected_seq:
+                if seq > self.expected_seq:
+                    gone = (
+                        f"entries {self.expected_seq}..{seq - 1} are missing"
+                        if seq - self.expected_seq > 1
+                        else f"entry {self.expected_seq} is missing"
+                    )
+                else:
+                    gone = "sequence numbers must start at 0"
+                add(Discrepancy("seq", str(self.expected_seq), str(seq), gone, seq=seq))
+            self.expected_seq = seq + 1
+            if kind != last_kind:
+                last_kind = kind
+                if type(kind) is not str or not KIND_PATTERN.fullmatch(kind):
+                    add(
+                        Discrepancy(
+                            "kind", "a lower-case identifier", repr(kind),
+                            "malformed entry kind", seq=seq,
+                        )
+                    )
+            if ts != seen_ts:
+                seen_ts = ts
+                if type(ts) is not str or not TIMESTAMP_PATTERN.fullmatch(ts):
+                    add(
+                        Discrepancy(
+                            "timestamp", "YYYY-MM-DDTHH:MM:SS.ffffffZ", repr(ts),
+                            "malformed timestamp", seq=seq,
+                        )
+                    )
+                elif ts < self.last_ts:
+                    add(
+                        Discrepancy(
+                            "timestamp",
+                            f">= {self.last_ts} (entry {seq - 1})",
+                            ts,
+                            "timestamps never go backwards: entries reordered or edited",
+                            seq=seq,
+                        )
+                    )
+                else:
+                    self.last_ts = ts
+            try:
+                leaf = merkle.leaf_hash(entry_leaf_bytes(seq, kind, payload.encode(), ts))
+            except (AttributeError, TypeError):  # a field that is not text: hash what there is
+                leaf = merkle.leaf_hash(repr((kind, payload, seq, ts)).encode())
+            if leaf != recorded:
+                add(
+                    Discrepancy(
+                        "leaf_hash",
+                        _hex(recorded),
+                        leaf.hex(),
+                        "the entry's seq, kind, payload and timestamp no longer hash to the leaf "
+                        "hash recorded when it was appended: the entry was changed, moved or "
+                        "inserted",
+                        seq=seq,
+                    )
+                )
+            self._run_checkers([(seq, kind, payload, ts, recorded)])
+            if len(found) != reported:
+                self.last_bad = position
+            # Compare each interior node the frontier makes with the one recorded.  Node
+            # (level, index) ends at this leaf, so its id is (position << 6) | level.  A node
+            # over an entry or node already reported differs as a consequence: skipped.
+            for level, _index, h in self.frontier.append(leaf):
+                want = (position << 6) | level
+                while stored is not None and stored[0] < want:
+                    add(_node_discrepancy(stored[0], None, None))
+                    stored = next(nodes, None)
+                if stored is None or stored[0] != want:
+                    add(_node_discrepancy(want, None, h))
+                else:
+                    if stored[1] != h and self.last_bad < position + 1 - (1 << level):
+                        add(_node_discrepancy(want, stored[1], h))
+                        self.last_bad = position
+                    self.nodes_checked += 1
+                    stored = next(nodes, None)
+        while stored is not None:
+            add(_node_discrepancy(stored[0], None, None))
+            stored = next(nodes, None)
 
 
 def _run_checkers(
@@ -752,77 +1011,3 @@ def _consistency(
                     size=newer.size,
                 )
             )
-
-
-def verify_inclusion(
-    leaf: bytes,
-    index: int,
-    audit_path: Sequence[bytes],
-    tree_head: TreeHead,
-    public_key: PublicKey | PartyKey | Iterable[PublicKey | PartyKey],
-    *,
-    prehashed: bool = False,
-) -> None:
-    """Check, with nothing but a tree head and public key(s), that a leaf is in the ledger.
-
-    Parameters
-    ----------
-    leaf : bytes
-        The entry's leaf bytes (``Entry.leaf_bytes()``), or its leaf hash when
-        ``prehashed`` is True.
-    index : int
-        The entry's ``seq``.
-    audit_path : sequence of bytes
-        RFC 9162 inclusion proof for ``index`` in a tree of ``tree_head.size``.
-    tree_head : TreeHead
-        The signed tree head, with its signatures.
-    public_key : PublicKey, or several
-        Each must have a valid signature on ``tree_head`` (matched by key).
-    prehashed : bool
-        ``leaf`` is already the 32-byte leaf hash.
-
-    Raises
-    ------
-    ProofError
-        The path does not lead to the head's root, or a key has not (validly)
-        signed the head.  The message says which.
-    """
-    keys = as_public_keys(public_key)
-    if not keys:
-        raise ProofError("no public key given: a tree head is only as good as who signed it")
-    lh = bytes(leaf) if prehashed else merkle.leaf_hash(bytes(leaf))
-    got = merkle.root_from_inclusion_proof(lh, index, tree_head.size, audit_path)
-    if got is None:
-        raise ProofError(
-            f"entry {index}: audit path: expected {_expected_path_len(index, tree_head.size)} "
-            f"hashes for a tree of size {tree_head.size}, found {len(audit_path)} "
-            "(or a malformed hash or index)"
-        )
-    if got != tree_head.root:
-        raise ProofError(
-            f"entry {index}: root: expected {tree_head.root.hex()} (signed), found {got.hex()} "
-            "(the audit path from this leaf leads elsewhere: the entry or path was changed)"
-        )
-    signed = tree_head.signed_bytes()
-    for key in keys:
-        sig = tree_head.signed_with(key)
-        if sig is None:
-            parties = ", ".join(
-                f"{s.party} ({fingerprint(s.public_key)})" for s in tree_head.signatures
-            )
-            raise ProofError(
-                f"tree head (size {tree_head.size}): signature: expected one by {key.party} "
-                f"(key {key.fingerprint}), found {parties or 'no signatures'}"
-            )
-        if not key.verify(sig.signature, signed):
-            raise ProofError(
-                f"tree head (size {tree_head.size}): signature[{sig.party}]: expected a valid "
-                f"signature by key {key.fingerprint}, found one that does not verify (the tree "
-                "head was changed after it was signed)"
-            )
-
-
-def _expected_path_len(index: int, size: int) -> str:
-    if not 0 <= index < size:
-        return f"none (index {index} is outside the tree)"
-    return str(len(merkle.inclusion_proof_from(index, size, lambda a, b: b"")))

@@ -132,6 +132,5 @@ def print_settlement(console: Console, run: Run, res: dict[str, Any], folder: Pa
     console.print(
         f"wrote {folder / 'statements.json'}, {folder / 'statements.csv'}; appended "
         f"{res['entries']} entries to {res['ledger']} (tree size {res['tree_size']}, head signed "
-        f"by {len(agreement.parties)} parties; keys in {res['keys']})\n"
-        f"check it: gridhash ledger verify {res['ledger']} --keys {res['keys']}"
+        f"by {', '.join(res['signed_by'])}; key(s) from {res['keys']})"
     )

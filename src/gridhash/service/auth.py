@@ -30,18 +30,24 @@ TOKEN_PREFIX = "gh_"
 PARTY_ROLES = ("operator", "owner", "offtaker", "monitor", "auditor")
 SIGNER_ROLES = ("owner", "offtaker")
 
-#: action → roles allowed (``*own`` actions also need the party to be the one named).
+#: action → roles allowed (``*own`` actions also need the party to be the one named).  The
+#: API's route table (``app.ROUTES``) names one action per operation, and each dashboard
+#: page checks its API twin's: this is the one permission table.
 PERMISSIONS: dict[str, frozenset[str]] = {
+    "whoami": frozenset((*PARTY_ROLES, "site")),
     "read": frozenset(PARTY_ROLES),
     "setpoint:read": frozenset((*PARTY_ROLES, "site")),
     "plans:propose": frozenset({"operator"}),
     "plans:vote": frozenset({"owner", "offtaker"}),
+    "plans:veto": frozenset(PARTY_ROLES),  # and the party must be one the approval rule lists
     "safety:hold": frozenset({"monitor"}),
     "plant:report": frozenset({"operator"}),
     "meters:write": frozenset({"operator"}),
     "statements:produce": frozenset({"operator"}),
     "statements:read_all": frozenset({"operator", "auditor"}),
     "statements:read_own": frozenset({"owner", "offtaker"}),
+    # Reading statements at all, their ledger entries included (the monitor may not).
+    "statements:read": frozenset({"operator", "auditor", "owner", "offtaker"}),
     "statements:sign_own": frozenset(SIGNER_ROLES),
     "keys:register_own": frozenset(SIGNER_ROLES),
     "ledger:verify": frozenset(PARTY_ROLES),

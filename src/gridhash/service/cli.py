@@ -35,7 +35,8 @@ def print_tokens(svc: OperationsService, out: TextIO) -> None:
 
 def build(host: str, port: int, db: str | None, demo: bool, *, ledger: Path | None = None,
           scenario: str | None = None, agreement: str | None = None,
-          out: TextIO | None = None, setpoint_ttl_s: int = 60) -> Any:
+          out: TextIO | None = None, setpoint_ttl_s: int = 60,
+          max_body_bytes: int | None = None) -> Any:
     """Set the service up (database, ledger, tokens, demo content) and return the app."""
     from gridhash.service.app import create_app
     from gridhash.service.config import DEFAULT_DB, ServiceConfig
@@ -44,6 +45,8 @@ def build(host: str, port: int, db: str | None, demo: bool, *, ledger: Path | No
     out = out or sys.stdout
     config = ServiceConfig(db=db or DEFAULT_DB, ledger=ledger, scenario=scenario,
                            agreement=agreement, demo=demo, setpoint_ttl_s=setpoint_ttl_s)
+    if max_body_bytes is not None:
+        config.max_body_bytes = max_body_bytes
     svc = OperationsService(config)
     out.write(f"gridhash operations service: {svc.plant.name} under {svc.agreement.name}; "
               f"database {config.db}; ledger {svc.log.path}\n")
@@ -66,14 +69,15 @@ def build(host: str, port: int, db: str | None, demo: bool, *, ledger: Path | No
 
 def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None,
           demo: bool = False, *, ledger: Path | None = None, scenario: str | None = None,
-          agreement: str | None = None, setpoint_ttl_s: int = 60) -> None:
+          agreement: str | None = None, setpoint_ttl_s: int = 60,
+          max_body_bytes: int | None = None) -> None:
     """Start the service and block until it is stopped (Ctrl-C, SIGTERM)."""
     import uvicorn
 
     from gridhash.service.ops import configure_json_logging
 
     app = build(host, port, db, demo, ledger=ledger, scenario=scenario, agreement=agreement,
-                setpoint_ttl_s=setpoint_ttl_s)
+                setpoint_ttl_s=setpoint_ttl_s, max_body_bytes=max_body_bytes)
     configure_json_logging()  # issue 17: JSON lines with request and caller ids
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, log_config=None)
 
@@ -97,6 +101,10 @@ def serve_command(
     setpoint_ttl_s: Annotated[int, typer.Option(
         "--setpoint-ttl-s", min=5, max=3600,
         help="How long a setpoint stays valid after it is issued.")] = 60,
+    max_body_bytes: Annotated[
+        int, typer.Option("--max-body-bytes", min=1024,
+                          help="Request bodies over this size are answered 413 unread.")
+    ] = 4 * 1024 * 1024,
 ) -> None:
     """Run the operations service: API, dashboard, plans, setpoints, meters, statements."""
-    serve(host, port, db, demo, setpoint_ttl_s=setpoint_ttl_s)
+    serve(host, port, db, demo, setpoint_ttl_s=setpoint_ttl_s, max_body_bytes=max_body_bytes)

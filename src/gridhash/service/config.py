@@ -67,6 +67,8 @@ class ServiceConfig:
     head_interval_s : sign a tree head at least this often while entries arrive.
     token_ttl_days : API tokens expire this long after they are issued (plant time).
     head_max_age_s : ``/api/ready`` fails when the newest signed tree head is older.
+    max_body_bytes : request bodies over this many bytes are answered 413 before they
+        are read (default 4 MiB: a day's readings of every meter fit many times over).
     """
 
     db: str = DEFAULT_DB
@@ -80,6 +82,7 @@ class ServiceConfig:
     head_interval_s: float = 60.0
     token_ttl_days: int = 365
     head_max_age_s: float = 900.0
+    max_body_bytes: int = 4 * 1024 * 1024
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -16,6 +16,11 @@ only what the party may read, and its buttons only what it may do:
                    (operator, auditor); sign (demo mode)
 ``/ui/ledger``     size, signed head, latest entries, verification on request
 =================  ==========================================================
+
+Each page names its API twin (``GET /api/ledger`` for ``/ui/ledger``) and
+checks exactly the permission the API's route table gives that operation; a
+page that shows more (the ledger page's verification) checks that operation's
+twin too.
 """
 
 from __future__ import annotations
@@ -46,8 +51,15 @@ def _svc(request: Request) -> Any:
     return request.app.state.service
 
 
-def _caller(request: Request) -> Caller:
-    return _svc(request).authenticate(request.cookies.get(COOKIE))
+def _caller(request: Request, twin: str | None = None) -> Caller:
+    """The logged-in caller; with ``twin`` (``"GET /api/ledger"``), 403 unless the caller may
+    call that API operation: a page checks exactly what its API twin checks."""
+    caller = _svc(request).authenticate(request.cookies.get(COOKIE))
+    if twin is not None:
+        from gridhash.service.app import authorize
+
+        authorize(caller, twin)
+    return caller
 
 
 def _page(request: Request, name: str, caller: Caller | None, status: int = 200,
@@ -55,10 +67,14 @@ def _page(request: Request, name: str, caller: Caller | None, status: int = 200,
     svc = _svc(request)
     nav = []
     if caller is not None:
-        nav = [("/ui", "Overview"), ("/ui/plans", "Plans"), ("/ui/safety", "Safety")]
-        if caller.can("statements:read_all") or caller.can("statements:read_own"):
-            nav.append(("/ui/statements", "Statements"))
-        nav.append(("/ui/ledger", "Ledger"))
+        from gridhash.service.app import ROUTE_BY_KEY
+
+        pages = [("/ui", "Overview", "GET /api/safety"), ("/ui/plans", "Plans", "GET /api/plans"),
+                 ("/ui/safety", "Safety", "GET /api/safety"),
+                 ("/ui/statements", "Statements", "GET /api/statements"),
+                 ("/ui/ledger", "Ledger", "GET /api/ledger")]
+        nav = [(path, label) for path, label, twin in pages
+               if caller.can(ROUTE_BY_KEY[twin].action or "whoami")]
     return TEMPLATES.TemplateResponse(request, name, {
         "caller": caller, "nav": nav, "path": request.url.path,
         "scenario": svc.plant.name, "agreement": svc.agreement.name,
@@ -196,12 +212,12 @@ def _waiting(svc: Any, caller: Caller) -> list[dict[str, Any]]:
 @router.get("/ui")
 def overview(request: Request) -> HTMLResponse:
     svc = _svc(request)
-    caller = _caller(request)
+    caller = _caller(request, "GET /api/safety")
     today = svc.now().date()
     chart = plan_vs_actual(svc, today)
     return _page(request, "overview.html", caller, chart=chart,
                  safety=safety.status(svc, caller), waiting=_waiting(svc, caller),
-                 ledger=svc.log.status())
+                 ledger=svc.log.status() if caller.can("read") else None)
 
 
 # --------------------------------------------------------------------------- #
@@ -221,7 +237,7 @@ def _actions(svc: Any, caller: Caller) -> dict[str, bool]:
 @router.get("/ui/plans")
 def plans_page(request: Request) -> HTMLResponse:
     svc = _svc(request)
-    caller = _caller(request)
+    caller = _caller(request, "GET /api/plans")
     items = plans.list_plans(svc, caller, limit=50)
     for p in items:
         p["my_vote"] = next((d["decision"] for d in p["decisions"]
@@ -233,7 +249,7 @@ def plans_page(request: Request) -> HTMLResponse:
 @router.get("/ui/plans/{plan_id}")
 def plan_page(request: Request, plan_id: int) -> HTMLResponse:
     svc = _svc(request)
-    caller = _caller(request)
+    caller = _caller(request, "GET /api/plans/{plan_id}")
     plan = plans.get_plan(svc, caller, plan_id)
     data = plan["plan"]
     hours = [f"{h:02d}:00" for h in range(24)]
@@ -254,7 +270,7 @@ def plan_page(request: Request, plan_id: int) -> HTMLResponse:
 @router.post("/ui/plans")
 async def propose_form(request: Request) -> Response:
     svc = _svc(request)
-    caller = await run_in_threadpool(_caller, request)
+    caller = await run_in_threadpool(_caller, request, "POST /api/plans")
     form = await _form(request)
     try:
         day = date.fromisoformat(form.get("day", ""))
@@ -267,7 +283,10 @@ async def propose_form(request: Request) -> Response:
 @router.post("/ui/plans/{plan_id}/{action}")
 async def decide_form(request: Request, plan_id: int, action: str) -> Response:
     svc = _svc(request)
-    caller = await run_in_threadpool(_caller, request)
+    if action not in ("approve", "reject", "veto"):
+        raise InvalidError(f"unknown action {action!r}", field="action",
+                           expected="approve, reject or veto")
+    caller = await run_in_threadpool(_caller, request, f"POST /api/plans/{{plan_id}}/{action}")
     reason = (await _form(request)).get("reason", "")[:2000].replace("\x00", "")
     if action in ("approve", "reject"):
         plan = await run_in_threadpool(plans.vote, svc, caller, plan_id, action, reason)
@@ -288,7 +307,7 @@ async def decide_form(request: Request, plan_id: int, action: str) -> Response:
 @router.get("/ui/safety")
 def safety_page(request: Request) -> HTMLResponse:
     svc = _svc(request)
-    caller = _caller(request)
+    caller = _caller(request, "GET /api/safety")
     return _page(request, "safety.html", caller, safety=safety.status(svc, caller),
                  can_hold=caller.can("safety:hold"))
 
@@ -296,7 +315,7 @@ def safety_page(request: Request) -> HTMLResponse:
 @router.post("/ui/safety/holds")
 async def hold_form(request: Request) -> Response:
     svc = _svc(request)
-    caller = await run_in_threadpool(_caller, request)
+    caller = await run_in_threadpool(_caller, request, "POST /api/safety/holds")
     reason = (await _form(request)).get("reason", "").strip()[:2000].replace("\x00", "")
     if not reason:
         raise InvalidError("a safety hold needs a reason", field="reason")
@@ -307,7 +326,7 @@ async def hold_form(request: Request) -> Response:
 @router.post("/ui/safety/holds/{hold_id}/lift")
 async def lift_form(request: Request, hold_id: int) -> Response:
     svc = _svc(request)
-    caller = await run_in_threadpool(_caller, request)
+    caller = await run_in_threadpool(_caller, request, "POST /api/safety/holds/{hold_id}/lift")
     reason = (await _form(request)).get("reason", "")[:2000].replace("\x00", "")
     await run_in_threadpool(safety.lift_hold, svc, caller, hold_id, reason)
     return _back("/ui/safety", f"Safety hold {hold_id} lifted.")
@@ -321,7 +340,7 @@ async def lift_form(request: Request, hold_id: int) -> Response:
 @router.get("/ui/statements")
 def statements_page(request: Request) -> HTMLResponse:
     svc = _svc(request)
-    caller = _caller(request)
+    caller = _caller(request, "GET /api/statements")
     items = statements.list_statements(svc, caller)
     can_sign = caller.can("statements:sign_own") and caller.id in svc.demo_keys
     return _page(request, "statements.html", caller, periods=items, can_sign=can_sign,
@@ -331,19 +350,24 @@ def statements_page(request: Request) -> HTMLResponse:
 @router.post("/ui/statements/{period}/sign")
 async def sign_form(request: Request, period: int) -> Response:
     svc = _svc(request)
-    caller = await run_in_threadpool(_caller, request)
+    caller = await run_in_threadpool(_caller, request,
+                                     "POST /api/statements/{period}/signatures/{party}")
     await run_in_threadpool(statements.sign, svc, caller, period, caller.id, None)
     return _back("/ui/statements", f"Period {period} signed by {caller.id}.")
 
 
 @router.get("/ui/ledger")
 def ledger_page(request: Request) -> HTMLResponse:
-    from gridhash.service.app import verify_report
+    from gridhash.service.app import REVEAL_STATEMENTS, authorize, verify_report
 
     svc = _svc(request)
-    caller = _caller(request)
+    caller = _caller(request, "GET /api/ledger")
+    authorize(caller, "GET /api/ledger/entries")
     status = svc.log.status()
     start = max(0, status["size"] - 20)
-    entries = list(reversed(svc.log.entries(start, 20)))
-    report = verify_report(svc) if request.query_params.get("verify") else None
+    entries = list(reversed(svc.log.entries(start, 20, reveal=caller.can(REVEAL_STATEMENTS))))
+    report = None
+    if request.query_params.get("verify"):
+        authorize(caller, "GET /api/ledger/verify")
+        report = verify_report(svc, reveal=caller.can(REVEAL_STATEMENTS))
     return _page(request, "ledger.html", caller, ledger=status, entries=entries, report=report)

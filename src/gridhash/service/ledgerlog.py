@@ -39,6 +39,8 @@ from gridhash.ledger.store import Ledger
 from gridhash.service.db import Database, LedgerEvent, to_db
 
 SERVICE_KEY = "service"
+#: Entry kinds that carry statement payloads: withheld from roles that may not read them.
+STATEMENT_KINDS = frozenset({"statement", "statement_signature"})
 #: Kinds that do not force a signed head on their own.
 QUIET_KINDS = frozenset({"meter_batch"})
 
@@ -209,17 +211,65 @@ class LedgerLog:
                 "service_key": self.service_key.public.raw.hex(),
             }
 
-    def entries(self, start: int, limit: int) -> list[dict[str, Any]]:
+    def entries(self, start: int, limit: int, *, reveal: bool = True) -> list[dict[str, Any]]:
+        """Entries ``start ..`` (at most ``limit``); without ``reveal``, the payload of each
+        statement-kind entry is withheld (its leaf hash stays, to check inclusion)."""
         with self._lock:
             self.ledger.refresh()
             stop = min(self.ledger.size, start + limit)
-            return [e.to_dict() for e in self.ledger.entries(start, stop)] if start < stop else []
+            if start >= stop:
+                return []
+            out = []
+            for e in self.ledger.entries(start, stop):
+                if reveal or e.kind not in STATEMENT_KINDS:
+                    out.append(e.to_dict())
+                else:
+                    out.append({"seq": e.seq, "kind": e.kind, "timestamp": e.timestamp,
+                                "payload": None, "redacted": True,
+                                "leaf_hash": e.leaf_hash.hex()})
+            return out
 
-    def proof(self, seq: int) -> dict[str, Any]:
+    def proof(self, seq: int, *, reveal: bool = True, role: str = "") -> dict[str, Any]:
+        """An inclusion proof bundle; refused (403) for a statement-kind entry without
+        ``reveal`` (a bundle carries the payload)."""
+        from gridhash.service.errors import ForbiddenError
+
         with self._lock:
             self.ledger.refresh()
-            bundle = self.ledger.proof_bundle(seq)
-            return bundle.to_dict()
+            if not reveal and self.ledger.entry(seq).kind in STATEMENT_KINDS:
+                raise ForbiddenError(
+                    f"entry {seq} is a statement; role {role} may not read statements",
+                    role=role)
+            return self.ledger.proof_bundle(seq).to_dict()
+
+    def checkpoint(self) -> str:
+        """The latest signed head as a C2SP checkpoint note (409 before the first head)."""
+        from gridhash.ledger.errors import LedgerError
+        from gridhash.service.errors import ConflictError
+
+        with self._lock:
+            self.ledger.refresh()
+            try:
+                return self.ledger.checkpoint_head().checkpoint().render()
+            except LedgerError as exc:
+                raise ConflictError(str(exc)) from None
+
+    def consistency(self, first: int, second: int) -> dict[str, Any]:
+        """RFC 9162 consistency proof between two tree sizes, with both roots."""
+        from gridhash.service.errors import ConflictError
+
+        with self._lock:
+            self.ledger.refresh()
+            size = self.ledger.size
+            if not 0 <= first <= second <= size:
+                raise ConflictError(
+                    f"need 0 <= first <= second <= {size} (the ledger's size), got first={first}, "
+                    f"second={second}", field="second")
+            proof = self.ledger.consistency_proof(first, second)
+            return {"first": first, "second": second,
+                    "first_root": self.ledger.root(first).hex(),
+                    "second_root": self.ledger.root(second).hex(),
+                    "proof": [h.hex() for h in proof]}
 
     def close(self) -> None:
         with self._lock:

@@ -1,6 +1,7 @@
 """Operations face of the service (issue 17): agent telemetry, token rotation, readiness, logs.
 
-:func:`install_agent_ops_routes` adds, beside ``create_app``'s own routes:
+The service's route table (:data:`gridhash.service.app.ROUTES`) has these rows,
+served by the functions here and in :mod:`gridhash.service.telemetry`:
 
 ``POST /api/sites/{site}/telemetry``, ``GET /api/sites/{site}/telemetry``
     the site agents' reports (:mod:`gridhash.service.telemetry`);
@@ -11,12 +12,11 @@
     database reachable, migrations at head, ledger writable, newest signed
     tree head younger than ``ServiceConfig.head_max_age_s``; 503 naming the
     failing check;
-``GET /metrics``
-    Prometheus text format (:mod:`gridhash.service.metrics`).
-
-and a middleware that gives every request an id (``X-Request-ID``, echoed)
-and writes one JSON log line per request with the caller's id, never a token
-(:func:`configure_json_logging` makes ``gridhash serve`` log JSON).
+and :func:`install_agent_ops` adds ``GET /metrics`` (Prometheus text format,
+:mod:`gridhash.service.metrics`) and a middleware that gives every request an id
+(``X-Request-ID``, echoed) and writes one JSON log line per request with the
+caller's id, never a token (:func:`configure_json_logging` makes ``gridhash
+serve`` log JSON).
 """
 
 
@@ -28,10 +28,9 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import FastAPI, Query
-from fastapi import Path as PathParam
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text, update
@@ -237,43 +236,25 @@ def _cookie(header: str, name: str) -> str:
     return jar[name].value if name in jar else ""
 
 
-def install_agent_ops_routes(app: FastAPI, svc: Any, who: Any) -> None:
-    """Add issue 17's routes and middleware to ``app`` (``who``: the caller dependency type)."""
+def install_agent_ops(app: FastAPI, svc: Any) -> None:
+    """Add issue 17's middleware and ``/metrics`` to ``app``; its API operations (telemetry,
+    token rotation, readiness) are rows of the service's route table
+    (:data:`gridhash.service.app.ROUTES`)."""
     from gridhash.service.metrics import install_metrics
 
-    Who = who
     telemetry.note_start(svc)
-
     app.add_middleware(RequestIdMiddleware, svc=svc)
-
-    @app.post("/api/sites/{site_id}/telemetry", status_code=201, tags=["setpoints"])
-    def post_telemetry(site_id: Annotated[str, PathParam(max_length=128)],
-                       body: telemetry.TelemetryIn, who: Who) -> dict[str, Any]:
-        """A site agent's report: measured MW and hashrate, machines, time to get under its cap."""
-        return telemetry.record(svc, who, site_id, body)
-
-    @app.get("/api/sites/{site_id}/telemetry", tags=["setpoints"])
-    def get_telemetry(site_id: Annotated[str, PathParam(max_length=128)], who: Who,
-                      limit: Annotated[int, Query(ge=1, le=1000)] = 60) -> list[dict[str, Any]]:
-        """The site agent's latest reports, newest first."""
-        return telemetry.latest(svc, who, site_id, limit)
-
-    @app.post("/api/tokens/rotate", tags=["service"])
-    def rotate(who: Who, body: RotateIn | None = None) -> dict[str, Any]:
-        """A new API token (own; the operator also a site's); the old one fails at once."""
-        return rotate_token(svc, who, body.principal if body else None,
-                            body.ttl_days if body else None)
-
-    @app.get("/api/ready", tags=["service"])
-    def ready() -> JSONResponse:
-        """Readiness: database, migrations at head, ledger writable, signed head recent."""
-        ok, checks = readiness(svc)
-        failing = [name for name, c in checks.items() if not c["ok"]]
-        body = {"ready": ok, "checks": checks}
-        if not ok:
-            body["message"] = "not ready: " + ", ".join(
-                f"{n} ({checks[n]['detail']})" for n in failing)
-            body["error"] = "not_ready"
-        return JSONResponse(body, status_code=200 if ok else 503)
-
     install_metrics(app, svc)
+
+
+def ready_response(svc: Any) -> JSONResponse:
+    """Readiness: database, migrations at head, ledger writable, signed head recent; 503
+    naming each failing check."""
+    ok, checks = readiness(svc)
+    failing = [name for name, c in checks.items() if not c["ok"]]
+    body: dict[str, Any] = {"ready": ok, "checks": checks}
+    if not ok:
+        body["message"] = "not ready: " + ", ".join(
+            f"{n} ({checks[n]['detail']})" for n in failing)
+        body["error"] = "not_ready"
+    return JSONResponse(body, status_code=200 if ok else 503)

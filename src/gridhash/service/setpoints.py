@@ -7,24 +7,30 @@ setpoint was issued and never past the end of the hour.  A site agent polls
 well before then; one that cannot reach the service must drop to zero mining
 when ``valid_until`` passes (docs/service.md, "Contract for site agents").
 
-Each setpoint is signed with the service's Ed25519 key over
-``b"gridhash-setpoint v1\\n" + canonical_json(setpoint without "signature")``
-so an agent can tell it came from the service (the key is in the response and
-in ``GET /api/ledger``).
+Signatures over exact bytes
+    The response is an envelope ``{"payload": "<JSON text>", "signature":
+    "<hex>", "key": "<hex>", "key_fingerprint": "..."}``.  ``signature`` is the
+    service's Ed25519 signature over the UTF-8 bytes of the ``payload`` string,
+    exactly as sent; the payload's own ``"format": "gridhash-setpoint/2"`` field
+    separates it from anything else the key signs.  An agent in any language
+    verifies the signature over those bytes with the service key it pinned,
+    and only then parses the text: nothing is re-serialised (docs/service.md,
+    "Contract for site agents").
 """
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
-from gridhash.ledger.canonical import canonical_json
+from gridhash.ledger.signing import PartyKey
 from gridhash.service.auth import Caller
 from gridhash.service.errors import ForbiddenError, NotFoundError
 from gridhash.service.plant import HOUR, stamp
 from gridhash.service.safety import active_holds, latest_state, mining_blocks
 
-SETPOINT_DOMAIN = b"gridhash-setpoint v1\n"
+SETPOINT_FORMAT = "gridhash-setpoint/2"
 
 
 def setpoint(svc: Any, caller: Caller, site: str) -> dict[str, Any]:
@@ -54,6 +60,7 @@ def setpoint(svc: Any, caller: Caller, site: str) -> dict[str, Any]:
     else:
         mw, reason = float(planned), f"plan {plan_id} ({now.date().isoformat()}), hour {now.hour}"
     body = {
+        "format": SETPOINT_FORMAT,
         "site": site,
         "mw_cap": mw,
         "issued_at": stamp(now),
@@ -65,19 +72,34 @@ def setpoint(svc: Any, caller: Caller, site: str) -> dict[str, Any]:
         "hold_ids": [h.id for h in holds],
         "reason": reason,
     }
-    key = svc.log.service_key
-    body["signature"] = key.sign(SETPOINT_DOMAIN + canonical_json(body)).hex()
-    body["service_key"] = key.public.raw.hex()
-    return body
+    return signed_envelope(body, svc.log.service_key)
 
 
-def verify_setpoint(body: dict[str, Any], service_key_hex: str) -> bool:
-    """A site agent's check: the setpoint was signed by the service key it trusts."""
+def signed_envelope(document: dict[str, Any], key: PartyKey) -> dict[str, Any]:
+    """``{"payload": <JSON text>, "signature": <hex Ed25519 over its UTF-8 bytes>, "key",
+    "key_fingerprint"}``: the exact bytes signed travel with the signature."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+    return {"payload": text, "signature": key.sign(text.encode("utf-8")).hex(),
+            "key": key.public.raw.hex(), "key_fingerprint": key.public.fingerprint}
+
+
+def verify_setpoint(envelope: dict[str, Any], service_key_hex: str) -> dict[str, Any] | None:
+    """A site agent's check: the payload text was signed by the service key it pinned.
+
+    Returns the parsed setpoint when the signature holds over the exact payload bytes
+    and the payload is a setpoint; None otherwise.
+    """
     from gridhash.ledger.signing import verify
 
-    unsigned = {k: v for k, v in body.items() if k not in ("signature", "service_key")}
     try:
-        return verify(bytes.fromhex(service_key_hex), bytes.fromhex(body["signature"]),
-                      SETPOINT_DOMAIN + canonical_json(unsigned))
-    except (KeyError, ValueError):
-        return False
+        text = envelope["payload"]
+        ok = isinstance(text, str) and verify(bytes.fromhex(service_key_hex),
+                                              bytes.fromhex(envelope["signature"]),
+                                              text.encode("utf-8"))
+    except (KeyError, ValueError, TypeError):
+        return None
+    if not ok:
+        return None
+    data = json.loads(text)
+    return data if isinstance(data, dict) and data.get("format") == SETPOINT_FORMAT else None

@@ -1,32 +1,48 @@
 """Settlement on the ledger: write signed statements, and check them on verification.
 
-``gridhash settle`` appends, in one transaction:
+``gridhash settle`` appends, in ONE transaction together with a tree head
+signed by the settling party (or, in demo mode, by every party):
 
 * ``scenario`` — the scenario's text, source and the agreement's name;
-* ``agreement`` — the agreement (as data) and every party's public key;
+* ``agreement`` — the agreement (as data) and every party's public key, taken
+  from the settling party's keyring (never from keys lying in a folder);
 * ``safety_event`` — each event and each restriction of the safety envelope;
 * ``plan`` — the dispatch's totals;
 * per period, ``meter`` (the hourly records settlement reads) then
-  ``statement`` (the period's statements and pools, with one Ed25519 signature
-  per party over the canonical JSON of the statement without its signatures);
+  ``statement`` (the period's statements and pools, with an Ed25519 signature
+  by each signing party over the canonical JSON of the statement without its
+  signatures).
 
-then signs the tree head with every party's key.  :data:`CHECKERS` plug into
-:func:`gridhash.ledger.verify.verify_ledger`: each ``statement`` is recomputed
-from the ``meter`` entry of its period and the latest ``agreement`` entry, field
-by field, and every party's signature is checked against the key the
-``agreement`` entry recorded.
+``statements.json`` and ``statements.csv`` are moved into place only after
+that transaction has committed, so a settle run killed at any moment leaves
+either nothing new or the committed entries with their head (and perhaps not
+yet the statement files).  Periods already settled in the ledger are refused,
+and so is a ledger of another agreement or with other party keys.  The other
+parties then verify and countersign the head on their own machines
+(``gridhash ledger sign LEDGER --key THEIR.key --keyring KEYRING``).
+
+:data:`CHECKERS` plug into :func:`gridhash.ledger.verify.verify_ledger`: each
+``agreement`` entry's keys must be the verifier's keyring keys; each
+``statement`` is recomputed from the ``meter`` entry of its period and the
+latest ``agreement`` entry, field by field; every signature on it must be a
+keyring party's valid signature; and a period may be settled only once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gridhash.errors import InputError
 from gridhash.ledger.canonical import canonical_json
 
 if TYPE_CHECKING:
+    from gridhash.ledger.keyring import Keyring
     from gridhash.ledger.records import Entry
     from gridhash.ledger.signing import PartyKey
     from gridhash.ledger.verify import CheckContext, Discrepancy
@@ -43,10 +59,19 @@ STATEMENT_CSV_COLUMNS = (
     "btc_sats",
     "usd_owed_cents",
 )
+LEDGER_NAME = "ledger.sqlite"
 
 
-def party_keys(agreement: Any, folder: Path) -> dict[str, PartyKey]:
-    """Each party's Ed25519 key from ``folder``, created (mode 0600) when missing."""
+class SettlementError(InputError):
+    """A settle run that would record something wrong or twice (exit code 2)."""
+
+
+def demo_keys(agreement: Any, folder: Path) -> dict[str, PartyKey]:
+    """DEMO ONLY: every party's Ed25519 key from ``folder``, created (mode 0600) when missing.
+
+    One holder then holds every party's key, which defeats the point of the
+    ledger; ``gridhash settle --demo-keys`` says so on every run.
+    """
     from gridhash.ledger.signing import PRIVATE_SUFFIX, generate_key, load_private_key
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -57,12 +82,36 @@ def party_keys(agreement: Any, folder: Path) -> dict[str, PartyKey]:
     return keys
 
 
+def check_keyring(agreement: Any, keyring: Keyring, signers: dict[str, PartyKey]) -> None:
+    """Every party of the agreement is in the keyring, and each signing key is its party's."""
+    missing = [p.id for p in agreement.parties if p.id not in keyring.keys]
+    if missing:
+        raise SettlementError(
+            "the keyring lacks parties of the agreement",
+            source=keyring.source,
+            value=", ".join(missing),
+            expected=f"a public key for each of {', '.join(p.id for p in agreement.parties)}",
+        )
+    for pid, key in signers.items():
+        known = keyring.keys.get(pid)
+        if known is None or known.raw != key.public.raw:
+            raise SettlementError(
+                "the signing key is not its party's key in the keyring",
+                source=keyring.source,
+                field=f"parties.{pid}",
+                value=f"{pid} {key.public.fingerprint}",
+                expected=f"{known.fingerprint if known else 'a keyring entry'} "
+                "(or a party id the agreement names)",
+            )
+
+
 def unsigned(statement: dict[str, Any]) -> bytes:
     """The bytes each party signs: the statement without its signatures."""
     return canonical_json({k: v for k, v in statement.items() if k != "signatures"})
 
 
 def sign_statement(statement: dict[str, Any], keys: dict[str, PartyKey]) -> dict[str, Any]:
+    """The statement with a ``signatures`` object: party id → hex Ed25519 signature."""
     data = unsigned(statement)
     return {**statement, "signatures": {pid: keys[pid].sign(data).hex() for pid in keys}}
 
@@ -80,8 +129,9 @@ def statements_csv(periods: list[dict[str, Any]]) -> str:
 
 
 def ledger_items(run: Run, periods: list[dict[str, Any]], meters: list[dict[str, Any]],
-                 keys: dict[str, PartyKey], plan: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The entries ``gridhash settle`` appends, in order.
+                 keys: dict[str, PartyKey], keyring: Keyring,
+                 plan: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The entries ``gridhash settle`` appends, in order (statements signed by ``keys``).
 
     ``plan`` is the run's summary (:func:`gridhash.report.summary.summary`, as in
     summary.json): the ``plan`` entry records its totals.
@@ -97,7 +147,8 @@ def ledger_items(run: Run, periods: list[dict[str, Any]], meters: list[dict[str,
                       "text": loaded.text or "", "agreement": agreement.name,
                       "gridhash": __version__}),
         ("agreement", {"agreement": agreement.model_dump(mode="json"),
-                       "party_keys": {pid: k.public.raw.hex() for pid, k in keys.items()}}),
+                       "party_keys": {p.id: keyring.keys[p.id].raw.hex()
+                                      for p in agreement.parties}}),
     ]
     env = run.envelope
     if env is not None:
@@ -110,7 +161,8 @@ def ledger_items(run: Run, periods: list[dict[str, Any]], meters: list[dict[str,
                                            "to": hour_stamp(env.index, a.end), "effect": a.effect,
                                            "condition": a.condition}))
     items.append(("plan", {k: plan[k] for k in ("scenario", "start", "hours", "energy_mwh",
-                                             "revenue_usd", "cost_usd", "btc_mined",
+                                             "revenue_usd", "cost_usd", "net_usd",
+                                             "penalty_usd", "btc_mined",
                                              "unserved_firm_mwh", "safety")}
                   | {"agreement": agreement.name}))
     for meter, per in zip(meters, periods, strict=True):
@@ -119,10 +171,94 @@ def ledger_items(run: Run, periods: list[dict[str, Any]], meters: list[dict[str,
     return items
 
 
-def write_settlement(run: Run, out: Path, keys_dir: Path, plan: dict[str, Any]) -> dict[str, Any]:
-    """Statements as JSON and CSV in ``out``, and everything appended to ``out/ledger.sqlite``.
+def _check_existing(path: Path, agreement: Any, keyring: Keyring,
+                    periods: list[dict[str, Any]]) -> None:
+    """Refuse a ledger of another agreement or other keys, and periods it already settled."""
+    from gridhash.ledger.store import Ledger
 
-    ``plan``: the run's summary, whose totals the ledger's ``plan`` entry records.
+    with Ledger.open(path, readonly=True) as ledger:
+        recorded = None
+        for entry in ledger.entries_of_kind("agreement"):
+            recorded = entry.payload
+        settled = {}
+        for entry in ledger.entries_of_kind("statement"):
+            p = entry.payload
+            if isinstance(p, dict) and p.get("agreement") == agreement.name:
+                settled[p.get("start")] = entry.seq
+    if recorded is not None:
+        name = (recorded.get("agreement") or {}).get("name")
+        if name != agreement.name:
+            raise SettlementError(
+                "the folder holds the ledger of another agreement",
+                source=str(path),
+                field="agreement",
+                value=name,
+                expected=f"{agreement.name} (choose another --out folder)",
+            )
+        keys = recorded.get("party_keys") or {}
+        want = {p.id: keyring.keys[p.id].raw.hex() for p in agreement.parties}
+        differ = sorted(p for p in set(keys) | set(want) if keys.get(p) != want.get(p))
+        if differ:
+            raise SettlementError(
+                "the ledger's agreement entry records other keys than your keyring",
+                source=str(path),
+                field="party_keys",
+                value=", ".join(differ),
+                expected="the keyring's key for each party",
+            )
+    again = [per for per in periods if per["start"] in settled]
+    if again:
+        def name(p: dict[str, Any]) -> str:
+            return f"{p['period']} from {p['start']} (entry {settled[p['start']]})"
+
+        shown = [name(p) for p in again[:5]]
+        if len(again) > 6:
+            shown.append(f"... {len(again) - 6} more ...")
+        if len(again) > 5:
+            shown.append(name(again[-1]))
+        raise SettlementError(
+            f"{len(again)} period(s) already settled in the ledger: {', '.join(shown)}; "
+            "a period is settled once",
+            source=str(path),
+            field="period",
+            value=f"{again[0]['start']} .. {again[-1]['start']}",
+            expected="periods not yet in the ledger",
+        )
+
+
+def _sync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_settlement(run: Run, out: Path, signers: dict[str, PartyKey],
+                     keyring: Keyring, plan: dict[str, Any]) -> dict[str, Any]:
+    """Append the settlement to ``out/ledger.sqlite`` with a signed head in one transaction,
+    then move ``statements.json`` and ``statements.csv`` into place.
+
+    Parameters
+    ----------
+    run : Run
+        The planned run (with its agreement).
+    out : Path
+        The settle folder.
+    signers : dict of str to PartyKey
+        Who signs the statements and the head: the settling party's key alone
+        (or, in demo mode, every party's).
+    keyring : Keyring
+        The settling party's keyring: the agreement entry records its keys.
+    plan : dict
+        The run's summary (summary.json), whose totals the ``plan`` entry records.
+
+    Raises
+    ------
+    SettlementError
+        The keyring lacks a party or disagrees with a signing key, the folder
+        holds another agreement's ledger, or a period is already settled.
     """
     from gridhash.files import atomic_write_text
     from gridhash.ledger.store import Ledger
@@ -130,25 +266,46 @@ def write_settlement(run: Run, out: Path, keys_dir: Path, plan: dict[str, Any]) 
 
     agreement = run.agreement
     assert agreement is not None
-    keys = party_keys(agreement, keys_dir)
+    check_keyring(agreement, keyring, signers)
     meters = meter_records(run, agreement)
     periods = [settle_period(m, agreement) for m in meters]
     out.mkdir(parents=True, exist_ok=True)
-    import json
-
+    for stale in out.glob(f".{LEDGER_NAME}.*.tmp*"):  # left by a run killed while creating
+        stale.unlink(missing_ok=True)
+    path = out / LEDGER_NAME
+    items = ledger_items(run, periods, meters, signers, keyring, plan)
+    if path.exists():
+        _check_existing(path, agreement, keyring, periods)
+        with Ledger.open(path) as ledger:
+            entries = ledger.append_many(items, sign=signers)
+            head = ledger.head()
+    else:
+        # A new ledger is built beside its final name and renamed into place
+        # whole: a run killed before the rename leaves no ledger at all.
+        tmp = out / f".{LEDGER_NAME}.{os.getpid()}.tmp"
+        try:
+            with Ledger.create(tmp) as ledger:
+                entries = ledger.append_many(items, sign=signers)
+                head = ledger.head()
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.link(tmp, path)  # never replaces a ledger another run made meanwhile
+        except FileExistsError:
+            raise SettlementError(
+                "another settle run created the ledger meanwhile", source=str(path),
+                expected="one settle run at a time per folder") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        _sync_dir(out)
+    assert head is not None
     doc = {"scenario": run.name, "agreement": agreement.name, "periods": periods,
            "totals": totals(periods)}
     atomic_write_text(out / "statements.json", json.dumps(doc, indent=1) + "\n")
     atomic_write_text(out / "statements.csv", statements_csv(periods))
-    path = out / "ledger.sqlite"
-    ledger = Ledger.open(path) if path.exists() else Ledger.create(path)
-    try:
-        entries = ledger.append_many(ledger_items(run, periods, meters, keys, plan))
-        head = ledger.sign_head(keys)
-    finally:
-        ledger.close()
     return {"periods": periods, "totals": doc["totals"], "ledger": path,
-            "entries": len(entries), "tree_size": head.size, "keys": keys_dir}
+            "entries": len(entries), "tree_size": head.size, "head": head,
+            "signed_by": sorted(signers),
+            "pending": [p for p in keyring.check_head(head).missing]}
 
 
 # --------------------------------------------------------------------------- #
@@ -186,14 +343,33 @@ def _check_agreement(entry: Entry, ctx: CheckContext) -> list[Discrepancy]:
     payload = entry.payload
     try:
         agreement = Agreement.model_validate(payload["agreement"])
-        keys = {pid: PublicKey.from_raw(pid, bytes.fromhex(h))
-                for pid, h in payload["party_keys"].items()}
+        recorded = {pid: PublicKey.from_raw(pid, bytes.fromhex(h))
+                    for pid, h in payload["party_keys"].items()}
     except Exception as exc:  # a malformed record is a discrepancy, not a crash
         return [ctx.discrepancy(entry, "agreement", "a valid agreement with party keys",
                                 type(exc).__name__, f"cannot read the agreement: {exc}")]
+    ring = ctx.keyring
+    out = []
+    if ring is None:
+        keys = recorded  # integrity only: the ledger's own record of the keys
+    else:
+        keys = dict(ring.keys)
+        for pid, key in recorded.items():
+            mine = ring.keys.get(pid)
+            if mine is None:
+                out.append(ctx.discrepancy(
+                    entry, f"party_keys.{pid}", "a party of the keyring", f"key {key.fingerprint}",
+                    f"the agreement entry records a key for {pid}, whom the keyring does not "
+                    "know"))
+            elif mine.raw != key.raw:
+                out.append(ctx.discrepancy(
+                    entry, f"party_keys.{pid}", f"key {mine.fingerprint} (keyring)",
+                    f"key {key.fingerprint}",
+                    f"the agreement entry records another key for {pid} than the keyring: "
+                    "keys planted in the ledger"))
     ctx.state["agreement"] = (agreement, keys)
     ctx.state.setdefault("meters", {})
-    return []
+    return out
 
 
 def _check_meter(entry: Entry, ctx: CheckContext) -> list[Discrepancy]:
@@ -213,6 +389,14 @@ def _check_statement(entry: Entry, ctx: CheckContext) -> list[Discrepancy]:
                                 "none", "statement without a recorded agreement")]
     agreement, keys = ctx.state["agreement"]
     key = (found.get("agreement"), found.get("period"))
+    once = (found.get("agreement"), found.get("start"))
+    settled = ctx.state.setdefault("settled", {})
+    if once in settled:
+        return [ctx.discrepancy(entry, "period", f"one statement for the period from {once[1]} "
+                                f"of {once[0]} (entry {settled[once]})", "a second statement",
+                                f"the period from {once[1]} is settled twice (entries "
+                                f"{settled[once]} and {entry.seq})")]
+    settled[once] = entry.seq
     meter = ctx.state.get("meters", {}).get(key)
     if meter is None or found.get("agreement") != agreement.name:
         return [ctx.discrepancy(entry, "period", f"a meter entry for {key}", "none",
@@ -227,19 +411,25 @@ def _check_statement(entry: Entry, ctx: CheckContext) -> list[Discrepancy]:
                                 f"recomputed from meter entry {seq} and the agreement, "
                                 f"{where} differs")]
     data = unsigned(found)
-    sigs = found.get("signatures", {})
-    for pid, pub in keys.items():
-        sig = sigs.get(pid)
-        if sig is None:
-            return [ctx.discrepancy(entry, f"signatures.{pid}", "a signature", "none",
-                                    f"party {pid} has not signed the statement")]
+    sigs = found.get("signatures")
+    if not isinstance(sigs, dict) or not sigs:
+        return [ctx.discrepancy(entry, "signatures", "a signature by the settling party",
+                                "none", "the statement is not signed")]
+    source = "keyring" if ctx.keyring is not None else "agreement entry"
+    for pid, sig in sigs.items():
+        pub = keys.get(pid)
+        if pub is None:
+            return [ctx.discrepancy(entry, f"signatures.{pid}", f"a party of the {source}",
+                                    pid, f"{pid} signed the statement but has no key in the "
+                                    f"{source}")]
         try:
             ok = pub.verify(bytes.fromhex(sig), data)
-        except ValueError:
+        except (ValueError, TypeError):
             ok = False
         if not ok:
             return [ctx.discrepancy(entry, f"signatures.{pid}",
-                                    f"a valid signature by {pid} ({pub.fingerprint})", sig[:16],
+                                    f"a valid signature by {pid} ({pub.fingerprint}, {source})",
+                                    str(sig)[:16],
                                     f"party {pid}'s signature does not match the statement")]
     return []
 
