@@ -113,7 +113,12 @@ from typing import Literal
 
 import numpy as np
 
-from gridhash.dispatch.problem import DispatchProblem, ramp_row_holds
+from gridhash.dispatch.problem import (
+    DispatchProblem,
+    grid_first_price,
+    import_limit,
+    ramp_row_holds,
+)
 from gridhash.dispatch.result import DispatchResult
 from gridhash.errors import InfeasibleError
 
@@ -1441,6 +1446,26 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
         yield lo, min(n, lo + size)
 
 
+def _with_dispatch_rules(b: BatchProblem) -> BatchProblem:
+    """The batch with the imports and grid-first rules applied path by path, as
+    :func:`~gridhash.dispatch.problem.with_dispatch_rules` applies them to one problem
+    (the LP of a window or path applies them again and finds nothing to change)."""
+    arrays = dict(b.arrays)
+    varies = set(b.varies)
+    imp = import_limit(arrays["import_cap_mw"], arrays["house_load_mw"],
+                       arrays["unit_available_mw"])
+    arrays["import_cap_mw"] = imp
+    if imp.shape[0] > 1:
+        varies.add("import_cap_mw")
+    if b.base.grid_first:
+        price = grid_first_price(arrays["offtake_price"], arrays["class_value"],
+                                 arrays["class_cap_mw"])
+        arrays["offtake_price"] = price
+        if price.shape[0] > 1:
+            varies.add("offtake_price")
+    return dataclasses.replace(b, arrays=arrays, varies=frozenset(varies))
+
+
 def solve_fast_batch(
     problem: BatchProblem | DispatchProblem,
     *,
@@ -1501,6 +1526,7 @@ def solve_fast_batch(
         raise ValueError(f"unknown outputs: {', '.join(unknown)}; expected some of {OUTPUTS}")
     if fallback not in ("window", "path"):
         raise ValueError(f"fallback must be 'window' or 'path' (got {fallback!r})")
+    batch = _with_dispatch_rules(batch)
     base = batch.base
     N, T = batch.n_paths, batch.hours
     U, O = base.unit_available_mw.shape[0], base.offtake_price.shape[0]

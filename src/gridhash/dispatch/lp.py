@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from gridhash.dispatch.problem import DispatchProblem
+from gridhash.dispatch.problem import DispatchProblem, with_dispatch_rules
 from gridhash.dispatch.result import DispatchResult
 from gridhash.errors import DispatchError, InfeasibleError
 
@@ -262,6 +262,9 @@ def solve_lp(
 ) -> DispatchResult:
     """Solve the dispatch problem to optimality with HiGHS.
 
+    The imports and grid-first rules (:func:`~gridhash.dispatch.problem.with_dispatch_rules`)
+    apply first.
+
     Parameters
     ----------
     problem : DispatchProblem
@@ -283,6 +286,7 @@ def solve_lp(
     import highspy
 
     t0 = time.perf_counter()
+    problem = with_dispatch_rules(problem)
     L, col_lower, col_upper = _layout(problem)
     cost = _objective(problem, L)
     rows = _rows(problem, L)
@@ -366,6 +370,7 @@ def explain_infeasibility(p: DispatchProblem, *, limit: int = 6) -> list[str]:
     """
     import highspy
 
+    p = with_dispatch_rules(p)
     L, col_lower, col_upper = _layout(p)
     rows = _rows(p, L)
     n_rows = rows.matrix.shape[0]

@@ -27,6 +27,27 @@ before any MW is mined.
 Ramp limits do not bind across a unit's outage boundary: a trip is instantaneous,
 and a unit returning to service starts from its minimum stable output.
 
+Two rules shape what the solvers see (:func:`with_dispatch_rules`, applied by
+both :func:`~gridhash.dispatch.lp.solve_lp` and the fast path, so both give the
+same dispatch):
+
+* *Imported power is not passed on.*  Imports serve only the house load the
+  units cannot make in the hour: ``import_cap`` is lowered to
+  ``max(0, house − Σ_u avail[u])``.  Otherwise an hour whose units are capped
+  (by the envelope) could import for its house load and send every MW the units
+  make to the grid: the grid (and mining) would in effect be served with
+  imported power, above what the plant may generate.
+* *Grid first* (an agreement's ``grid_first = true``; ``grid_first`` here): every
+  offtake takes all it can, up to its demand and lines, before any MW is mined,
+  whatever the prices.  The dispatch values a MWh delivered to an offtake at
+  ``max(price[o,t], top[t] + GRID_FIRST_MARGIN)`` where ``top[t]`` is the
+  highest value of a miner class that may draw that hour: never below the best
+  mining use, so mining only gets what the offtakes cannot take.  Settlement,
+  reports and statements keep the real price; only the dispatch's ordering (and
+  so its objective and marginal values) sees the priority value.  Without
+  ``grid_first`` only the firm obligations come before mining, and above them
+  mining outbids the grid whenever its value exceeds the hour's grid price.
+
 With a safety envelope (:mod:`gridhash.safety`), the units' bounds, the lines,
 the import cap, the diesel generators (``dsl``, house load only), the house load
 left unsupplied in a station blackout (``blk``), the total mining cap and the
@@ -81,6 +102,7 @@ class DispatchProblem:
     blackout_penalty: float = 0.0
     mining_cap_mw: np.ndarray | None = None  # (T,) total mining cap; None: sites only
     ramp_allowed: np.ndarray | None = None  # (U, T) False where the envelope lifts ramps
+    grid_first: bool = False  # strict priority of every offtake over mining (module docstring)
 
     def diesel(self) -> np.ndarray:
         """(T,) diesel cap (zeros without an envelope)."""
@@ -110,6 +132,80 @@ class DispatchProblem:
         limited = np.isfinite(self.unit_ramp_up_mw) | np.isfinite(self.unit_ramp_down_mw)
         mask &= limited[:, None]
         return mask
+
+
+#: How far above the best mining value a grid-first offtake is valued. [USD/MWh]
+#: Small against every price, large against HiGHS's tolerances (1e-7).
+GRID_FIRST_MARGIN = 0.01
+
+
+def grid_first_price(
+    offtake_price: np.ndarray, class_value: np.ndarray, class_cap_mw: np.ndarray
+) -> np.ndarray:
+    """The value per MWh delivered that puts every offtake ahead of mining.
+
+    Parameters
+    ----------
+    offtake_price : numpy.ndarray
+        (..., O, T) what each offtake pays. [USD/MWh]
+    class_value : numpy.ndarray
+        (..., K, T) net value of a MWh drawn by each miner class. [USD/MWh]
+    class_cap_mw : numpy.ndarray
+        (..., K, T) what each class may draw; a class that may draw nothing
+        cannot compete with the grid. [MW]
+
+    Returns
+    -------
+    numpy.ndarray
+        (..., O, T) ``max(price, top + GRID_FIRST_MARGIN)``, ``top`` the highest
+        value of a class that may draw that hour (the price where none may).
+        [USD/MWh]  Applying it twice gives the same array.
+    """
+    if class_value.shape[-2] == 0:
+        return np.asarray(offtake_price, dtype=float)
+    live = np.where(class_cap_mw > 0, class_value, -np.inf)
+    top = live.max(axis=-2)[..., None, :]  # (..., 1, T)
+    return np.maximum(offtake_price, top + GRID_FIRST_MARGIN)
+
+
+def import_limit(
+    import_cap_mw: np.ndarray, house_load_mw: np.ndarray, unit_available_mw: np.ndarray
+) -> np.ndarray:
+    """What may be imported: only the house load the units cannot make.
+
+    Parameters
+    ----------
+    import_cap_mw : numpy.ndarray
+        (..., T) the lines' and the envelope's limit on imports. [MW]
+    house_load_mw : numpy.ndarray
+        (..., T) the plant's own consumption. [MW]
+    unit_available_mw : numpy.ndarray
+        (..., U, T) what the units may generate. [MW]
+
+    Returns
+    -------
+    numpy.ndarray
+        (..., T) ``min(import_cap, max(0, house − Σ_u avail))``. [MW]  Applying it
+        again with lower unit bounds (a window's) never lowers it further than the
+        whole problem's own bound allows: it is taken once, on the problem.
+    """
+    unmade = np.maximum(0.0, house_load_mw - unit_available_mw.sum(axis=-2))
+    return np.minimum(import_cap_mw, unmade)
+
+
+def with_dispatch_rules(p: DispatchProblem) -> DispatchProblem:
+    """``p`` with the imports rule and, under grid first, the offtakes' priority value
+    (module docstring).  Both solvers call it; it is idempotent, so problems built
+    from its output (the fast path's windows) come back unchanged."""
+    import dataclasses
+
+    changes: dict[str, np.ndarray] = {
+        "import_cap_mw": import_limit(p.import_cap_mw, p.house_load_mw, p.unit_available_mw)
+    }
+    if p.grid_first:
+        changes["offtake_price"] = grid_first_price(p.offtake_price, p.class_value,
+                                                    p.class_cap_mw)
+    return dataclasses.replace(p, **changes)
 
 
 def ramp_row_holds(
@@ -235,4 +331,5 @@ def build_problem(inputs: Inputs, envelope: Envelope | None = None) -> DispatchP
         blackout_penalty=safety.get("blackout_penalty", 0.0),
         mining_cap_mw=safety.get("mining_cap_mw"),
         ramp_allowed=safety.get("ramp_allowed"),
+        grid_first=inputs.grid_first,
     )

@@ -87,7 +87,7 @@ class Envelope:
     blackout_penalty: float
     mining_blocked: np.ndarray  # (T,) bool: a rule blocks mining
     mining_cap_mw: np.ndarray  # (T,) what mining may draw in all (≤ the fleet)
-    max_output_mw: np.ndarray  # (T,) maximum net output: allowed generation − house load
+    max_net_output_mw: np.ndarray  # (T,) maximum net output: allowed generation − house load
     restricted: np.ndarray  # (T,) bool: some rule, approach, start-up, runback or shed limits
     margin_mw: float
     activations: tuple[Activation, ...]
@@ -97,6 +97,11 @@ class Envelope:
     @property
     def hours(self) -> int:
         return self.unit_cap_mw.shape[1]
+
+    @property
+    def max_gross_output_mw(self) -> np.ndarray:
+        """(T,) what the units may generate in all, house load included. [MW]"""
+        return self.unit_cap_mw.sum(axis=0)
 
     @property
     def mining_allowed(self) -> np.ndarray:
@@ -289,7 +294,7 @@ def compute_envelope(inputs: Inputs, state: PlantState, rules: RuleSet) -> Envel
         blackout_penalty=state.blackout_penalty,
         mining_blocked=arrays["mining_blocked"],
         mining_cap_mw=arrays["mining_cap_mw"],
-        max_output_mw=arrays["max_output_mw"],
+        max_net_output_mw=arrays["max_output_mw"],
         restricted=arrays["restricted"],
         margin_mw=state.margin_mw,
         activations=tuple(sorted(acts, key=lambda a: (a.start, a.rule))),

@@ -69,6 +69,8 @@ class Inputs:
     subsidy_btc_per_block: np.ndarray  # (T,) mean subsidy of blocks found in each hour
     start_height: int
     blocks_per_hour: float
+    # the agreement's rule (gridhash.settlement.apply): every offtake before any mining
+    grid_first: bool = False
 
     @property
     def hours(self) -> int:
