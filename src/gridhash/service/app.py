@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridhash.errors import GridhashError, InputError
 from gridhash.service import meters, plans, safety, setpoints, statements
+from gridhash.service.apidocs import install_docs
 from gridhash.service.auth import Caller
 from gridhash.service.config import ServiceConfig
 from gridhash.service.core import OperationsService
@@ -144,9 +145,12 @@ def create_app(config: ServiceConfig | None = None,
             "'Authorization: Bearer <token>'. See docs/service.md."
         ),
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc with local assets: gridhash.service.apidocs
+        redoc_url=None,
     )
     app.state.service = svc
     install_error_handlers(app)
+    install_docs(app)
 
     def service_dep() -> OperationsService:
         return svc
