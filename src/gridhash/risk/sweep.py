@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gridhash.bitcoin.economics import ASIC_LIFETIME_YEARS
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -59,9 +61,9 @@ BLOCK_PATHS = 25
 #: the others (benchmarks/README.md).
 TASK_PATHS = 100
 
-#: ASSUMPTION: ASICs are written off over 4 years (hashprice halves at each halving,
-#: and the catalogue's machines are 2023-2025 vintages).
-FLEET_LIFETIME_YEARS = 4.0
+#: The fleet's life, as every valuation assumes it
+#: (:data:`gridhash.bitcoin.economics.ASIC_LIFETIME_YEARS`).
+FLEET_LIFETIME_YEARS = ASIC_LIFETIME_YEARS
 
 
 @dataclass(frozen=True, eq=False)
