@@ -19,7 +19,7 @@ from gridhash.dispatch.fast import (
     solve_fast,
     solve_fast_batch,
 )
-from gridhash.dispatch.problem import import_limit
+from gridhash.dispatch.problem import import_limit, with_dispatch_rules
 from gridhash.errors import InfeasibleError
 
 INF = np.inf
@@ -234,6 +234,8 @@ def test_grid_first_by_hand() -> None:
     for r in (solve_fast(gf), solve_lp(gf)):  # strict priority: the grid takes all 60
         assert r.delivered_mw[0, 0] == pytest.approx(60.0)
         assert r.mining_mw[0, 0] == pytest.approx(40.0)
+    # the objective is reported at the prices paid: 60 × 20 + 40 × 30 − 100 × 10
+    assert r.objective_usd == pytest.approx(60 * 20 + 40 * 30 - 100 * 10)
     # whatever the prices: at a negative grid price too, as long as mining would run
     neg = dataclasses.replace(gf, offtake_price=np.array([[-5.0]]))
     assert solve_fast(neg).delivered_mw[0, 0] == pytest.approx(60.0)
@@ -404,6 +406,13 @@ def check_against_lp(p: DispatchProblem, fallback: str = "window") -> FastResult
     return r
 
 
+def dispatch_objective(p: DispatchProblem, r: FastResult) -> np.ndarray:
+    """(T,) the objective the dispatch maximises: the reported one (at the prices paid)
+    plus, under grid first, the priority premium on what was delivered."""
+    premium = with_dispatch_rules(p).offtake_price - p.offtake_price
+    return r.objective_hourly_usd + (premium * r.delivered_mw).sum(axis=0)
+
+
 def check_rules(p: DispatchProblem, r) -> None:
     """Imports serve only the house load the units cannot make; under grid first no MW
     is mined while an offtake could take more."""
@@ -477,9 +486,11 @@ def test_marginal_value_is_the_value_of_a_free_mw(p: DispatchProblem) -> None:
         )[t]:
             continue  # the imports bound moves with the house load: not a free MW alone
         try:
-            gain = (solve_fast(q).objective_hourly_usd[t] - r.objective_hourly_usd[t]) / eps
+            rq = solve_fast(q)
         except InfeasibleError:
             continue
+        # under grid first the duals price the dispatch's own objective (priority prices)
+        gain = (dispatch_objective(q, rq)[t] - dispatch_objective(p, r)[t]) / eps
         assert gain == pytest.approx(r.marginal_value[t], rel=1e-4, abs=1e-3)
 
 

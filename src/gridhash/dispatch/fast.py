@@ -1526,7 +1526,12 @@ def solve_fast_batch(
         raise ValueError(f"unknown outputs: {', '.join(unknown)}; expected some of {OUTPUTS}")
     if fallback not in ("window", "path"):
         raise ValueError(f"fallback must be 'window' or 'path' (got {fallback!r})")
+    given = batch
     batch = _with_dispatch_rules(batch)
+    # Grid first: the dispatch values deliveries at a priority price; the objective is
+    # reported at the prices paid (the premium taken off again, path by path).
+    premium = (np.subtract(batch.arrays["offtake_price"], given.arrays["offtake_price"])
+               if batch.base.grid_first else None)
     base = batch.base
     N, T = batch.n_paths, batch.hours
     U, O = base.unit_available_mw.shape[0], base.offtake_price.shape[0]
@@ -1589,6 +1594,12 @@ def solve_fast_batch(
             lp_hours[i] = rep.lp_hours
             fallbacks += 1
             solves += rep.lp_solves
+        if premium is not None:
+            extra = np.einsum("not,not->nt", premium if premium.shape[0] == 1
+                              else premium[lo:hi], h.delivered_mw)
+            obj -= extra.sum(axis=1)
+            if "objective_hourly_usd" in keep:
+                out["objective_hourly_usd"][lo:hi] -= extra
         objective[lo:hi] = obj
         certified[lo:hi] = cert
         return fallbacks, solves

@@ -11,6 +11,7 @@ including the marginal value of a MW at the plant from the balance duals).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -286,7 +287,7 @@ def solve_lp(
     import highspy
 
     t0 = time.perf_counter()
-    problem = with_dispatch_rules(problem)
+    given, problem = problem, with_dispatch_rules(problem)
     L, col_lower, col_upper = _layout(problem)
     cost = _objective(problem, L)
     rows = _rows(problem, L)
@@ -305,7 +306,7 @@ def solve_lp(
     sol = h.getSolution()
     x = np.asarray(sol.col_value)
     duals = np.asarray(sol.row_dual)
-    return _unpack(
+    result = _unpack(
         problem,
         L,
         rows,
@@ -316,6 +317,11 @@ def solve_lp(
         t2 - t1,
         -float(h.getInfo().objective_function_value),
     )
+    if problem.grid_first:  # the objective at the prices paid, not the priority prices
+        premium = float(((problem.offtake_price - given.offtake_price)
+                         * result.delivered_mw).sum())
+        result = dataclasses.replace(result, objective_usd=result.objective_usd - premium)
+    return result
 
 
 def _unpack(

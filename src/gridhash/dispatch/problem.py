@@ -39,12 +39,15 @@ same dispatch):
   imported power, above what the plant may generate.
 * *Grid first* (an agreement's ``grid_first = true``; ``grid_first`` here): every
   offtake takes all it can, up to its demand and lines, before any MW is mined,
-  whatever the prices.  The dispatch values a MWh delivered to an offtake at
-  ``max(price[o,t], top[t] + GRID_FIRST_MARGIN)`` where ``top[t]`` is the
-  highest value of a miner class that may draw that hour: never below the best
-  mining use, so mining only gets what the offtakes cannot take.  Settlement,
+  whatever the prices.  The dispatch values a MWh delivered to an offtake at its
+  price plus one premium per hour that lifts the cheapest offtake to
+  ``top[t] + GRID_FIRST_MARGIN``, ``top[t]`` the highest value of a miner class
+  that may draw that hour (:func:`grid_first_price`): every offtake is worth
+  more than any mining use, so mining only gets what the offtakes cannot take,
+  and the offtakes keep their order among themselves.  Settlement,
   reports and statements keep the real price; only the dispatch's ordering (and
-  so its objective and marginal values) sees the priority value.  Without
+  so its marginal values) sees the priority value: both solvers report the
+  objective at the prices paid.  Without
   ``grid_first`` only the firm obligations come before mining, and above them
   mining outbids the grid whenever its value exceeds the hour's grid price.
 
@@ -157,15 +160,21 @@ def grid_first_price(
     Returns
     -------
     numpy.ndarray
-        (..., O, T) ``max(price, top + GRID_FIRST_MARGIN)``, ``top`` the highest
-        value of a class that may draw that hour (the price where none may).
-        [USD/MWh]  Applying it twice gives the same array.
+        (..., O, T) ``price + B`` with one premium per hour,
+        ``B = max(0, top + GRID_FIRST_MARGIN − min_o price)``: ``top`` the highest
+        value of a class that may draw that hour (no premium where none may).  Every
+        offtake is then worth more than any mining use, and the offtakes keep their
+        order among themselves (the dearer one still comes first). [USD/MWh]
+        Applying it twice gives the same array.
     """
-    if class_value.shape[-2] == 0:
-        return np.asarray(offtake_price, dtype=float)
+    price = np.asarray(offtake_price, dtype=float)
+    if class_value.shape[-2] == 0 or price.shape[-2] == 0:
+        return price
     live = np.where(class_cap_mw > 0, class_value, -np.inf)
-    top = live.max(axis=-2)[..., None, :]  # (..., 1, T)
-    return np.maximum(offtake_price, top + GRID_FIRST_MARGIN)
+    top = live.max(axis=-2)  # (..., T)
+    gap = top + GRID_FIRST_MARGIN - price.min(axis=-2)
+    premium = np.where(gap > 0, gap, 0.0)  # (−inf where no class may draw: none)
+    return price + premium[..., None, :]
 
 
 def import_limit(
