@@ -46,7 +46,7 @@ def _lp_seconds_per_path(loaded, n: int, seed: int) -> float:
         inputs = rp.inputs_for(base, row)
         state = resolve_state(own, inputs)
         rules = build_ruleset(loaded.scenario.safety, lines=inputs.line_names,
-                              units=inputs.unit_names, provided=set(state.provided))
+                              provided=set(state.provided))
         solve_lp(build_problem(inputs, compute_envelope(inputs, state, rules)))
     return (time.perf_counter() - t0) / n
 

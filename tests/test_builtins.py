@@ -35,17 +35,34 @@ def test_energy_accounts_balance(run) -> None:
     np.testing.assert_allclose(h[unit_cols].sum(axis=1), h["generation_mw"])
 
 
-def test_money_adds_up(run) -> None:
+def test_money_adds_up_and_penalties_stay_apart(run) -> None:
     s = summary(run)
-    rev = s["revenue_usd"]
+    rev, cost, pen = s["revenue_usd"], s["cost_breakdown_usd"], s["penalty_usd"]
     assert rev["total"] == pytest.approx(rev["grid"] + rev["mining"], abs=0.02)
-    recomputed = (
-        rev["total"] - s["cost_usd"] - s["unserved_penalty_usd"] - s["blackout_penalty_usd"]
-    )
-    assert recomputed == pytest.approx(s["objective_usd"], rel=1e-6)
+    assert s["cost_usd"] == pytest.approx(sum(cost.values()), abs=0.1)
+    assert s["net_usd"] == pytest.approx(rev["total"] - s["cost_usd"], abs=0.02)
+    assert set(pen) == {"unserved_firm", "station_blackout"}
+    # The optimizer's figure is money less the penalties, with the fixed costs (which
+    # no decision changes) left out: the penalties are in it, never in net_usd.
+    fixed = cost["fleet_capital"] + cost["fixed_om"]
+    recomputed = s["net_usd"] + fixed - pen["unserved_firm"] - pen["station_blackout"]
+    assert recomputed == pytest.approx(s["solver"]["objective_usd"], rel=1e-6, abs=1.0)
+    assert "objective_usd" not in s  # only as the solver's figure
     assert s["solver"]["status"] == "Optimal"
     assert s["hours"] == 8760
-    assert s["btc_mined"] > 0
+    # Every built-in mines except the recorded year, which has no fleet (the plant as it was).
+    has_fleet = len(run.inputs.class_names) > 0
+    assert (s["btc_mined"] > 0) == has_fleet
+    # The months add up to the year.
+    for key in ("net_usd", "grid_mwh", "btc_mined", "penalty_usd:unserved_firm"):
+        total = sum(m[key] for m in s["monthly"].values())
+        year = {"net_usd": s["net_usd"], "grid_mwh": s["energy_mwh"]["grid"],
+                "btc_mined": s["btc_mined"],
+                "penalty_usd:unserved_firm": pen["unserved_firm"]}[key]
+        assert total == pytest.approx(year, rel=1e-9, abs=0.2)
+    gen = s["energy_mwh"]["generated"]
+    capacity = sum(u["capacity_mw"] for u in s["units"].values())
+    assert s["capacity_factor"] == pytest.approx(gen / (capacity * s["hours"]), rel=1e-6)
 
 
 def test_default_scenario_is_znpp_with_six_units() -> None:
@@ -115,3 +132,67 @@ def test_znpp_hour_that_imported_for_house_load_while_delivering_firm_energy() -
     assert r.unit_mw[:, t].sum() == pytest.approx(380.0)
     assert r.delivered_mw[:, t].sum() == pytest.approx(280.0)
     assert r.unserved_mw[:, t].sum() == pytest.approx(p.offtake_firm_mw[:, t].sum() - 280.0)
+
+
+def test_znpp_record_reproduces_the_recorded_year() -> None:
+    """`gridhash run znpp-record` gives the 2025 record (docs/sources.md §1.4a)."""
+    run = run_scenario("znpp-record")
+    s = summary(run)
+    sf = s["safety"]
+    # Hours with 0, 1 and 2 off-site lines, counted by hand from R3-R17:
+    # 0 lines: 5 (Jul 4) + 719 (Sep 23-Oct 23) + 1 (Dec 6) + 2 (Dec 13) = 727;
+    # 1 line: Ferosplavna-1 out 4,452 h less the 724 with both out, plus Dniprovska
+    # out 1,102 h less the 3 with both out = 4,827.
+    assert sf["hours_by_offsite_lines"] == {"0": 727, "1": 4827, "2": 3206}
+    assert sf["hours_on_diesel"] == 727
+    assert sf["diesel_fuel_days_lowest"]["at"] == "2025-09-27T11:00Z"
+    # 10 days less the 5 h of July 4 and the 94 h from 13:00 on Sept 23 to 11:00 on
+    # Sept 27 (each hour on diesel burns 1/24 day), just before the first delivery.
+    assert sf["diesel_fuel_days_lowest"]["days"] == pytest.approx(10 - (5 + 94) / 24, abs=1e-4)
+    # The record's fuel comes from its dated deliveries only (resupply_days = 0: no
+    # responsive deliveries on top, which would have put ~44 days on site): at its
+    # highest, just after the last delivery (2025-10-21 12:00), 10 days less the 5 h
+    # of July 4 and the 671 h on diesel from 13:00 on Sept 23, plus 8 + 4 × 6 days
+    # delivered = 42 − 676/24 = 13.83 days, the 'two-week reserve' reported (R12).
+    fuel = run.envelope.state.quantities["diesel_fuel_days"]
+    assert run.envelope.state.resupply_days == 0
+    assert fuel.max() == pytest.approx(42 - 676 / 24, abs=1e-9)
+    assert str(run.inputs.index[fuel.argmax()]) == "2025-10-21 12:00:00+00:00"
+    # The shipped mining rules allow mining only with both lines in service.
+    assert sf["share_hours_mining_allowed"] == pytest.approx(3206 / 8760, abs=1e-6)
+    assert sf["rule_activations"]["ts-offsite-power-lost"] == 4
+    e = s["energy_mwh"]
+    assert e["generated"] == 0 and e["mining"] == 0 and e["grid"] == 0
+    assert e["diesel"] == pytest.approx(100.0 * 727)
+    assert e["imported"] == pytest.approx(100.0 * (8760 - 727))
+    assert s["penalty_usd"] == {"unserved_firm": 0, "station_blackout": 0}
+    assert all(m == {"cold_shutdown": 8760} for m in sf["unit_hours_by_mode"].values())
+
+
+def test_report_shows_record_vs_scenario_for_znpp() -> None:
+    from gridhash.report.html import record_vs_scenario_table
+
+    table = record_vs_scenario_table(run_scenario("znpp"))
+    assert "Record vs scenario" in table and "record 2025" in table
+    # single-line hours: record 4,827, the default year 448; ZTPP-Melitopol only in znpp
+    assert "<td>hours on a single line</td><td>4,827</td><td>448</td>" in table
+    assert "<td>complete losses of off-site power</td><td>4 (longest 719 h)</td>" in table
+    assert "ZTPP-Melitopol-330" in table
+    assert record_vs_scenario_table(run_scenario("itaipu")) == ""  # another plant
+    assert record_vs_scenario_table(run_scenario("znpp-record")) == ""  # the record itself
+
+
+def test_safety_cli_reports_the_record_figures() -> None:
+    import json
+
+    from helpers import run_cli
+
+    res = run_cli("safety", "znpp-record", "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["hours_by_offsite_lines"] == {"0": 727, "1": 4827, "2": 3206}
+    assert doc["hours_on_diesel"] == 727
+    assert doc["share_hours_mining_allowed"] == pytest.approx(3206 / 8760, abs=1e-6)
+    text = run_cli("safety", "znpp-record")
+    assert text.exit_code == 0
+    assert "0 lines: 727 h, 1 line: 4827 h, 2 lines: 3206 h" in text.stdout.replace("\n", " ")

@@ -24,7 +24,8 @@ def test_help_does_not_import_heavy_modules() -> None:
         "sys.argv = ['gridhash', '--help']\n"
         "from gridhash.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('highspy', 'pandas', 'plotly', 'pypsa', 'scipy', 'numpy')"
+        "heavy = [m for m in ('highspy', 'pandas', 'plotly', 'pypsa', 'scipy', 'numpy', 'pyasic',"
+        " 'prometheus_client', 'httpx', 'fastapi')"
         " if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
@@ -46,11 +47,15 @@ def test_run_writes_outputs(tmp_path: Path) -> None:
         "revenue_usd",
         "cost_usd",
         "btc_mined",
-        "objective_usd",
+        "net_usd",
+        "penalty_usd",
+        "capacity_factor",
         "unserved_firm_mwh",
         "solver",
     ):
         assert key in summary
+    assert "objective_usd" not in summary and "objective_usd" in summary["solver"]
+    assert set(summary["penalty_usd"]) == {"unserved_firm", "station_blackout"}
     assert set(summary["energy_mwh"]) >= {
         "available",
         "generated",
@@ -74,7 +79,14 @@ def test_run_writes_outputs(tmp_path: Path) -> None:
     html = (out / "report.html").read_text()
     assert '<script src="http' not in html and "plotly" in html.lower()
     assert "Where the plant" in html and "by month" in html and "Revenue by source" in html
-    assert "tiny" in result.stdout and "objective" in result.stdout
+    out_text = result.stdout
+    assert "tiny" in out_text and "net (revenue − costs)" in out_text
+    assert "penalty: unserved firm energy" in out_text
+    assert "penalty: station blackout" in out_text and "diesel" in out_text
+    assert "capacity factor" in out_text
+    # "objective" only as the optimizer's figure, labelled so.
+    objective_lines = [ln for ln in out_text.splitlines() if "objective" in ln]
+    assert objective_lines and all("optimizer" in ln for ln in objective_lines)
 
 
 def test_run_json_prints_the_summary(tmp_path: Path) -> None:

@@ -98,6 +98,7 @@ def run(
         "safety": "Safety envelope",
         "economics": "Pricing mining",
         "dispatch": "Optimising dispatch (HiGHS)",
+        "accounts": "Adding up the accounts",
         "report": "Writing report",
     }
     err = _console(stderr=True)
@@ -155,17 +156,18 @@ def safety(
         )
         return
     if as_json:
-        from gridhash.report.safety import timeline
-        from gridhash.safety.state import _stamp
+        from gridhash.report.safety import offsite_power_figures, timeline
+        from gridhash.scenario.series import hour_stamp
 
         rows = [
-            {"from": _stamp(env.index, e.start), "to": _stamp(env.index, e.end),
+            {"from": hour_stamp(env.index, e.start), "to": hour_stamp(env.index, e.end),
              "what": e.what, "text": e.text}
             for e in timeline(env)
         ]
         doc = {"scenario": loaded.name, "rule_activations": env.rule_activations(),
                "hours_restricted": int(env.restricted.sum()),
-               "hours_mining_blocked": int((~env.mining_allowed).sum()), "timeline": rows}
+               "hours_mining_blocked": int((~env.mining_allowed).sum()),
+               **offsite_power_figures(env), "timeline": rows}
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
     from gridhash.report.safety import print_safety
@@ -216,8 +218,9 @@ def settle(
 ) -> None:
     """Settle: statements per party and period (cents, satoshis), signed, on the ledger."""
     from gridhash.pipeline import run_scenario
+    from gridhash.report.summary import summary
     from gridhash.scenario.load import load_scenario
-    from gridhash.settlement.apply import find_agreement
+    from gridhash.scenario.resolve_agreement import find_agreement
     from gridhash.settlement.record import write_settlement
 
     loaded = load_scenario(scenario)
@@ -227,7 +230,7 @@ def settle(
         run = run_scenario(loaded, agreement=name)
     folder = out or Path("out") / run.name
     with err.status("settling, signing, appending to the ledger", spinner="dots"):
-        res = write_settlement(run, folder, keys or folder / "keys")
+        res = write_settlement(run, folder, keys or folder / "keys", summary(run))
     from gridhash.report.compare import print_settlement
 
     print_settlement(_console(), run, res, folder)
@@ -258,6 +261,10 @@ def risk(
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder [default: out/<scenario>/].")
     ] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="A risk-model.toml from `gridhash "
+                                  "calibrate`: its fits replace the default models.")
+    ] = None,
 ) -> None:
     """Thousands of futures: distributions, VaR/CVaR at 5 %, chance that mining loses money."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -270,9 +277,14 @@ def risk(
         raise typer.BadParameter("give --workers or --scheduler, not both")
     loaded = load_scenario(scenario)
     if agreement is not None:
-        from gridhash.settlement.apply import find_agreement
+        from gridhash.scenario.resolve_agreement import find_agreement
 
         find_agreement(loaded, agreement)
+    fitted = None
+    if model is not None:
+        from gridhash.risk.models.fitted import load_fitted
+
+        fitted = load_fitted(model)  # a bad file fails here, before any work
     if workers is None and scheduler is None:
         tune_allocator()  # this process runs the chunks
     err = _console(stderr=True)
@@ -281,9 +293,11 @@ def risk(
         task = bar.add_task("paths", total=paths)
         df = sweep(loaded, paths, seed=seed, agreement=agreement, chunk_size=chunk,
                    workers=workers, scheduler=scheduler, scenario_line_cuts=scenario_line_cuts,
+                   model_file=None if model is None else str(model.resolve()),
                    progress=lambda n: bar.update(task, advance=n))
     summary = summarise(df) | {"scenario": loaded.name, "seed": seed, "agreement": agreement,
-                               "scenario_line_cuts": scenario_line_cuts}
+                               "scenario_line_cuts": scenario_line_cuts,
+                               "risk_model": None if fitted is None else fitted.record()}
     folder = out or Path("out") / loaded.name
     write_risk(folder, loaded.name, df, summary)
     print_risk(_console(), loaded.name, summary, folder)
@@ -318,21 +332,14 @@ def size(
     """Choose the ASIC model and MW to buy: NPV over stochastic futures, against size."""
     from rich.table import Table
 
-    from gridhash.bitcoin.catalogue import get_model, load_catalogue
-    from gridhash.report.write import atomic_write_text
-    from gridhash.risk.sizing import render_size_html, size_fleet
+    from gridhash.files import atomic_write_text
+    from gridhash.risk.sizing import render_size_html, size_candidates, size_fleet
     from gridhash.risk.sweep import tune_allocator
     from gridhash.scenario.load import load_scenario
     from gridhash.scenario.resolve import resolve
 
     loaded = load_scenario(scenario)
-    if model:
-        for m in model:
-            get_model(m)  # an unknown model fails here, naming it
-        models = list(model)
-    else:
-        cat = sorted(load_catalogue().values(), key=lambda m: m.efficiency_j_per_th)
-        models = [m.name for m in cat[:3]]
+    models = size_candidates(loaded, model)
     if mw:
         levels = sorted(set(mw))
     else:
@@ -422,6 +429,19 @@ app.add_typer(ledger_app, name="ledger")
 from gridhash.service.cli import serve_command  # noqa: E402  (typer only; the service loads lazily)
 
 app.command("serve")(serve_command)
+
+from gridhash.feeds.cli import fetch_app  # noqa: E402  (typer only; fetchers load lazily)
+
+app.add_typer(fetch_app, name="fetch")
+
+from gridhash.history.cli import backtest_command, calibrate_command  # noqa: E402  (typer only)
+
+app.command("backtest")(backtest_command)
+app.command("calibrate")(calibrate_command)
+
+from gridhash.agent.cli import agent_command  # noqa: E402  (typer only; pyasic loads lazily)
+
+app.command("agent")(agent_command)
 
 
 def _progress_callback(total: int) -> Any:

@@ -19,6 +19,10 @@ EXPECTED_MODELS = {
     "Avalon A16 XP",
     "Avalon A16",
     "Whatsminer M66S+",
+    "Antminer S21+ Hydro",
+    "Antminer S21 XP+ Hydro",
+    "Antminer S23 Hydro",
+    "Antminer S23 Hydro 3U",
 }
 
 GOOD_ENTRY = """

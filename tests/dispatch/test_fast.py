@@ -19,8 +19,9 @@ from gridhash.dispatch.fast import (
     solve_fast,
     solve_fast_batch,
 )
-from gridhash.dispatch.problem import import_limit, with_dispatch_rules
+from gridhash.dispatch.problem import with_dispatch_rules
 from gridhash.errors import InfeasibleError
+from gridhash.scenario.grid import house_import_cap_mw
 
 INF = np.inf
 REL = 1e-6
@@ -461,7 +462,7 @@ def test_binding_ramps_fall_back_and_agree(p: DispatchProblem, fallback: str) ->
 @given(random_problem("sparse"), st.sampled_from([0, 2, 12]))
 def test_sparse_violations_are_repaired_in_windows(p: DispatchProblem, pad: int) -> None:
     # narrow first windows make the repair pin, grow and merge windows
-    with mock.patch.object(fast, "WINDOW_PAD", pad):
+    with mock.patch.object(fast.windows, "WINDOW_PAD", pad):
         check_against_lp(p, "window")
 
 
@@ -481,9 +482,8 @@ def test_marginal_value_is_the_value_of_a_free_mw(p: DispatchProblem) -> None:
         house = p.house_load_mw.copy()
         house[t] -= eps
         q = dataclasses.replace(p, house_load_mw=house)
-        if import_limit(q.import_cap_mw, house, q.unit_available_mw)[t] != import_limit(
-            p.import_cap_mw, p.house_load_mw, p.unit_available_mw
-        )[t]:
+        before = house_import_cap_mw(p.import_cap_mw, p.house_load_mw, p.unit_available_mw)
+        if house_import_cap_mw(q.import_cap_mw, house, q.unit_available_mw)[t] != before[t]:
             continue  # the imports bound moves with the house load: not a free MW alone
         try:
             rq = solve_fast(q)

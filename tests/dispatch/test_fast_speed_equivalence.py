@@ -12,8 +12,16 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gridhash.dispatch import DispatchProblem, fast
-from gridhash.dispatch.fast import OUTPUTS, RAMP_TOL, BatchProblem, solve_fast_batch
+from gridhash.dispatch import DispatchProblem
+from gridhash.dispatch.fast import (
+    OUTPUTS,
+    PATH_FIELDS,
+    RAMP_TOL,
+    BatchProblem,
+    certificate,
+    merit,
+    solve_fast_batch,
+)
 from gridhash.errors import InfeasibleError
 
 SETTINGS = settings(
@@ -156,7 +164,7 @@ def test_ramp_test_on_large_steps_is_the_dense_test(batch: BatchProblem, seed: i
     )
     unit_mw = np.cumsum(steps, axis=2) + 1000.0
     np.testing.assert_array_equal(
-        fast._ramp_violations(batch, 0, N, unit_mw), dense_ramp_violations(batch, unit_mw)
+        certificate._ramp_violations(batch, 0, N, unit_mw), dense_ramp_violations(batch, unit_mw)
     )
 
 
@@ -165,7 +173,7 @@ def test_ramp_test_on_large_steps_is_the_dense_test(batch: BatchProblem, seed: i
 def test_row_sums_are_numpys(n: int, rows: int, T: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((n, rows, T)) * 10.0 ** rng.integers(-8, 8, (n, rows, T))
-    np.testing.assert_array_equal(fast._sum_rows(a).view(np.int64), a.sum(axis=1).view(np.int64))
+    np.testing.assert_array_equal(merit._sum_rows(a).view(np.int64), a.sum(axis=1).view(np.int64))
 
 
 @SETTINGS
@@ -173,7 +181,7 @@ def test_row_sums_are_numpys(n: int, rows: int, T: int, seed: int) -> None:
 def test_the_repairs_view_of_a_path_is_the_path(batch: BatchProblem) -> None:
     for i in range(batch.n_paths):
         copy, view = batch.path(i), batch._view(i)
-        for name in fast.PATH_FIELDS:
+        for name in PATH_FIELDS:
             a, b = getattr(copy, name), getattr(view, name)
             assert (a is None) == (b is None), name
             if a is not None:

@@ -23,6 +23,7 @@ from gridhash.risk.models import (
     znpp_loop_rate_per_year,
     znpp_single_line_rate_per_year,
 )
+from gridhash.risk.models.calibration import offsite_calibration
 from gridhash.scenario.load import load_scenario
 from gridhash.scenario.resolve import Inputs, resolve
 
@@ -57,7 +58,9 @@ def test_defaults_for_znpp_start_from_the_scenario(znpp: tuple[object, Inputs]) 
     assert grid.cap_usd_per_mwh == 341.0 and grid.floor_usd_per_mwh == 0.23
     assert model.unit_outages is not None and model.unit_outages.n_units == 6
     assert model.line_cuts is not None and model.line_cuts.n_lines == len(inputs.line_names)
-    assert model.line_cuts.common_rate_per_year == pytest.approx(znpp_loop_rate_per_year())
+    assert model.line_cuts.common_rate_per_year == pytest.approx(
+        offsite_calibration().common_rate_per_year
+    )
 
 
 def test_sample_paths_shapes_and_chunks(znpp: tuple[object, Inputs]) -> None:
@@ -132,19 +135,22 @@ def test_model_must_match_the_scenario(tiny_inputs: Inputs) -> None:
 
 
 def test_znpp_calibration_arithmetic() -> None:
-    """The numbers docs/risk.md derives from the public record."""
+    """The numbers docs/risk.md derives from the public record (the history since 2022)."""
     assert len(ZNPP_LOOPS) == 12
     assert sum(r.year == 2022 for r in ZNPP_LOOPS) == 5
     assert sum(r.year == 2025 for r in ZNPP_LOOPS) == 4
+    assert all(r.start is not None for r in ZNPP_LOOPS)
     known = [r.duration_h for r in ZNPP_LOOPS if r.duration_h is not None]
-    assert sorted(known) == [0.5, 3.5, 4.5, 11.0, 24.0, 24.0, 48.0, 720.0]
+    # 2022-09-05 (island mode, ≈5.5 days) and 2022-10-08 (≈41 h, not 24 h): the review
+    # of issue 15.
+    assert sorted(known) == [0.5, 3.5, 4.5, 11.0, 24.0, 41.0, 48.0, 132.0, 720.0]
     years = (date(2026, 2, 20) - date(2022, 3, 4)).days / 365.25
     assert znpp_loop_rate_per_year() == pytest.approx(12 / years) == pytest.approx(3.025, abs=1e-3)
     d = znpp_loop_duration()
-    assert d.median_h == pytest.approx(14.28, abs=0.01)
-    assert d.log_sd == pytest.approx(2.138, abs=1e-3)
+    logs = np.log(known)
+    assert d.median_h == pytest.approx(math.exp(logs.mean())) == pytest.approx(19.40, abs=0.01)
+    assert d.log_sd == pytest.approx(logs.std(ddof=1)) == pytest.approx(2.149, abs=1e-3)
     assert d.max_h == 2160.0
-    assert d.mean_h == pytest.approx(82.6, abs=0.1)
     assert znpp_single_line_rate_per_year() == pytest.approx(
         (42 - 10) / ((date(2025, 10, 23) - date(2022, 2, 24)).days / 365.25) / 2
     )

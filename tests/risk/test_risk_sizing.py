@@ -56,9 +56,13 @@ def test_size_values_candidates_with_the_valuation_of_economics(znpp) -> None:
     pp = _fleet_power_price(cand)
     assert row["power_price_usd_per_mwh"] == pytest.approx(pp)
     mwh = df["mining_mwh"].to_numpy()
+    # A path may mine nothing all year (with seed 1 one of the two is restricted every
+    # hour): its opex per MWh is 0, as size_fleet takes it, not 0/0.
+    opex = np.divide(df["mining_opex_usd"].to_numpy(), mwh, out=np.zeros(len(mwh)),
+                     where=mwh > 0)
     v = lifetime_value(df["mining_revenue_usd"].to_numpy(), mwh, row["capex_usd"],
                        power_price_usd_per_mwh=pp, factors=_factors(znpp, res["lifetime_years"]),
-                       opex_usd_per_mwh=df["mining_opex_usd"].to_numpy() / mwh,
+                       opex_usd_per_mwh=opex,
                        discount_rate=res["discount_rate"],
                        resale_fraction=res["resale_fraction"])
     assert row["npv_mean_usd"] == pytest.approx(float(np.mean(v.npv_usd)), rel=1e-9)

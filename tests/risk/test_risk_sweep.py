@@ -20,36 +20,61 @@ def znpp():
     return load_scenario("znpp")
 
 
-def test_each_path_equals_the_single_path_pipeline(znpp) -> None:
-    """Path i through the batch (vectorised envelope + fast dispatch) has the same optimum
-    as its own Inputs through the ordinary pipeline (envelope for one path + HiGHS LP)."""
-    from gridhash.dispatch import build_problem, solve_lp
+def _single_path_runs(znpp, ids: list[int], seed: int):
+    """Path i's own Inputs through the ordinary single-path pipeline (its own
+    envelope, explained), with the LP and with the fast path."""
+    from gridhash.pipeline import run_problem
     from gridhash.risk.models import sample_paths
     from gridhash.risk.sweep import without_line_cuts
-    from gridhash.safety.envelope import compute_envelope, envelope_arrays, envelope_kwargs
+    from gridhash.safety.envelope import compute_envelope
     from gridhash.safety.rules import build_ruleset
     from gridhash.safety.state import resolve_state
     from gridhash.scenario.resolve import resolve
 
-    ids = [3, 11]
-    df = run_paths(znpp, ids, seed=7)
     base = resolve(znpp)
-    rp = sample_paths(base, ids, seed=7, scenario=znpp)
+    rp = sample_paths(base, ids, seed=seed, scenario=znpp)
     own = without_line_cuts(znpp)  # the sampled cuts replace the scenario's own
     for row, i in enumerate(ids):
         inputs = rp.inputs_for(base, row)
         state = resolve_state(own, inputs)
         rules = build_ruleset(znpp.scenario.safety, lines=inputs.line_names,
-                              units=inputs.unit_names, provided=set(state.provided))
+                              provided=set(state.provided))
         env = compute_envelope(inputs, state, rules)
-        lp = solve_lp(build_problem(inputs, env))
+        yield i, run_problem(own, inputs, env), run_problem(own, inputs, env, solver="fast")
+
+
+def test_each_path_equals_the_single_path_pipeline_in_every_account(znpp) -> None:
+    """Path i through the batch (sampled arrays, vectorised envelope, fast dispatch,
+    vectorised accounts) has the same accounts, line by line, as its own Inputs
+    through ``gridhash run``'s pipeline (envelope for one path, HiGHS LP, accounts
+    of a batch of one)."""
+    ids = [3, 11]
+    df = run_paths(znpp, ids, seed=7)
+    for i, lp, fast in _single_path_runs(znpp, ids, seed=7):
         got = df.loc[df["path"] == i].iloc[0]
-        assert got["objective_usd"] == pytest.approx(lp.objective_usd, rel=1e-6)
-        single, _ = envelope_arrays(inputs, rules, **envelope_kwargs(inputs, state))
-        assert got["hours_restricted"] == int(single["restricted"].sum())
-        assert got["hours_mining_blocked"] == int((single["mining_cap_mw"] <= 1e-9).sum())
-        assert got["unserved_firm_mwh"] == pytest.approx(lp.unserved_mw.sum(), rel=1e-6,
-                                                         abs=1e-3)
+        lp_t = {k: v[0] for k, v in lp.accounts.totals().items()}
+        fast_t = {k: v[0] for k, v in fast.accounts.totals().items()}
+        shared = [k for k in df.columns if k in lp_t]
+        assert len(shared) > 50 and {"net_usd", "penalty_usd:unserved_firm",
+                                     "penalty_usd:station_blackout", "btc_mined",
+                                     "diesel_mwh", "hours_station_blackout",
+                                     "capacity_factor", "objective_usd"} <= set(shared)
+        # Units 4-6 are down all year: the sweep dispatches only the others.
+        assert all(lp_t[k] == 0 for k in lp_t if k.startswith("generated_mwh:unit-")
+                   and k not in df.columns)
+        for k in shared:
+            # The same problem through the same solver: every line.
+            assert got[k] == pytest.approx(fast_t[k], rel=1e-9, abs=1e-6), k
+            if ":unit-" in k:
+                continue  # units of equal cost: the LP may split their output otherwise
+            assert got[k] == pytest.approx(lp_t[k], rel=1e-6, abs=1e-3), k
+        # Units of equal marginal cost: the same output between them.
+        cost = lp.problem.unit_cost[:, 0]
+        for c in np.unique(cost):
+            same = [u for u, x in zip(lp.inputs.unit_names, cost, strict=True)
+                    if x == c and f"generated_mwh:{u}" in df.columns]
+            assert sum(got[f"generated_mwh:{u}"] for u in same) == pytest.approx(
+                sum(lp_t[f"generated_mwh:{u}"] for u in same), rel=1e-6)
 
 
 def test_sampled_line_cuts_replace_the_scenarios_own_unless_asked(znpp) -> None:
@@ -73,9 +98,22 @@ def test_sampled_line_cuts_replace_the_scenarios_own_unless_asked(znpp) -> None:
     feb10 = 40 * 24 + 1  # 2027-02-10T01:00Z: the scenario's complete loss of off-site power
     assert out_both[:2, feb10].all() and not out_replaced[:2, feb10].any()
     assert replaced.risk_model.line_cuts is not None
-    a = run_paths(znpp, range(4), seed=2)
-    b = run_paths(znpp, range(4), seed=2, scenario_line_cuts=True)
     # More cuts never relieve the plant: at least as many restricted hours per path.
+    # That holds without responsive fuel resupply (safety.diesel.resupply_days = 0).
+    # With it, a long loss of off-site power brings deliveries that can outlast the
+    # loss: with seed 2 the scenario's 30-day loss leaves paths 0, 1 and 3 with more
+    # fuel after it (path 1: 16.0 against 15.2 days on 2027-10-27), so their units
+    # come back from the fuel-low shutdown sooner and the paths have 14-15 restricted
+    # hours fewer with the scenario's cuts than without them.
+    from gridhash.scenario.load import LoadedScenario
+
+    sc = znpp.scenario
+    diesel = sc.safety.diesel.model_copy(update={"resupply_days": 0.0})
+    fixed_fuel = LoadedScenario(
+        sc.model_copy(update={"safety": sc.safety.model_copy(update={"diesel": diesel})}),
+        znpp.source, znpp.base_dir, "")
+    a = run_paths(fixed_fuel, range(4), seed=2)
+    b = run_paths(fixed_fuel, range(4), seed=2, scenario_line_cuts=True)
     assert (b["hours_restricted"] >= a["hours_restricted"]).all()
     assert b["hours_restricted"].sum() > a["hours_restricted"].sum()
 
@@ -164,19 +202,50 @@ def test_tune_allocator_on_glibc() -> None:
     assert tune_allocator() is (platform.libc_ver()[0] == "glibc")
 
 
-def test_summary_var_cvar_and_loss_probability_by_hand() -> None:
+def test_summary_var_cvar_on_net_money_blackouts_and_bad_tails_by_hand() -> None:
+    from gridhash.risk.sweep import RISK_METRICS
+
     x = np.arange(-10.0, 10.0)  # 20 paths: -10 .. 9
-    df = pd.DataFrame({k: x for k in ("btc_mined", "mining_revenue_usd", "mining_net_usd",
-                                      "grid_mwh", "unserved_firm_mwh", "hours_restricted",
-                                      "hours_mining_blocked", "objective_usd")})
+    df = pd.DataFrame({k: x for k in RISK_METRICS})
+    df["objective_usd"] = -1e12  # the optimizer's figure: nowhere in the summary
+    df["hours_station_blackout"] = np.r_[np.zeros(15), [1, 2, 3, 4, 10]]
+    df["unserved_firm_mwh"] = np.r_[np.zeros(18), [5.0, 7.0]]
     df["certified"] = True
     df["lp_hours"] = 0
     s = summarise(df)
     q5 = float(np.quantile(x, 0.05))  # -9.05
-    assert s["mining_net_usd"]["var"] == pytest.approx(q5)
-    assert s["mining_net_usd"]["cvar"] == pytest.approx(-10.0)  # the one path at or below
+    assert s["net_usd"]["var"] == pytest.approx(q5)
+    assert s["net_usd"]["cvar"] == pytest.approx(-10.0)  # the one path at or below
+    assert "objective_usd" not in s and "objective_usd" not in s["distributions"]
     assert s["probability_mining_loses_money"] == pytest.approx(0.5)
     assert s["distributions"]["btc_mined"]["median"] == pytest.approx(-0.5)
+    sb = s["station_blackout"]
+    assert sb["probability"] == pytest.approx(0.25) and sb["paths"] == 5
+    assert sb["mean_hours_when_any"] == pytest.approx(4.0) and sb["max_hours"] == 10
+    assert sb["mean_hours"] == pytest.approx(1.0)
+    assert s["unserved_firm"]["probability"] == pytest.approx(0.1)
+    assert s["unserved_firm"]["mean_mwh"] == pytest.approx(0.6)
+    d = s["distributions"]
+    for key in ("penalty_usd:unserved_firm", "penalty_usd:station_blackout",
+                "unserved_firm_mwh", "hours_station_blackout", "cost_usd"):
+        assert d[key]["bad"] == "high", key
+    for key in ("net_usd", "btc_mined", "mining_net_usd", "grid_mwh"):
+        assert d[key]["bad"] == "low", key
+
+
+def test_histograms_mark_the_bad_tail_of_their_metric() -> None:
+    from gridhash.report.risk import _hist
+
+    df = pd.DataFrame({"net_usd": np.arange(100.0) * 1e6,
+                       "penalty_usd:station_blackout": np.arange(100.0) * 1e6})
+    low = _hist(df, "net_usd").layout
+    high = _hist(df, "penalty_usd:station_blackout").layout
+    assert low.shapes[1].x0 == pytest.approx(np.quantile(np.arange(100.0), 0.05))
+    assert low.shapes[0].x1 == pytest.approx(low.shapes[1].x0)  # shaded below p5
+    assert "p5" in low.annotations[0].text
+    assert high.shapes[1].x0 == pytest.approx(np.quantile(np.arange(100.0), 0.95))
+    assert high.shapes[0].x0 == pytest.approx(high.shapes[1].x0)  # shaded above p95
+    assert "p95" in high.annotations[0].text
 
 
 def test_cli_risk_writes_parquet_html_and_json(tmp_path: Path) -> None:
@@ -186,12 +255,19 @@ def test_cli_risk_writes_parquet_html_and_json(tmp_path: Path) -> None:
     df = pd.read_parquet(tmp_path / "risk.parquet")
     assert list(df["path"]) == [0, 1, 2, 3]
     for col in ("btc_mined", "mining_revenue_usd", "grid_mwh", "unserved_firm_mwh",
-                "hours_restricted", "mining_net_usd"):
+                "hours_restricted", "mining_net_usd", "net_usd", "penalty_usd:unserved_firm",
+                "penalty_usd:station_blackout", "hours_station_blackout", "objective_usd"):
         assert col in df.columns
     summary = json.loads((tmp_path / "risk.json").read_text())
     assert summary["paths"] == 4 and 0.0 <= summary["probability_mining_loses_money"] <= 1.0
     page = (tmp_path / "risk.html").read_text()
     assert "fan over paths" in page and "<script src=\"http" not in page
     assert "probability that mining loses money" in res.stdout
+    assert "probability of any station blackout" in res.stdout
+    assert "net money (revenue − costs): VaR 5 %" in res.stdout
+    assert set(summary["station_blackout"]) >= {"probability", "mean_hours_when_any"}
+    assert "net_usd" in summary and "objective_usd" not in summary
+    assert "penalty_usd:station_blackout" in summary["distributions"]
+    assert "p95: worst 5 % above" in page and "Net money" in page
     bad = run_cli("risk", "znpp", "--paths", "2", "--agreement", "nope", "--out", str(tmp_path))
     assert bad.exit_code == 2 and "unknown agreement" in bad.stderr

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gridhash.dispatch.problem import offtake_caps
-from gridhash.safety.envelope import _fleet_cap
+from gridhash.scenario.resolve import fleet_cap, offtake_caps
 from gridhash.scenario.safety import MODES
 
 P, HSB, HSD, CSD, RF = range(5)
@@ -179,7 +178,7 @@ def reference_envelope_arrays(
     first_shed = np.maximum(0.0, allowed_out - house - margin_mw - offtake_cap.sum(axis=-2))
     m_cap = np.where(held_back, np.minimum(m_cap, first_shed), m_cap)
     m_cap = np.minimum(m_cap, mining_cap_rule)
-    fleet = _fleet_cap(inputs)
+    fleet = fleet_cap(inputs)
     m_cap = np.where(blocked, 0.0, np.minimum(m_cap, fleet))
     import_cap = np.where(m_cap > _EPS, 0.0, import_cap)
     # Load rejection: where the grid, house load and mining together cannot take the

@@ -212,7 +212,7 @@ def built(data: dict[str, Any]) -> tuple[Any, Any, Any]:
     state = resolve_state(ld, inputs)
     safety = ld.scenario.safety
     assert safety is not None
-    rules = build_ruleset(safety, lines=inputs.line_names, units=inputs.unit_names,
+    rules = build_ruleset(safety, lines=inputs.line_names,
                           provided=set(state.provided), source=ld.source)
     return inputs, state, rules
 
@@ -319,7 +319,7 @@ def _znpp() -> tuple[Any, Any, Any, Any]:
     inputs = resolve(ld)
     state = resolve_state(ld, inputs)
     assert ld.scenario.safety is not None
-    rules = build_ruleset(ld.scenario.safety, lines=inputs.line_names, units=inputs.unit_names,
+    rules = build_ruleset(ld.scenario.safety, lines=inputs.line_names,
                           provided=set(state.provided), source=ld.source)
     return ld, inputs, state, rules
 

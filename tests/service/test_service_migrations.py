@@ -23,7 +23,7 @@ def test_migrations_build_the_models_schema_and_reverse(db_url: str) -> None:
         with db.engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(ctx, Base.metadata) == []
-            assert ctx.get_current_revision() == "0001"
+            assert ctx.get_current_revision() == "0002_agent_ops"
         tables = set(inspect(db.engine).get_table_names())
         assert set(Base.metadata.tables) <= tables
         downgrade(db.engine)

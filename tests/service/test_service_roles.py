@@ -58,8 +58,14 @@ MATRIX: dict[tuple[str, str], tuple[set[str], set[str]]] = {
     ("GET", "/api/ledger/entries"): (READERS,) * 2,
     ("GET", "/api/ledger/entries/{seq}/proof"): (READERS,) * 2,
     ("GET", "/api/ledger/verify"): (READERS,) * 2,
+    # issue 17: agents' telemetry (own site), token rotation (the body names site T)
+    ("POST", "/api/sites/{site_id}/telemetry"): ({"site"}, set()),
+    ("GET", "/api/sites/{site_id}/telemetry"): (READERS | {"site"}, READERS),
+    ("POST", "/api/tokens/rotate"): ({"operator"},) * 2,
 }
-PUBLIC = {("GET", "/api/health")}
+PUBLIC = {("GET", "/api/health"), ("GET", "/api/ready")}
+TELEMETRY = {"mw": 1.5, "hashrate_th_s": 400.0, "cap_mw": 2.0,
+             "machines": {"awake": 3, "asleep": 1, "unreachable": 0, "disobeying": 0}}
 
 
 def _setup(h: Harness) -> dict[str, Any]:
@@ -89,6 +95,10 @@ def _request(h: Harness, method: str, path: str, caller: str, own: bool,
         body = {"reason": "matrix veto"}
     elif path in ("/api/safety/holds", ):
         body = {"reason": "matrix hold"}
+    elif path == "/api/sites/{site_id}/telemetry" and method == "POST":
+        body = TELEMETRY
+    elif path == "/api/tokens/rotate":
+        body = {"principal": "site:T"}
     elif path == "/api/plant-state":
         body = {"offsite_lines": 2}
     elif path == "/api/meters/readings":

@@ -38,6 +38,9 @@ CALLER = {
     ("POST", "/api/statements/{period}/signatures/{party}"): "buyer",
     ("GET", "/api/statements/{period}/parties/{party}"): "buyer",
     ("GET", "/api/sites/{site_id}/setpoint"): "site:S",
+    ("POST", "/api/sites/{site_id}/telemetry"): "site:S",
+    # rotating revokes the caller's token: a principal no other operation uses
+    ("POST", "/api/tokens/rotate"): "site:T",
 }
 
 

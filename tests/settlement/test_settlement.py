@@ -145,6 +145,9 @@ def test_unknown_offtake_and_agreement_name(tmp_path: Path) -> None:
     res = run_cli("run", str(path), "--agreement", "deal", "--out", str(tmp_path / "o"))
     assert res.exit_code == 2 and "agreements[0].obligations[0].offtake" in res.stderr
     assert "nowhere" in res.stderr and "Traceback" not in res.output
+    res = run_cli("run", str(path), "--out", str(tmp_path / "o"))  # without --agreement too
+    assert res.exit_code == 2 and "agreements[0].obligations[0].offtake" in res.stderr
+    path = write_scenario(tmp_path, scenario())
     res = run_cli("settle", str(path), "--agreement", "nope", "--out", str(tmp_path / "o"))
     assert res.exit_code == 2 and "unknown agreement 'nope'" in res.stderr
 

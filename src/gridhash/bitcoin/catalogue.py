@@ -27,14 +27,25 @@ import functools
 import math
 import re
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
 from gridhash.errors import CatalogueError
 
-__all__ = ["CATALOGUE_RESOURCE", "AsicModel", "get_model", "load_catalogue", "parse_catalogue"]
+__all__ = [
+    "CATALOGUE_RESOURCE",
+    "AsicModel",
+    "get_model",
+    "load_catalogue",
+    "parse_catalogue",
+    "released_by",
+    "user_model",
+    "with_user_models",
+]
 
 #: Name of the packaged catalogue file inside ``gridhash.bitcoin``.
 CATALOGUE_RESOURCE = "catalogue.toml"
@@ -243,13 +254,15 @@ def load_catalogue() -> dict[str, AsicModel]:
     return dict(_cached_catalogue())
 
 
-def get_model(name: str) -> AsicModel:
+def get_model(name: str, models: Mapping[str, AsicModel] | None = None) -> AsicModel:
     """Look up a model by name: exact match first, then case-insensitive.
 
     Parameters
     ----------
     name : str
         Model name, e.g. ``"Antminer S21 XP"``. [-]
+    models : mapping of str to AsicModel, optional
+        Where to look (e.g. :func:`with_user_models`); default: the catalogue. [-]
 
     Returns
     -------
@@ -261,7 +274,7 @@ def get_model(name: str) -> AsicModel:
     CatalogueError
         If no model matches; the message suggests the closest names.
     """
-    catalogue = _cached_catalogue()
+    catalogue = _cached_catalogue() if models is None else models
     names = list(catalogue)
     expected = "one of the catalogue's models: " + ", ".join(names)
     if not isinstance(name, str):
@@ -279,3 +292,100 @@ def get_model(name: str) -> AsicModel:
     if close:
         message += "; did you mean " + " or ".join(repr(folded[c]) for c in close) + "?"
     raise CatalogueError(message, field="model", value=name, expected=expected)
+
+
+def _key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def user_model(
+    name: str,
+    *,
+    hashrate_th: float,
+    power_w: float,
+    price_usd: float,
+    source: str,
+    release: date | None = None,
+) -> AsicModel:
+    """An ASIC model from a scenario's data sheet (``[[mining.models]]``).
+
+    Parameters
+    ----------
+    name : str
+        Model name. [-]
+    hashrate_th : float
+        Nameplate hashrate. [TH/s]
+    power_w : float
+        Nameplate power at the wall. [W]
+    price_usd : float
+        Price of one machine. [$]
+    source : str
+        Where the figures come from. [-]
+    release : datetime.date, optional
+        Release date; None: taken as available. [-]
+    """
+    released = release.isoformat() if release is not None else "unknown"
+    return AsicModel(
+        name=name,
+        manufacturer="user-defined",
+        hashrate_th=float(hashrate_th),
+        power_w=float(power_w),
+        price_usd=float(price_usd),
+        price_date=released,
+        released=released,
+        source=source,
+        price_source=source,
+        stated_efficiency_j_per_th=float(power_w) / float(hashrate_th),
+        price_note="from the scenario's [[mining.models]]",
+    )
+
+
+def with_user_models(user: Sequence[AsicModel]) -> dict[str, AsicModel]:
+    """The catalogue plus a scenario's own models (theirs after the catalogue's).
+
+    Raises
+    ------
+    CatalogueError
+        If a user model's name is a catalogue model's (case and spacing
+        ignored) or two user models share a name; the message names both.
+    """
+    merged = dict(_cached_catalogue())
+    folded = {_key(n): n for n in merged}
+    for m in user:
+        clash = folded.get(_key(m.name))
+        if clash is not None:
+            other = merged[clash]
+            what = (f"the catalogue's {clash!r} ({other.manufacturer}, {other.hashrate_th:g} "
+                    f"TH/s, {other.power_w:g} W)" if other.manufacturer != "user-defined"
+                    else f"the user-defined model {clash!r} defined before it")
+            raise CatalogueError(
+                f"user-defined ASIC model {m.name!r} has the name of {what}",
+                field="name",
+                value=m.name,
+                expected="a name that is not in the catalogue (rename the user-defined model)",
+            )
+        merged[m.name] = m
+        folded[_key(m.name)] = m.name
+    return merged
+
+
+def released_by(model: AsicModel, when: date) -> bool:
+    """Whether ``model`` is on sale on ``when``.
+
+    A release given as a year or a month counts from the end of that year or
+    month (the first day it is certainly out); ``"unknown"`` counts as released
+    (older catalogue entries, user models without a date).
+    """
+    r = model.released
+    if r == "unknown":
+        return True
+    parts = [int(p) for p in r.split("-")]
+    if len(parts) == 1:
+        first_sure = date(parts[0], 12, 31)
+    elif len(parts) == 2:
+        y, m = parts
+        nxt = date(y + (m == 12), m % 12 + 1, 1)
+        first_sure = date.fromordinal(nxt.toordinal() - 1)
+    else:
+        first_sure = date(*parts)
+    return first_sure <= when

@@ -3,9 +3,9 @@
 The model is assembled as one sparse matrix in compressed-column form from
 index arithmetic on numpy arrays (no Python loop over variables or hours).
 Variable bounds are column bounds; only the energy balance, firm obligations,
-shared site capacity and ramps are rows. Steps, in the manner of PyPSA's
+shared site capacity, the total mining cap and ramps are rows. Steps, in the manner of PyPSA's
 optimisation code: :func:`_layout` (variables), :func:`_rows` (constraints),
-:func:`_objective`, :func:`_solve`, then :func:`_unpack` (post-processing,
+:func:`_objective`, :func:`_highs` (the solve), then :func:`_unpack` (post-processing,
 including the marginal value of a MW at the plant from the balance duals).
 """
 

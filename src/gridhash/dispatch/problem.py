@@ -33,7 +33,8 @@ same dispatch):
 
 * *Imported power is not passed on.*  Imports serve only the house load the
   units cannot make in the hour: ``import_cap`` is lowered to
-  ``max(0, house − Σ_u avail[u])``.  Otherwise an hour whose units are capped
+  ``max(0, house − Σ_u avail[u])`` (:func:`gridhash.scenario.grid.house_import_cap_mw`,
+  beside the one import cap).  Otherwise an hour whose units are capped
   (by the envelope) could import for its house load and send every MW the units
   make to the grid: the grid (and mining) would in effect be served with
   imported power, above what the plant may generate.
@@ -60,17 +61,20 @@ hours where ramps apply all come from the envelope.  Without one, ``dsl`` and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
 from gridhash.errors import ScenarioError
-from gridhash.scenario.resolve import Inputs
+from gridhash.scenario.grid import house_import_cap_mw, import_cap_mw
+from gridhash.scenario.resolve import Inputs, offtake_caps
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from gridhash.dispatch.fast import BatchProblem
     from gridhash.safety.envelope import Envelope
 
 
@@ -177,31 +181,6 @@ def grid_first_price(
     return price + premium[..., None, :]
 
 
-def import_limit(
-    import_cap_mw: np.ndarray, house_load_mw: np.ndarray, unit_available_mw: np.ndarray
-) -> np.ndarray:
-    """What may be imported: only the house load the units cannot make.
-
-    Parameters
-    ----------
-    import_cap_mw : numpy.ndarray
-        (..., T) the lines' and the envelope's limit on imports. [MW]
-    house_load_mw : numpy.ndarray
-        (..., T) the plant's own consumption. [MW]
-    unit_available_mw : numpy.ndarray
-        (..., U, T) what the units may generate. [MW]
-
-    Returns
-    -------
-    numpy.ndarray
-        (..., T) ``min(import_cap, max(0, house − Σ_u avail))``. [MW]  Applying it
-        again with lower unit bounds (a window's) never lowers it further than the
-        whole problem's own bound allows: it is taken once, on the problem.
-    """
-    unmade = np.maximum(0.0, house_load_mw - unit_available_mw.sum(axis=-2))
-    return np.minimum(import_cap_mw, unmade)
-
-
 def with_dispatch_rules(p: DispatchProblem) -> DispatchProblem:
     """``p`` with the imports rule and, under grid first, the offtakes' priority value
     (module docstring).  Both solvers call it; it is idempotent, so problems built
@@ -209,7 +188,8 @@ def with_dispatch_rules(p: DispatchProblem) -> DispatchProblem:
     import dataclasses
 
     changes: dict[str, np.ndarray] = {
-        "import_cap_mw": import_limit(p.import_cap_mw, p.house_load_mw, p.unit_available_mw)
+        "import_cap_mw": house_import_cap_mw(p.import_cap_mw, p.house_load_mw,
+                                             p.unit_available_mw)
     }
     if p.grid_first:
         changes["offtake_price"] = grid_first_price(p.offtake_price, p.class_value,
@@ -229,52 +209,51 @@ def ramp_row_holds(
     return holds if allowed is None else holds & allowed
 
 
-def mining_values(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def mining_values(
+    inputs: Inputs,
+    *,
+    difficulty: np.ndarray | None = None,
+    subsidy_btc_per_block: np.ndarray | None = None,
+    fees_btc_per_block: np.ndarray | None = None,
+    btc_price_usd: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per class and hour: BTC per MWh drawn, gross USD per MWh, net value USD per MWh.
 
-    Gross is after the pool fee; net also subtracts the sites' opex.  (K, T) each.
+    Gross is BTC at the hour's price, after the pool fee; the net value is
+    :func:`gridhash.bitcoin.economics.mining_value_usd_per_mwh` (gross less the
+    sites' opex), what the optimizer is paid for a MWh mined.  (K, T) each; with
+    any of the Bitcoin series given per path, ``(N, T)`` in place of the
+    scenario's, (N, K, T).
     """
-    from gridhash.bitcoin.economics import btc_per_mwh
+    from gridhash.bitcoin.economics import btc_per_mwh, mining_value_usd_per_mwh
 
+    d, s, f, price = (
+        inputs.difficulty if difficulty is None else difficulty,
+        inputs.subsidy_btc_per_block if subsidy_btc_per_block is None else subsidy_btc_per_block,
+        inputs.fees_btc_per_block if fees_btc_per_block is None else fees_btc_per_block,
+        inputs.btc_price_usd if btc_price_usd is None else btc_price_usd,
+    )
+    d, s, f, price = (np.asarray(x)[..., None, :] for x in (d, s, f, price))
     eff = inputs.class_efficiency[:, None]
-    btc = btc_per_mwh(
-        eff,
-        inputs.difficulty[None, :],
-        inputs.subsidy_btc_per_block[None, :],
-        inputs.fees_btc_per_block[None, :],
-        pool_fee=inputs.pool_fee,
-        cooling_overhead=inputs.cooling_overhead,
-    )
-    btc = np.broadcast_to(btc, (len(inputs.class_names), inputs.hours))
-    gross = btc * inputs.btc_price_usd[None, :]
-    return btc, gross, gross - inputs.mining_opex[None, :]
+    common = {"pool_fee": inputs.pool_fee, "cooling_overhead": inputs.cooling_overhead}
+    btc = btc_per_mwh(eff, d, s, f, **common)
+    value = mining_value_usd_per_mwh(eff, d, s, f, price, opex_usd_per_mwh=inputs.mining_opex,
+                                     **common)
+    shape = (*np.broadcast_shapes(d.shape, s.shape, f.shape, price.shape)[:-2],
+             len(inputs.class_names), inputs.hours)
+    btc = np.broadcast_to(btc, shape)
+    return btc, btc * price, np.broadcast_to(value, shape)
 
 
-def offtake_caps(inputs: Inputs, line_cap: np.ndarray) -> np.ndarray:
-    """(..., O, T) what each offtake can take: its demand, and the lines serving it.
-
-    ``line_cap`` is (..., L, T): the lines' capacity in service (leading path axes allowed).
-    """
-    serves = np.zeros((len(inputs.offtake_names), len(inputs.line_offtake)))
-    serves[inputs.line_offtake, np.arange(len(inputs.line_offtake))] = 1.0
-    return np.minimum(inputs.offtake_demand_mw, np.einsum("ol,...lt->...ot", serves, line_cap))
-
-
-def build_problem(inputs: Inputs, envelope: Envelope | None = None) -> DispatchProblem:
-    """Assemble the dispatch problem of a resolved scenario, within its safety envelope."""
-    T = inputs.hours
-    offtake_cap = offtake_caps(inputs, inputs.line_capacity_mw)
-    import_cap = np.minimum(inputs.house_load_mw, inputs.line_capacity_mw.sum(axis=0))
-
-    _, _, value = mining_values(inputs)
-    site_of_class = (
-        inputs.site_capacity_mw[inputs.class_site] if len(inputs.class_site) else (np.zeros((0, T)))
-    )
-    class_cap = np.minimum(inputs.class_max_mw[:, None], site_of_class)
-
-    if value.size:
-        top = float(value.max())
-        floor = float((inputs.offtake_price.min(axis=0)).min())
+def check_penalties(
+    inputs: Inputs, value: np.ndarray, offtake_price: np.ndarray, blackout_penalty: float | None
+) -> None:
+    """Raise unless the penalties order the model's priorities: house load before firm
+    obligations before mining.  ``value`` (..., K, T) mining values and ``offtake_price``
+    (..., O, T) may carry leading path axes; ``blackout_penalty`` None: no envelope."""
+    top = float(value.max()) if value.size else None
+    if top is not None:
+        floor = float(offtake_price.min()) if offtake_price.size else 0.0
         if inputs.unserved_penalty + floor <= top:
             raise ScenarioError(
                 "the penalty on unserved firm energy does not exceed the value of mining "
@@ -284,21 +263,77 @@ def build_problem(inputs: Inputs, envelope: Envelope | None = None) -> DispatchP
                 source=inputs.source,
                 field="grid.unserved_penalty_usd_per_mwh",
             )
+    if blackout_penalty is None:
+        return
+    top_grid = float(offtake_price.max()) if offtake_price.size else 0.0
+    floor_pen = inputs.unserved_penalty + top_grid
+    if blackout_penalty <= max(floor_pen, top or 0):
+        raise ScenarioError(
+            "the penalty on a station blackout does not exceed the penalty on unserved "
+            "firm energy plus the grid price, so the plant could leave its own safety "
+            "loads unsupplied to serve the grid",
+            value=blackout_penalty,
+            expected=f"more than {floor_pen:,.0f} USD/MWh",
+            source=inputs.source,
+            field="safety.blackout_penalty_usd_per_mwh",
+        )
+
+
+def with_paths(base: DispatchProblem, inputs: Inputs, paths: Mapping[str, np.ndarray]
+               ) -> BatchProblem:
+    """``base`` (:func:`build_problem` of ``inputs``) for N paths: the arrays in
+    ``paths`` replace the base's, with a leading path axis (any field of
+    :data:`gridhash.dispatch.fast.PATH_FIELDS`; ``class_value`` from
+    :func:`mining_values` with the paths' Bitcoin series).  The penalties are
+    checked against every path's prices and mining values."""
+    from gridhash.dispatch.fast import BatchProblem
+
+    check_penalties(
+        inputs,
+        np.asarray(paths.get("class_value", base.class_value)),
+        np.asarray(paths.get("offtake_price", base.offtake_price)),
+        None if base.blackout_cap_mw is None else base.blackout_penalty,
+    )
+    return BatchProblem.from_problem(base, **paths)
+
+
+@overload
+def build_problem(inputs: Inputs, envelope: Envelope | None = None) -> DispatchProblem: ...
+
+
+@overload
+def build_problem(inputs: Inputs, envelope: Envelope | None = None, *,
+                  paths: Mapping[str, np.ndarray]) -> BatchProblem: ...
+
+
+def build_problem(
+    inputs: Inputs, envelope: Envelope | None = None, *,
+    paths: Mapping[str, np.ndarray] | None = None,
+) -> DispatchProblem | BatchProblem:
+    """Assemble the dispatch problem of a resolved scenario, within its safety envelope.
+
+    With ``paths`` (arrays with a leading path axis N, see :func:`with_paths`), the
+    problems of N paths that differ in those arrays, as a
+    :class:`~gridhash.dispatch.fast.BatchProblem`.
+    """
+    if paths is not None:
+        return with_paths(build_problem(inputs, envelope), inputs, paths)
+    T = inputs.hours
+    offtake_cap = offtake_caps(inputs, inputs.line_capacity_mw)
+    import_cap = import_cap_mw(inputs.house_load_mw, inputs.line_capacity_mw,
+                               inputs.import_limit_mw)
+
+    _, _, value = mining_values(inputs)
+    site_of_class = (
+        inputs.site_capacity_mw[inputs.class_site] if len(inputs.class_site) else (np.zeros((0, T)))
+    )
+    class_cap = np.minimum(inputs.class_max_mw[:, None], site_of_class)
+
+    check_penalties(inputs, value, inputs.offtake_price,
+                    None if envelope is None else envelope.blackout_penalty)
 
     safety: dict = {}
     if envelope is not None:
-        top_grid = float(inputs.offtake_price.max()) if inputs.offtake_price.size else 0.0
-        floor_pen = inputs.unserved_penalty + top_grid
-        if envelope.blackout_penalty <= max(floor_pen, float(value.max()) if value.size else 0):
-            raise ScenarioError(
-                "the penalty on a station blackout does not exceed the penalty on unserved "
-                "firm energy plus the grid price, so the plant could leave its own safety "
-                "loads unsupplied to serve the grid",
-                value=envelope.blackout_penalty,
-                expected=f"more than {floor_pen:,.0f} USD/MWh",
-                source=inputs.source,
-                field="safety.blackout_penalty_usd_per_mwh",
-            )
         offtake_cap = envelope.offtake_cap_mw
         import_cap = envelope.import_cap_mw
         safety = {

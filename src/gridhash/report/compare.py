@@ -26,9 +26,10 @@ def compare_agreements(
     ``short_of_scenario_deficit_mwh``) and against the agreement's own obligation
     (its firm energy after its obligations: ``unserved_firm_mwh``).
     """
+    from gridhash.accounts import PENALTIES
     from gridhash.pipeline import run_scenario
     from gridhash.scenario.resolve import resolve
-    from gridhash.settlement.apply import find_agreement
+    from gridhash.scenario.resolve_agreement import find_agreement
     from gridhash.settlement.statements import settle, totals
 
     rows = []
@@ -39,33 +40,38 @@ def compare_agreements(
         if progress:
             progress(f"planning under {name}")
         run = run_scenario(loaded, agreement=name)
-        r, agreement = run.result, run.agreement
+        agreement = run.agreement
         assert agreement is not None
         tot = totals(settle(run, agreement))
+        t = {k: float(v[0]) for k, v in run.accounts.totals().items()}
         rows.append(
             {
                 "agreement": name,
                 "description": agreement.description,
-                "grid_mwh": {
-                    o: round(float(r.delivered_mw[k].sum()), 3)
-                    for k, o in enumerate(run.inputs.offtake_names)
-                },
-                "unserved_firm_mwh": round(float(r.unserved_mw.sum()), 3),
+                "grid_mwh": {o: round(t[f"grid_mwh:{o}"], 3) for o in run.inputs.offtake_names},
+                "unserved_firm_mwh": round(t["unserved_firm_mwh"], 3),
                 "short_of_scenario_deficit_mwh": round(
-                    float((deficit - r.delivered_mw).clip(min=0.0).sum()), 3),
+                    float((deficit - run.accounts.flows.delivered[0]).clip(min=0.0).sum()), 3),
                 "grid_first": agreement.grid_first,
-                "mining_mwh": round(float(r.total_mining_mw.sum()), 3),
-                "btc_mined": round(sum(t["btc_sats"] for t in tot.values()) / 1e8, 8),
-                "objective_usd": round(r.objective_usd, 2),
+                "mining_mwh": round(t["mining_mwh"], 3),
+                "diesel_mwh": round(t["diesel_mwh"], 3),
+                "house_load_unsupplied_mwh": round(t["house_load_unsupplied_mwh"], 3),
+                "btc_mined": round(t["btc_mined"], 8),
+                "revenue_usd": round(t["revenue_usd"], 2),
+                "cost_usd": round(t["cost_usd"], 2),
+                "net_usd": round(t["net_usd"], 2),
+                "penalty_usd": {p: round(t[f"penalty_usd:{p}"], 2) for p in PENALTIES},
+                # The optimizer's figure (money less penalties): not money.
+                "optimizer_objective_usd": round(t["objective_usd"], 2),
                 "parties": {
                     pid: {
                         "role": agreement.party(pid).role,
-                        "revenue_usd": t["revenue_cents"] / 100,
-                        "costs_usd": t["costs_cents"] / 100,
-                        "btc": t["btc_sats"] / 1e8,
-                        "usd_owed": t["usd_owed_cents"] / 100,
+                        "revenue_usd": v["revenue_cents"] / 100,
+                        "costs_usd": v["costs_cents"] / 100,
+                        "btc": v["btc_sats"] / 1e8,
+                        "usd_owed": v["usd_owed_cents"] / 100,
                     }
-                    for pid, t in tot.items()
+                    for pid, v in tot.items()
                 },
             }
         )
@@ -91,7 +97,15 @@ def print_comparison(console: Console, scenario: str, rows: list[dict[str, Any]]
     t.add_row("short of its own obligation [GWh]",
               *(f"{row['unserved_firm_mwh'] / 1000:,.1f}" for row in rows))
     t.add_row("to mining [GWh]", *(f"{row['mining_mwh'] / 1000:,.1f}" for row in rows))
+    t.add_row("diesel for house load [GWh]",
+              *(f"{row['diesel_mwh'] / 1000:,.1f}" for row in rows))
     t.add_row("BTC mined", *(f"{row['btc_mined']:,.2f}" for row in rows))
+    t.add_section()
+    t.add_row("plant net (revenue − costs)", *(f"{row['net_usd'] / 1e6:,.2f} M" for row in rows))
+    t.add_row("penalty: unserved firm (not money)",
+              *(f"{row['penalty_usd']['unserved_firm'] / 1e6:,.2f} M" for row in rows))
+    t.add_row("penalty: station blackout (not money)",
+              *(f"{row['penalty_usd']['station_blackout'] / 1e6:,.2f} M" for row in rows))
     t.add_section()
     parties: list[str] = []
     for row in rows:

@@ -215,7 +215,7 @@ def _rule_table(run: Run) -> str:
             mask = hours.setdefault(a.rule, np.zeros(env.hours, dtype=bool))
             mask[a.start : a.end] = True
             first[a.rule] = min(first.get(a.rule, a.start), a.start)
-    from gridhash.safety.state import _stamp
+    from gridhash.scenario.series import hour_stamp
 
     rows = []
     sources = {r.name: r for r in env.rules.rules}
@@ -225,7 +225,7 @@ def _rule_table(run: Run) -> str:
         src = rule.source if rule else "the brief: mining is the first load shed"
         rows.append(
             f"<tr><td>{html.escape(name)}</td><td>{n}</td><td>{int(hours[name].sum())}</td>"
-            f"<td>{html.escape(_stamp(env.index, first[name]))}</td>"
+            f"<td>{html.escape(hour_stamp(env.index, first[name]))}</td>"
             f"<td style='text-align:left'>{html.escape(rule.when if rule else '')}</td>"
             f"<td style='text-align:left'>{html.escape(what)}</td>"
             f"<td style='text-align:left'>{html.escape(src)}</td></tr>"
@@ -241,6 +241,39 @@ def _rule_table(run: Run) -> str:
         + "</table>"
         + (f"<ul>{skipped}</ul>" if skipped else "")
     )
+
+
+def _provenance(run: Run) -> str:
+    """The scenario's series files and where their numbers came from (source, URL
+    without credentials, fetch time, range, libraries, the fetcher's assumptions)."""
+    from gridhash.scenario.series import series_files
+
+    files = series_files(run.loaded.scenario, run.loaded.base_dir)
+    if not files:
+        return ""
+    esc = html.escape
+    rows = []
+    for f in files:
+        p = f["provenance"]
+        if p is None:
+            what = "no provenance recorded (a file made by hand?)"
+            notes = ""
+        else:
+            libs = ", ".join(f"{k} {v}" for k, v in sorted(p.get("libraries", {}).items()))
+            fx = p.get("fx")
+            what = (f"{p.get('source')} · {p.get('url') or p.get('file') or ''} · "
+                    f"{p.get('start')} to {p.get('complete_until', p.get('end'))} · fetched "
+                    f"{p.get('fetched_at')}" + (f" · {p['currency']}" if p.get("currency") else "")
+                    + (f" at {fx['source']} rates {fx['min_per_usd']:g}–{fx['max_per_usd']:g}"
+                       f" {fx['currency']}/USD" if fx else "") + f" · {libs}")
+            notes = "".join(f"<li>{esc(a)}</li>" for a in p.get("assumptions", []))
+        rows.append(
+            f"<tr><td>{esc(f['field'])}</td><td style='text-align:left'>"
+            f"{esc(f['file'])}{' [' + esc(f['column']) + ']' if f['column'] else ''}</td>"
+            f"<td style='text-align:left'>{esc(what)}"
+            f"{'<ul>' + notes + '</ul>' if notes else ''}</td></tr>")
+    return ("<h2>Data sources</h2><table><tr><th>field</th><th>file [column]</th>"
+            "<th>provenance and assumptions</th></tr>" + "".join(rows) + "</table>")
 
 
 def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
@@ -268,7 +301,14 @@ def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
         ("grid revenue", f"${rev['grid'] / 1e6:,.1f} M"),
         ("mining revenue", f"${rev['mining'] / 1e6:,.1f} M"),
         ("BTC mined", f"{summary['btc_mined']:,.1f}"),
-        ("objective", f"${summary['objective_usd'] / 1e6:,.1f} M"),
+        ("net (revenue − costs)", f"${summary['net_usd'] / 1e6:,.1f} M"),
+        ("diesel", f"{e['diesel'] / 1000:,.1f} GWh"),
+        ("capacity factor", f"{summary['capacity_factor']:.1%}"),
+        # Penalties are the optimizer's price on failures, not money: kept apart.
+        ("penalty: unserved firm (not money)",
+         f"${summary['penalty_usd']['unserved_firm'] / 1e6:,.1f} M"),
+        ("penalty: station blackout (not money)",
+         f"${summary['penalty_usd']['station_blackout'] / 1e6:,.1f} M"),
     ]
     kpi_html = "".join(
         f"<div class='kpi'>{html.escape(k)}<b>{html.escape(v)}</b></div>" for k, v in kpis
@@ -301,9 +341,79 @@ plant ${mv}/MWh</p>
 <div class="kpis">{kpi_html}</div>
 {"".join(parts)}
 {safety}
+{record_vs_scenario_table(run)}
 <h2>Units</h2>
 <table><tr><th>unit</th><th>capacity MW</th><th>generated GWh</th><th>capacity factor</th></tr>
 {units}</table>
 <h2>Assumptions</h2><ul>{assumptions or "<li>none stated</li>"}</ul>
+{_provenance(run)}
 </body></html>
 """
+
+
+#: The built-in scenario holding the plant's recorded year (docs/sources.md §1.4a).
+RECORD_SCENARIO = "znpp-record"
+
+
+def _offsite_figures(env: Any, line_names: tuple[str, ...], house_mw: np.ndarray) -> dict[str, str]:
+    """The figures the record and a scenario are compared on, as table cells."""
+    from gridhash.report.safety import offsite_power_figures
+
+    rec = offsite_power_figures(env)
+    n = env.state.quantities["offsite_lines"]
+    zero = np.concatenate(([False], n == 0, [False])).astype(np.int8)
+    edges = np.flatnonzero(np.diff(zero))
+    losses = edges[1::2] - edges[::2]
+    lines = [name for name, off in zip(line_names, env.state.offsite, strict=True) if off]
+    by = rec["hours_by_offsite_lines"]
+    return {
+        "grid lines in the model": ", ".join(line_names),
+        "off-site lines modelled": ", ".join(lines),
+        "hours with 2 or more lines": f"{sum(h for k, h in by.items() if int(k) >= 2):,}",
+        "hours on a single line": f"{by.get('1', 0):,}",
+        "hours with no off-site line": f"{by.get('0', 0):,}",
+        "complete losses of off-site power": (
+            f"{losses.size} (longest {int(losses.max()) if losses.size else 0:,} h)"),
+        "hours on diesel": f"{rec['hours_on_diesel']:,}",
+        "diesel fuel at the first hour": f"{float(env.state.fuel0):g} days",
+        "diesel fuel at its lowest": f"{rec['diesel_fuel_days_lowest']['days']:g} days",
+        "house load (mean)": f"{float(np.mean(house_mw)):,.0f} MW",
+        "hours mining allowed by the rules": f"{rec['share_hours_mining_allowed']:.1%}",
+    }
+
+
+def record_vs_scenario_table(run: Run) -> str:
+    """'Record vs scenario': the plant's recorded year beside this run's, figure by figure.
+
+    Shown for a run of the recorded plant (same ``plant.name`` as the built-in
+    ``znpp-record``) other than the record itself, with a safety part; empty
+    otherwise.  The record's figures come from the built-in scenario's own
+    events (its envelope, no dispatch).
+    """
+    from gridhash.safety import envelope_for
+    from gridhash.scenario.load import load_scenario
+    from gridhash.scenario.resolve import resolve
+
+    if run.envelope is None or run.name == RECORD_SCENARIO:
+        return ""
+    record = load_scenario(RECORD_SCENARIO)
+    if record.scenario.plant.name != run.loaded.scenario.plant.name:
+        return ""
+    rec_inputs = resolve(record)
+    rec_env = envelope_for(record, rec_inputs)
+    if rec_env is None:  # pragma: no cover - the record has a safety part
+        return ""
+    year = str(rec_inputs.index[0].year)
+    theirs = _offsite_figures(rec_env, rec_inputs.line_names, rec_inputs.house_load_mw)
+    ours = _offsite_figures(run.envelope, run.inputs.line_names, run.inputs.house_load_mw)
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(theirs[k])}</td>"
+        f"<td>{html.escape(ours[k])}</td></tr>" for k in theirs
+    )
+    return (
+        "<h2>Record vs scenario</h2><p class='sub'>The plant's off-site power in the public "
+        f"record ({year}, built-in <code>{RECORD_SCENARIO}</code>, docs/sources.md) and in this "
+        "scenario; the scenario's assumptions say why they differ.</p>"
+        f"<table><tr><th>figure</th><th>record {year}</th><th>{html.escape(run.name)}</th></tr>"
+        f"{rows}</table>"
+    )

@@ -32,6 +32,7 @@ def safety_summary(run: Run) -> dict[str, Any] | None:
         "hours_station_blackout": int((r.blackout_mw > 1e-6).sum()),
         "output_held_back_mwh": round(float(held), 6),
         "min_diesel_fuel_days": round(float(env.state.quantities["diesel_fuel_days"].min()), 4),
+        **offsite_power_figures(env),
         "unit_hours_by_mode": {
             name: {
                 mode: int((env.unit_mode[u] == m).sum())
@@ -45,13 +46,40 @@ def safety_summary(run: Run) -> dict[str, Any] | None:
     }
 
 
+def offsite_power_figures(env: Envelope) -> dict[str, Any]:
+    """The year's off-site power in the figures the IAEA record is told in.
+
+    ``hours_by_offsite_lines``: hours with 0, 1, 2, … off-site circuits in
+    service (every count up to the number of circuits, zeros included);
+    ``hours_on_diesel``; ``diesel_fuel_days_lowest``: the fuel left at its lowest
+    hour [day] and that hour (UTC); ``share_hours_mining_allowed``: the fraction
+    of hours in which no rule in force blocks mining (whether or not there is
+    power or a fleet to mine with). [-]
+    """
+    from gridhash.scenario.series import hour_stamp
+
+    q = env.state.quantities
+    n = q["offsite_lines"].astype(np.int64)
+    circuits = int(env.state.offsite.sum())
+    counts = np.bincount(n, minlength=circuits + 1)
+    fuel = q["diesel_fuel_days"]
+    low = int(np.argmin(fuel))
+    return {
+        "hours_by_offsite_lines": {str(k): int(c) for k, c in enumerate(counts)},
+        "hours_on_diesel": int(env.on_diesel.sum()),
+        "diesel_fuel_days_lowest": {"days": round(float(fuel[low]), 4),
+                                    "at": hour_stamp(env.index, low)},
+        "share_hours_mining_allowed": round(float((~env.mining_blocked).mean()), 6),
+    }
+
+
 def envelope_columns(run: Run) -> dict[str, np.ndarray]:
     """Hourly envelope columns; without a safety part, the plant's own limits."""
-    from gridhash.safety.envelope import _fleet_cap
+    from gridhash.scenario.resolve import fleet_cap
 
     env, i = run.envelope, run.inputs
     if env is None:
-        fleet = _fleet_cap(i)
+        fleet = fleet_cap(i)
         gross = i.unit_available_mw.sum(axis=0)
         return {
             "envelope_max_gross_output_mw": gross,
@@ -114,10 +142,10 @@ def print_safety(env: Envelope, console: Console, *, source: str = "") -> None:
     """`gridhash safety`: state, rules, the timeline, and totals."""
     from rich.table import Table
 
-    from gridhash.safety.state import _stamp
+    from gridhash.scenario.series import hour_stamp
 
     def when(t: int) -> str:
-        return _stamp(env.index, t)
+        return hour_stamp(env.index, t)
 
     q = env.state.quantities
     console.print(f"[bold]Safety envelope[/bold] {source}")
@@ -168,3 +196,12 @@ def print_safety(env: Envelope, console: Console, *, source: str = "") -> None:
     )
     if acts:
         console.print("rule activations: " + ", ".join(f"{k} ×{v}" for k, v in acts.items()))
+    rec = offsite_power_figures(env)
+    by_lines = ", ".join(f"{k} line{'s' if k != '1' else ''}: {h} h"
+                         for k, h in rec["hours_by_offsite_lines"].items())
+    low = rec["diesel_fuel_days_lowest"]
+    console.print(
+        f"off-site circuits in service: {by_lines}; diesel fuel at its lowest: "
+        f"[bold]{low['days']:g}[/bold] days ({low['at']}); mining allowed by the rules in "
+        f"[bold]{rec['share_hours_mining_allowed']:.1%}[/bold] of hours"
+    )

@@ -1,6 +1,8 @@
 """What a run earned, delivered and cost: ``summary.json`` and ``hourly.parquet``.
 
-Energies are MWh (each hourly MW value held for one hour); money is USD.
+Both read the run's accounts (:mod:`gridhash.accounts`); nothing here adds up a
+dispatch.  Energies are MWh (each hourly MW value held for one hour); money is
+USD; penalties are USD too but never money.
 """
 
 from __future__ import annotations
@@ -9,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gridhash.dispatch.problem import mining_values
 from gridhash.report.safety import envelope_columns, safety_summary
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from gridhash.pipeline import Run
+    from gridhash.scenario.resolve import Inputs
 
 #: Columns every hourly table has, in order, before the per-unit/offtake/class ones.
 HOURLY_COLUMNS = (
@@ -38,6 +40,12 @@ HOURLY_COLUMNS = (
     "mining_allowed",
     "mining_cap_mw",
     "restriction",
+    "revenue_usd",
+    "cost_usd",
+    "net_usd",
+    "penalty_usd:unserved_firm",
+    "penalty_usd:station_blackout",
+    "btc_mined",
 )
 
 
@@ -49,63 +57,64 @@ def _energy(x: float) -> float:
     return round(float(x), 6)
 
 
+#: Lines of summary.json's ``monthly`` table (:meth:`gridhash.accounts.Accounts.by`).
+MONTHLY_LINES = (
+    "generated_mwh", "grid_mwh", "mining_mwh", "diesel_mwh", "unserved_firm_mwh",
+    "house_load_unsupplied_mwh", "revenue_usd", "cost_usd", "net_usd",
+    "penalty_usd:unserved_firm", "penalty_usd:station_blackout", "btc_mined",
+    "hours_restricted", "hours_station_blackout",
+)
+
+
+def _round(name: str, x: float) -> float | int:
+    if name.startswith("hours_"):
+        return int(x)
+    if name.startswith("btc"):
+        return round(float(x), 8)
+    return _energy(x) if "_mwh" in name else _money(x)
+
+
 def summary(run: Run) -> dict[str, Any]:
-    """The run's totals as a JSON-friendly dict (the content of ``summary.json``)."""
+    """The run's totals as a JSON-friendly dict (the content of ``summary.json``),
+    read from its accounts (:mod:`gridhash.accounts`): money (revenue − costs =
+    net) and penalties apart."""
+    from gridhash.accounts import COST_CATEGORIES, ENERGY_LINES, PENALTIES
     from gridhash.bitcoin.economics import hashprice_usd_per_ph_day
 
-    i, p, r = run.inputs, run.problem, run.result
-    btc_rate, gross, _ = mining_values(i)
-    available = p.unit_available_mw.sum()
-    generated = r.unit_mw.sum()
-    grid_rev_by = (p.offtake_price * r.delivered_mw).sum(axis=1)
-    mining_rev_by = (gross * r.mining_mw).sum(axis=1)
-    btc_by = (btc_rate * r.mining_mw).sum(axis=1)
-    opex_by = (i.mining_opex[None, :] * r.mining_mw).sum(axis=1)
-    gen_cost_by = (p.unit_cost * r.unit_mw).sum(axis=1)
-    import_cost = float((p.import_price * r.imported_mw).sum())
-    diesel_cost = float(p.diesel_cost * r.diesel_mw.sum())
-    cost = {
-        "generation": _money(gen_cost_by.sum()),
-        "imports": _money(import_cost),
-        "diesel": _money(diesel_cost),
-        "mining_opex": _money(opex_by.sum()),
-    }
-    cost_total = gen_cost_by.sum() + import_cost + diesel_cost + opex_by.sum()
-    unserved = float(r.unserved_mw.sum())
-    revenue_grid = float(grid_rev_by.sum())
-    revenue_mining = float(mining_rev_by.sum())
+    i, p, r, acc = run.inputs, run.problem, run.result, run.accounts
+    t = {k: v[0] for k, v in acc.totals().items()}
     hashprice = hashprice_usd_per_ph_day(
         i.difficulty, i.subsidy_btc_per_block, i.fees_btc_per_block, i.btc_price_usd
     )
+    months, monthly = acc.by("month", MONTHLY_LINES)
     return {
         "scenario": run.name,
         "description": run.loaded.scenario.description,
         "start": i.index[0].isoformat(),
         "hours": i.hours,
-        "energy_mwh": {
-            "available": _energy(available),
-            "generated": _energy(generated),
-            "imported": _energy(r.imported_mw.sum()),
-            "diesel": _energy(r.diesel_mw.sum()),
-            "house_load_unsupplied": _energy(r.blackout_mw.sum()),
-            "house_load": _energy(p.house_load_mw.sum()),
-            "grid": _energy(r.delivered_mw.sum()),
-            "mining": _energy(r.mining_mw.sum()),
-            "curtailed": _energy(available - generated),
-        },
+        "energy_mwh": {name: _energy(t[f"{name}_mwh"]) for name in ENERGY_LINES},
         "revenue_usd": {
-            "grid": _money(revenue_grid),
-            "mining": _money(revenue_mining),
-            "total": _money(revenue_grid + revenue_mining),
+            "grid": _money(t["grid_revenue_usd"]),
+            "mining": _money(t["mining_revenue_usd"]),
+            "total": _money(t["revenue_usd"]),
         },
-        "cost_usd": _money(cost_total),
-        "cost_breakdown_usd": cost,
-        "btc_mined": round(float(btc_by.sum()), 8),
-        "objective_usd": _money(r.objective_usd),
-        "unserved_firm_mwh": _energy(unserved),
-        "unserved_penalty_usd": _money(unserved * p.unserved_penalty),
-        "blackout_penalty_usd": _money(r.blackout_mw.sum() * p.blackout_penalty),
+        "cost_usd": _money(t["cost_usd"]),
+        "cost_breakdown_usd": {c: _money(t[f"cost_usd:{c}"]) for c in COST_CATEGORIES},
+        "net_usd": _money(t["net_usd"]),
+        "penalty_usd": {name: _money(t[f"penalty_usd:{name}"]) for name in PENALTIES},
+        "btc_mined": round(float(t["btc_mined"]), 8),
+        "capacity_factor": round(float(t["capacity_factor"]), 6),
+        "unserved_firm_mwh": _energy(t["unserved_firm_mwh"]),
+        "hours_by_state": {
+            name: int(t[f"hours_{name}"])
+            for name in ("restricted", "mining_blocked", "on_diesel", "station_blackout")
+        },
+        "monthly": {
+            label: {name: _round(name, monthly[name][0, m]) for name in MONTHLY_LINES}
+            for m, label in enumerate(months)
+        },
         "safety": safety_summary(run),
+        "demand_response": demand_response_summary(i),
         "marginal_value_usd_per_mwh": {
             "mean": _money(r.marginal_value.mean()),
             "median": _money(np.median(r.marginal_value)),
@@ -121,25 +130,21 @@ def summary(run: Run) -> dict[str, Any]:
             name: {
                 "capacity_mw": float(i.unit_capacity_mw[u]),
                 "available_mwh": _energy(p.unit_available_mw[u].sum()),
-                "generated_mwh": _energy(r.unit_mw[u].sum()),
-                "capacity_factor": round(
-                    float(r.unit_mw[u].sum() / (i.unit_capacity_mw[u] * i.hours))
-                    if i.unit_capacity_mw[u] > 0
-                    else 0.0,
-                    6,
-                ),
-                "cost_usd": _money(gen_cost_by[u]),
+                "generated_mwh": _energy(t[f"generated_mwh:{name}"]),
+                "capacity_factor": round(float(t[f"capacity_factor:{name}"]), 6),
+                "cost_usd": _money(t[f"cost_usd:generation:{name}"]),
             }
             for u, name in enumerate(i.unit_names)
         },
         "offtakes": {
             name: {
-                "delivered_mwh": _energy(r.delivered_mw[o].sum()),
-                "revenue_usd": _money(grid_rev_by[o]),
+                "delivered_mwh": _energy(t[f"grid_mwh:{name}"]),
+                "revenue_usd": _money(t[f"grid_revenue_usd:{name}"]),
                 "firm_mwh": _energy(p.offtake_firm_mw[o].sum()),
                 "unserved_firm_mwh": _energy(r.unserved_mw[o].sum()),
                 "average_price_usd_per_mwh": _money(
-                    grid_rev_by[o] / r.delivered_mw[o].sum() if r.delivered_mw[o].sum() else 0.0
+                    t[f"grid_revenue_usd:{name}"] / t[f"grid_mwh:{name}"]
+                    if t[f"grid_mwh:{name}"] else 0.0
                 ),
             }
             for o, name in enumerate(i.offtake_names)
@@ -149,10 +154,10 @@ def summary(run: Run) -> dict[str, Any]:
                 "model": i.class_models[k].name,
                 "count": int(i.class_count[k]),
                 "capacity_mw": round(float(i.class_max_mw[k]), 6),
-                "energy_mwh": _energy(r.mining_mw[k].sum()),
-                "btc": round(float(btc_by[k]), 8),
-                "revenue_usd": _money(mining_rev_by[k]),
-                "opex_usd": _money(opex_by[k]),
+                "energy_mwh": _energy(t[f"mining_mwh:{name}"]),
+                "btc": round(float(t[f"btc_mined:{name}"]), 8),
+                "revenue_usd": _money(t[f"mining_revenue_usd:{name}"]),
+                "opex_usd": _money(t[f"mining_opex_usd:{name}"]),
                 "hours_running": int((r.mining_mw[k] > 1e-6).sum()),
             }
             for k, name in enumerate(i.class_names)
@@ -163,9 +168,34 @@ def summary(run: Run) -> dict[str, Any]:
             "seconds": round(r.seconds, 4),
             "build_seconds": round(r.build_seconds, 4),
             "solve_seconds": round(r.solve_seconds, 4),
+            # The optimizer's own figure: revenue − variable costs − penalties.  Not
+            # money (the penalties are not paid); see net_usd and penalty_usd.
+            "objective_usd": _money(t["objective_usd"]),
         },
         "assumptions": list(run.loaded.scenario.assumptions),
     }
+
+
+def demand_response_summary(i: Inputs) -> dict[str, Any]:
+    """Demand-response hours and programme revenue per site, kept apart from the dispatch's
+    revenue (the dispatch treats the rule's hours as a site limit; the payments do not
+    depend on its decisions): compare ``objective_usd`` with and without the programme."""
+    from gridhash.demand_response import REASONS
+
+    sites = {}
+    for s_, name in enumerate(i.site_names):
+        codes = i.site_dr_codes[s_]
+        if not codes.any() and not i.site_dr_availability_usd[s_].any():
+            continue
+        sites[name] = {
+            "curtailed_hours": int((codes != 0).sum()),
+            "hours_by_reason": {REASONS[c]: int((codes == c).sum())
+                                for c in sorted(set(codes.tolist()) - {0})},
+            "availability_usd": _money(i.site_dr_availability_usd[s_].sum()),
+            "curtailed_on_call_usd": _money(i.site_dr_energy_usd[s_].sum()),
+        }
+    total = float(i.site_dr_availability_usd.sum() + i.site_dr_energy_usd.sum())
+    return {"sites": sites, "revenue_usd": _money(total)}
 
 
 def hourly_frame(run: Run) -> pd.DataFrame:
@@ -175,27 +205,35 @@ def hourly_frame(run: Run) -> pd.DataFrame:
 
     from gridhash.bitcoin.economics import hashprice_usd_per_ph_day
 
-    i, p, r = run.inputs, run.problem, run.result
-    available = p.unit_available_mw.sum(axis=0)
-    generation = r.generation_mw
+    i, p, r, acc = run.inputs, run.problem, run.result, run.accounts
+
+    def line(name: str) -> np.ndarray:
+        return acc.hourly(name)[0]
+
     cols: dict[str, np.ndarray] = {
-        "available_mw": available,
-        "generation_mw": generation,
-        "imported_mw": r.imported_mw,
-        "house_load_mw": p.house_load_mw,
-        "grid_mw": r.grid_mw,
-        "mining_mw": r.total_mining_mw,
-        "curtailed_mw": available - generation,
-        "unserved_firm_mw": r.unserved_mw.sum(axis=0),
+        "available_mw": line("available_mwh"),
+        "generation_mw": line("generated_mwh"),
+        "imported_mw": line("imported_mwh"),
+        "house_load_mw": line("house_load_mwh"),
+        "grid_mw": line("grid_mwh"),
+        "mining_mw": line("mining_mwh"),
+        "curtailed_mw": line("curtailed_mwh"),
+        "unserved_firm_mw": line("unserved_firm_mwh"),
         "marginal_value_usd_per_mwh": r.marginal_value,
         "btc_price_usd": i.btc_price_usd,
         "difficulty": i.difficulty,
         "hashprice_usd_per_ph_day": hashprice_usd_per_ph_day(
             i.difficulty, i.subsidy_btc_per_block, i.fees_btc_per_block, i.btc_price_usd
         ),
-        "diesel_mw": r.diesel_mw,
-        "house_load_unsupplied_mw": r.blackout_mw,
+        "diesel_mw": line("diesel_mwh"),
+        "house_load_unsupplied_mw": line("house_load_unsupplied_mwh"),
         **envelope_columns(run),
+        "revenue_usd": line("revenue_usd"),
+        "cost_usd": line("cost_usd"),
+        "net_usd": line("net_usd"),
+        "penalty_usd:unserved_firm": line("penalty_usd:unserved_firm"),
+        "penalty_usd:station_blackout": line("penalty_usd:station_blackout"),
+        "btc_mined": line("btc_mined"),
     }
     for u, name in enumerate(i.unit_names):
         cols[f"unit:{name}"] = r.unit_mw[u]

@@ -14,7 +14,8 @@ def _num(x: float, digits: int = 0) -> str:
 
 
 def print_summary(console: Console, s: dict[str, Any], folder: Path) -> None:
-    """Print the run's summary: energy, money, BTC, solver, and where outputs are."""
+    """Print the run's summary: energy (balanced, diesel included), money (net of
+    costs), each penalty on its own line, BTC, the solver, and where outputs are."""
     e, rev = s["energy_mwh"], s["revenue_usd"]
     table = Table(title=f"gridhash run · {s['scenario']} · {s['hours']:,} h from {s['start'][:10]}")
     table.add_column("", style="bold")
@@ -24,6 +25,8 @@ def print_summary(console: Console, s: dict[str, Any], folder: Path) -> None:
         ("available", "available"),
         ("generated", "generated"),
         ("imported for house load", "imported"),
+        ("diesel for house load", "diesel"),
+        ("house load unsupplied (blackout)", "house_load_unsupplied"),
         ("house load", "house_load"),
         ("to the grid", "grid"),
         ("to mining", "mining"),
@@ -31,17 +34,36 @@ def print_summary(console: Console, s: dict[str, Any], folder: Path) -> None:
     ):
         table.add_row(label, _num(e[key] / 1000, 1), "GWh")
     table.add_row("unserved firm obligation", _num(s["unserved_firm_mwh"] / 1000, 3), "GWh")
+    table.add_row("plant capacity factor", f"{s['capacity_factor']:.1%}", "of all units")
     table.add_section()
     table.add_row("grid revenue", _num(rev["grid"] / 1e6, 2), "million USD")
     table.add_row("mining revenue", _num(rev["mining"] / 1e6, 2), "million USD")
-    table.add_row("costs", _num(s["cost_usd"] / 1e6, 2), "million USD")
-    table.add_row("objective", _num(s["objective_usd"] / 1e6, 2), "million USD")
+    for cat, v in s["cost_breakdown_usd"].items():
+        if v:
+            table.add_row(f"cost: {cat.replace('_', ' ')}", _num(-v / 1e6, 2), "million USD")
+    table.add_row("net (revenue − costs)", _num(s["net_usd"] / 1e6, 2), "million USD")
+    dr = s.get("demand_response") or {}
+    if dr.get("sites"):
+        hours = sum(v["curtailed_hours"] for v in dr["sites"].values())
+        table.add_row("demand-response payments", _num(dr["revenue_usd"] / 1e6, 2),
+                      f"million USD, not in net above ({hours:,} site-hours curtailed)")
     table.add_row("BTC mined", _num(s["btc_mined"], 2), "BTC")
+    table.add_section()
+    pen = s["penalty_usd"]
+    table.add_row("penalty: unserved firm energy", _num(pen["unserved_firm"] / 1e6, 2),
+                  "million USD, not money")
+    table.add_row("penalty: station blackout", _num(pen["station_blackout"] / 1e6, 2),
+                  "million USD, not money")
+    hs = s["hours_by_state"]
+    table.add_row("hours restricted / on diesel / in blackout",
+                  f"{hs['restricted']:,} / {hs['on_diesel']:,} / {hs['station_blackout']:,}", "h")
     mv = s["marginal_value_usd_per_mwh"]
     table.add_row("marginal value at plant", f"{mv['median']:,.1f}", "USD/MWh, median")
     table.add_section()
     sv = s["solver"]
     table.add_row("solver", f"{sv['name']} {sv['status']}", f"{sv['seconds']:.2f} s")
+    table.add_row("optimizer objective", _num(sv["objective_usd"] / 1e6, 2),
+                  "million USD, net less penalties, fixed costs out")
     console.print(table)
     console.print(f"outputs in [bold]{folder}[/bold]: summary.json, hourly.parquet, report.html")
 
@@ -55,14 +77,14 @@ def economics_rows(
 ) -> tuple[Any, list[dict[str, Any]], str]:
     """The run, one valuation row per ASIC model (:func:`gridhash.pipeline.value_models`,
     the valuation ``gridhash size`` uses too) and what the power price is."""
-    from gridhash.bitcoin.catalogue import load_catalogue
     from gridhash.pipeline import fleet_use, run_scenario, value_models
     from gridhash.scenario.load import load_scenario
+    from gridhash.scenario.resolve import scenario_models
 
     loaded = load_scenario(scenario)
     run = run_scenario(loaded, agreement=agreement)
     i = run.inputs
-    models = (list(load_catalogue().values()) if catalogue or not i.class_models
+    models = (list(scenario_models(loaded).values()) if catalogue or not i.class_models
               else list(dict.fromkeys(i.class_models)))
     rows = value_models(run, models, power_price=power_price)
     basis = "given" if power_price is not None else fleet_use(run)["power_basis"]

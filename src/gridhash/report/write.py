@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from gridhash.files import atomic_write as _atomic_write
+from gridhash.files import atomic_write_text
 
 if TYPE_CHECKING:
     from gridhash.pipeline import Run
 
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write through a temporary file in the same folder, then rename: a reader never
-    sees half a file, and an earlier complete file survives a failure."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    _atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+__all__ = ["atomic_write_text", "write_outputs"]  # atomic_write_text: for older callers
 
 
 def write_outputs(run: Run, folder: Path, *, csv: bool = False) -> dict[str, Any]:

@@ -20,7 +20,8 @@ economics`` uses too:
   weighted by the MWh drawn), as ``gridhash economics`` values it;
 * ``capex``: machines × catalogue price (prices flagged as assumptions in the
   catalogue stay assumptions here); ``ρ`` the resale fraction;
-* ``L``, ``r``, ``ρ``: :data:`~gridhash.bitcoin.economics.ASIC_LIFETIME_YEARS`,
+* ``L``, ``r``, ``ρ``: :data:`~gridhash.bitcoin.economics.ASIC_LIFETIME_YEARS` (the
+  accounts' :data:`gridhash.accounts.fixed.FLEET_LIFETIME_YEARS` too),
   :data:`~gridhash.bitcoin.economics.DISCOUNT_RATE`,
   :data:`~gridhash.bitcoin.economics.RESALE_FRACTION` (assumptions).
 
@@ -35,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gridhash.accounts.fixed import FLEET_LIFETIME_YEARS
 from gridhash.bitcoin.economics import DISCOUNT_RATE, RESALE_FRACTION
-from gridhash.risk.sweep import FLEET_LIFETIME_YEARS, sweep
+from gridhash.risk.sweep import sweep
 
 if TYPE_CHECKING:
     from gridhash.scenario.load import LoadedScenario
@@ -47,9 +49,10 @@ def _with_fleet(loaded: LoadedScenario, model: str, mw: float) -> LoadedScenario
     """The scenario with its fleet replaced by ``mw`` of ``model`` (cooling included)."""
     from gridhash.bitcoin.catalogue import get_model
     from gridhash.scenario.load import LoadedScenario as Loaded
+    from gridhash.scenario.resolve import scenario_models
 
     sc = loaded.scenario
-    asic = get_model(model)
+    asic = get_model(model, scenario_models(loaded))
     sites = sc.mining.sites
     caps = np.array([s.capacity_mw if isinstance(s.capacity_mw, int | float) else 0.0
                      for s in sites], dtype=float)
@@ -60,11 +63,52 @@ def _with_fleet(loaded: LoadedScenario, model: str, mw: float) -> LoadedScenario
     for s, share in zip(sites, caps / caps.sum(), strict=True):
         count = int(mw * share / per_machine)
         if count:
-            fleet.append({"model": model, "count": count, "site": s.name})
+            fleet.append({"model": asic.name, "count": count, "site": s.name})
     from gridhash.scenario.models import FleetEntry
 
     mining = sc.mining.model_copy(update={"fleet": [FleetEntry(**f) for f in fleet]})
     return Loaded(sc.model_copy(update={"mining": mining}), loaded.source, loaded.base_dir, "")
+
+
+def size_candidates(
+    loaded: LoadedScenario, requested: list[str] | None = None, n: int = 3
+) -> list[str]:
+    """The ASIC models `gridhash size` weighs: only machines on sale when the horizon starts.
+
+    Without ``requested``: the ``n`` most efficient models of the catalogue and
+    ``mining.models`` released by the horizon's first day, plus every model the
+    scenario defines itself (released by then).  A requested model must be
+    known and released by then.
+
+    Raises
+    ------
+    CatalogueError
+        For an unknown model, or one released after the horizon starts.
+    """
+    from gridhash.bitcoin.catalogue import get_model, released_by
+    from gridhash.errors import CatalogueError
+    from gridhash.scenario.resolve import scenario_models
+
+    known = scenario_models(loaded)
+    start = loaded.scenario.horizon.start.date()
+    if requested:
+        names = []
+        for name in requested:
+            m = get_model(name, known)  # an unknown model fails here, naming it
+            if not released_by(m, start):
+                raise CatalogueError(
+                    f"ASIC model {m.name!r} is released {m.released}, after the horizon starts "
+                    f"on {start.isoformat()}; `size` offers only machines on sale by then",
+                    field="model",
+                    value=name,
+                    expected=f"a model released by {start.isoformat()}",
+                )
+            names.append(m.name)
+        return list(dict.fromkeys(names))
+    on_sale = sorted((m for m in known.values() if released_by(m, start)),
+                     key=lambda m: m.efficiency_j_per_th)
+    own = [m.name for m in on_sale if m.manufacturer == "user-defined"]
+    return list(dict.fromkeys([m.name for m in on_sale[:n]] + own))
 
 
 def _factors(loaded: LoadedScenario, years: int) -> np.ndarray:
@@ -117,9 +161,11 @@ def size_fleet(
     (``scenario_line_cuts``: see :func:`gridhash.risk.sweep.prepare`)."""
     from gridhash.bitcoin.catalogue import get_model
     from gridhash.bitcoin.economics import lifetime_value
+    from gridhash.scenario.resolve import scenario_models
 
     years = max(1, round(lifetime_years))
     factors = _factors(loaded, years)
+    known = scenario_models(loaded)
     empty = {"capex_usd": 0.0, "npv_mean_usd": 0.0, "npv_p5_usd": 0.0, "npv_p95_usd": 0.0,
              "objective_usd": 0.0, "btc_mined_mean": 0.0, "uptime_mean": 0.0,
              "power_price_usd_per_mwh": None, "breakeven_power_usd_per_mwh": None,
@@ -127,7 +173,7 @@ def size_fleet(
     rows = []
     hours = None
     for model in models:
-        asic = get_model(model)
+        asic = get_model(model, known)
         for mw in mw_levels:
             if mw <= 0:
                 rows.append({"model": model, "mw": 0.0, "machines": 0, **empty})

@@ -1,29 +1,35 @@
-"""Many futures of one scenario: sample paths, build each path's envelope, dispatch, sum up.
+"""Many futures of one scenario: sample paths, build each path's envelope, then the pipeline.
 
 A path is a function of ``(scenario, agreement, seed, path id)`` only: its random
 inputs come from its own seed stream (:mod:`gridhash.risk.models`), its safety
 envelope from its own line cuts and forced outages
 (:func:`gridhash.safety.envelope.envelope_arrays` with a leading path axis), its
-dispatch from the exact fast path (:func:`gridhash.dispatch.fast.solve_fast_batch`).
+dispatch and accounts from the same pipeline as ``gridhash run``
+(:func:`gridhash.pipeline.run_batch`: the exact fast path, then the accounts).
 So the results are identical however the paths are split into chunks, processes
 or Dask workers; :func:`run_paths` is the one unit of work, and it returns one row
 per path.
 
-Per-path outputs (columns of ``risk.parquet``):
+Per-path outputs (columns of ``risk.parquet``): every line of the path's accounts
+(:class:`gridhash.accounts.Accounts`, the same lines ``gridhash run`` reports for
+its one path), and:
 
-* ``btc_mined``, ``mining_mwh``, ``mining_revenue_usd`` (BTC at the hours'
-  prices, after the pool fee), ``mining_opex_usd``, ``mining_power_cost_usd``
-  (the agreement's power price × MWh mined; 0 without an agreement),
-  ``fleet_capital_usd`` (the fleet's catalogue price spread over
-  :data:`FLEET_LIFETIME_YEARS`, or the agreement's yearly fleet capital, for the
-  horizon's share of a year), ``mining_net_usd`` = revenue − opex − power − capital;
-* ``grid_mwh`` and ``grid_revenue_usd``, ``unserved_firm_mwh``;
-* ``hours_restricted`` (the envelope holds output back or blocks mining),
-  ``hours_mining_blocked``, ``hours_on_diesel``;
-* ``objective_usd`` (the dispatch optimum), ``certified``, ``lp_hours``;
-* ``revenue_usd:<party>`` with an agreement: grid sales and power sold to mining
-  by entitlement, mining revenue by fleet ownership;
-* ``monthly_mining_revenue_usd:<m>`` (month index) for the fan charts.
+* money apart from penalties: ``net_usd`` = ``revenue_usd`` − ``cost_usd`` (by
+  category in ``cost_usd:<category>``); ``penalty_usd:unserved_firm`` and
+  ``penalty_usd:station_blackout``, never added into money;
+* the mining business: ``mining_revenue_usd``, ``mining_opex_usd``,
+  ``mining_power_cost_usd`` (the agreement's power price × MWh mined; 0 without an
+  agreement), ``fleet_capital_usd`` (the agreement's yearly fleet capital, else the
+  fleet's catalogue price over :data:`gridhash.accounts.fixed.FLEET_LIFETIME_YEARS`,
+  for the horizon's share of a year), ``mining_net_usd``;
+* ``hours_restricted``, ``hours_mining_blocked``, ``hours_on_diesel``,
+  ``hours_station_blackout``; ``capacity_factor``;
+* ``objective_usd`` (the optimizer's figure, penalties included: not money),
+  ``certified``, ``lp_hours``, ``btc_price_end_usd``;
+* ``party_revenue_usd:<party>`` with an agreement: grid sales and power sold to
+  mining by entitlement, mining revenue by fleet ownership;
+* ``monthly_mining_revenue_usd:<YYYY-MM>``, ``monthly_net_usd:<YYYY-MM>`` and
+  ``monthly_btc_price_usd:<YYYY-MM>`` for the fan charts.
 """
 
 from __future__ import annotations
@@ -34,8 +40,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from gridhash.bitcoin.economics import ASIC_LIFETIME_YEARS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,9 +65,6 @@ BLOCK_PATHS = 25
 #: the others (benchmarks/README.md).
 TASK_PATHS = 100
 
-#: The fleet's life, as every valuation assumes it
-#: (:data:`gridhash.bitcoin.economics.ASIC_LIFETIME_YEARS`).
-FLEET_LIFETIME_YEARS = ASIC_LIFETIME_YEARS
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,7 +84,6 @@ class Context:
     unit_inputs: Inputs  # ``inputs`` restricted to ``units_on``
     unit_base: DispatchProblem  # the base problem restricted to ``units_on``
     risk_model: RiskModel  # the scenario's default stochastic models
-    month: np.ndarray  # (T,) calendar month of each hour
 
 
 def without_line_cuts(loaded: LoadedScenario) -> LoadedScenario:
@@ -102,7 +102,8 @@ def without_line_cuts(loaded: LoadedScenario) -> LoadedScenario:
 
 
 def prepare(
-    loaded: LoadedScenario, agreement: str | None = None, *, scenario_line_cuts: bool = False
+    loaded: LoadedScenario, agreement: str | None = None, *, scenario_line_cuts: bool = False,
+    model_file: str | None = None,
 ) -> Context:
     """Resolve the scenario once (agreement applied) and build its base problem.
 
@@ -121,6 +122,12 @@ def prepare(
     risk_model = RiskModel.default_for(inputs, scenario=loaded)
     if risk_model.line_cuts is None and own is not loaded:
         inputs, chosen, env, base = prepare_problem(loaded, agreement)
+    if model_file is not None:  # a fit from `gridhash calibrate` replaces the defaults
+        from pathlib import Path
+
+        from gridhash.risk.models.fitted import apply_fitted, load_fitted
+
+        risk_model = apply_fitted(risk_model, load_fitted(Path(model_file)), inputs, loaded)
     agreed = np.zeros(len(inputs.offtake_names), dtype=bool)
     for term in chosen.prices if chosen is not None else []:
         if term.price_usd_per_mwh is not None:
@@ -137,38 +144,33 @@ def prepare(
         unit_inputs=_select_units(inputs, on),
         unit_base=_select_units(base, on),
         risk_model=risk_model,
-        month=inputs.index.month.to_numpy(),
     )
 
 
 @functools.lru_cache(maxsize=4)
 def _cached_context(text: str, source: str, base_dir: str | None, agreement: str | None,
-                    scenario_line_cuts: bool) -> Context:
+                    scenario_line_cuts: bool, model_file: str | None = None) -> Context:
     from pathlib import Path
 
     from gridhash.scenario.load import parse_scenario
 
     loaded = parse_scenario(text, source=source, base_dir=Path(base_dir) if base_dir else None)
-    return prepare(loaded, agreement, scenario_line_cuts=scenario_line_cuts)
+    return prepare(loaded, agreement, scenario_line_cuts=scenario_line_cuts,
+                   model_file=model_file)
 
 
 def context_for(
-    loaded: LoadedScenario, agreement: str | None, *, scenario_line_cuts: bool = False
+    loaded: LoadedScenario, agreement: str | None, *, scenario_line_cuts: bool = False,
+    model_file: str | None = None,
 ) -> Context:
-    """The shared context (:func:`prepare`), built once per process for a scenario text."""
+    """The shared context (:func:`prepare`), built once per process for a scenario text
+    (``model_file``: a risk-model.toml whose fits replace the default models)."""
     if not loaded.text:
-        return prepare(loaded, agreement, scenario_line_cuts=scenario_line_cuts)
+        return prepare(loaded, agreement, scenario_line_cuts=scenario_line_cuts,
+                       model_file=model_file)
     return _cached_context(loaded.text, loaded.source or "", None if loaded.base_dir is None
-                           else str(loaded.base_dir), agreement, scenario_line_cuts)
-
-
-def fleet_capital_per_year(ctx: Context) -> float:
-    """USD a year for the fleet: the agreement's figure, else catalogue price / lifetime."""
-    if ctx.agreement is not None and ctx.agreement.costs.fleet_capital_usd_per_year:
-        return float(ctx.agreement.costs.fleet_capital_usd_per_year)
-    i = ctx.inputs
-    price = sum(m.price_usd * n for m, n in zip(i.class_models, i.class_count, strict=True))
-    return float(price) / FLEET_LIFETIME_YEARS
+                           else str(loaded.base_dir), agreement, scenario_line_cuts,
+                           model_file)
 
 
 def run_paths(
@@ -206,12 +208,13 @@ def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.ndarray]:
-    """One block of paths: sample, envelope, dispatch, sum up."""
-    from gridhash.bitcoin.economics import btc_per_mwh
-    from gridhash.dispatch.fast import BatchProblem, solve_fast_batch
-    from gridhash.dispatch.problem import offtake_caps
+    """One block of paths: sample, envelope, then the pipeline (problem, dispatch,
+    accounts) on the sampled arrays."""
+    from gridhash.pipeline import run_batch
     from gridhash.risk.models import sample_paths
     from gridhash.safety.envelope import envelope_arrays
+    from gridhash.scenario.grid import import_cap_mw
+    from gridhash.scenario.resolve import offtake_caps
     from gridhash.scenario.safety import MODES
 
     i = ctx.inputs
@@ -222,10 +225,9 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
     on, sub = ctx.units_on, ctx.unit_inputs
     avail = sub.unit_available_mw[None] * rp.unit_availability[:, on]
     umin = np.where(avail > 0, sub.unit_min_mw, 0.0)
-    overrides: dict[str, np.ndarray] = {}
-    restricted = np.zeros((N, T), dtype=bool)
-    blocked_hours = np.zeros(N)
-    diesel_hours = np.zeros(N)
+    paths: dict[str, np.ndarray] = {}
+    off = np.zeros((N, T), dtype=bool)
+    flags = {"restricted": off, "mining_blocked": off, "on_diesel": off}
     if ctx.state is not None and ctx.rules is not None:
         st = ctx.state
         lines = st.line_in_service[None] & rp.line_in_service
@@ -238,7 +240,7 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
             outage_depth=depth, initial_depth=st.unit_initial_depth[on],
             line_in_service=lines, margin_mw=st.margin_mw,
         )
-        overrides |= {
+        paths |= {
             "unit_available_mw": arr["unit_cap_mw"],
             "unit_min_mw": arr["unit_min_mw"],
             "ramp_allowed": arr["ramp_allowed"],
@@ -247,82 +249,40 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
             "mining_cap_mw": arr["mining_cap_mw"],
             "diesel_cap_mw": diesel,
         }
-        restricted = arr["restricted"]
-        blocked_hours = (arr["mining_cap_mw"] <= 1e-9).sum(axis=-1)
-        diesel_hours = (q["on_diesel"] > 0).sum(axis=-1)
+        flags = {"restricted": arr["restricted"],
+                 "mining_blocked": arr["mining_cap_mw"] <= 1e-9,
+                 "on_diesel": q["on_diesel"] > 0}
     else:  # no safety part: the plant's own limits with the path's outages and cuts
         line_cap = i.line_capacity_mw[None] * rp.line_in_service
-        overrides |= {
+        paths |= {
             "unit_available_mw": avail,
             "unit_min_mw": umin,
             "offtake_cap_mw": offtake_caps(i, line_cap),
-            "import_cap_mw": np.minimum(i.house_load_mw, line_cap.sum(axis=1)),
+            "import_cap_mw": import_cap_mw(i.house_load_mw, line_cap, i.import_limit_mw),
         }
 
     # Each path's markets: grid prices (unless agreed), Bitcoin.
-    price = np.where(ctx.agreed_price[None, :, None], i.offtake_price[None], rp.offtake_price)
-    eff = i.class_efficiency[None, :, None]
-    btc = btc_per_mwh(eff, rp.difficulty[:, None, :], rp.subsidy_btc_per_block[:, None, :],
-                      rp.fees_btc_per_block[:, None, :], pool_fee=i.pool_fee,
-                      cooling_overhead=i.cooling_overhead)
-    btc = np.broadcast_to(btc, (N, len(i.class_names), T))
-    gross = btc * rp.btc_price_usd[:, None, :]
-    value = gross - i.mining_opex[None, None, :]
-    overrides |= {"offtake_price": price, "class_value": value}
-
-    batch = BatchProblem.from_problem(ctx.unit_base, n_paths=N, **overrides)
-    # The whole block in one merit-order pass: for a block of 25 paths, 10 % faster
-    # than the fast path's own default of three paths a pass (benchmarks/README.md).
-    res = solve_fast_batch(batch, outputs=("delivered_mw", "unserved_mw", "mining_mw",
-                                           "diesel_mw"), chunk_size=N, workers=1)
-    m = res.mining_mw  # (N, K, T)
-    mined_mwh = m.sum(axis=(1, 2))
-    hourly_revenue = np.einsum("nkt,nkt->nt", gross, m)
-    revenue = hourly_revenue.sum(axis=1)
-    opex = (i.mining_opex[None, None, :] * m).sum(axis=(1, 2))
-    years = T / 8760.0
-    power_price = ctx.agreement.mining.energy_price_usd_per_mwh if ctx.agreement else 0.0
-    power_cost = power_price * mined_mwh
-    capital = fleet_capital_per_year(ctx) * years
-    grid_rev_by = (price * res.delivered_mw).sum(axis=2)  # (N, O)
-    cols: dict[str, np.ndarray] = {
-        "path": ids,
-        "btc_mined": (btc * m).sum(axis=(1, 2)),
-        "mining_mwh": mined_mwh,
-        "mining_revenue_usd": revenue,
-        "mining_opex_usd": opex,
-        "mining_power_cost_usd": power_cost,
-        "fleet_capital_usd": np.full(N, capital),
-        "mining_net_usd": revenue - opex - power_cost - capital,
-        "grid_mwh": res.delivered_mw.sum(axis=(1, 2)),
-        "grid_revenue_usd": grid_rev_by.sum(axis=1),
-        "unserved_firm_mwh": res.unserved_mw.sum(axis=(1, 2)),
-        "diesel_mwh": res.diesel_mw.sum(axis=1),
-        "hours_restricted": restricted.sum(axis=-1),
-        "hours_mining_blocked": blocked_hours,
-        "hours_on_diesel": diesel_hours,
-        "objective_usd": res.objective_usd,
-        "certified": res.certified,
-        "lp_hours": res.lp_hours,
-        "btc_price_end_usd": rp.btc_price_usd[:, -1],
-    }
+    paths["offtake_price"] = np.where(ctx.agreed_price[None, :, None], i.offtake_price[None],
+                                      rp.offtake_price)
+    paths |= {k: getattr(rp, k) for k in ("difficulty", "subsidy_btc_per_block",
+                                          "fees_btc_per_block", "btc_price_usd")}
+    batch = run_batch(sub, ctx.unit_base, paths=paths, flags=flags, agreement=ctx.agreement,
+                      plant_capacity_mw=float(i.unit_capacity_mw.sum()))
+    acc, res = batch.accounts, batch.result
+    cols: dict[str, np.ndarray] = {"path": ids, **acc.totals()}
+    cols |= {"certified": res.certified, "lp_hours": res.lp_hours,
+             "btc_price_end_usd": rp.btc_price_usd[:, -1]}
     if ctx.agreement is not None:
-        a = ctx.agreement
-        for pid in (p.id for p in a.parties):
-            cols[f"revenue_usd:{pid}"] = (
-                a.entitlements.get(pid, 0.0) * (grid_rev_by.sum(axis=1) + power_cost)
-                + a.mining.owners.get(pid, 0.0) * revenue
-            )
-    # Months are runs of consecutive hours: sum each run, then the runs of each month.
-    month = ctx.month
-    cut = np.flatnonzero(np.r_[True, month[1:] != month[:-1]])
-    run_revenue = np.add.reduceat(hourly_revenue, cut, axis=1)
-    run_price = np.add.reduceat(rp.btc_price_usd, cut, axis=1)
-    run_hours = np.diff(np.r_[cut, T])
-    for mo in np.unique(month):
-        k = month[cut] == mo
-        cols[f"monthly_mining_revenue_usd:{mo:02d}"] = run_revenue[:, k].sum(axis=1)
-        cols[f"monthly_btc_price_usd:{mo:02d}"] = run_price[:, k].sum(axis=1) / run_hours[k].sum()
+        for pid, v in acc.party_revenue_usd(ctx.agreement).items():
+            cols[f"party_revenue_usd:{pid}"] = v
+    # Months of the horizon (YYYY-MM): the accounts' months, and the mean BTC price.
+    _, start = acc.periods("month")
+    months, monthly = acc.by("month", ("mining_revenue_usd", "net_usd"))
+    price = np.add.reduceat(rp.btc_price_usd, start, axis=1) / np.diff(np.r_[start, T])
+    for m, label in enumerate(months):
+        cols[f"monthly_mining_revenue_usd:{label}"] = monthly["mining_revenue_usd"][:, m]
+        cols[f"monthly_net_usd:{label}"] = monthly["net_usd"][:, m]
+        cols[f"monthly_btc_price_usd:{label}"] = price[:, m]
     return cols
 
 
@@ -485,6 +445,7 @@ def sweep(
     scheduler: str | None = None,
     progress: Any = None,
     scenario_line_cuts: bool = False,
+    model_file: str | None = None,
 ) -> pd.DataFrame:
     """Run ``n_paths`` paths in process, on a local Dask cluster (``workers``) or on an
     existing one (``scheduler``); rows sorted by path id.
@@ -493,7 +454,8 @@ def sweep(
     :class:`Context` is built once, here, and sent to each worker once, so the
     workers need neither the scenario's files nor the time to resolve it.
     ``scenario_line_cuts``: keep the scenario's own line cuts on top of the sampled
-    ones (see :func:`prepare`).
+    ones (see :func:`prepare`).  ``model_file``: a risk-model.toml from ``gridhash
+    calibrate`` whose fitted models replace the defaults.
     """
     import pandas as pd
 
@@ -501,7 +463,8 @@ def sweep(
         raise ValueError(f"n_paths must be at least 1 (got {n_paths})")
 
     def shared_context() -> Context:
-        return context_for(loaded, agreement, scenario_line_cuts=scenario_line_cuts)
+        return context_for(loaded, agreement, scenario_line_cuts=scenario_line_cuts,
+                           model_file=model_file)
 
     parts: list[dict[str, np.ndarray]] = []
     if workers is None and scheduler is None:
@@ -548,29 +511,64 @@ def sweep(
     return pd.DataFrame(_concat(parts)).sort_values("path").reset_index(drop=True)
 
 
-def summarise(df: pd.DataFrame, alpha: float = 0.05) -> dict[str, Any]:
-    """Distributions, VaR and CVaR at ``alpha``, and the probability mining loses money."""
+#: Metrics of :func:`summarise`'s distributions (lines of the accounts; which end of
+#: each is bad: :func:`gridhash.accounts.bad_end`).
+RISK_METRICS = (
+    "net_usd", "revenue_usd", "cost_usd", "penalty_usd:unserved_firm",
+    "penalty_usd:station_blackout", "unserved_firm_mwh", "house_load_unsupplied_mwh",
+    "hours_station_blackout", "diesel_mwh", "hours_on_diesel", "btc_mined",
+    "mining_revenue_usd", "mining_net_usd", "grid_mwh", "capacity_factor",
+    "hours_restricted", "hours_mining_blocked",
+)
 
-    def dist(x: np.ndarray) -> dict[str, float]:
+
+def summarise(df: pd.DataFrame, alpha: float = 0.05) -> dict[str, Any]:
+    """What a risk analyst asks of the paths: distributions of net money and of each
+    penalty apart (each with its bad tail), VaR and CVaR of net money at ``alpha``,
+    the probability of any station blackout and its hours, unserved firm energy,
+    and the probability that mining loses money.  The optimizer's objective
+    (money less penalties) is in ``risk.parquet`` only: it is not money."""
+
+    def dist(x: np.ndarray, tail: str) -> dict[str, Any]:
         q = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
         return {"mean": float(np.mean(x)), "p5": float(q[0]), "p25": float(q[1]),
                 "median": float(q[2]), "p75": float(q[3]), "p95": float(q[4]),
-                "min": float(np.min(x)), "max": float(np.max(x))}
+                "min": float(np.min(x)), "max": float(np.max(x)), "bad": tail}
 
     def var_cvar(x: np.ndarray) -> dict[str, float]:
+        """Value at risk: the alpha-quantile of the money (a low figure is a loss);
+        conditional: the mean of the paths at or below it."""
         v = float(np.quantile(x, alpha))
         tail = x[x <= v]
         return {"var": v, "cvar": float(tail.mean()) if len(tail) else v}
 
-    keys = ["btc_mined", "mining_revenue_usd", "mining_net_usd", "grid_mwh",
-            "unserved_firm_mwh", "hours_restricted", "hours_mining_blocked", "objective_usd"]
-    keys += [c for c in df.columns if c.startswith("revenue_usd:")]
+    from gridhash.accounts import bad_end
+
+    keys = [k for k in RISK_METRICS if k in df.columns]
+    keys += [c for c in df.columns if c.startswith("party_revenue_usd:")]
+    hours = df["hours_station_blackout"].to_numpy(dtype=float)
+    hit = hours > 0
+    unserved = df["unserved_firm_mwh"].to_numpy(dtype=float)
     return {
         "paths": len(df),
         "alpha": alpha,
-        "distributions": {k: dist(df[k].to_numpy(dtype=float)) for k in keys},
+        "distributions": {k: dist(df[k].to_numpy(dtype=float), bad_end(k)) for k in keys},
+        "net_usd": var_cvar(df["net_usd"].to_numpy(dtype=float)),
         "mining_net_usd": var_cvar(df["mining_net_usd"].to_numpy(dtype=float)),
-        "objective_usd": var_cvar(df["objective_usd"].to_numpy(dtype=float)),
+        "station_blackout": {
+            "probability": float(hit.mean()),
+            "paths": int(hit.sum()),
+            "mean_hours": float(hours.mean()),
+            "mean_hours_when_any": float(hours[hit].mean()) if hit.any() else 0.0,
+            "p95_hours": float(np.quantile(hours, 0.95)),
+            "max_hours": float(hours.max()),
+            "mean_unsupplied_mwh": float(df["house_load_unsupplied_mwh"].mean()),
+        },
+        "unserved_firm": {
+            "probability": float((unserved > 1e-3).mean()),
+            "mean_mwh": float(unserved.mean()),
+            "p95_mwh": float(np.quantile(unserved, 0.95)),
+        },
         "probability_mining_loses_money": float((df["mining_net_usd"] < 0).mean()),
         "certified_paths": int(df["certified"].sum()),
         "lp_hours": int(df["lp_hours"].sum()),

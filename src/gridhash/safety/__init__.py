@@ -32,7 +32,6 @@ def envelope_for(loaded: LoadedScenario, inputs: Inputs) -> Envelope | None:
     rules = build_ruleset(
         safety,
         lines=inputs.line_names,
-        units=inputs.unit_names,
         provided=set(state.provided),
         source=loaded.source,
     )

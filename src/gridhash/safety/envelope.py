@@ -36,16 +36,17 @@ and modes only.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gridhash.dispatch.problem import offtake_caps
 from gridhash.safety.rules import RuleSet
-from gridhash.safety.state import PlantState, _stamp
+from gridhash.safety.state import PlantState
+from gridhash.scenario.grid import import_cap_mw
+from gridhash.scenario.resolve import fleet_cap, offtake_caps
 from gridhash.scenario.safety import MODES
+from gridhash.scenario.series import hour_stamp
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -109,11 +110,6 @@ class Envelope:
         return self.mining_cap_mw > _EPS
 
     @property
-    def exports_allowed(self) -> np.ndarray:
-        """(T,) bool: some line to an offtake is in service."""
-        return self.line_in_service.any(axis=0)
-
-    @property
     def on_diesel(self) -> np.ndarray:
         return self.state.quantities["on_diesel"] > 0
 
@@ -126,7 +122,8 @@ class Envelope:
         for a in self.activations:
             label = f"{a.rule}: {a.effect}" if a.rule else a.effect
             label += (
-                f" [{a.condition}; {_stamp(self.index, a.start)} to {_stamp(self.index, a.end)}]"
+                f" [{a.condition}; {hour_stamp(self.index, a.start)}"
+                f" to {hour_stamp(self.index, a.end)}]"
             )
             for t in range(a.start, a.end):
                 parts[t].append(label)
@@ -163,16 +160,6 @@ def runs(cond: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         np.where(cond, np.int32(T), idx)[..., ::-1], axis=-1
     )[..., ::-1]
     return elapsed, np.where(cond, next_false - 1, -1)
-
-
-def dilate_forward(x: np.ndarray, width: int) -> np.ndarray:
-    """out[t] = any(x[t−width … t]) along the last axis."""
-    if width <= 0:
-        return x.copy()
-    c = np.cumsum(x, axis=-1, dtype=np.int64)
-    shifted = np.zeros_like(c)
-    shifted[..., width + 1 :] = c[..., : -width - 1]
-    return (c - shifted) > 0
 
 
 def spans(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -337,7 +324,7 @@ def envelope_arrays(
     acts: list[Activation] = []
 
     def when(t: int) -> str:
-        return _stamp(index, t)
+        return hour_stamp(index, t)
 
     # Rules act on the hours their conditions hold, a small part of each path: they
     # are worked out on those hours only (:class:`_Runs`, one entry per hour held)
@@ -497,7 +484,7 @@ def envelope_arrays(
     line_cap = np.where(line_in_service, inputs.line_capacity_mw, 0.0)
     offtake_cap = offtake_caps(inputs, line_cap)
     house = inputs.house_load_mw
-    import_cap = np.minimum(house, line_cap.sum(axis=-2))
+    import_cap = import_cap_mw(house, line_cap, inputs.import_limit_mw)
 
     # Mining ---------------------------------------------------------------------------
     allowed_out = cap.sum(axis=-2)
@@ -506,7 +493,7 @@ def envelope_arrays(
     first_shed = np.maximum(0.0, allowed_out - house - margin_mw - offtake_cap.sum(axis=-2))
     m_cap = np.where(held_back, np.minimum(m_cap, first_shed), m_cap)
     m_cap = np.minimum(m_cap, mining_cap_rule)
-    fleet = _fleet_cap(inputs)
+    fleet = fleet_cap(inputs)
     m_cap = np.where(blocked, 0.0, np.minimum(m_cap, fleet))
     import_cap = np.where(m_cap > _EPS, 0.0, import_cap)
     # Load rejection: where the grid, house load and mining together cannot take the
@@ -545,35 +532,6 @@ def envelope_arrays(
         "restricted": restricted,
     }
     return arrays, acts
-
-
-def _ramp_cap(
-    where: np.ndarray, ramp: np.ndarray, steps: np.ndarray, target: float | np.ndarray
-) -> np.ndarray:
-    """(..., n, T): target + ramp·steps where ``where`` (the way down at the ramp rate), else inf.
-
-    ``where`` and ``steps`` are (..., T); ``ramp`` is (n,) (inf: no limit, no cap).
-    """
-    finite = np.isfinite(ramp)[:, None]
-    down = target + np.where(finite, ramp[:, None], 0.0) * np.maximum(steps, 0)[..., None, :]
-    return np.where(where[..., None, :] & finite, down, np.inf)
-
-
-@functools.lru_cache(maxsize=8)
-def _fleet_cap(inputs: Inputs) -> np.ndarray:
-    """(T,) the most the fleet can draw: classes limited by their sites (read only;
-    remembered for the last few ``Inputs``, which compare by identity)."""
-    T = inputs.hours
-    if not len(inputs.class_names):
-        cap = np.zeros(T)
-        cap.flags.writeable = False
-        return cap
-    per_class = np.minimum(inputs.class_max_mw[:, None], inputs.site_capacity_mw[inputs.class_site])
-    per_site = np.zeros_like(inputs.site_capacity_mw)
-    np.add.at(per_site, inputs.class_site, per_class)
-    cap = np.minimum(per_site, inputs.site_capacity_mw).sum(axis=0)
-    cap.flags.writeable = False
-    return cap
 
 
 def climb(need: np.ndarray, initial: np.ndarray, tr: dict[tuple[str, str], int]) -> np.ndarray:

@@ -272,17 +272,11 @@ class RuleSet:
             if isinstance(name, str)
         )
 
-    def down_hours(self, mode: str) -> int:
-        """Least hours from power operation down to ``mode`` (trip included)."""
-        d = MODES.index(mode)
-        return sum(self.transitions[(MODES[i], MODES[i + 1])] for i in range(d))
-
 
 def build_ruleset(
     safety: Safety,
     *,
     lines: tuple[str, ...],
-    units: tuple[str, ...],
     provided: set[str],
     source: str | None = None,
 ) -> RuleSet:
@@ -344,12 +338,12 @@ def build_ruleset(
                     value=r.when,
                     expected=f"{QUANTITIES[q].provided_by} to be set",
                 )
-        _check_actions(r, where, transitions, units, source)
+        _check_actions(r, where, transitions, source)
         rules.append(r)
         conds.append(cond)
         origins.append("scenario (replaces shipped)" if r.name in names else "scenario")
     for r in rules:  # shipped rules are checked against this scenario's transitions too
-        _check_actions(r, f"rule {r.name}", transitions, units, source)
+        _check_actions(r, f"rule {r.name}", transitions, source)
     return RuleSet(
         rules=tuple(rules),
         conditions=tuple(conds),
@@ -363,7 +357,6 @@ def _check_actions(
     rule: Rule,
     where: str,
     transitions: dict[tuple[str, str], int],
-    units: tuple[str, ...],
     source: str | None,
 ) -> None:
     def down(mode: str) -> int:
@@ -371,16 +364,7 @@ def _check_actions(
         return sum(transitions[(MODES[i], MODES[i + 1])] for i in range(d))
 
     modes: list[tuple[int, Action, int]] = []
-    for j, a in enumerate(rule.actions):
-        for u in a.units or []:
-            if u not in units:
-                raise ScenarioError(
-                    f"rule {rule.name!r} names unknown unit {u!r}",
-                    source=source,
-                    field=f"{where}.actions[{j}].units",
-                    value=u,
-                    expected=f"one of {', '.join(units)}",
-                )
+    for j, a in enumerate(rule.actions):  # (its units are checked by the schema)
         if a.mode is not None:
             need = down(a.mode)
             if a.within_hours < need:

@@ -1,9 +1,10 @@
-"""Plant state hour by hour: the scenario's safety part and its events on the horizon.
+"""Plant state hour by hour: the quantities the safety rules test.
 
-:func:`resolve_state` is the I/O edge (it reads series through the scenario's
-resolver and checks events against the horizon); everything it returns is a
-plain array on the scenario's hourly index, which :mod:`gridhash.safety.envelope`
-turns into the operating envelope.
+:func:`plant_state` is a pure function of the scenario's ``safety`` part as
+resolved by :func:`gridhash.scenario.resolve_safety.resolve_safety` (lines in
+service, levels, flags, events placed on the horizon); :func:`resolve_state`
+does both.  :mod:`gridhash.safety.envelope` turns the state into the operating
+envelope.
 """
 
 from __future__ import annotations
@@ -14,25 +15,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gridhash.errors import ScenarioError
-from gridhash.scenario.safety import MODES
+from gridhash.scenario.resolve_safety import EventRecord, SafetyInputs, resolve_safety
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from gridhash.scenario.load import LoadedScenario
     from gridhash.scenario.resolve import Inputs
-    from gridhash.scenario.safety import Safety
 
-
-@dataclass(frozen=True)
-class EventRecord:
-    """An event placed on the horizon: hours [start, end)."""
-
-    kind: str
-    start: int
-    end: int
-    text: str
+__all__ = ["EventRecord", "PlantState", "fuel_levels", "line_quantities", "plant_state",
+           "resolve_state", "resupply_deliveries"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,22 +114,6 @@ def line_quantities(
         return self.line_in_service.shape[1]
 
 
-def _hour_of(ev, index: pd.DatetimeIndex) -> int:
-    if ev.hour is not None:
-        return int(ev.hour)
-    import pandas as pd
-
-    return round((pd.Timestamp(ev.start) - index[0]) / pd.Timedelta(hours=1))
-
-
-def _stamp(index: pd.DatetimeIndex | None, t: int) -> str:
-    if index is None:
-        return f"hour {t}"
-    import pandas as pd
-
-    return (index[0] + pd.Timedelta(hours=t)).strftime("%Y-%m-%dT%H:%MZ")
-
-
 def resupply_deliveries(on_diesel: np.ndarray, lead_hours: float, days: float) -> np.ndarray:
     """Fuel delivered in response to losses of off-site power, hour by hour.
 
@@ -200,205 +176,70 @@ def fuel_levels(fuel0: float, delivery: np.ndarray, burn: np.ndarray) -> np.ndar
 
 def resolve_state(loaded: LoadedScenario, inputs: Inputs) -> PlantState:
     """The scenario's ``safety`` part as hourly arrays (the scenario must have one)."""
-    from gridhash.scenario.resolve import _Resolver
+    return plant_state(resolve_safety(loaded, inputs), inputs.house_load_mw)
 
-    sc = loaded.scenario
-    safety: Safety | None = sc.safety
-    if safety is None:
-        raise ValueError("the scenario has no safety part")
-    src = loaded.source
-    index = inputs.index
-    T = inputs.hours
-    lines = inputs.line_names
-    units = inputs.unit_names
 
-    provided: set[str] = set()
-    if safety.cooling.level_m is not None:
-        provided.add("safety.cooling.level_m")
-    if safety.cooling.minimum_m is not None:
-        provided.add("safety.cooling.minimum_m")
-    if safety.staff.on_shift is not None:
-        provided.add("safety.staff.on_shift")
-    if safety.staff.minimum is not None:
-        provided.add("safety.staff.minimum")
-
-    # Off-site circuits -----------------------------------------------------------
-    if safety.offsite.lines is None:
-        offsite = np.ones(len(lines), dtype=bool)
-    else:
-        offsite = np.zeros(len(lines), dtype=bool)
-        for i, name in enumerate(safety.offsite.lines):
-            if name not in lines:
-                raise ScenarioError(
-                    f"unknown line {name!r}",
-                    source=src,
-                    field=f"safety.offsite.lines[{i}]",
-                    value=name,
-                    expected=f"one of grid.lines: {', '.join(lines)}",
-                )
-            offsite[lines.index(name)] = True
-
-    # Events ----------------------------------------------------------------------
-    in_service = inputs.line_capacity_mw > 0
-    delivery = np.zeros(T)
-    levels: dict[str, np.ndarray] = {}
-    r = _Resolver(loaded, index)
-    if safety.cooling.level_m is not None:
-        levels["cooling_water"] = r.series(safety.cooling, "level_m", "safety.cooling")
-    levels["diesel_generators"] = np.full(T, float(safety.diesel.generators))
-    if safety.staff.on_shift is not None:
-        levels["staff"] = np.full(T, float(safety.staff.on_shift))
-    flags = {
-        "monitoring_down": np.zeros(T, dtype=bool),
-        "comms_down": np.zeros(T, dtype=bool),
-        "safety_hold": np.zeros(T, dtype=bool),
-        "physical_damage": np.zeros(T, dtype=bool),
-    }
-    records: list[EventRecord] = []
-    for i, ev in enumerate(safety.events):
-        where = f"safety.events[{i}]"
-        h = _hour_of(ev, index)
-        span = ev.hours or 1
-        if h < 0 or h + span > T:
-            raise ScenarioError(
-                f"the {ev.kind} event lies outside the horizon "
-                f"(hours {h} to {h + span} of 0 to {T})",
-                source=src,
-                field=where,
-                value=str(ev.start) if ev.start is not None else ev.hour,
-                expected=f"an event within {_stamp(index, 0)} .. {_stamp(index, T)}",
-            )
-        sl = slice(h, h + span)
-        text = ev.kind
-        if ev.kind == "line_cut":
-            if ev.line not in lines:
-                raise ScenarioError(
-                    f"unknown line {ev.line!r} in a line_cut event",
-                    source=src,
-                    field=f"{where}.line",
-                    value=ev.line,
-                    expected=f"one of grid.lines: {', '.join(lines)}",
-                )
-            in_service[lines.index(ev.line), sl] = False
-            text = f"line {ev.line} cut for {span} h"
-        elif ev.kind == "diesel_delivery":
-            delivery[h] += ev.days
-            text = f"diesel delivery of {ev.days:g} days"
-        elif ev.kind in ("diesel_generators", "staff", "cooling_water"):
-            if ev.kind not in levels:
-                need = {"staff": "safety.staff.on_shift", "cooling_water": "safety.cooling.level_m"}
-                raise ScenarioError(
-                    f"a {ev.kind} event needs a level to return to after it",
-                    source=src,
-                    field=where,
-                    value=ev.kind,
-                    expected=f"{need[ev.kind]} to be set",
-                )
-            if ev.kind != "cooling_water" and (ev.value < 0 or ev.value != int(ev.value)):
-                raise ScenarioError(
-                    f"a {ev.kind} event's value is a count",
-                    source=src,
-                    field=f"{where}.value",
-                    value=ev.value,
-                    expected="a whole number ≥ 0",
-                )
-            levels[ev.kind][sl] = ev.value
-            unit = " m" if ev.kind == "cooling_water" else ""
-            text = f"{ev.kind.replace('_', ' ')} at {ev.value:g}{unit} for {span} h"
-        else:
-            flags[ev.kind][sl] = True
-            text = f"{ev.kind.replace('_', ' ')} for {span} h"
-        if ev.reason:
-            text += f" — {ev.reason}"
-        records.append(EventRecord(ev.kind, h, h + span if ev.hours else h + 1, text))
-
-    # Quantities ------------------------------------------------------------------
-    volts = np.array(
-        [0.0 if line.voltage_kv is None else line.voltage_kv for line in sc.grid.lines]
-    )
-    d = safety.diesel
+def plant_state(si: SafetyInputs, house_load_mw: np.ndarray) -> PlantState:
+    """The hourly quantities rules test, and what the envelope needs, from the resolved
+    ``safety`` part and the house load (T,) [MW]."""
+    d = si.safety.diesel
     lq, diesel_cap = line_quantities(
-        in_service, offsite, volts, delivery, d.fuel_days, levels["diesel_generators"],
-        d.generator_mw, inputs.house_load_mw,
+        si.line_in_service, si.offsite, si.line_voltage_kv, si.delivery_days, d.fuel_days,
+        si.levels["diesel_generators"], d.generator_mw, house_load_mw,
         resupply=(d.resupply_lead_hours, d.resupply_days),
     )
+    return PlantState(
+        index=si.index,
+        quantities={**lq, **_quantities(si)},
+        line_in_service=si.line_in_service,
+        offsite=si.offsite,
+        unit_initial_depth=si.unit_initial_depth,
+        unit_outage_depth=si.unit_outage_depth,
+        diesel_cap_mw=diesel_cap,
+        diesel_cost=d.cost_usd_per_mwh,
+        margin_mw=si.safety.mining_margin_mw,
+        blackout_penalty=si.safety.blackout_penalty_usd_per_mwh,
+        provided=si.provided,
+        events=si.events,
+        line_voltage_kv=si.line_voltage_kv,
+        delivery_days=si.delivery_days,
+        fuel0=float(d.fuel_days),
+        generator_mw=float(d.generator_mw),
+        resupply_lead_hours=float(d.resupply_lead_hours),
+        resupply_days=float(d.resupply_days),
+    )
+
+
+def _quantities(si: SafetyInputs) -> dict[str, np.ndarray]:
+    """(T,) the quantities that do not follow from the off-site circuits (those are
+    :func:`line_quantities`), and one ``line:NAME`` per line (1 in service)."""
+    safety = si.safety
+    T = si.index.size
+    flags, levels = si.flags, si.levels
+
+    def const(x: float) -> np.ndarray:
+        return np.full(T, float(x))
+
     q: dict[str, np.ndarray] = {
-        **lq,
-        "offsite_lines_required": np.full(T, float(safety.offsite.required)),
+        "offsite_lines_required": const(safety.offsite.required),
         "diesel_generators": levels["diesel_generators"],
-        "diesel_generators_required": np.full(T, float(d.required)),
-        "diesel_fuel_required_days": np.full(T, float(d.required_fuel_days)),
-        "radiation_monitoring": (~flags["monitoring_down"] & safety.monitoring.radiation).astype(
-            float
-        ),
-        "communications": (~flags["comms_down"] & safety.monitoring.communications).astype(float),
+        "diesel_generators_required": const(safety.diesel.required),
+        "diesel_fuel_required_days": const(safety.diesel.required_fuel_days),
+        "radiation_monitoring": (~flags["monitoring_down"] & safety.monitoring.radiation)
+        .astype(float),
+        "communications": (~flags["comms_down"] & safety.monitoring.communications)
+        .astype(float),
         "safety_hold": flags["safety_hold"].astype(float),
         "physical_damage": flags["physical_damage"].astype(float),
     }
     if "cooling_water" in levels:
         q["cooling_water_level_m"] = levels["cooling_water"]
     if safety.cooling.minimum_m is not None:
-        q["cooling_water_min_m"] = np.full(T, float(safety.cooling.minimum_m))
+        q["cooling_water_min_m"] = const(safety.cooling.minimum_m)
     if "staff" in levels:
         q["staff_on_shift"] = levels["staff"]
     if safety.staff.minimum is not None:
-        q["staff_minimum"] = np.full(T, float(safety.staff.minimum))
-    for i, name in enumerate(lines):
-        q[f"line:{name}"] = in_service[i].astype(float)
-
-    # Units: initial modes and the modes outages hold them in ------------------------
-    avail = inputs.unit_available_mw
-    initial = np.where(avail[:, 0] > 0, 0, MODES.index("cold_shutdown")).astype(np.int64)
-    for i, su in enumerate(safety.units):
-        if su.name not in units:
-            raise ScenarioError(
-                f"unknown unit {su.name!r}",
-                source=src,
-                field=f"safety.units[{i}].name",
-                value=su.name,
-                expected=f"one of plant.units: {', '.join(units)}",
-            )
-        initial[units.index(su.name)] = MODES.index(su.initial_mode)
-    outage_depth = _outage_depth(loaded, inputs)
-
-    return PlantState(
-        index=index,
-        quantities=q,
-        line_in_service=in_service,
-        offsite=offsite,
-        unit_initial_depth=initial,
-        unit_outage_depth=outage_depth,
-        diesel_cap_mw=diesel_cap,
-        diesel_cost=d.cost_usd_per_mwh,
-        margin_mw=safety.mining_margin_mw,
-        blackout_penalty=safety.blackout_penalty_usd_per_mwh,
-        provided=frozenset(provided),
-        events=tuple(sorted(records, key=lambda e: e.start)),
-        line_voltage_kv=volts,
-        delivery_days=delivery,
-        fuel0=float(d.fuel_days),
-        resupply_lead_hours=float(d.resupply_lead_hours),
-        resupply_days=float(d.resupply_days),
-        generator_mw=float(d.generator_mw),
-    )
-
-
-def _outage_depth(loaded: LoadedScenario, inputs: Inputs) -> np.ndarray:
-    """(U, T) mode an outage holds each unit in (0 where the unit is available).
-
-    A unit that becomes unavailable trips to hot shutdown and cools down to cold
-    shutdown after the hot → cold minimum time (the shipped 12 h; see
-    :data:`gridhash.safety.rules.DEFAULT_TRANSITIONS`); outage windows whose reason
-    mentions refuelling hold it in refuelling after that.
-    """
-    from gridhash.scenario.series import window_mask
-
-    out_mask = inputs.unit_available_mw <= 0
-    depth = np.where(out_mask, MODES.index("cold_shutdown"), 0).astype(np.int64)
-    sc = loaded.scenario
-    for u, unit in enumerate(sc.plant.units):
-        for w in unit.outages:
-            if "refuel" in w.reason.lower():
-                m = window_mask([w], inputs.index, field="plant.units", source=loaded.source)
-                depth[u, m] = MODES.index("refuelling")
-    return depth
+        q["staff_minimum"] = const(safety.staff.minimum)
+    for i, name in enumerate(si.line_names):
+        q[f"line:{name}"] = si.line_in_service[i].astype(float)
+    return q

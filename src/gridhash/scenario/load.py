@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from gridhash.errors import ScenarioError
 from gridhash.scenario.models import Scenario
+from gridhash.scenario.references import CrossReferenceError
 
 BUILTIN_PACKAGE = "gridhash.scenario.builtin"
 DEFAULT_SCENARIO = "znpp"
@@ -196,6 +197,16 @@ def _to_scenario_error(exc: ValidationError, data: dict[str, Any], source: str) 
             note=more,
             source=source,
             field=path,
+        )
+    problem = (first.get("ctx") or {}).get("error")
+    if isinstance(problem, CrossReferenceError):
+        return ScenarioError(
+            problem.message,
+            value=problem.value,
+            expected=problem.expected,
+            note=more,
+            source=source,
+            field=format_loc(loc + problem.loc),
         )
     msg = first["msg"]
     msg = msg.removeprefix("Value error, ")

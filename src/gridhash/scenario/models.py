@@ -9,7 +9,7 @@ the ``safety`` part in :mod:`gridhash.scenario.safety`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import field_validator, model_validator
 
@@ -27,6 +27,7 @@ from gridhash.scenario.base import (
     _utc,
     field,
 )
+from gridhash.scenario.references import check_references
 from gridhash.scenario.safety import SAFETY_PARTS, Safety
 
 __all__ = [
@@ -119,8 +120,10 @@ class Plant(Model):
     name: str = field("Name of the plant.", min_length=1)
     units: list[Unit] = field("The generating units.", min_length=1)
     house_load_mw: SeriesSpec = field(
-        "The plant's own consumption (cooling pumps, safety systems), served first: "
-        "from its own generation or imported over the lines.",
+        "The whole site's own consumption with every unit shut down (cooling pumps, "
+        "safety systems, common site loads), served first: from its own generation, "
+        "imported over the lines or, with a safety part, from the diesel generators. "
+        "A unit's own use at power is not included: its net capacity already excludes it.",
         unit="MW",
         series=True,
         default=0.0,
@@ -172,6 +175,19 @@ class Grid(Model):
         unit="USD/MWh",
         series=True,
     )
+    imports_allowed: bool = field(
+        "Whether the plant can import energy over its lines at all (false: house load "
+        "comes only from its own generation or the diesel generators).",
+        default=True,
+    )
+    import_cap_mw: SeriesSpec | None = field(
+        "Most the plant may import in an hour, on top of the lines' capacity and the "
+        "house load (none: no cap beyond those).",
+        unit="MW",
+        series=True,
+        default=None,
+        ge=0,
+    )
     unserved_penalty_usd_per_mwh: FiniteFloat = field(
         "Penalty per MWh of firm obligation not served (value of lost load); must exceed "
         "any mining value so that firm obligations are served before any mining.",
@@ -202,6 +218,55 @@ class Grid(Model):
         return self
 
 
+class DemandResponse(Model):
+    """A site's demand-response programme: when it stops mining for the grid, what it earns.
+
+    The rule is :class:`gridhash.demand_response.CurtailmentRule` (the planner and
+    the site agent run the same code); docs/agent.md, "Demand response".
+    """
+
+    strike_usd_per_mwh: FiniteFloat = field(
+        "Curtail after `hours_above` consecutive hours with the reference price above it.",
+        unit="USD/MWh")
+    hours_above: int = field("N: consecutive hours above the strike that start a curtailment.",
+                             unit="h", default=1, ge=1)
+    hours_below: int = field("M: consecutive hours below the resume level before mining resumes.",
+                             unit="h", default=1, ge=1)
+    min_hold_hours: int = field("A curtailment lasts at least this long.", unit="h", default=0,
+                                ge=0)
+    high_strike_usd_per_mwh: FiniteFloat | None = field(
+        "Curtail at once in an hour at or above this price (none if unset).", unit="USD/MWh",
+        default=None)
+    resume_usd_per_mwh: FiniteFloat | None = field(
+        "The level the price must stay below to resume (the strike if unset).",
+        unit="USD/MWh", default=None)
+    price_offtake: str | None = field(
+        "Offtake whose price is the reference price (the first offtake if unset).",
+        default=None)
+    enrolled_mw: FiniteFloat | None = field(
+        "MW made available to the grid operator (the site's capacity if unset; never more).",
+        unit="MW", default=None, ge=0)
+    availability_usd_per_mw_h: FiniteFloat = field(
+        "Programme payment per MW made available, per hour enrolled.", unit="USD/MW/h",
+        default=0.0, ge=0)
+    curtailed_usd_per_mwh: FiniteFloat = field(
+        "Programme payment per MWh curtailed while the grid operator calls.", unit="USD/MWh",
+        default=0.0, ge=0)
+    calls: list[Window] = field("Windows when the grid operator calls for curtailment.",
+                                default_factory=list)
+
+    @model_validator(mode="after")
+    def _levels(self) -> DemandResponse:
+        strike = self.strike_usd_per_mwh
+        if self.resume_usd_per_mwh is not None and self.resume_usd_per_mwh > strike:
+            raise ValueError(f"resume_usd_per_mwh {self.resume_usd_per_mwh} is above "
+                             f"strike_usd_per_mwh {strike}; expected a level at or below it")
+        if self.high_strike_usd_per_mwh is not None and self.high_strike_usd_per_mwh < strike:
+            raise ValueError(f"high_strike_usd_per_mwh {self.high_strike_usd_per_mwh} is below "
+                             f"strike_usd_per_mwh {strike}; expected a level at or above it")
+        return self
+
+
 class Site(Model):
     """A mining site next to the plant."""
 
@@ -213,12 +278,37 @@ class Site(Model):
         ge=0,
     )
     outages: list[Window] = field("Windows when the site draws nothing.", default_factory=list)
+    demand_response: DemandResponse | None = field(
+        "The site's demand-response programme (none if unset).", default=None)
+
+
+class MinerModel(Model):
+    """An ASIC model defined by the scenario from its data sheet.
+
+    Used exactly like a catalogue model (fleets, `gridhash economics`, the
+    candidates of `gridhash size`, the risk sweep); its name may not be the
+    name of a catalogue model (case and spacing ignored).
+    """
+
+    name: str = field("Model name, used by `mining.fleet[].model`.", min_length=1)
+    hashrate_th_s: FiniteFloat = field("Nameplate hashrate.", unit="TH/s", gt=0)
+    power_w: FiniteFloat = field("Nameplate power at the wall.", unit="W", gt=0)
+    price_usd: FiniteFloat = field("Price of one machine.", unit="USD", ge=0)
+    release: date | None = field(
+        "Release date; `gridhash size` offers the model only if it is released by the "
+        "start of the horizon (none: taken as available).",
+        default=None,
+    )
+    source: str = field("Where the figures come from (data sheet, quote, date).", min_length=1)
 
 
 class FleetEntry(Model):
-    """A class of miners: one ASIC model from the catalogue, a count, at a site."""
+    """A class of miners: one ASIC model (catalogue or `mining.models`), a count, at a site."""
 
-    model: str = field("ASIC model name, as in `gridhash economics --catalogue`.", min_length=1)
+    model: str = field(
+        "ASIC model name, as in `gridhash economics --catalogue` or `mining.models`.",
+        min_length=1,
+    )
     count: int = field("Number of machines.", ge=0)
     site: str = field("Name of the site hosting them.", min_length=1)
     name: str | None = field(
@@ -234,6 +324,10 @@ class Mining(Model):
     """The mining load: sites, fleet, and what running it costs."""
 
     sites: list[Site] = field("Mining sites.", default_factory=list)
+    models: list[MinerModel] = field(
+        "ASIC models defined here from their data sheets, beside the packaged catalogue.",
+        default_factory=list,
+    )
     fleet: list[FleetEntry] = field("Classes of miners.", default_factory=list)
     cooling_overhead: FiniteFloat = field(
         "Cooling and auxiliary power per unit of ASIC power.", unit="fraction", default=0.05, ge=0
@@ -253,6 +347,11 @@ class Mining(Model):
     @classmethod
     def _unique_sites(cls, v: list[Site]) -> list[Site]:
         return _unique(v, "site")
+
+    @field_validator("models")
+    @classmethod
+    def _unique_models(cls, v: list[MinerModel]) -> list[MinerModel]:
+        return _unique(v, "model")
 
     @model_validator(mode="after")
     def _fleet_at_known_sites(self) -> Mining:
@@ -326,6 +425,11 @@ class Scenario(Model):
     def _agreements_unique(cls, v: list[Agreement]) -> list[Agreement]:
         return unique_agreements(v)
 
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        check_references(self)  # every cross-reference, for every command alike
+        return self
+
     @field_validator("name")
     @classmethod
     def _name_is_a_folder_name(cls, v: str) -> str:
@@ -348,6 +452,8 @@ SCENARIO_PARTS: tuple[type[Model], ...] = (
     Line,
     Mining,
     Site,
+    DemandResponse,
+    MinerModel,
     FleetEntry,
     Bitcoin,
     FileSeries,

@@ -7,6 +7,7 @@ arrays and names, and never a file.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +70,16 @@ class Inputs:
     subsidy_btc_per_block: np.ndarray  # (T,) mean subsidy of blocks found in each hour
     start_height: int
     blocks_per_hour: float
-    # the agreement's rule (gridhash.settlement.apply): every offtake before any mining
+    # demand response (gridhash.demand_response): why each site hour is curtailed (0: not),
+    # and the programme's payments per site and hour [USD]
+    site_dr_codes: np.ndarray  # (S, T) int8
+    site_dr_availability_usd: np.ndarray  # (S, T)
+    site_dr_energy_usd: np.ndarray  # (S, T)
+    # imports: most the plant may import each hour beyond the lines and house load
+    # (grid.imports_allowed / grid.import_cap_mw); None: no such cap
+    import_limit_mw: np.ndarray | None = None  # (T,)
+    # the agreement's rule (gridhash.scenario.resolve_agreement): every offtake before
+    # any mining
     grid_first: bool = False
 
     @property
@@ -86,6 +96,33 @@ class Inputs:
     def class_efficiency(self) -> np.ndarray:
         """ASIC efficiency of each class. (K,) [J/TH]"""
         return np.array([m.efficiency_j_per_th for m in self.class_models], dtype=float)
+
+
+def offtake_caps(inputs: Inputs, line_cap: np.ndarray) -> np.ndarray:
+    """(..., O, T) what each offtake can take: its demand, and the lines serving it.
+
+    ``line_cap`` is (..., L, T): the lines' capacity in service (leading path axes allowed).
+    """
+    serves = np.zeros((len(inputs.offtake_names), len(inputs.line_offtake)))
+    serves[inputs.line_offtake, np.arange(len(inputs.line_offtake))] = 1.0
+    return np.minimum(inputs.offtake_demand_mw, np.einsum("ol,...lt->...ot", serves, line_cap))
+
+
+@functools.lru_cache(maxsize=8)
+def fleet_cap(inputs: Inputs) -> np.ndarray:
+    """(T,) the most the fleet can draw: classes limited by their sites (read only;
+    remembered for the last few ``Inputs``, which compare by identity)."""
+    T = inputs.hours
+    if not len(inputs.class_names):
+        cap = np.zeros(T)
+        cap.flags.writeable = False
+        return cap
+    per_class = np.minimum(inputs.class_max_mw[:, None], inputs.site_capacity_mw[inputs.class_site])
+    per_site = np.zeros_like(inputs.site_capacity_mw)
+    np.add.at(per_site, inputs.class_site, per_class)
+    cap = np.minimum(per_site, inputs.site_capacity_mw).sum(axis=0)
+    cap.flags.writeable = False
+    return cap
 
 
 class _Resolver:
@@ -110,6 +147,30 @@ class _Resolver:
 
     def windows(self, windows: list[Any], path: str) -> np.ndarray:
         return window_mask(windows, self.index, field=path, source=self.loaded.source)
+
+
+def scenario_models(loaded: LoadedScenario) -> dict[str, AsicModel]:
+    """The ASIC models a scenario can use: the catalogue and its ``mining.models``.
+
+    Raises
+    ------
+    ScenarioError
+        If a ``mining.models`` name is a catalogue model's; the message names both.
+    """
+    from gridhash.bitcoin.catalogue import user_model, with_user_models
+    from gridhash.errors import CatalogueError, ScenarioError
+
+    user = loaded.scenario.mining.models
+    try:
+        return with_user_models([
+            user_model(m.name, hashrate_th=m.hashrate_th_s, power_w=m.power_w,
+                       price_usd=m.price_usd, source=m.source, release=m.release)
+            for m in user
+        ])
+    except CatalogueError as exc:
+        i = next(k for k, m in enumerate(user) if m.name == exc.value)
+        raise ScenarioError(exc.detail, value=exc.value, expected=exc.expected,
+                            source=loaded.source, field=f"mining.models[{i}].name") from None
 
 
 def resolve(loaded: LoadedScenario) -> Inputs:
@@ -163,6 +224,11 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         line_cap[i] = line.capacity_mw
         line_cap[i, r.windows(line.outages, f"grid.lines[{i}].outages")] = 0.0
     line_offtake = np.array([names.index(line.serves) for line in g.lines], dtype=np.int64)
+    import_limit = None
+    if not g.imports_allowed:
+        import_limit = np.zeros(T)
+    elif g.import_cap_mw is not None:
+        import_limit = r.series(g, "import_cap_mw", "grid")
 
     # mining -----------------------------------------------------------------
     m = sc.mining
@@ -172,10 +238,14 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         site_cap[i] = r.series(s, "capacity_mw", p)
         site_cap[i, r.windows(s.outages, f"{p}.outages")] = 0.0
     site_names = [s.name for s in m.sites]
+    dr_codes, dr_avail, dr_energy = _demand_response(loaded, r, site_cap, names,
+                                                     np.array(price).reshape(len(price), T))
+    site_cap[dr_codes != 0] = 0.0
+    known = scenario_models(loaded) if m.models else None
     models = []
     for i, e in enumerate(m.fleet):
         try:
-            models.append(get_model(e.model))
+            models.append(get_model(e.model, known))
         except CatalogueError as exc:  # re-anchor it to the scenario's field
             raise ScenarioError(
                 exc.detail,
@@ -225,4 +295,41 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         subsidy_btc_per_block=np.asarray(subsidy, dtype=float),
         start_height=b.start_height,
         blocks_per_hour=b.blocks_per_hour,
+        site_dr_codes=dr_codes,
+        site_dr_availability_usd=dr_avail,
+        site_dr_energy_usd=dr_energy,
+        import_limit_mw=import_limit,
     )
+
+
+def _demand_response(loaded: LoadedScenario, r: Any, site_cap: np.ndarray,
+                     offtakes: list[str], prices: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each site's demand-response codes and payments (before its capacity is zeroed)."""
+    from gridhash.demand_response import CurtailmentRule, curtailment, dr_revenue
+    from gridhash.errors import ScenarioError
+
+    S, T = site_cap.shape
+    codes = np.zeros((S, T), dtype=np.int8)
+    avail = np.zeros((S, T))
+    energy = np.zeros((S, T))
+    for i, site in enumerate(loaded.scenario.mining.sites):
+        dr = site.demand_response
+        if dr is None:
+            continue
+        p = f"mining.sites[{i}].demand_response"
+        ref = dr.price_offtake or offtakes[0]
+        if ref not in offtakes:
+            raise ScenarioError("unknown offtake", value=ref, source=loaded.source,
+                                field=f"{p}.price_offtake", expected=f"one of {offtakes}")
+        rule = CurtailmentRule(strike=dr.strike_usd_per_mwh, hours_above=dr.hours_above,
+                               hours_below=dr.hours_below, min_hold_hours=dr.min_hold_hours,
+                               high_strike=dr.high_strike_usd_per_mwh,
+                               resume=dr.resume_usd_per_mwh)
+        called = r.windows(dr.calls, f"{p}.calls")
+        codes[i], _ = curtailment(prices[offtakes.index(ref)], rule, called)
+        enrolled = site_cap[i] if dr.enrolled_mw is None else np.minimum(site_cap[i],
+                                                                          dr.enrolled_mw)
+        avail[i], energy[i] = dr_revenue(enrolled, codes[i], dr.availability_usd_per_mw_h,
+                                         dr.curtailed_usd_per_mwh)
+    return codes, avail, energy

@@ -30,6 +30,74 @@ if TYPE_CHECKING:
 
 HOURS_PER_YEAR = 8760.0
 TIME_COLUMNS = ("time", "timestamp", "datetime", "utc_timestamp", "snapshot")
+#: Parquet schema-metadata key under which fetched series keep their provenance (JSON:
+#: source, URL without credentials, fetched-at, range, library versions, assumptions).
+PROVENANCE_KEY = b"gridhash.provenance"
+
+
+def read_provenance(path: str | Path) -> dict[str, Any] | None:
+    """The provenance stored in a Parquet series file, or None (CSV, or none recorded).
+
+    Only the file's footer is read.  A file that cannot be read as Parquet gives None:
+    the series reader reports it, with the field that names it.
+    """
+    import json
+
+    path = Path(path)
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except Exception:  # pyarrow raises several types for a malformed footer
+        return None
+    raw = meta.get(PROVENANCE_KEY)
+    if raw is None:
+        return None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def series_files(scenario: Any, base_dir: Path | None = None) -> list[dict[str, Any]]:
+    """Every ``{file = …}`` series of a scenario: field path, file and its provenance.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario (any pydantic model holding :class:`FileSeries`).
+    base_dir : pathlib.Path, optional
+        Folder relative file paths are resolved against.
+
+    Returns
+    -------
+    list of dict
+        ``{"field", "file", "column", "provenance"}`` in the scenario's order;
+        ``provenance`` is None for a file without one (hand-made CSV or Parquet).
+    """
+    from pydantic import BaseModel
+
+    found: list[dict[str, Any]] = []
+
+    def walk(obj: Any, path: str) -> None:
+        if isinstance(obj, FileSeries):
+            file = Path(obj.file)
+            if not file.is_absolute() and base_dir is not None:
+                file = base_dir / file
+            found.append({"field": path, "file": str(file), "column": obj.column,
+                          "provenance": read_provenance(file)})
+        elif isinstance(obj, BaseModel):
+            for name in type(obj).model_fields:
+                walk(getattr(obj, name), f"{path}.{name}" if path else name)
+        elif isinstance(obj, list | tuple):
+            for i, item in enumerate(obj):
+                walk(item, f"{path}[{i}]")
+
+    walk(scenario, "")
+    return found
 
 
 def hourly_index(start: Any, hours: int) -> pd.DatetimeIndex:
@@ -43,8 +111,14 @@ def _where(source: str | None, field: str) -> dict[str, str | None]:
     return {"source": source, "field": field}
 
 
-def _stamp(index: pd.DatetimeIndex, i: int) -> str:
-    return index[i].strftime("%Y-%m-%dT%H:%MZ")
+def hour_stamp(index: pd.DatetimeIndex | None, t: int) -> str:
+    """``'2027-01-02T18:00Z'``: the start of hour ``t`` of an hourly index (``t`` may be
+    its length, the end of the horizon); ``'hour t'`` without an index."""
+    if index is None:
+        return f"hour {t}"
+    import pandas as pd
+
+    return (index[0] + pd.Timedelta(hours=t)).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def _check_values(
@@ -60,7 +134,7 @@ def _check_values(
     if bad.any():
         i = int(np.argmax(bad))
         raise ScenarioError(
-            f"{origin} has a missing or non-finite value at hour {i} ({_stamp(index, i)})",
+            f"{origin} has a missing or non-finite value at hour {i} ({hour_stamp(index, i)})",
             value=float(values[i]),
             expected="a finite number every hour",
             **_where(source, field),
@@ -75,7 +149,7 @@ def _check_values(
             if viol.any():
                 i = int(np.argmax(viol))
                 raise ScenarioError(
-                    f"{origin} is out of range at hour {i} ({_stamp(index, i)})",
+                    f"{origin} is out of range at hour {i} ({hour_stamp(index, i)})",
                     value=float(values[i]),
                     expected=f"a value {word} {bounds[key]:g}",
                     **_where(source, field),

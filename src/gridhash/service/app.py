@@ -24,12 +24,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridhash.errors import GridhashError, InputError
-from gridhash.service import meters, plans, safety, setpoints, statements
+from gridhash.service import meters, plans, safety, setpoints, statements, telemetry
 from gridhash.service.apidocs import install_docs
 from gridhash.service.auth import Caller
 from gridhash.service.config import ServiceConfig
 from gridhash.service.core import OperationsService
 from gridhash.service.errors import ServiceError
+from gridhash.service.ops import install_agent_ops_routes
 from gridhash.service.schemas import (
     MAX_INT,
     Day,
@@ -203,7 +204,10 @@ def create_app(config: ServiceConfig | None = None,
     def site_setpoint(site_id: Annotated[str, PathParam(max_length=128)], who: Who
                       ) -> dict[str, Any]:
         """The site's MW cap now and when it expires (drop to 0 MW after ``valid_until``)."""
-        return setpoints.setpoint(svc, who, site_id)
+        out = setpoints.setpoint(svc, who, site_id)
+        if who.role == "site":
+            telemetry.note_poll(svc, site_id)  # issue 17: seconds since each site's last poll
+        return out
 
     # ------------------------------------------------------------------ plans
     @app.get("/api/plans", tags=["plans"])
@@ -345,6 +349,8 @@ def create_app(config: ServiceConfig | None = None,
     @app.get("/static/app.css", include_in_schema=False)
     def css_static() -> FileResponse:
         return FileResponse(STATIC / "app.css", media_type="text/css")
+
+    install_agent_ops_routes(app, svc, Who)  # issue 17: telemetry, tokens, /metrics, ready
 
     from gridhash.service.dashboard import router as ui_router
 

@@ -45,6 +45,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "statements:sign_own": frozenset(SIGNER_ROLES),
     "keys:register_own": frozenset(SIGNER_ROLES),
     "ledger:verify": frozenset(PARTY_ROLES),
+    # issue 17: site agents report telemetry; tokens rotate (own; the operator: sites' too)
+    "telemetry:write": frozenset({"site"}),
+    "tokens:rotate_own": frozenset((*PARTY_ROLES, "site")),
+    "tokens:rotate_sites": frozenset({"operator"}),
 }
 
 

@@ -36,7 +36,7 @@ def print_tokens(svc: OperationsService, out: TextIO) -> None:
 
 def build(host: str, port: int, db: str | None, demo: bool, *, ledger: Path | None = None,
           scenario: str | None = None, agreement: str | None = None,
-          out: TextIO | None = None) -> Any:
+          out: TextIO | None = None, setpoint_ttl_s: int = 60) -> Any:
     """Set the service up (database, ledger, tokens, demo content) and return the app."""
     from gridhash.service.app import create_app
     from gridhash.service.config import DEFAULT_DB, ServiceConfig
@@ -44,7 +44,7 @@ def build(host: str, port: int, db: str | None, demo: bool, *, ledger: Path | No
 
     out = out or sys.stdout
     config = ServiceConfig(db=db or DEFAULT_DB, ledger=ledger, scenario=scenario,
-                           agreement=agreement, demo=demo)
+                           agreement=agreement, demo=demo, setpoint_ttl_s=setpoint_ttl_s)
     svc = OperationsService(config)
     out.write(f"gridhash operations service: {svc.plant.name} under {svc.agreement.name}; "
               f"database {config.db}; ledger {svc.log.path}\n")
@@ -104,16 +104,21 @@ def listen_socket(host: str, port: int) -> socket.socket:
 
 def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None,
           demo: bool = False, *, ledger: Path | None = None, scenario: str | None = None,
-          agreement: str | None = None) -> None:
+          agreement: str | None = None, setpoint_ttl_s: int = 60) -> None:
     """Start the service and block until it is stopped (Ctrl-C, SIGTERM).
 
     The port is bound before the database is opened (:func:`listen_socket`)."""
     import uvicorn
 
+    from gridhash.service.ops import configure_json_logging
+
     sock = listen_socket(host, port)
     try:
-        app = build(host, port, db, demo, ledger=ledger, scenario=scenario, agreement=agreement)
-        config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False)
+        app = build(host, port, db, demo, ledger=ledger, scenario=scenario, agreement=agreement,
+                    setpoint_ttl_s=setpoint_ttl_s)
+        configure_json_logging()  # issue 17: JSON lines with request and caller ids
+        config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False,
+                                log_config=None)
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()
@@ -135,6 +140,9 @@ def serve_command(
                      "tokens printed for every party, demo signing keys, today's plan proposed "
                      "and the dispatch replayed as meter data."),
     ] = False,
+    setpoint_ttl_s: Annotated[int, typer.Option(
+        "--setpoint-ttl-s", min=5, max=3600,
+        help="How long a setpoint stays valid after it is issued.")] = 60,
 ) -> None:
     """Run the operations service: API, dashboard, plans, setpoints, meters, statements."""
-    serve(host, port, db, demo)
+    serve(host, port, db, demo, setpoint_ttl_s=setpoint_ttl_s)

@@ -65,6 +65,8 @@ class ServiceConfig:
     clock : returns plant time (aware UTC); default real time shifted onto the horizon.
     setpoint_ttl_s : how long a setpoint stays valid after it is issued.
     head_interval_s : sign a tree head at least this often while entries arrive.
+    token_ttl_days : API tokens expire this long after they are issued (plant time).
+    head_max_age_s : ``/api/ready`` fails when the newest signed tree head is older.
     """
 
     db: str = DEFAULT_DB
@@ -76,6 +78,8 @@ class ServiceConfig:
     clock: Callable[[], datetime] | None = None
     setpoint_ttl_s: int = 60
     head_interval_s: float = 60.0
+    token_ttl_days: int = 365
+    head_max_age_s: float = 900.0
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -66,7 +66,8 @@ class OperationsService:
             self.clock_offset = plant_clock_offset(self.plant.start, self.plant.hours)
             offset = self.clock_offset
             self._clock = lambda: utcnow() + offset
-        self._callers: dict[str, Caller] = {}
+        self._callers: dict[str, tuple[Caller, datetime | None]] = {}
+        self.token_ttl = timedelta(days=config.token_ttl_days)
         self._callers_lock = threading.Lock()
         self.demo_keys: dict[str, PartyKey] = {}
         self.issued_tokens: dict[str, str] = self._bootstrap()
@@ -141,7 +142,8 @@ class OperationsService:
                     for (pid,) in s.execute(select(Principal.id)).all():
                         tokens[pid] = new_token()
                         s.execute(update(Principal).where(Principal.id == pid)
-                                  .values(token_hash=token_hash(tokens[pid])))
+                                  .values(token_hash=token_hash(tokens[pid]),
+                                          token_expires_at=to_db(now + self.token_ttl)))
                 return tokens
             s.add_all([
                 Meta(key="scenario", value=self.plant.name),
@@ -152,13 +154,15 @@ class OperationsService:
             for p in self.agreement.parties:
                 tokens[p.id] = new_token()
                 s.add(Principal(id=p.id, kind="party", role=p.role, name=p.name, site=None,
-                                token_hash=token_hash(tokens[p.id]), created_at=to_db(now)))
+                                token_hash=token_hash(tokens[p.id]), created_at=to_db(now),
+                                token_expires_at=to_db(now + self.token_ttl)))
             for site in self.plant.sites:
                 pid = site_principal(site)
                 tokens[pid] = new_token()
                 s.add(Principal(id=pid, kind="site", role="site", name=f"mining site {site}",
                                 site=site, token_hash=token_hash(tokens[pid]),
-                                created_at=to_db(now)))
+                                created_at=to_db(now),
+                                token_expires_at=to_db(now + self.token_ttl)))
             loaded = self.plant.loaded
             queue_event(s, "scenario", {
                 "name": loaded.name, "source": loaded.source or "", "text": loaded.text or "",
@@ -186,16 +190,26 @@ class OperationsService:
         digest = token_hash(token)
         with self._callers_lock:
             cached = self._callers.get(digest)
-        if cached is not None:
-            return cached
-        with self.db.read() as s:
-            row = s.scalar(select(Principal).where(Principal.token_hash == digest))
-        if row is None or not same_digest(row.token_hash, digest):
-            raise UnauthorizedError("unknown API token")
-        caller = Caller(row.id, row.kind, row.role, row.name, row.site)
-        with self._callers_lock:
-            self._callers[digest] = caller
+        if cached is None:
+            with self.db.read() as s:
+                row = s.scalar(select(Principal).where(Principal.token_hash == digest))
+            if row is None or not same_digest(row.token_hash, digest):
+                raise UnauthorizedError("unknown API token")
+            cached = (Caller(row.id, row.kind, row.role, row.name, row.site),
+                      from_db(row.token_expires_at))
+            with self._callers_lock:
+                self._callers[digest] = cached
+        caller, expires = cached
+        if expires is not None and self.now() >= expires:
+            raise UnauthorizedError(
+                f"the API token of {caller.id} expired at {expires:%Y-%m-%dT%H:%M:%SZ} "
+                "(plant time); rotate tokens before they expire (POST /api/tokens/rotate)")
         return caller
+
+    def forget_callers(self) -> None:
+        """Drop every cached token → caller (after a rotation: the old token fails at once)."""
+        with self._callers_lock:
+            self._callers.clear()
 
     def caller_by_id(self, pid: str) -> Caller:
         with self.db.read() as s:

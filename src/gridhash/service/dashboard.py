@@ -33,7 +33,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from gridhash.service import plans, safety, statements
+from gridhash.service import plans, safety, statements, telemetry
 from gridhash.service.auth import Caller
 from gridhash.service.db import Hold, Plan, PlantState, Reading, from_db, to_db
 from gridhash.service.errors import InvalidError, ServiceError, UnauthorizedError
@@ -251,6 +251,7 @@ def plan_vs_actual(svc: Any, day: date) -> dict[str, Any]:
                            "line": {"shape": "hv", "width": 3, "color": "#b42318"}})
         traces.append({"x": hours, "y": actual.get(f"mining:{site}", [None] * 24),
                        "name": f"{site} metered", "type": "bar", "opacity": 0.6})
+    traces += telemetry.hourly_traces(svc, day)  # issue 17: what the site agents measured
     if data is not None:
         traces.append({"x": hours, "y": data["grid_mw"], "name": "grid plan", "type": "scatter",
                        "mode": "lines", "line": {"shape": "hv", "dash": "dot"}})

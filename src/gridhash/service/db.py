@@ -83,6 +83,8 @@ class Principal(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     public_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # issue 17 (migration 0002_agent_ops): token expiry; NULL = a token from before expiry
+    token_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Plan(Base):
@@ -195,6 +197,29 @@ class LedgerEvent(Base):
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly as appended
     created_at: Mapped[datetime] = mapped_column(DateTime)
     ledger_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+# ---- issue 17: site agents' telemetry (migration 0002_agent_ops) ---------- #
+
+
+class SiteTelemetry(Base):
+    """What a site's agent reported: measured MW and hashrate, machines, time to its cap."""
+
+    __tablename__ = "site_telemetry"
+    __table_args__ = (Index("ix_site_telemetry_site_at", "site", "received_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(80))
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    mw: Mapped[float] = mapped_column(Double)
+    hashrate_th_s: Mapped[float] = mapped_column(Double)
+    cap_mw: Mapped[float] = mapped_column(Double)
+    awake: Mapped[int] = mapped_column(Integer)
+    asleep: Mapped[int] = mapped_column(Integer)
+    unreachable: Mapped[int] = mapped_column(Integer)
+    disobeying: Mapped[int] = mapped_column(Integer)
+    seconds_to_under_cap: Mapped[float | None] = mapped_column(Double, nullable=True)
+    failsafe: Mapped[str | None] = mapped_column(Text, nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 # --------------------------------------------------------------------------- #

@@ -169,19 +169,25 @@ class Plant:
             return self._run
 
     def plan_for_day(self, day: date) -> dict[str, Any]:
-        """The day-ahead plan for ``day``: 24 hourly setpoints per site and grid deliveries."""
+        """The day-ahead plan for ``day``: 24 hourly setpoints per site and grid deliveries,
+        with the day's accounts (energy, money, penalties apart), read from the run's
+        accounts (:mod:`gridhash.accounts`)."""
+        from gridhash.accounts import PENALTIES
+
         h0 = self.day_start_index(day)
         run = self.run()
-        i, r, env = run.inputs, run.result, run.envelope
-        sl = slice(h0, h0 + 24)
+        i, env = run.inputs, run.envelope
+        acc = run.accounts.hour_slice(h0, h0 + 24)
 
-        def series(a: np.ndarray) -> list[float]:
-            return [_clean(v) for v in np.asarray(a[sl], dtype=float)]
+        def series(line: str) -> list[float]:
+            return [_clean(v) for v in np.asarray(acc.hourly(line)[0], dtype=float)]
 
         sites = {s: np.zeros(24) for s in i.site_names}
-        for k, _label in enumerate(i.class_names):
-            sites[i.site_names[int(i.class_site[k])]] += r.mining_mw[k, sl]
-        restrictions = [""] * 24 if env is None else [str(x) for x in env.restriction()[sl]]
+        for k, label in enumerate(i.class_names):
+            sites[i.site_names[int(i.class_site[k])]] += acc.hourly(f"mining_mwh:{label}")[0]
+        restrictions = ([""] * 24 if env is None
+                        else [str(x) for x in env.restriction()[h0:h0 + 24]])
+        t = {k: float(v[0]) for k, v in acc.totals().items()}
         return {
             "scenario": self.name,
             "agreement": self.agreement.name,
@@ -190,21 +196,31 @@ class Plant:
             "first_hour": h0,
             "hours": [stamp(self.hour_start(h0 + k)) for k in range(24)],
             "sites": {s: [_clean(v) for v in mw] for s, mw in sites.items()},
-            "classes": {c: series(r.mining_mw[k]) for k, c in enumerate(i.class_names)},
-            "offtakes": {o: series(r.delivered_mw[k]) for k, o in enumerate(i.offtake_names)},
-            "units": {u: series(r.unit_mw[k]) for k, u in enumerate(i.unit_names)},
-            "generation_mw": series(r.generation_mw),
-            "grid_mw": series(r.grid_mw),
-            "mining_mw": series(r.total_mining_mw),
-            "unserved_firm_mw": series(r.unserved_mw.sum(axis=0)),
-            "mining_cap_mw": None if env is None else series(env.mining_cap_mw),
+            "classes": {c: series(f"mining_mwh:{c}") for c in i.class_names},
+            "offtakes": {o: series(f"grid_mwh:{o}") for o in i.offtake_names},
+            "units": {u: series(f"generated_mwh:{u}") for u in i.unit_names},
+            "generation_mw": series("generated_mwh"),
+            "grid_mw": series("grid_mwh"),
+            "mining_mw": series("mining_mwh"),
+            "unserved_firm_mw": series("unserved_firm_mwh"),
+            "mining_cap_mw": None if env is None else [
+                _clean(v) for v in env.mining_cap_mw[h0:h0 + 24]],
             "restrictions": restrictions,
             "totals_mwh": {
-                "generation": round(float(r.generation_mw[sl].sum()), 3),
-                "grid": round(float(r.grid_mw[sl].sum()), 3),
-                "mining": round(float(r.total_mining_mw[sl].sum()), 3),
-                "unserved_firm": round(float(r.unserved_mw[:, sl].sum()), 3),
+                "generation": round(t["generated_mwh"], 3),
+                "grid": round(t["grid_mwh"], 3),
+                "mining": round(t["mining_mwh"], 3),
+                "unserved_firm": round(t["unserved_firm_mwh"], 3),
+                "diesel": round(t["diesel_mwh"], 3),
+                "house_load_unsupplied": round(t["house_load_unsupplied_mwh"], 3),
             },
+            # Planned money (revenue − costs, fixed costs pro rata) and, apart, the
+            # penalties (not money).
+            "money_usd": {"revenue": round(t["revenue_usd"], 2),
+                          "costs": round(t["cost_usd"], 2),
+                          "net": round(t["net_usd"], 2)},
+            "penalty_usd": {p: round(t[f"penalty_usd:{p}"], 2) for p in PENALTIES},
+            "btc": round(t["btc_mined"], 8),
         }
 
     # ------------------------------------------------------------------ settlement
@@ -212,63 +228,36 @@ class Plant:
         """The record ``settle_period`` reads, from metered energies ``{(meter, hour): MWh}``.
 
         Every meter must have a reading for every hour of the period (see
-        :meth:`missing`).
+        :meth:`missing`).  The metered energies are accounted at the plan's rates
+        (prices with the agreement's terms applied, BTC per MWh, costs) by the same
+        accounts as the plan (:mod:`gridhash.accounts`).
         """
-        from gridhash.dispatch.problem import mining_values
+        import dataclasses
+
+        from gridhash.settlement.statements import meter_record
 
         first, stop = self.period_span(period)
         run = self.run()
-        i, p = run.inputs, run.problem
-        btc_rate, gross, _ = mining_values(i)
-        hours = range(first, stop)
+        i = run.inputs
+        planned = run.accounts.hour_slice(first, stop)
 
-        def metered(meter: str) -> list[float]:
-            return [float(readings[(meter, t)]) for t in hours]
+        def metered(meter: str) -> np.ndarray:
+            return np.array([float(readings[(meter, t)]) for t in range(first, stop)])
 
-        def at(a: np.ndarray) -> list[float]:
-            return [float(v) for v in np.asarray(a, dtype=float)[first:stop]]
+        def stack(meters: list[str]) -> np.ndarray:
+            return np.stack([metered(m) for m in meters])[None] if meters else np.zeros(
+                (1, 0, stop - first))
 
-        offtakes = {}
-        for o, name in enumerate(i.offtake_names):
-            delivered = metered(f"offtake:{name}")
-            firm = at(i.offtake_firm_mw[o])
-            offtakes[name] = {
-                "delivered_mwh": delivered,
-                "price_usd_per_mwh": at(p.offtake_price[o]),
-                "unserved_firm_mwh": [
-                    max(0.0, f - d) for f, d in zip(firm, delivered, strict=True)
-                ],
-            }
-        miners = {}
-        for k, label in enumerate(i.class_names):
-            miners[label] = {
-                "mwh": metered(f"miner:{label}"),
-                "btc_per_mwh": at(btc_rate[k]),
-                "usd_per_mwh": at(gross[k]),
-            }
-        units = {u: metered(f"unit:{u}") for u in i.unit_names}
-        generation = [math.fsum(units[u][n] for u in i.unit_names) for n in range(len(hours))]
-        unit_cost = np.asarray(p.unit_cost, dtype=float)
-        gen_cost = [
-            math.fsum(float(unit_cost[k, t]) * units[u][n] for k, u in enumerate(i.unit_names))
-            for n, t in enumerate(hours)
-        ]
-        imported = metered("import")
-        diesel = metered("diesel")
-        mined = [math.fsum(m["mwh"][n] for m in miners.values()) for n in range(len(hours))]
-        import_price = at(p.import_price)
-        opex = at(i.mining_opex)
-        return {
-            "period": period,
-            "start": self.hour_start(first).strftime("%Y-%m-%dT%H:%MZ"),
-            "hours": stop - first,
-            "offtakes": offtakes,
-            "miners": miners,
-            "costs_usd": {
-                "generation": gen_cost,
-                "imports": [a * b for a, b in zip(import_price, imported, strict=True)],
-                "diesel": [float(p.diesel_cost) * d for d in diesel],
-                "mining_opex": [a * b for a, b in zip(opex, mined, strict=True)],
-            },
-            "generation_mwh": generation,
-        }
+        delivered = stack([f"offtake:{o}" for o in i.offtake_names])
+        firm = np.asarray(i.offtake_firm_mw, dtype=float)[None, :, first:stop]
+        flows = dataclasses.replace(
+            planned.flows,
+            unit=stack([f"unit:{u}" for u in i.unit_names]),
+            imported=metered("import")[None],
+            diesel=metered("diesel")[None],
+            delivered=delivered,
+            unserved=np.maximum(0.0, firm - delivered),
+            mining=stack([f"miner:{label}" for label in i.class_names]),
+        )
+        acc = dataclasses.replace(planned, flows=flows)
+        return meter_record(acc, period, self.hour_start(first).strftime("%Y-%m-%dT%H:%MZ"))

@@ -80,11 +80,14 @@ def statements_csv(periods: list[dict[str, Any]]) -> str:
 
 
 def ledger_items(run: Run, periods: list[dict[str, Any]], meters: list[dict[str, Any]],
-                 keys: dict[str, PartyKey]) -> list[tuple[str, Any]]:
-    """The entries ``gridhash settle`` appends, in order."""
+                 keys: dict[str, PartyKey], plan: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The entries ``gridhash settle`` appends, in order.
+
+    ``plan`` is the run's summary (:func:`gridhash.report.summary.summary`, as in
+    summary.json): the ``plan`` entry records its totals.
+    """
     from gridhash import __version__
-    from gridhash.report.summary import summary
-    from gridhash.safety.state import _stamp
+    from gridhash.scenario.series import hour_stamp
 
     agreement = run.agreement
     assert agreement is not None
@@ -99,15 +102,14 @@ def ledger_items(run: Run, periods: list[dict[str, Any]], meters: list[dict[str,
     env = run.envelope
     if env is not None:
         for e in env.state.events:
-            items.append(("safety_event", {"kind": e.kind, "from": _stamp(env.index, e.start),
-                                           "to": _stamp(env.index, e.end), "text": e.text}))
+            items.append(("safety_event", {"kind": e.kind, "from": hour_stamp(env.index, e.start),
+                                           "to": hour_stamp(env.index, e.end), "text": e.text}))
         for a in env.activations:
             items.append(("safety_event", {"kind": f"restriction:{a.kind}", "rule": a.rule,
-                                           "from": _stamp(env.index, a.start),
-                                           "to": _stamp(env.index, a.end), "effect": a.effect,
+                                           "from": hour_stamp(env.index, a.start),
+                                           "to": hour_stamp(env.index, a.end), "effect": a.effect,
                                            "condition": a.condition}))
-    s = summary(run)
-    items.append(("plan", {k: s[k] for k in ("scenario", "start", "hours", "energy_mwh",
+    items.append(("plan", {k: plan[k] for k in ("scenario", "start", "hours", "energy_mwh",
                                              "revenue_usd", "cost_usd", "btc_mined",
                                              "unserved_firm_mwh", "safety")}
                   | {"agreement": agreement.name}))
@@ -117,10 +119,13 @@ def ledger_items(run: Run, periods: list[dict[str, Any]], meters: list[dict[str,
     return items
 
 
-def write_settlement(run: Run, out: Path, keys_dir: Path) -> dict[str, Any]:
-    """Statements as JSON and CSV in ``out``, and everything appended to ``out/ledger.sqlite``."""
+def write_settlement(run: Run, out: Path, keys_dir: Path, plan: dict[str, Any]) -> dict[str, Any]:
+    """Statements as JSON and CSV in ``out``, and everything appended to ``out/ledger.sqlite``.
+
+    ``plan``: the run's summary, whose totals the ledger's ``plan`` entry records.
+    """
+    from gridhash.files import atomic_write_text
     from gridhash.ledger.store import Ledger
-    from gridhash.report.write import atomic_write_text
     from gridhash.settlement.statements import meter_records, settle_period, totals
 
     agreement = run.agreement
@@ -138,7 +143,7 @@ def write_settlement(run: Run, out: Path, keys_dir: Path) -> dict[str, Any]:
     path = out / "ledger.sqlite"
     ledger = Ledger.open(path) if path.exists() else Ledger.create(path)
     try:
-        entries = ledger.append_many(ledger_items(run, periods, meters, keys))
+        entries = ledger.append_many(ledger_items(run, periods, meters, keys, plan))
         head = ledger.sign_head(keys)
     finally:
         ledger.close()

@@ -18,9 +18,10 @@ integer kWh.  The rules, applied the same way by whoever recomputes them:
    So every pool's allocations add up to the pool exactly, and anyone holding
    the meter records and the agreement gets the same integers.
 
-Pure functions of plain data: :func:`meter_records` (from a run) is the only
-place that reads dispatch results; :func:`settle_period` reads only a meter
-record (a JSON-ready dict, as stored in the ledger) and the agreement.
+Pure functions of plain data: :func:`meter_record` (from the accounts of a
+period, planned or metered) is the only place that reads them;
+:func:`settle_period` reads only a meter record (a JSON-ready dict, as stored in
+the ledger) and the agreement.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from gridhash.accounts import Accounts
     from gridhash.pipeline import Run
     from gridhash.scenario.agreement import Agreement
 
@@ -83,52 +85,55 @@ def _dot(a: list[float], b: list[float]) -> float:
 # --------------------------------------------------------------------------- #
 
 
-def meter_records(run: Run, agreement: Agreement) -> list[dict[str, Any]]:
-    """One JSON-ready record per settlement period: hourly energies, prices and costs."""
-    from gridhash.dispatch.problem import mining_values
+#: The cost categories a meter record carries hour by hour (the fixed ones come
+#: from the agreement, :func:`settle_period`).
+METERED_COSTS = ("generation", "imports", "diesel", "mining_opex")
 
-    i, p, r = run.inputs, run.problem, run.result
-    btc_rate, gross, _ = mining_values(i)
-    P = agreement.settlement_period_hours
-    T = i.hours
-    out = []
-    for n, s in enumerate(range(0, T, P)):
-        sl = slice(s, min(s + P, T))
 
-        def lst(a: np.ndarray, sl: slice = sl) -> list[float]:
-            return [float(v) for v in np.asarray(a[sl], dtype=float)]
+def meter_record(acc: Accounts, period: int, start: str) -> dict[str, Any]:
+    """The JSON-ready record :func:`settle_period` reads, from the accounts of one
+    settlement period (one path; :meth:`gridhash.accounts.Accounts.hour_slice`):
+    hourly energies, prices, BTC yields and the metered cost categories."""
+    f, r = acc.flows, acc.rates
 
-        out.append(
-            {
-                "period": n,
-                "start": i.index[s].strftime("%Y-%m-%dT%H:%MZ"),
-                "hours": sl.stop - sl.start,
-                "offtakes": {
-                    name: {
-                        "delivered_mwh": lst(r.delivered_mw[o]),
-                        "price_usd_per_mwh": lst(p.offtake_price[o]),
-                        "unserved_firm_mwh": lst(r.unserved_mw[o]),
-                    }
-                    for o, name in enumerate(i.offtake_names)
-                },
-                "miners": {
-                    name: {
-                        "mwh": lst(r.mining_mw[k]),
-                        "btc_per_mwh": lst(btc_rate[k]),
-                        "usd_per_mwh": lst(gross[k]),
-                    }
-                    for k, name in enumerate(i.class_names)
-                },
-                "costs_usd": {
-                    "generation": lst((p.unit_cost * r.unit_mw).sum(axis=0)),
-                    "imports": lst(p.import_price * r.imported_mw),
-                    "diesel": lst(p.diesel_cost * r.diesel_mw),
-                    "mining_opex": lst(i.mining_opex * r.total_mining_mw),
-                },
-                "generation_mwh": lst(r.generation_mw),
+    def lst(a: np.ndarray) -> list[float]:
+        return [float(v) for v in np.asarray(a, dtype=float)]
+
+    return {
+        "period": period,
+        "start": start,
+        "hours": acc.hours,
+        "offtakes": {
+            name: {
+                "delivered_mwh": lst(f.delivered[0, o]),
+                "price_usd_per_mwh": lst(r.offtake_price[0, o]),
+                "unserved_firm_mwh": lst(f.unserved[0, o]),
             }
-        )
-    return out
+            for o, name in enumerate(acc.offtake_names)
+        },
+        "miners": {
+            name: {
+                "mwh": lst(f.mining[0, k]),
+                "btc_per_mwh": lst(r.btc_per_mwh[0, k]),
+                "usd_per_mwh": lst(r.mining_usd_per_mwh[0, k]),
+            }
+            for k, name in enumerate(acc.class_names)
+        },
+        "costs_usd": {cat: lst(acc.hourly(f"cost_usd:{cat}")[0]) for cat in METERED_COSTS},
+        "generation_mwh": lst(acc.hourly("generated_mwh")[0]),
+    }
+
+
+def meter_records(run: Run, agreement: Agreement) -> list[dict[str, Any]]:
+    """One JSON-ready record per settlement period of a run, read from its accounts."""
+    acc = run.accounts
+    P = agreement.settlement_period_hours
+    T = acc.hours
+    return [
+        meter_record(acc.hour_slice(s, min(s + P, T)), n,
+                     run.inputs.index[s].strftime("%Y-%m-%dT%H:%MZ"))
+        for n, s in enumerate(range(0, T, P))
+    ]
 
 
 # --------------------------------------------------------------------------- #

@@ -3,6 +3,14 @@
 Every number here is either quoted from a public source (URL in the record)
 or marked ASSUMPTION.  ``docs/risk.md`` shows the arithmetic; the tests check
 that the constants below are what that arithmetic gives.
+
+The off-site power model (:func:`znpp_line_cut_model`) is computed, by
+:func:`offsite_record` and :func:`offsite_calibration`, from the event list of
+the built-in scenario ``znpp-record`` (the plant's 2025 as the IAEA and the
+operators reported it, each event cited in docs/sources.md §1.10): one list
+feeds the recorded year, its safety report and the risk models.
+:data:`ZNPP_LOOPS` (every complete loss since 2022) is kept as the longer
+history the record year is checked against.
 """
 
 from __future__ import annotations
@@ -19,12 +27,17 @@ from gridhash.risk.models.lines import LineCutModel, LogNormalDuration
 __all__ = [
     "BTC_VOLATILITY_PER_YEAR",
     "LOOP_MAX_DURATION_H",
+    "RECORD_SCENARIO",
     "ZNPP_LINES_IN_SERVICE",
     "ZNPP_LINE_RESTORATIONS",
     "ZNPP_LINE_RESTORATIONS_WINDOW",
     "ZNPP_LOOPS",
     "ZNPP_LOOP_WINDOW",
     "LoopRecord",
+    "OffsiteCalibration",
+    "OffsiteRecord",
+    "offsite_calibration",
+    "offsite_record",
     "znpp_line_cut_model",
     "znpp_loop_duration",
     "znpp_loop_rate_per_year",
@@ -62,10 +75,22 @@ class LoopRecord:
 ZNPP_LOOPS: tuple[LoopRecord, ...] = (
     LoopRecord(
         2022,
+        date(2022, 9, 5),
+        132.0,
+        "https://babel.ua/en/news/83835-the-last-line-connecting-the-plant-to-the-energy-system-of-ukraine-was-turned-off-at-the-zaporizhzhia-nuclear-power-plant",
+        "last line off 2022-09-05, unit 6 in island mode on house load (114-140 MW) until "
+        "a line was repaired in the night to 2022-09-11 (Energoatom via LB.ua 2022-09-11: "
+        "https://en.lb.ua/news/2022/09/11/16859_energoatom_reports_complete.html); "
+        "≈5.5 days from an assumed 12:00 UTC start: no diesel, the plant fed itself",
+    ),
+    LoopRecord(
+        2022,
         date(2022, 10, 8),
-        24.0,
-        "https://www.commondreams.org/news/2022/10/08/zaporizhzhia-nuclear-plant-relying-diesel-generators-after-shelling",
-        "≈1 day (sources.md)",
+        41.0,
+        "https://kyivindependent.com/news-feed/iaea-power-restored-to-zaporzhzhia-nuclear-power-plant",
+        "cut at 00:59 Kyiv time, the 750 kV line reconnected 'in the evening' of Oct 9 (IAEA); "
+        "'almost two days' on diesel (Energoatom via Reuters/Yahoo 2022-10-09); ≈41 h to an "
+        "assumed 19:00 Kyiv time (was 24 h, '≈1 day', before the 2026 review)",
     ),
     LoopRecord(
         2022,
@@ -87,13 +112,6 @@ ZNPP_LOOPS: tuple[LoopRecord, ...] = (
         24.0,
         "https://www.tellerreport.com/news/2022-11-24-the-iaea-announced-the-restoration-of-external-power-supply-to-zaporozhye-npp.HyztzONpLi.html",
         "new: IAEA, power restored 'a day after' the cut",
-    ),
-    LoopRecord(
-        2022,
-        None,
-        None,
-        "docs/sources.md §1.4 (5 LOOPs in 2022)",
-        "fifth 2022 event: date and duration not found",
     ),
     LoopRecord(
         2023,
@@ -169,14 +187,18 @@ def _years(window: tuple[date, date]) -> float:
 
 
 def znpp_loop_rate_per_year() -> float:
-    """Complete-LOOP rate: 12 events over the observation window (≈3.02 per year). [1/yr]"""
+    """Complete-LOOP rate: 12 events over the observation window (≈3.02 per year). [1/yr]
+
+    History only (2022 to Feb 2026); the line-cut model is calibrated from the
+    recorded year (:func:`offsite_calibration`).
+    """
     return len(ZNPP_LOOPS) / _years(ZNPP_LOOP_WINDOW)
 
 
 def znpp_loop_duration(max_h: float = LOOP_MAX_DURATION_H) -> LogNormalDuration:
-    """Lognormal fitted to the 8 LOOPs with a stated duration (log-moments, ddof=1).
+    """Lognormal fitted to the 9 LOOPs with a stated duration (log-moments, ddof=1).
 
-    Median ≈14.3 h, log-sd ≈2.14.  The three events only described as "hours"
+    Median ≈19.9 h, log-sd ≈2.14.  The three events only described as "hours"
     (same-day restorations) are left out; they would lower the median, so the
     fit errs towards longer outages.
     """
@@ -200,22 +222,177 @@ def znpp_single_line_rate_per_year() -> float:
     return single / _years(ZNPP_LINE_RESTORATIONS_WINDOW) / ZNPP_LINES_IN_SERVICE
 
 
+# --------------------------------------------------------------------------- #
+# The recorded year: calibration computed from the znpp-record event list
+# --------------------------------------------------------------------------- #
+
+#: The built-in scenario whose events are the record. [-]
+RECORD_SCENARIO = "znpp-record"
+#: ASSUMPTION: longest single-line outage, three times the longest recorded
+#: one (Ferosplavna-1, 2025-05-07 to 2025-11-08, 4,452 h). [h]
+SINGLE_LINE_MAX_FACTOR: float = 3.0
+
+
+@dataclass(frozen=True, eq=False)
+class OffsiteRecord:
+    """Off-site circuits in service hour by hour, from a scenario's events.
+
+    Attributes
+    ----------
+    lines : tuple of str
+        The off-site circuits (``safety.offsite.lines``). [-]
+    in_service : numpy.ndarray of bool, shape (L, T)
+        True where the circuit is in service. [-]
+    """
+
+    lines: tuple[str, ...]
+    in_service: np.ndarray
+
+    @property
+    def hours(self) -> int:
+        """Hours T of the record. [h]"""
+        return int(self.in_service.shape[1])
+
+    @property
+    def count(self) -> np.ndarray:
+        """Circuits in service each hour. (T,) [-]"""
+        return self.in_service.sum(axis=0)
+
+    def runs(self, mask: np.ndarray) -> list[tuple[int, int]]:
+        """Maximal runs ``(start, end)`` of True hours in ``mask`` (end exclusive). [h]"""
+        m = np.concatenate(([False], np.asarray(mask, dtype=bool), [False]))
+        edges = np.flatnonzero(np.diff(m.astype(np.int8)))
+        return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+@dataclass(frozen=True)
+class OffsiteCalibration:
+    """Rates and durations of the line-cut model, computed from an :class:`OffsiteRecord`.
+
+    A cut that leaves at least one other circuit in service is a *single-line
+    cut*; one that takes out the last circuit in service starts a *complete
+    loss* (every recorded complete loss of 2025 was of that kind: one line was
+    already out).  The model's common-mode events stand for the complete
+    losses, its single-line events for the others.
+
+    Attributes
+    ----------
+    years : float
+        Length of the record. [yr]
+    line_years_in_service : float
+        Sum over circuits of the time each was in service. [yr]
+    single_line_cuts_h : tuple of float
+        Length of each single-line cut (whole hours touched). [h]
+    complete_losses_h : tuple of float
+        Length of each complete loss (hours with no circuit). [h]
+    hours_by_lines : dict of int to int
+        Hours with 0, 1, 2, … circuits in service. [h]
+    """
+
+    years: float
+    line_years_in_service: float
+    single_line_cuts_h: tuple[float, ...]
+    complete_losses_h: tuple[float, ...]
+    hours_by_lines: dict[int, int]
+
+    @property
+    def line_rate_per_year(self) -> float:
+        """Single-line cuts per circuit-year in service. [1/yr]"""
+        return len(self.single_line_cuts_h) / self.line_years_in_service
+
+    @property
+    def common_rate_per_year(self) -> float:
+        """Complete losses of off-site power per year. [1/yr]"""
+        return len(self.complete_losses_h) / self.years
+
+    @property
+    def share_on_one_line(self) -> float:
+        """Fraction of hours with exactly one circuit in service. [-]"""
+        return self.hours_by_lines.get(1, 0) / sum(self.hours_by_lines.values())
+
+    @property
+    def mean_single_repair_h(self) -> float:
+        """Mean length of a single-line cut. [h]"""
+        return float(np.mean(self.single_line_cuts_h))
+
+    @property
+    def mean_complete_loss_h(self) -> float:
+        """Mean length of a complete loss. [h]"""
+        return float(np.mean(self.complete_losses_h))
+
+
+@functools.lru_cache(maxsize=4)
+def offsite_record(scenario: str = RECORD_SCENARIO) -> OffsiteRecord:
+    """The off-site circuits of a built-in scenario, hour by hour, from its events.
+
+    Parameters
+    ----------
+    scenario : str, default "znpp-record"
+        A built-in scenario (or a path) with a ``safety`` part. [-]
+    """
+    from gridhash.safety.state import resolve_state
+    from gridhash.scenario.load import load_scenario
+    from gridhash.scenario.resolve import resolve
+
+    loaded = load_scenario(scenario)
+    state = resolve_state(loaded, resolve(loaded))
+    names = tuple(line.name for line, off
+                  in zip(loaded.scenario.grid.lines, state.offsite, strict=True) if off)
+    return OffsiteRecord(lines=names, in_service=state.line_in_service[state.offsite].copy())
+
+
+def offsite_calibration(record: OffsiteRecord | None = None) -> OffsiteCalibration:
+    """Line-loss and complete-loss rates, repair times and time on one line of a record.
+
+    Parameters
+    ----------
+    record : OffsiteRecord, optional
+        Default: :func:`offsite_record` of ``znpp-record`` (ZNPP's 2025).
+    """
+    rec = record if record is not None else offsite_record()
+    n = rec.count
+    single: list[float] = []
+    for line in range(rec.in_service.shape[0]):
+        for a, b in rec.runs(~rec.in_service[line]):
+            others = n[a] if a == 0 else n[a - 1] - 1  # circuits left when it went
+            if others >= 1:
+                single.append(float(b - a))
+    complete = [float(b - a) for a, b in rec.runs(n == 0)]
+    counts = np.bincount(n, minlength=rec.in_service.shape[0] + 1)
+    return OffsiteCalibration(
+        years=rec.hours / (24 * DAYS_PER_YEAR),
+        line_years_in_service=float(rec.in_service.sum()) / (24 * DAYS_PER_YEAR),
+        single_line_cuts_h=tuple(single),
+        complete_losses_h=tuple(complete),
+        hours_by_lines={k: int(c) for k, c in enumerate(counts)},
+    )
+
+
+def _lognormal(hours: tuple[float, ...], max_h: float) -> LogNormalDuration:
+    logs = np.log(np.asarray(hours, dtype=float))
+    sd = float(logs.std(ddof=1)) if logs.size > 1 else 1.0
+    return LogNormalDuration(median_h=math.exp(float(logs.mean())), log_sd=max(sd, 1e-3),
+                             max_h=max_h)
+
+
 @functools.lru_cache(maxsize=16)
 def znpp_line_cut_model(n_lines: int) -> LineCutModel:
-    """ZNPP's wartime record applied to ``n_lines`` lines (a stress calibration).
+    """ZNPP's recorded year applied to ``n_lines`` lines (a stress calibration).
 
-    Complete LOOPs (all lines) at :func:`znpp_loop_rate_per_year`, single-line
-    cuts at :func:`znpp_single_line_rate_per_year` per line, both with the
-    :func:`znpp_loop_duration` durations (ASSUMPTION for single lines: the
-    330 kV back-up was out from 2025-05-07 for months, so single-line cuts can
-    be longer than this).  The model is immutable: one object per line count
-    is built and shared.
+    From :func:`offsite_calibration` of ``znpp-record``: complete losses (all
+    lines) at its ``common_rate_per_year`` with lognormal durations fitted to
+    the recorded complete losses (log-moments, ddof=1, truncated at
+    :data:`LOOP_MAX_DURATION_H`); single-line cuts at its
+    ``line_rate_per_year`` on each line, lognormal fitted to the recorded
+    single-line cuts, truncated at :data:`SINGLE_LINE_MAX_FACTOR` × the longest.
+    The model is immutable: one object per line count is built and shared.
     """
-    d = znpp_loop_duration()
+    cal = offsite_calibration()
     return LineCutModel.uniform(
         n_lines,
-        line_rate_per_year=znpp_single_line_rate_per_year(),
-        common_rate_per_year=znpp_loop_rate_per_year(),
-        line_duration=d,
-        common_duration=d,
+        line_rate_per_year=cal.line_rate_per_year,
+        common_rate_per_year=cal.common_rate_per_year,
+        line_duration=_lognormal(cal.single_line_cuts_h,
+                                 SINGLE_LINE_MAX_FACTOR * max(cal.single_line_cuts_h)),
+        common_duration=_lognormal(cal.complete_losses_h, LOOP_MAX_DURATION_H),
     )

@@ -1,0 +1,144 @@
+"""Demand response: the shared curtailment rule on price series constructed by hand
+(hysteresis in time and in price, minimum hold, high strike, calls, unknown prices), the
+planner honouring it, and the programme's revenue."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gridhash.demand_response import (
+    ABOVE_STRIKE,
+    CALLED,
+    HELD,
+    HIGH_STRIKE,
+    MINING,
+    CurtailmentRule,
+    RuleState,
+    curtailment,
+    dr_revenue,
+)
+
+from conftest import tiny_scenario
+from helpers import run_cli, write_scenario
+
+A, H, X, C, M = ABOVE_STRIKE, HELD, HIGH_STRIKE, CALLED, MINING
+nan = math.nan
+
+
+def codes(prices: list[float], rule: CurtailmentRule, called: list[bool] | None = None
+          ) -> list[int]:
+    return curtailment(np.array(prices), rule,
+                       None if called is None else np.array(called))[0].tolist()
+
+
+def test_hysteresis_curtail_after_n_above_resume_after_m_below() -> None:
+    rule = CurtailmentRule(strike=100, hours_above=2, hours_below=3)
+    prices = [50, 120, 130, 90, 80, 95, 110, 90, 120, 120]
+    #        one hour above is not enough; the 2nd is curtailed; 3 below resume at the 3rd
+    assert codes(prices, rule) == [M, M, A, H, H, M, M, M, M, A]
+
+
+def test_minimum_hold_keeps_a_curtailment_however_low_the_price() -> None:
+    rule = CurtailmentRule(strike=100, hours_above=1, hours_below=1, min_hold_hours=4)
+    assert codes([150, 50, 50, 50, 50, 50], rule) == [A, H, H, H, M, M]
+    # without the hold it resumes at the first hour below
+    assert codes([150, 50, 50], CurtailmentRule(strike=100)) == [A, M, M]
+
+
+def test_high_strike_curtails_at_once_and_the_resume_level_below_the_strike() -> None:
+    rule = CurtailmentRule(strike=100, hours_above=3, high_strike=300)
+    assert codes([50, 400, 50, 50], rule) == [M, X, M, M]
+    assert codes([120, 120, 400], rule) == [M, M, X]  # high before the 3rd hour above
+    rule = CurtailmentRule(strike=100, resume=80)
+    assert codes([120, 90, 95, 70, 90], rule) == [A, H, H, M, M]  # 90 is not below 80
+
+
+def test_calls_curtail_whatever_the_price_and_unknown_prices_pause_the_runs() -> None:
+    rule = CurtailmentRule(strike=100, hours_above=2)
+    assert codes([10, 10, 10], rule, [False, True, False]) == [M, C, M]
+    assert codes([120, nan, 120], rule) == [M, M, A]
+    assert codes([120, 50, 120], rule) == [M, M, M]
+    only_calls = curtailment(np.array([500.0, 500.0]), None, np.array([True, False]))[0]
+    assert only_calls.tolist() == [C, M]
+
+
+@given(st.lists(st.floats(0, 400), min_size=1, max_size=60), st.integers(0, 60),
+       st.integers(1, 4), st.integers(1, 4), st.integers(0, 5))
+def test_the_agent_hour_by_hour_equals_the_planner(prices: list[float], cut: int, n: int,
+                                                   m: int, hold: int) -> None:
+    """The agent steps the rule as prices arrive; the planner runs it over the series."""
+    rule = CurtailmentRule(strike=150, hours_above=n, hours_below=m, min_hold_hours=hold,
+                           high_strike=350)
+    whole, end = curtailment(np.array(prices), rule)
+    cut = min(cut, len(prices))
+    first, state = curtailment(np.array(prices[:cut]), rule)
+    live = list(first)
+    for p in prices[cut:]:
+        state, code = state.step(rule, p)
+        live.append(code)
+    assert live == whole.tolist() and state == end
+    # a curtailment that began lasts at least the minimum hold (unless the series ends)
+    c = (whole != 0).astype(int).tolist()
+    starts = [t for t in range(len(c)) if c[t] and (t == 0 or not c[t - 1])]
+    for t in starts:
+        run = len(c[t:]) if 0 not in c[t:] else c[t:].index(0)
+        assert run >= min(hold, len(c) - t)
+
+
+def test_rule_levels_are_checked() -> None:
+    with pytest.raises(ValueError, match="resume"):
+        CurtailmentRule(strike=100, resume=120)
+    with pytest.raises(ValueError, match="high strike"):
+        CurtailmentRule(strike=100, high_strike=50)
+    assert RuleState().step(CurtailmentRule(strike=1), 2.0)[1] == A
+
+
+def test_programme_revenue_by_hand() -> None:
+    enrolled = np.array([20.0, 20.0, 0.0, 20.0])
+    called = np.array([M, C, C, A])
+    avail, energy = dr_revenue(enrolled, called, 2.5, 40.0)
+    assert avail.tolist() == [50.0, 50.0, 0.0, 50.0]
+    assert energy.tolist() == [0.0, 800.0, 0.0, 0.0]  # only called hours, only what was there
+
+
+def test_the_planner_never_mines_in_curtailed_hours(tmp_path: Path) -> None:
+    from gridhash.pipeline import run_scenario
+    from gridhash.report.summary import summary
+    from gridhash.scenario.load import load_scenario
+
+    hours = 48
+    prices = [60.0] * hours
+    prices[5:9] = [130.0] * 4      # 4 h above 100: curtailed from the 2nd (hour 6) ...
+    prices[20] = 500.0             # ... high strike: hour 20 at once, then the hold
+    (tmp_path / "price.csv").write_text("usd\n" + "\n".join(map(str, prices)) + "\n")
+    data = tiny_scenario(hours=hours)
+    data["grid"]["offtakes"][0]["price_usd_per_mwh"] = {"file": "price.csv"}
+    data["mining"]["sites"][0]["demand_response"] = {
+        "strike_usd_per_mwh": 100.0, "hours_above": 2, "hours_below": 2, "min_hold_hours": 5,
+        "high_strike_usd_per_mwh": 400.0, "enrolled_mw": 20.0,
+        "availability_usd_per_mw_h": 2.0, "curtailed_usd_per_mwh": 50.0,
+        "calls": [{"start": "2027-01-02T06:00:00Z", "hours": 3, "reason": "test call"}],
+    }
+    path = write_scenario(tmp_path, data)
+    run = run_scenario(load_scenario(str(path)))
+    codes_ = run.inputs.site_dr_codes[0]
+    curtailed = np.flatnonzero(codes_)
+    # 6 (2nd hour above), 7-8 above, 9-10 held by the 5 h minimum; 20 high strike, held
+    # 21-24 by the minimum; 30-32 called by the grid operator
+    assert curtailed.tolist() == [6, 7, 8, 9, 10, 20, 21, 22, 23, 24, 30, 31, 32]
+    assert run.result.mining_mw[:, curtailed].sum() == 0.0
+    assert run.result.mining_mw.sum() > 0
+    s = summary(run)["demand_response"]
+    assert s["sites"]["S"]["curtailed_hours"] == 13
+    assert s["sites"]["S"]["availability_usd"] == 20.0 * 2.0 * hours
+    assert s["sites"]["S"]["curtailed_on_call_usd"] == 3 * 20.0 * 50.0
+    assert s["revenue_usd"] == 1920.0 + 3000.0
+    out = run_cli("run", str(path), "--out", str(tmp_path / "out"))
+    assert out.exit_code == 0, out.output
+    assert "demand-response payments" in out.output and "13 site-hours" in out.output
