@@ -3,9 +3,32 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+#: Test folders whose every test is ``slow`` (the service starts servers and
+#: databases; the oracle solves with PyPSA).  Single slow tests elsewhere carry
+#: ``@pytest.mark.slow`` themselves.
+SLOW_FOLDERS = ("service", "oracle")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With ``-m "not slow"``, do not even import the slow folders (FastAPI, PyPSA and
+    schemathesis cost seconds to import)."""
+    if config.getoption("markexpr", "").strip() == "not slow":
+        folder = collection_path if collection_path.is_dir() else collection_path.parent
+        if folder.name in SLOW_FOLDERS:
+            return True
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test in :data:`SLOW_FOLDERS` ``slow``."""
+    for item in items:
+        if Path(str(item.path)).parent.name in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
 
 
 def tiny_scenario(hours: int = 48, **overrides: Any) -> dict[str, Any]:

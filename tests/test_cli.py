@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -87,6 +90,8 @@ def test_run_writes_outputs(tmp_path: Path) -> None:
     # "objective" only as the optimizer's figure, labelled so.
     objective_lines = [ln for ln in out_text.splitlines() if "objective" in ln]
     assert objective_lines and all("optimizer" in ln for ln in objective_lines)
+    listed = " ".join(result.stdout.split())
+    assert "summary.json, hourly.parquet, hourly.csv, report.html" in listed
 
 
 def test_run_json_prints_the_summary(tmp_path: Path) -> None:
@@ -221,6 +226,7 @@ def test_safety_json_and_a_scenario_without_safety(tmp_path: Path) -> None:
     path = write_scenario(tmp_path, tiny_scenario(24))
     res = run_cli("safety", str(path))
     assert res.exit_code == 0 and "no safety part" in res.stdout
+    assert "add a [safety] table" in res.stdout  # rich markup must not eat the brackets
 
 
 def test_run_with_safety_writes_the_envelope(tmp_path: Path) -> None:
@@ -249,3 +255,387 @@ def test_run_with_safety_writes_the_envelope(tmp_path: Path) -> None:
     assert h["mode:U1"].iloc[8] == "hot_shutdown"
     html = (out / "report.html").read_text()
     assert "Safety envelope and operating modes" in html and "Safety rules that acted" in html
+
+
+# --------------------------------------------------------------------------- #
+# Machine-readable output: what a pipe receives
+# --------------------------------------------------------------------------- #
+
+
+#: A small agreement on the tiny scenario (two owners, the city pays for its energy).
+AGREEMENT = {
+    "name": "deal",
+    "entitlements": {"a": 0.5, "b": 0.5},
+    "parties": [
+        {"id": "op", "name": "Operator", "role": "operator"},
+        {"id": "a", "name": "Owner A", "role": "owner"},
+        {"id": "b", "name": "Owner B", "role": "owner"},
+        {"id": "city", "name": "City utility", "role": "offtaker"},
+    ],
+    "obligations": [],
+    "prices": [{"offtake": "city", "payer": "city"}],
+    "mining": {"owners": {"a": 0.3, "b": 0.7}, "energy_price_usd_per_mwh": 20.0},
+    "approval": {"role": "owner", "required": 2},
+}
+
+
+def _json_commands() -> set[str]:
+    """Every command (``ledger proof`` for sub-commands) that has a ``--json`` option."""
+    import typer
+
+    from gridhash.cli import app
+
+    found: set[str] = set()
+
+    def walk(cmd: Any, prefix: str) -> None:
+        if hasattr(cmd, "commands"):  # a group (typer vendors its own click)
+            for name, sub in cmd.commands.items():
+                walk(sub, f"{prefix} {name}".strip())
+        elif any("--json" in p.opts for p in cmd.params):
+            found.add(prefix)
+
+    walk(typer.main.get_command(app), "")
+    return found
+
+
+def _strict_json(text: str) -> object:
+    """Parse as JSON, refusing NaN and Infinity (which are not JSON)."""
+
+    def refuse(token: str) -> None:
+        raise ValueError(f"not JSON: {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_every_json_command_prints_only_json_on_stdout(tmp_path: Path) -> None:
+    """Run each ``--json`` command as a subprocess: its real stdout parses as strict JSON.
+
+    HiGHS prints a banner on the C-level stdout when a solver object is created;
+    only a real subprocess (not an in-process runner) sees it.
+    """
+    path = write_scenario(tmp_path, tiny_scenario(hours=24, agreements=[AGREEMENT]))
+    out = tmp_path / "o"
+    subprocess.run([sys.executable, "-m", "gridhash.cli", "settle", str(path), "--out",
+                    str(out)], capture_output=True, check=True)
+    argv = {
+        "run": ["run", str(path), "--out", str(out), "--json"],
+        "compare": ["compare", str(path), "--json"],
+        "safety": ["safety", "znpp", "--json"],
+        "ledger proof": ["ledger", "proof", str(out / "ledger.sqlite"), "0", "--json"],
+    }
+    assert _json_commands() == set(argv), "a --json command without a test here"
+    for name, args in argv.items():
+        res = subprocess.run([sys.executable, "-m", "gridhash.cli", *args],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, (name, res.stderr)
+        assert "HiGHS" not in res.stdout, (name, res.stdout[:300])
+        _strict_json(res.stdout)
+
+
+def test_every_json_file_written_is_strict_json(tmp_path: Path) -> None:
+    """run, settle, risk and size on one folder: each .json parses without NaN/Infinity.
+
+    The scenario has no mining at all (every ratio over mining is 0/0) and no firm
+    obligation, the cases most likely to produce a NaN.
+    """
+    data = tiny_scenario(hours=24, agreements=[AGREEMENT])
+    data["mining"]["sites"][0]["capacity_mw"] = 0.0
+    data["grid"]["offtakes"][0]["firm_mw"] = 0.0
+    path = write_scenario(tmp_path, data)
+    out = tmp_path / "o"
+    for args in (["run", "--csv"], ["settle"], ["risk", "--paths", "4"],
+                 ["size", "--paths", "2", "--mw", "0", "--mw", "1",
+                  "--model", "Antminer S21 XP"]):
+        res = run_cli(args[0], str(path), "--out", str(out), *args[1:])
+        assert res.exit_code == 0, (args, res.output)
+    written = sorted(out.rglob("*.json"))
+    assert {p.name for p in written} >= {"summary.json", "statements.json", "risk.json",
+                                         "size.json"}
+    for p in written:
+        _strict_json(p.read_text())
+
+
+def test_a_figure_that_is_not_finite_is_an_error_naming_it(tmp_path: Path) -> None:
+    from gridhash.errors import OutputError
+    from gridhash.report.write import json_text
+
+    assert json_text({"a": [1.0, 2]}, what="x") == '{\n  "a": [\n    1.0,\n    2\n  ]\n}\n'
+    with pytest.raises(OutputError, match=r"cannot write summary.json: the figure at "
+                       r"energy_mwh.mining\[1\] is not a finite number"):
+        json_text({"energy_mwh": {"grid": 1.0, "mining": [0.0, float("inf")]}},
+                  what="summary.json")
+
+
+# --------------------------------------------------------------------------- #
+# Warnings: legal but probably wrong
+# --------------------------------------------------------------------------- #
+
+
+def _warnings(tmp_path: Path, data: dict[str, Any]) -> tuple[list[str], str]:
+    path = write_scenario(tmp_path, data)
+    res = run_cli("run", str(path), "--out", str(tmp_path / "o"), "--json")
+    assert res.exit_code == 0, res.output
+    printed = json.loads(res.stdout)  # warnings go to stderr, never into the JSON stream
+    return printed["warnings"], " ".join(res.stderr.split())
+
+
+def test_a_fleet_larger_than_its_site_says_what_never_runs(tmp_path: Path) -> None:
+    from gridhash.bitcoin.catalogue import get_model
+
+    data = tiny_scenario(hours=24)
+    data["mining"]["sites"][0]["capacity_mw"] = 250.0
+    data["mining"]["fleet"] = [{"model": "Antminer S21 XP", "count": 100_000, "site": "S"}]
+    warnings, stderr = _warnings(tmp_path, data)
+    m = get_model("Antminer S21 XP")
+    per = m.power_w * 1.05 / 1e6
+    idle = int(np.ceil((100_000 * per - 250.0) / per - 1e-9))
+    assert 34_000 < idle < 36_000  # the issue's "~35,000 machines"
+    assert len(warnings) == 2  # and the city's price below mining's value
+    text = warnings[0]
+    assert text.startswith("site S: its fleet draws up to 382.7 MW")
+    assert f"about {idle:,} machines never run" in text
+    assert f"{idle * m.price_usd / 1e6:,.1f} M USD" in text
+    assert "warning: site S: its fleet draws" in stderr
+
+
+def test_house_load_near_the_plant_size_is_flagged(tmp_path: Path) -> None:
+    data = tiny_scenario(hours=24)
+    data["plant"]["house_load_mw"] = 120.0
+    data["grid"]["offtakes"][0]["price_usd_per_mwh"] = 900.0
+    data["grid"]["offtakes"][0]["firm_mw"] = 0.0
+    warnings, stderr = _warnings(tmp_path, data)
+    assert warnings == [
+        "plant.house_load_mw reaches 120 MW at 2027-01-01T00:00Z, 80% of the plant's 150 MW "
+        "net capacity; a plant's own use is usually a few per cent of it (flagged above "
+        "33%): is it in MW, and net of the units' own use?"
+    ]
+    assert "warning: plant.house_load_mw reaches 120 MW" in stderr
+
+
+def test_a_price_below_mining_value_is_flagged_and_a_high_one_is_not(tmp_path: Path) -> None:
+    warnings, _ = _warnings(tmp_path, tiny_scenario(hours=24))
+    assert len(warnings) == 1
+    assert warnings[0].startswith("offtake city: in 24 of 24 hours (the first: hour 0 ")
+    assert "above its firm obligation the power goes to mining, not to city" in warnings[0]
+    data = tiny_scenario(hours=24)
+    data["grid"]["offtakes"][0]["price_usd_per_mwh"] = 900.0
+    (tmp_path / "high").mkdir()
+    assert _warnings(tmp_path / "high", data)[0] == []
+
+
+def test_the_default_scenario_is_not_flagged_for_its_fleet_or_house_load() -> None:
+    from gridhash.pipeline import run_scenario
+    from gridhash.report.advice import fleet_beyond_site, house_load_too_high
+
+    run = run_scenario("znpp")
+    assert fleet_beyond_site(run.inputs) == [] and house_load_too_high(run.inputs) == []
+
+
+# --------------------------------------------------------------------------- #
+# The terminal
+# --------------------------------------------------------------------------- #
+
+
+def _commands() -> dict[str, Any]:
+    import typer
+
+    from gridhash.cli import app
+
+    found: dict[str, Any] = {}
+
+    def walk(cmd: Any, prefix: str) -> None:
+        if hasattr(cmd, "commands"):
+            for name, sub in cmd.commands.items():
+                walk(sub, f"{prefix} {name}".strip())
+        else:
+            found[prefix] = cmd
+
+    walk(typer.main.get_command(app), "")
+    return found
+
+
+@pytest.mark.parametrize("columns", ["80", "60"])
+def test_help_keeps_defaults_and_shows_flags_as_flags(monkeypatch: pytest.MonkeyPatch,
+                                                      columns: str) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    commands = _commands()
+    assert {"run", "size", "risk", "ledger proof", "serve"} <= set(commands)
+    for name, cmd in commands.items():
+        res = run_cli(*name.split(), "--help")
+        assert res.exit_code == 0, (name, res.output)
+        text = " ".join(res.stdout.split())
+        assert "<bool>" not in text, (name, res.stdout)
+        for param in cmd.params:
+            if param.param_type_name != "option" or param.name == "help":
+                continue
+            assert param.help, f"{name} {param.opts[0]} has no help text"
+            written = " ".join(param.help.split())
+            for default in re.findall(r"\[default: [^\]]*\]", written):
+                assert default in text, (name, default, res.stdout)
+    run_help = " ".join(run_cli("run", "--help").stdout.split())
+    assert "[default: out/<scenario>/]" in run_help and "--json Print" in run_help
+
+
+def test_ctrl_c_during_a_dask_sweep_prints_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, mid-sweep."""
+    import os
+    import signal
+    import time
+
+    path = write_scenario(tmp_path, tiny_scenario(hours=24))
+    out = tmp_path / "o"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gridhash.cli", "risk", str(path), "--workers", "2",
+         "--paths", "1000000", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+    def children() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(stat[1]) == proc.pid:  # the parent's pid
+                    found.append(int(entry.name))
+        return found
+
+    try:
+        deadline = time.monotonic() + 120
+        while len(children()) < 3 and time.monotonic() < deadline:  # 2 workers + tracker
+            time.sleep(0.2)
+        kids = children()
+        assert len(kids) >= 3, "the cluster did not start"
+        time.sleep(3)  # the workers are running paths
+        assert proc.poll() is None
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip() == "interrupted; nothing written" and stdout == ""
+    assert not out.exists()
+    time.sleep(1)
+    assert [k for k in kids if Path(f"/proc/{k}").exists()
+            and "Z" not in (Path(f"/proc/{k}") / "stat").read_text().rsplit(")", 1)[1][:3]] == []
+
+
+_TOKENS = re.compile(r"-?\d[\d,]*\.\d+|[A-Za-z][\w.]*(?:-[\w.]+)+")
+
+
+@pytest.fixture(scope="module")
+def narrow_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    """Each table-printing command at 200, 80 and 60 columns: {command: {width: stdout}}."""
+    folder = tmp_path_factory.mktemp("narrow")
+    path = str(write_scenario(folder, tiny_scenario(hours=48, agreements=[AGREEMENT])))
+    out = str(folder / "o")
+    commands = {
+        "safety": ["safety", "znpp"],
+        "settle": ["settle", path, "--out", out],
+        "size": ["size", path, "--paths", "2", "--mw", "0", "--mw", "10", "--out", out],
+        "compare": ["compare", path],
+        "economics": ["economics", path],
+        "run": ["run", path, "--out", out],
+        "risk": ["risk", path, "--paths", "6", "--out", out],
+    }
+    got: dict[str, dict[str, str]] = {}
+    mp = pytest.MonkeyPatch()
+    try:
+        for name, args in commands.items():
+            got[name] = {}
+            for width in ("200", "80", "60"):
+                mp.setenv("COLUMNS", width)
+                res = run_cli(*args)
+                assert res.exit_code == 0, (name, res.output)
+                got[name][width] = res.stdout
+    finally:
+        mp.undo()
+    return got
+
+
+@pytest.mark.parametrize("width", ["80", "60"])
+@pytest.mark.parametrize("command", ["safety", "settle", "size", "compare", "economics", "run",
+                                     "risk"])
+def test_narrow_terminals_cut_no_number_or_identifier(
+    narrow_outputs: dict[str, dict[str, str]], command: str, width: str
+) -> None:
+    """Every figure and hyphenated identifier of the wide output is whole in the narrow one."""
+    wide, narrow = narrow_outputs[command]["200"], narrow_outputs[command][width]
+    assert "…" not in narrow, narrow
+    assert max(len(line.rstrip()) for line in narrow.splitlines()) <= int(width), narrow
+
+    def tokens(text: str) -> list[str]:  # the solver's time differs from run to run
+        return _TOKENS.findall("\n".join(x for x in text.splitlines() if "solver" not in x))
+
+    whole = set(tokens(narrow))
+    missing = [t for t in tokens(wide) if t not in whole]
+    assert not missing, (missing[:5], narrow)
+
+
+def test_a_model_name_stays_on_one_line(narrow_outputs: dict[str, dict[str, str]]) -> None:
+    wide = narrow_outputs["size"]["200"].splitlines()
+    # The candidates' names: the first cell of each row of the wide table.
+    names = {ln.split("│")[1].strip() for ln in wide if ln.startswith("│")}
+    assert len(names) >= 2 and all(" " in n for n in names), names  # multi-word names
+    for width in ("80", "60"):
+        lines = narrow_outputs["size"][width].splitlines()
+        for name in names:
+            assert any(name in line for line in lines), (width, name)
+
+
+# --------------------------------------------------------------------------- #
+# Report pages
+# --------------------------------------------------------------------------- #
+
+
+def _figure(html_text: str, title: str) -> dict[str, Any]:
+    """The plotly figure (data and layout) whose title starts with ``title``."""
+    for m in re.finditer(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*(\{.*?\}),\s*\{",
+                         html_text, re.S):
+        layout = json.loads(m.group(2))
+        if layout.get("title", {}).get("text", "").startswith(title):
+            return {"data": json.loads(m.group(1)), "layout": layout}
+    raise AssertionError(f"no figure titled {title!r}")
+
+
+def test_value_of_a_mwh_keeps_prices_readable_and_marks_penalty_hours(tmp_path: Path) -> None:
+    data = tiny_scenario(hours=48)
+    unit = data["plant"]["units"][0]
+    unit["min_stable_mw"] = 0.0  # free to follow a line cut
+    del unit["ramp_up_mw_per_h"], unit["ramp_down_mw_per_h"]
+    data["grid"]["lines"][0]["outages"] = [{"start": "2027-01-01T10:00:00Z", "hours": 6}]
+    data["grid"]["lines"][1]["outages"] = [{"start": "2027-01-01T10:00:00Z", "hours": 6}]
+    path = write_scenario(tmp_path, data)
+    out = tmp_path / "o"
+    assert run_cli("run", str(path), "--out", str(out)).exit_code == 0
+    hourly = pd.read_parquet(out / "hourly.parquet")
+    assert (hourly["unserved_firm_mw"] > 0).sum() == 6  # six penalty hours
+    fig = _figure((out / "report.html").read_text(), "Value of a MWh")
+    traces = {t["name"]: t for t in fig["data"]}
+    penalty = next(t for n, t in traces.items() if n.startswith("penalty hours (6 h)"))
+    assert penalty["type"] == "bar" and "3,000 USD/MWh" in penalty["name"]
+    marginal = next(t for n, t in traces.items() if n.startswith("marginal value"))
+    assert marginal["yaxis"] == "y2"
+    top = fig["layout"]["yaxis"]["range"][1]
+    prices = [v for n, t in traces.items() if n.startswith(("grid price", "mining value"))
+              for v in (t["y"] if isinstance(t["y"], list) else [])]
+    assert top < 3000 / 10 and (not prices or max(prices) <= top)  # not squashed by spikes
+    assert fig["layout"]["yaxis2"]["range"][1] < 3000  # the penalty is left off its axis too
+
+
+def test_report_tables_do_not_break_dates_or_identifiers(tmp_path: Path) -> None:
+    safety = {"events": [{"kind": "safety_hold", "hour": 5, "hours": 3,
+                          "reason": "NUREG-1431 drill"}]}
+    path = write_scenario(tmp_path, tiny_scenario(hours=24, safety=safety))
+    out = tmp_path / "o"
+    assert run_cli("run", str(path), "--out", str(out)).exit_code == 0
+    page = (out / "report.html").read_text()
+    assert "td,th{white-space:nowrap" in page
+    row = re.search(r"<tr><td>mining-safety-hold</td>.*?</tr>", page).group(0)
+    assert "<td>2027-01-01T05:00Z</td>" in row  # a plain (nowrap) cell, not a text one
+    for cell in re.findall(r"<td class='text'>(.*?)</td>", page):
+        for word in re.sub(r"<span class='nw'>[^<]*</span>", "", cell).split():
+            assert "-" not in word, cell  # every hyphenated word is kept whole

@@ -8,7 +8,6 @@ stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 ScenarioArg = Annotated[
@@ -43,12 +43,87 @@ ScenarioLineCutsOpt = Annotated[
 
 
 def _console(stderr: bool = False) -> Any:
+    """A rich console that shows control characters in printed text as escapes.
+
+    Every string rich renders (table cells included) passes through
+    ``render_str``; scenario text (event reasons, names, descriptions) comes
+    from parties who need not be trusted, so none of it reaches the terminal raw.
+    """
     from rich.console import Console
 
+    from gridhash.errors import printable
+
+    class SafeConsole(Console):
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            return super().render_str(printable(text), **kwargs)
+
+        def print(self, *objects: Any, **kwargs: Any) -> None:
+            super().print(*(_fit_table(self, o) for o in objects), **kwargs)
+
+    import os
+
     stream = sys.stderr if stderr else sys.stdout
-    # Piped output (files, CI logs) gets wide tables rather than truncated columns.
-    width = None if stream.isatty() else 160
-    return Console(stderr=stderr, highlight=False, width=width)
+    # Piped output (files, CI logs) gets wide tables, unless COLUMNS says otherwise.
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else 160
+    return SafeConsole(stderr=stderr, highlight=False, width=width)
+
+
+def _fit_table(console: Any, obj: Any) -> Any:
+    """A table as it is where it fits, else one block per row (label: value lines).
+
+    Rich squeezes a table wider than the terminal by cutting cells with an
+    ellipsis, numbers and identifiers included.  A table fits when every column
+    can be as wide as its longest word (text then wraps between words); one that
+    does not is laid out vertically, where nothing needs cutting.
+    """
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    if not isinstance(obj, Table) or not obj.columns:
+        return obj
+    headers = [c.header if isinstance(c.header, str) else "" for c in obj.columns]
+    columns = [list(c.cells) for c in obj.columns]
+    wide = console.options.update_width(10_000)
+
+    def least(cell: Any, whole: bool) -> int:  # the longest word, or all if no_wrap
+        shown = console.render_str(cell) if isinstance(cell, str) else cell
+        got = Measurement.get(console, wide, shown)
+        return got.maximum if whole else got.minimum
+
+    shown_headers = headers if obj.show_header else [""] * len(headers)
+    lows = [max(least(c, col.no_wrap) for c in [h, *cells])
+            for h, cells, col in zip(shown_headers, columns, obj.columns, strict=True)]
+    highs = [max(least(c, True) for c in [h, *cells])
+             for h, cells in zip(shown_headers, columns, strict=True)]
+    frame = 2 * len(columns) + (len(columns) + 1 if obj.box is not None else 0)
+    if sum(highs) + frame <= console.width:
+        return obj
+    if sum(lows) + frame <= console.width:
+        # Rich would squeeze the widest columns below their longest word (cutting a
+        # header or a number); fix each column's width instead: its longest word, and
+        # the room left to the columns in order, up to their full width.
+        room = console.width - frame - sum(lows)
+        for col, lo, hi in zip(obj.columns, lows, highs, strict=True):
+            give = min(room, hi - lo)
+            col.width, room = lo + give, room - give
+        return obj
+    from rich.console import Group
+    from rich.text import Text
+
+    blocks: list[Any] = []
+    if obj.title:
+        blocks.append(Text(str(obj.title), style="bold"))
+    for r in range(obj.row_count):
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(overflow="fold")
+        first = columns[0][r]
+        blocks.append(Text(f"{headers[0]}: " if headers[0] else "", style="bold")
+                      + (first if isinstance(first, Text) else console.render_str(str(first))))
+        for name, cells in zip(headers[1:], columns[1:], strict=True):
+            grid.add_row(f"  {name}" if name else " ", cells[r])
+        blocks.append(grid)
+    return Group(*blocks)
 
 
 @app.command()
@@ -90,7 +165,7 @@ def run(
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from gridhash.pipeline import STEPS, run_scenario
-    from gridhash.report.write import write_outputs
+    from gridhash.report.write import json_text, write_outputs
 
     labels = {
         "load": "Loading scenario",
@@ -123,12 +198,14 @@ def run(
         summary = write_outputs(result, folder, csv=csv)
         progress.update(task, completed=len(STEPS) + 1)
 
+    _print_warnings(summary["warnings"])
     if as_json:
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        sys.stdout.write(json_text(summary, what="the summary"))
         return
     from gridhash.report.terminal import print_summary
 
-    print_summary(_console(), summary, folder)
+    files = ["summary.json", "hourly.parquet", *(["hourly.csv"] if csv else []), "report.html"]
+    print_summary(_console(), summary, folder, files=files)
 
 
 @app.command()
@@ -152,7 +229,7 @@ def safety(
     if env is None:
         _console().print(
             f"{loaded.name}: no safety part; the dispatch is limited only by the plant and "
-            "grid (add a [safety] table, see docs/safety.md)"
+            "grid (add a \\[safety] table, see docs/safety.md)"
         )
         return
     if as_json:
@@ -168,7 +245,9 @@ def safety(
                "hours_restricted": int(env.restricted.sum()),
                "hours_mining_blocked": int((~env.mining_allowed).sum()),
                **offsite_power_figures(env), "timeline": rows}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        from gridhash.report.write import json_text
+
+        sys.stdout.write(json_text(doc, what="the safety timeline"))
         return
     from gridhash.report.safety import print_safety
 
@@ -180,7 +259,8 @@ def compare(
     scenario: ScenarioArg = None,
     agreement: Annotated[
         list[str] | None,
-        typer.Option("--agreement", help="An agreement to compare (repeat); default: all."),
+        typer.Option("--agreement", metavar="NAME",
+                     help="An agreement to compare (repeat) [default: all]."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
@@ -197,7 +277,9 @@ def compare(
                             field="agreements", expected="[[agreements]] tables")
     rows = compare_agreements(loaded, names, progress=_progress_callback(len(names)))
     if as_json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        from gridhash.report.write import json_text
+
+        sys.stdout.write(json_text(rows, what="the comparison"))
         return
     print_comparison(_console(), loaded.name, rows)
 
@@ -229,6 +311,9 @@ def settle(
     with err.status(f"planning {loaded.name} under {name}", spinner="dots"):
         run = run_scenario(loaded, agreement=name)
     folder = out or Path("out") / run.name
+    from gridhash.report.advice import warnings_for
+
+    _print_warnings(warnings_for(run))
     with err.status("settling, signing, appending to the ledger", spinner="dots"):
         res = write_settlement(run, folder, keys or folder / "keys", summary(run))
     from gridhash.report.compare import print_settlement
@@ -270,7 +355,8 @@ def risk(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from gridhash.report.risk import print_risk, write_risk
-    from gridhash.risk.sweep import summarise, sweep, tune_allocator
+    from gridhash.risk.allocator import tune_allocator
+    from gridhash.risk.sweep import summarise, sweep
     from gridhash.scenario.load import load_scenario
 
     if workers is not None and scheduler is not None:
@@ -291,10 +377,14 @@ def risk(
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("paths", total=paths)
-        df = sweep(loaded, paths, seed=seed, agreement=agreement, chunk_size=chunk,
-                   workers=workers, scheduler=scheduler, scenario_line_cuts=scenario_line_cuts,
-                   model_file=None if model is None else str(model.resolve()),
-                   progress=lambda n: bar.update(task, advance=n))
+        try:
+            df = sweep(loaded, paths, seed=seed, agreement=agreement, chunk_size=chunk,
+                       workers=workers, scheduler=scheduler,
+                       scenario_line_cuts=scenario_line_cuts,
+                       model_file=None if model is None else str(model.resolve()),
+                       progress=lambda n: bar.update(task, advance=n))
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted; nothing written") from None
     summary = summarise(df) | {"scenario": loaded.name, "seed": seed, "agreement": agreement,
                                "scenario_line_cuts": scenario_line_cuts,
                                "risk_model": None if fitted is None else fitted.record()}
@@ -308,22 +398,29 @@ def size(
     scenario: ScenarioArg = None,
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", help="ASIC model to consider (repeat); default: the 3 most "
-                     "efficient in the catalogue."),
+        typer.Option("--model", metavar="MODEL", help="ASIC model to consider (repeat); "
+                     "default: the 3 most efficient in the catalogue."),
     ] = None,
     mw: Annotated[
         list[float] | None,
-        typer.Option("--mw", help="Fleet size to consider, MW (repeat); default: 6 steps up "
-                     "to the sites' capacity."),
+        typer.Option("--mw", metavar="MW", help="Fleet size to consider, MW (repeat); "
+                     "default: 6 steps up to the sites' capacity."),
     ] = None,
     paths: Annotated[int, typer.Option("--paths", min=1, help="Futures per candidate.")] = 50,
-    seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Master seed of the sampled futures (the same "
+                          "seed gives the same futures for every candidate).")
+    ] = 0,
     quantile: Annotated[
         float | None,
         typer.Option("--quantile", min=0.0, max=1.0,
                      help="Maximise this quantile of NPV instead of its mean."),
     ] = None,
-    agreement: Annotated[str | None, typer.Option("--agreement")] = None,
+    agreement: Annotated[
+        str | None,
+        typer.Option("--agreement", help="Plan and split each future under this agreement "
+                     "[default: none: the scenario's own prices and obligations]."),
+    ] = None,
     scenario_line_cuts: ScenarioLineCutsOpt = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder [default: out/<scenario>/].")
@@ -333,8 +430,9 @@ def size(
     from rich.table import Table
 
     from gridhash.files import atomic_write_text
+    from gridhash.report.write import json_text
+    from gridhash.risk.allocator import tune_allocator
     from gridhash.risk.sizing import render_size_html, size_candidates, size_fleet
-    from gridhash.risk.sweep import tune_allocator
     from gridhash.scenario.load import load_scenario
     from gridhash.scenario.resolve import resolve
 
@@ -354,12 +452,12 @@ def size(
                             progress=lambda label: status.update(f"sizing: {label}"))
     folder = out or Path("out") / loaded.name
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / "size.json", json.dumps(result, indent=2) + "\n")
+    atomic_write_text(folder / "size.json", json_text(result, what="size.json"))
     atomic_write_text(folder / "size.html", render_size_html(loaded.name, result))
     t = Table(title=f"gridhash size · {loaded.name} · {paths} paths · {result['criterion']}")
     for col in ("model", "MW", "machines", "capex [M USD]", "NPV mean", "NPV 5 %", "NPV 95 %",
                 "breakeven USD/MWh", "breakeven hashprice USD/PH/day", "breakeven BTC USD"):
-        t.add_column(col, justify="left" if col == "model" else "right")
+        t.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
 
     def opt(x: float | None, digits: int) -> str:
         return "–" if x is None else f"{x:,.{digits}f}"
@@ -444,6 +542,15 @@ from gridhash.agent.cli import agent_command  # noqa: E402  (typer only; pyasic 
 app.command("agent")(agent_command)
 
 
+def _print_warnings(warnings: list[str]) -> None:
+    """Each warning on stderr, one paragraph each, after any progress display is gone."""
+    from rich.markup import escape
+
+    err = _console(stderr=True)
+    for text in warnings:
+        err.print(f"[bold yellow]warning:[/bold yellow] {escape(text)}", soft_wrap=True)
+
+
 def _progress_callback(total: int) -> Any:
     """A rich progress bar on stderr (only on a terminal); returns ``advance(label)``."""
     from rich.progress import Progress
@@ -462,12 +569,19 @@ def _progress_callback(total: int) -> Any:
     return advance
 
 
+class Interrupted(Exception):  # noqa: N818  (not an error: the user asked)
+    """Ctrl-C, caught where the command knows what it had (not) written."""
+
+
 def main() -> None:
     """Console entry point: run the app, turning gridhash errors into exit code 2."""
     from gridhash.errors import GridhashError
 
     try:
         app()  # click handles its own usage errors (exit 2) and --help
+    except Interrupted as exc:
+        _console(stderr=True).print(str(exc), markup=False)
+        raise SystemExit(130) from None
     except GridhashError as exc:
         from rich.markup import escape
 

@@ -7,7 +7,27 @@ without a traceback; the service turns it into a 4xx JSON body.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+#: C0 controls except tab and newline, DEL, and C1 controls (what could move the
+#: cursor, retitle a window or clear a screen if printed raw), and the bidirectional
+#: overrides that make text read differently from what it is.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``), safe to print.
+
+    Scenario files, agreements and ledgers are exchanged between parties who do
+    not trust each other; nothing read from them may rewrite a terminal.
+    """
+    return _CONTROL.sub(_escape_one, text)
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class GridhashError(Exception):
@@ -71,6 +91,10 @@ class ScenarioError(InputError):
 
 class CatalogueError(InputError):
     """An ASIC model or catalogue entry is unknown or invalid."""
+
+
+class OutputError(GridhashError):
+    """An output cannot be written as promised (e.g. a figure that is not a finite number)."""
 
 
 class DispatchError(GridhashError):

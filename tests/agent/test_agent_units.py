@@ -167,6 +167,7 @@ class MemoryBackend:
         self.preset: dict[str, Preset] = {}
         self.down: set[str] = set()
         self.disobey: set[str] = set()
+        self.slow: set[str] = set()
         self.calls: list[str] = []
 
     def _check(self, spec: MinerSpec) -> None:
@@ -174,6 +175,10 @@ class MemoryBackend:
             raise MachineError(f"{spec.host}: down")
 
     async def identify(self, spec: MinerSpec) -> Identity:
+        if spec.host in self.slow:  # a dead host: seconds before the attempt gives up
+            await asyncio.sleep(0.3)
+            self.calls.append(f"identify failed {spec.host}")
+            raise MachineError(f"{spec.host}: timed out")
         self._check(spec)
         return Identity("mem", "m", LUX)
 
@@ -354,3 +359,20 @@ def test_agent_cli_bad_input_is_exit_2_naming_it(tmp_path: Path, args: list[str]
     base[args[0]] = args[1] if args[0] == "--service-key" else str(tmp_path / args[1])
     out = run_cli("agent", *[x for kv in base.items() for x in kv])
     assert out.exit_code == 2 and field in out.output and "Traceback" not in out.output
+
+
+def test_a_hold_goes_out_before_dead_machines_are_tried_again() -> None:
+    agent, b, (bodies, _clock) = make_agent(4)
+    b.slow.add("10.0.0.3")
+    bodies.append(old_format(fields(mw_cap=1.0)))
+    asyncio.run(agent.step())
+    assert sum(b.awake.values()) == 4  # 3 woken; the dead one never heard from us (still on)
+    assert agent.machines["10.0.0.3"].status == "unreachable"
+    for m in agent.machines.values():
+        m.retry_at = 0.0  # due for another identification attempt
+    b.calls.clear()
+    bodies.append(old_format(fields(mw_cap=0.0, issued_at="2027-03-01T10:00:01Z")))
+    asyncio.run(agent.step())
+    sleeps = [i for i, c in enumerate(b.calls) if c.startswith("sleep")]
+    assert len(sleeps) == 3
+    assert max(sleeps) < b.calls.index("identify failed 10.0.0.3")

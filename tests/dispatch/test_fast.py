@@ -71,8 +71,8 @@ def problem(
         unit_names=tuple(f"u{i}" for i in range(U)),
         unit_available_mw=avail,
         unit_min_mw=np.zeros_like(avail) if unit_min is None else arr(unit_min, (U, T)),
-        unit_ramp_up_mw=arr(ramp, (U,)),
-        unit_ramp_down_mw=arr(ramp, (U,)),
+        unit_ramp_up_mw_per_h=arr(ramp, (U,)),
+        unit_ramp_down_mw_per_h=arr(ramp, (U,)),
         unit_cost=arr(cost, (U, T)),
         house_load_mw=arr(house, (T,)),
         import_price=arr(import_price, (T,)),
@@ -348,8 +348,8 @@ def random_problem(draw, ramps: str = "none") -> DispatchProblem:
         unit_names=tuple(f"u{i}" for i in range(U)),
         unit_available_mw=avail,
         unit_min_mw=unit_min,
-        unit_ramp_up_mw=ramp,
-        unit_ramp_down_mw=ramp * (rng.uniform(0.5, 2.0, U) if ramps == "some" else 1.0),
+        unit_ramp_up_mw_per_h=ramp,
+        unit_ramp_down_mw_per_h=ramp * (rng.uniform(0.5, 2.0, U) if ramps == "some" else 1.0),
         unit_cost=np.broadcast_to(cost, (U, T)).copy(),
         house_load_mw=house,
         import_price=num(50, 300, T),
@@ -398,8 +398,8 @@ def check_against_lp(p: DispatchProblem, fallback: str = "window") -> FastResult
         assert (r.mining_mw.sum(0) <= p.mining_cap_mw + 1e-6).all()
     steps = np.diff(r.unit_mw, axis=1)
     mask = p.ramp_mask[:, 1:]
-    assert (np.where(mask, steps, 0) <= p.unit_ramp_up_mw[:, None] + 1e-6).all()
-    assert (np.where(mask, -steps, 0) <= p.unit_ramp_down_mw[:, None] + 1e-6).all()
+    assert (np.where(mask, steps, 0) <= p.unit_ramp_up_mw_per_h[:, None] + 1e-6).all()
+    assert (np.where(mask, -steps, 0) <= p.unit_ramp_down_mw_per_h[:, None] + 1e-6).all()
     # the objective is the value of the decisions
     np.testing.assert_allclose(r.objective_hourly_usd.sum(), r.objective_usd, rtol=1e-6, atol=1e-3)
     check_rules(p, r)
@@ -449,8 +449,8 @@ def test_binding_ramps_fall_back_and_agree(p: DispatchProblem, fallback: str) ->
     relaxed = solve_fast(dataclasses.replace(p, ramp_allowed=np.zeros_like(p.ramp_mask)))
     steps = np.diff(relaxed.unit_mw, axis=1)
     mask = p.ramp_mask[:, 1:]
-    breaks = (mask & (steps > p.unit_ramp_up_mw[:, None] + RAMP_TOL)).any() or (
-        mask & (-steps > p.unit_ramp_down_mw[:, None] + RAMP_TOL)
+    breaks = (mask & (steps > p.unit_ramp_up_mw_per_h[:, None] + RAMP_TOL)).any() or (
+        mask & (-steps > p.unit_ramp_down_mw_per_h[:, None] + RAMP_TOL)
     ).any()
     if breaks:
         assert not r.certified and r.lp_solves >= 1 and r.lp_hours > 0
@@ -504,7 +504,7 @@ def random_batch(p: DispatchProblem, n: int, seed: int) -> BatchProblem:
     rng = np.random.default_rng(seed)
     U, T = p.unit_available_mw.shape
     O, K = p.offtake_price.shape[0], p.class_value.shape[0]
-    steady = np.isfinite(p.unit_ramp_up_mw)
+    steady = np.isfinite(p.unit_ramp_up_mw_per_h)
     factor = np.where(steady[None, :, None], 1.0, rng.uniform(0.5, 1.2, (n, U, T)))
     return BatchProblem.from_problem(
         p,
@@ -553,7 +553,7 @@ def test_batch_from_overrides_and_outputs() -> None:
     with pytest.raises(ValueError, match="needs every output"):
         r.path(0)
     with pytest.raises(ValueError, match="not a per-path field"):
-        BatchProblem.from_problem(p, unit_ramp_up_mw=np.ones(1))
+        BatchProblem.from_problem(p, unit_ramp_up_mw_per_h=np.ones(1))
     with pytest.raises(ValueError, match="does not broadcast"):
         BatchProblem.from_problem(p, house_load_mw=np.ones((2, 4)))
     with pytest.raises(ValueError, match="paths on its leading axis"):

@@ -9,6 +9,7 @@ must give the numbers the full computation gives, bit for bit where it can.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -62,8 +63,8 @@ def sweep_like(draw) -> BatchProblem:
         unit_names=tuple(f"u{i}" for i in range(U)),
         unit_available_mw=avail,
         unit_min_mw=avail * num(0, 0.5, (U, 1)),
-        unit_ramp_up_mw=ramp,
-        unit_ramp_down_mw=ramp if rng.random() < 0.7 else ramp * 1.5,
+        unit_ramp_up_mw_per_h=ramp,
+        unit_ramp_down_mw_per_h=ramp if rng.random() < 0.7 else ramp * 1.5,
         unit_cost=np.broadcast_to(cost, (U, T)).copy(),
         house_load_mw=house,
         import_price=np.full(T, 341.0),
@@ -108,6 +109,7 @@ def solve(batch: BatchProblem, **kw):
         return exc.reasons
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(sweep_like())
 def test_outputs_and_chunks_change_no_number(batch: BatchProblem) -> None:
@@ -136,7 +138,7 @@ def test_outputs_and_chunks_change_no_number(batch: BatchProblem) -> None:
 def dense_ramp_violations(batch: BatchProblem, unit_mw: np.ndarray) -> np.ndarray:
     """The ramp test hour by hour on every unit (what the repair must be told)."""
     base = batch.base
-    up, down = base.unit_ramp_up_mw, base.unit_ramp_down_mw
+    up, down = base.unit_ramp_up_mw_per_h, base.unit_ramp_down_mw_per_h
     viol = np.zeros(unit_mw.shape[::2], dtype=bool)
     avail = np.broadcast_to(batch.arrays["unit_available_mw"], unit_mw.shape)
     allowed = np.broadcast_to(batch.arrays["ramp_allowed"], unit_mw.shape)
@@ -155,7 +157,8 @@ def dense_ramp_violations(batch: BatchProblem, unit_mw: np.ndarray) -> np.ndarra
 def test_ramp_test_on_large_steps_is_the_dense_test(batch: BatchProblem, seed: int) -> None:
     rng = np.random.default_rng(seed)
     N, T, U = batch.n_paths, batch.hours, batch.base.unit_available_mw.shape[0]
-    ramp = np.where(np.isfinite(batch.base.unit_ramp_up_mw), batch.base.unit_ramp_up_mw, 100.0)
+    up = batch.base.unit_ramp_up_mw_per_h
+    ramp = np.where(np.isfinite(up), up, 100.0)
     # steps around the limits, on both sides of the tolerance, and exactly at it
     steps = (
         rng.choice([-1.0, 1.0], (N, U, T))

@@ -43,8 +43,8 @@ def problem(
         unit_names=tuple(f"u{i}" for i in range(U)),
         unit_available_mw=avail,
         unit_min_mw=np.zeros_like(avail) if unit_min is None else arr(unit_min),
-        unit_ramp_up_mw=arr(ramp_up),
-        unit_ramp_down_mw=arr(ramp_down),
+        unit_ramp_up_mw_per_h=arr(ramp_up),
+        unit_ramp_down_mw_per_h=arr(ramp_down),
         unit_cost=arr(cost, avail.shape),
         house_load_mw=arr(house, (T,)),
         import_price=arr(import_price, (T,)),
@@ -252,8 +252,8 @@ def random_problem(draw) -> DispatchProblem:
         unit_names=tuple(f"u{i}" for i in range(U)),
         unit_available_mw=avail,
         unit_min_mw=unit_min,
-        unit_ramp_up_mw=ramp,
-        unit_ramp_down_mw=ramp,
+        unit_ramp_up_mw_per_h=ramp,
+        unit_ramp_down_mw_per_h=ramp,
         unit_cost=rng.uniform(0, 40, (U, T)),
         house_load_mw=rng.uniform(0, 10, T),
         import_price=rng.uniform(50, 300, T),
@@ -289,8 +289,8 @@ def test_properties_of_any_optimum(p: DispatchProblem) -> None:
         assert (r.mining_mw[p.class_site == s].sum(0) <= p.site_cap_mw[s] + 1e-6).all()
     steps = np.diff(r.unit_mw, axis=1)
     mask = p.ramp_mask[:, 1:]
-    assert (np.where(mask, steps, 0) <= p.unit_ramp_up_mw[:, None] + 1e-6).all()
-    assert (np.where(mask, -steps, 0) <= p.unit_ramp_down_mw[:, None] + 1e-6).all()
+    assert (np.where(mask, steps, 0) <= p.unit_ramp_up_mw_per_h[:, None] + 1e-6).all()
+    assert (np.where(mask, -steps, 0) <= p.unit_ramp_down_mw_per_h[:, None] + 1e-6).all()
     # firm obligations are served before any mining: in an hour with unserved firm
     # energy, nothing is mined unless no more could reach that offtake
     short = r.unserved_mw > 1e-6

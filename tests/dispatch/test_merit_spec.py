@@ -40,8 +40,8 @@ def batches(draw) -> BatchProblem:
         unit_names=tuple(f"u{i}" for i in range(U)),
         unit_available_mw=avail,
         unit_min_mw=avail * num(0, 0.6, (U, 1)),
-        unit_ramp_up_mw=np.where(rng.random(U) < 0.6, num(10, 100, U), np.inf),
-        unit_ramp_down_mw=np.where(rng.random(U) < 0.6, num(10, 100, U), np.inf),
+        unit_ramp_up_mw_per_h=np.where(rng.random(U) < 0.6, num(10, 100, U), np.inf),
+        unit_ramp_down_mw_per_h=np.where(rng.random(U) < 0.6, num(10, 100, U), np.inf),
         unit_cost=num(-5, 40, (U, T)),
         house_load_mw=house,
         import_price=num(20, 400, T),
@@ -101,10 +101,9 @@ def test_the_spec_is_the_lp_optimum(batch: BatchProblem) -> None:
     # The spec reads the problem as the solvers see it: solve_lp applies the dispatch
     # rules (imports only for the house load the units cannot make) on entry.
     for i in range(batch.n_paths):
+        free = np.full(batch.base.unit_ramp_up_mw_per_h.shape, np.inf)
         p = with_dispatch_rules(dataclasses.replace(
-            batch.path(i),
-            unit_ramp_up_mw=np.full(batch.base.unit_ramp_up_mw.shape, np.inf),
-            unit_ramp_down_mw=np.full(batch.base.unit_ramp_down_mw.shape, np.inf)))
+            batch.path(i), unit_ramp_up_mw_per_h=free, unit_ramp_down_mw_per_h=free))
         hours = [merit_order_hour(p, t) for t in range(p.hours)]
         try:
             lp = solve_lp(p, explain=False)
@@ -126,7 +125,7 @@ def test_the_spec_by_hand() -> None:
     # 80 MW: the city takes 60, the miners the other 40 − house load 5 = 35.
     p = DispatchProblem(
         unit_names=("u",), unit_available_mw=np.array([[100.0]]), unit_min_mw=np.array([[0.0]]),
-        unit_ramp_up_mw=np.array([np.inf]), unit_ramp_down_mw=np.array([np.inf]),
+        unit_ramp_up_mw_per_h=np.array([np.inf]), unit_ramp_down_mw_per_h=np.array([np.inf]),
         unit_cost=np.array([[10.0]]), house_load_mw=np.array([5.0]),
         import_price=np.array([500.0]), import_cap_mw=np.array([5.0]),
         offtake_names=("city",), offtake_price=np.array([[50.0]]),

@@ -39,7 +39,7 @@ while True:
         print("head", head.size, flush=True)
 """
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL")
+pytestmark = [pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL"), pytest.mark.slow]
 
 
 def _run_and_kill(path: Path, keys: Path, min_acks: int, timeout: float = 30.0) -> tuple[int, int]:

@@ -35,6 +35,7 @@ def test_append_records_canonical_entries(tmp_path: Path) -> None:
         assert ledger.root() == e.leaf_hash
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(
     st.recursive(

@@ -115,7 +115,7 @@ def test_tiny_with_binding_ramps_and_firm_obligation() -> None:
     p = run.problem
     # The case is only a test of ramps and firm obligations if both bind.
     free = np.full(len(p.unit_names), np.inf)
-    no_ramps = dataclasses.replace(p, unit_ramp_up_mw=free, unit_ramp_down_mw=free)
+    no_ramps = dataclasses.replace(p, unit_ramp_up_mw_per_h=free, unit_ramp_down_mw_per_h=free)
     assert solve_lp(no_ramps).objective_usd > run.result.objective_usd + 1.0
     no_firm = dataclasses.replace(p, offtake_firm_mw=np.zeros_like(p.offtake_firm_mw))
     assert solve_lp(no_firm).objective_usd > run.result.objective_usd + 1.0

@@ -65,6 +65,7 @@ def _daily_history(days: int = 1500, seed: int = 1) -> pd.Series:
     return pd.Series(prices, index=pd.date_range("2021-01-01", periods=days, freq="D"))
 
 
+@pytest.mark.slow
 def test_bootstrap_of_daily_history_reproduces_mean_and_volatility() -> None:
     hist = _daily_history()
     daily = np.diff(np.log(hist.to_numpy()))

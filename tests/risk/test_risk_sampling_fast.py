@@ -24,19 +24,15 @@ from gridhash.risk.models import _base as base_module
 from gridhash.risk.models import difficulty as difficulty_module
 from gridhash.risk.models import outages as outages_module
 from gridhash.risk.models._base import (
-    PathStreams,
-    Stream,
     ar1_filter,
     ar1_from_normals,
     ar1_inplace,
     exp_into,
-    generators,
     mask_outside_intervals,
-    normal_rows,
     one_block,
-    pcg64_states,
 )
 from gridhash.risk.models.difficulty import _Epochs, mean_subsidy_between
+from gridhash.risk.models.seeding import PathStreams, Stream, generators, normal_rows, pcg64_states
 
 D0 = 1.4e14
 

@@ -24,7 +24,8 @@ from gridhash.risk.models import (
     LogNormalDuration,
     UnitOutageModel,
 )
-from gridhash.risk.models._base import Stream, ar1_filter, as_path_ids, generators
+from gridhash.risk.models._base import ar1_filter, as_path_ids
+from gridhash.risk.models.seeding import Stream, generators
 
 T = 400
 INDEX = pd.date_range("2027-01-01", periods=T, freq="h", tz="UTC")

@@ -156,6 +156,7 @@ def test_tasks_cover_every_path_once_with_small_tasks_last(n: int, slots: int) -
         assert len(tasks) >= min(n // BLOCK_PATHS, 4 * slots)  # every worker gets work
 
 
+@pytest.mark.slow
 def test_dask_cluster_over_tcp_gives_identical_results(znpp) -> None:
     from dask.distributed import LocalCluster
 
@@ -168,13 +169,15 @@ def test_dask_cluster_over_tcp_gives_identical_results(znpp) -> None:
     pd.testing.assert_frame_equal(remote, local)
 
 
+@pytest.mark.slow
 def test_local_workers_give_identical_results_and_get_the_allocator_settings(znpp) -> None:
     import os
 
     import dask
     from dask.distributed import Client
 
-    from gridhash.risk.sweep import ALLOCATOR_ENV, local_cluster
+    from gridhash.risk.allocator import ALLOCATOR_ENV
+    from gridhash.risk.cluster import local_cluster
 
     os.environ["MALLOC_TRIM_THRESHOLD_"] = "65536"  # as an earlier Dask nanny leaves it
     try:
@@ -197,7 +200,7 @@ def test_local_workers_give_identical_results_and_get_the_allocator_settings(znp
 def test_tune_allocator_on_glibc() -> None:
     import platform
 
-    from gridhash.risk.sweep import tune_allocator
+    from gridhash.risk.allocator import tune_allocator
 
     assert tune_allocator() is (platform.libc_ver()[0] == "glibc")
 
@@ -268,6 +271,6 @@ def test_cli_risk_writes_parquet_html_and_json(tmp_path: Path) -> None:
     assert set(summary["station_blackout"]) >= {"probability", "mean_hours_when_any"}
     assert "net_usd" in summary and "objective_usd" not in summary
     assert "penalty_usd:station_blackout" in summary["distributions"]
-    assert "p95: worst 5 % above" in page and "Net money" in page
+    assert "p95: worst 5 % above" in page and "net money (revenue − costs)" in page
     bad = run_cli("risk", "znpp", "--paths", "2", "--agreement", "nope", "--out", str(tmp_path))
     assert bad.exit_code == 2 and "unknown agreement" in bad.stderr

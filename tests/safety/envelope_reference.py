@@ -65,7 +65,7 @@ def reference_envelope_arrays(
     idx = np.arange(T)
     tr = rules.transitions
     unit_pos = {n: i for i, n in enumerate(inputs.unit_names)}
-    ramp_dn = inputs.unit_ramp_down_mw
+    ramp_dn = inputs.unit_ramp_down_mw_per_h
     cap_u = inputs.unit_capacity_mw
     q = {k: np.broadcast_to(v, (*lead, T)) for k, v in quantities.items()}
     need = np.zeros((*lead, U, T), dtype=np.int8)  # deepest mode required
@@ -203,7 +203,7 @@ def reference_envelope_arrays(
         "import_cap_mw": import_cap,
         "mining_blocked": blocked,
         "mining_cap_mw": m_cap,
-        "max_output_mw": np.maximum(0.0, allowed_out - house),
+        "max_net_output_mw": np.maximum(0.0, allowed_out - house),
         "restricted": restricted,
     }
     return arrays, []

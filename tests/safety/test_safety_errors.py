@@ -32,8 +32,8 @@ def envelope_of(safety: dict[str, Any], hours: int = 48):
         ),
         (
             {"events": [{"kind": "safety_hold", "hour": 40, "hours": 20}]},
-            "safety.events[0]",
-            "outside the horizon",
+            "safety.events[0].hours",
+            "runs past the end of the horizon",
         ),
         (
             {"events": [{"kind": "safety_hold", "start": "2026-12-31T00:00:00Z", "hours": 2}]},

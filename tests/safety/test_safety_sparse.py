@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pytest
 from envelope_reference import climb as reference_climb
 from envelope_reference import reference_envelope_arrays
 from hypothesis import HealthCheck, given, settings
@@ -232,6 +233,7 @@ def path_kwargs(kw: dict[str, Any], k: int, n: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- #
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_single_path_equals_the_dense_reference(data: dict[str, Any]) -> None:
@@ -271,6 +273,7 @@ def masks(draw: st.DrawFn, n: int, rows: int) -> np.ndarray:
     return out
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_tiny_paths_batched_equal_the_reference_and_single_paths(data: st.DataObject) -> None:
@@ -324,6 +327,7 @@ def _znpp() -> tuple[Any, Any, Any, Any]:
     return ld, inputs, state, rules
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1),
        ids=st.lists(st.integers(0, 100_000), min_size=1, max_size=8, unique=True))
@@ -375,6 +379,7 @@ def climb_cases(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, dict[tuple[str
     return need, initial, tr
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(climb_cases())
 def test_climb_equals_the_dense_reference(

@@ -50,7 +50,7 @@ def test_negative_capacity(tmp_path: Path) -> None:
     msg = _run_bad(tmp_path, data)
     assert "plant.units[0].capacity_mw" in msg
     assert "-5.0" in msg
-    assert "greater than or equal to 0" in msg
+    assert "out of range" in msg and "expected a value ≥ 0 MW" in msg
 
 
 def test_negative_value_in_series(tmp_path: Path) -> None:

@@ -40,6 +40,8 @@ CASES = [
                        "actions": [{"mode": "hot_shutdown", "units": ["U1", "U9"]}]}]}),
      "safety.rules[0].actions[0].units", "unknown unit 'U9'"),
     (_with({"events": [{"kind": "safety_hold", "hour": 47, "hours": 2}]}),
+     "safety.events[0].hours", "runs past the end of the horizon"),
+    (_with({"events": [{"kind": "safety_hold", "hour": 48, "hours": 1}]}),
      "safety.events[0]", "outside the horizon"),
     (_with({"events": [{"kind": "staff", "hour": 1, "hours": 2, "value": 3}]}),
      "safety.events[0]", "needs a level"),

@@ -291,6 +291,7 @@ def test_editing_a_stored_statement_in_place_is_caught(settled: Path) -> None:
     assert res.exit_code == 1 and "leaf_hash" in res.output
 
 
+@pytest.mark.slow
 def test_compare_runs_every_agreement_side_by_side() -> None:
     res = run_cli("compare", "znpp", "--json")
     assert res.exit_code == 0, res.output

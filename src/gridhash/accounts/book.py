@@ -8,10 +8,11 @@ month is the sum of its hours.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -176,113 +177,169 @@ class Accounts:
     def hours(self) -> int:
         return int(self.flows.imported.shape[-1])
 
-    # ------------------------------------------------------------------ hourly
+    # ------------------------------------------------------------------ the lines
+    def _n(self, a: np.ndarray) -> np.ndarray:
+        """``a`` (1 or N, ...) with N paths (a view)."""
+        n = self.n_paths
+        return a if a.shape[0] == n else np.broadcast_to(a, (n, *a.shape[1:]))
+
     @cached_property
-    def _products(self) -> dict[str, np.ndarray]:
-        """Hourly (N, X, T) products of rates and flows, each computed once."""
+    def _blocks(self) -> dict[str, tuple[np.ndarray | None, np.ndarray]]:
+        """(rate, energy) pairs over an axis of units, offtakes or classes, (N|1, X, T):
+        a line of a block is Σ_x rate·energy (rate None: 1), of one item or all."""
         f, r = self.flows, self.rates
         return {
-            "grid_revenue": r.offtake_price * f.delivered,
-            "mining_revenue": r.mining_usd_per_mwh * f.mining,
-            "btc": r.btc_per_mwh * f.mining,
-            "generation_cost": r.unit_cost * f.unit,
-            "mining_opex": r.mining_opex[:, None] * f.mining,
+            "generated": (None, f.unit),
+            "available": (None, f.unit_available),
+            "grid": (None, f.delivered),
+            "unserved": (None, f.unserved),
+            "mining": (None, f.mining),
+            "grid_revenue": (r.offtake_price, f.delivered),
+            "mining_revenue": (r.mining_usd_per_mwh, f.mining),
+            "btc": (r.btc_per_mwh, f.mining),
+            "generation_cost": (r.unit_cost, f.unit),
+            "mining_opex": (r.mining_opex[:, None], f.mining),
         }
-
-    def _n(self, a: np.ndarray) -> np.ndarray:
-        """``a`` (1 or N, T) as (N, T) (a view)."""
-        return np.broadcast_to(a, (self.n_paths, self.hours))
 
     @cached_property
-    def _lines(self) -> dict[str, np.ndarray]:
-        f, r, p = self.flows, self.rates, self._products
-        n = self._n
-        e: dict[str, np.ndarray] = {}
-        e["available_mwh"] = f.unit_available.sum(axis=1)
-        e["generated_mwh"] = f.unit.sum(axis=1)
-        e["imported_mwh"] = n(f.imported)
-        e["diesel_mwh"] = n(f.diesel)
-        e["house_load_mwh"] = n(f.house_load)
-        e["house_load_unsupplied_mwh"] = n(f.house_load_unsupplied)
-        e["grid_mwh"] = f.delivered.sum(axis=1)
-        e["mining_mwh"] = f.mining.sum(axis=1)
-        e["curtailed_mwh"] = e["available_mwh"] - e["generated_mwh"]
-        e["unserved_firm_mwh"] = f.unserved.sum(axis=1)
-        for o, name in enumerate(self.offtake_names):
-            e[f"grid_mwh:{name}"] = f.delivered[:, o]
-        for k, name in enumerate(self.class_names):
-            e[f"mining_mwh:{name}"] = f.mining[:, k]
-        for u, name in enumerate(self.unit_names):
-            e[f"generated_mwh:{name}"] = f.unit[:, u]
-
-        m: dict[str, np.ndarray] = {}
-        m["grid_revenue_usd"] = p["grid_revenue"].sum(axis=1)
-        for o, name in enumerate(self.offtake_names):
-            m[f"grid_revenue_usd:{name}"] = p["grid_revenue"][:, o]
-        m["mining_revenue_usd"] = p["mining_revenue"].sum(axis=1)
-        for k, name in enumerate(self.class_names):
-            m[f"mining_revenue_usd:{name}"] = p["mining_revenue"][:, k]
-        m["revenue_usd"] = m["grid_revenue_usd"] + m["mining_revenue_usd"]
-        cost = {
-            "generation": p["generation_cost"].sum(axis=1),
-            "imports": n(r.import_price * f.imported),
-            "diesel": n(r.diesel_cost * f.diesel),
-            "mining_opex": n(r.mining_opex * e["mining_mwh"]),
+    def _spec(self) -> dict[str, tuple[Any, ...]]:
+        """Every line: ``("block", block, item or None)``, ``("series", rate or None,
+        energy)`` ((N|1, T) each), ``("fixed", USD per hour)``, ``("combo", ((coef,
+        line), ...))`` or ``("flag", (N|1, T) bool)``.  The one definition of each."""
+        f, r = self.flows, self.rates
+        spec: dict[str, tuple[Any, ...]] = {
+            "available_mwh": ("block", "available", None),
+            "generated_mwh": ("block", "generated", None),
+            "imported_mwh": ("series", None, f.imported),
+            "diesel_mwh": ("series", None, f.diesel),
+            "house_load_mwh": ("series", None, f.house_load),
+            "house_load_unsupplied_mwh": ("series", None, f.house_load_unsupplied),
+            "grid_mwh": ("block", "grid", None),
+            "mining_mwh": ("block", "mining", None),
+            "curtailed_mwh": ("combo", ((1.0, "available_mwh"), (-1.0, "generated_mwh"))),
+            "unserved_firm_mwh": ("block", "unserved", None),
         }
+        items = (("grid", "grid_mwh", self.offtake_names),
+                 ("mining", "mining_mwh", self.class_names),
+                 ("generated", "generated_mwh", self.unit_names),
+                 ("grid_revenue", "grid_revenue_usd", self.offtake_names),
+                 ("mining_revenue", "mining_revenue_usd", self.class_names))
+        for block, line, names in items[:3]:
+            spec |= {f"{line}:{x}": ("block", block, i) for i, x in enumerate(names)}
+        for block, line, names in items[3:]:
+            spec[line] = ("block", block, None)
+            spec |= {f"{line}:{x}": ("block", block, i) for i, x in enumerate(names)}
+        spec["revenue_usd"] = ("combo", ((1.0, "grid_revenue_usd"), (1.0, "mining_revenue_usd")))
+        spec["cost_usd:generation"] = ("block", "generation_cost", None)
+        spec["cost_usd:imports"] = ("series", r.import_price, f.imported)
+        spec["cost_usd:diesel"] = ("combo", ((r.diesel_cost, "diesel_mwh"),))
+        spec["cost_usd:mining_opex"] = ("block", "mining_opex", None)
         for cat in ("fleet_capital", "fixed_om"):
-            per_hour = r.fixed_usd_per_year.get(cat, 0.0) / HOURS_PER_YEAR
-            cost[cat] = n(np.full((1, self.hours), per_hour))
-        for cat in COST_CATEGORIES:
-            m[f"cost_usd:{cat}"] = cost[cat]
-        for u, name in enumerate(self.unit_names):
-            m[f"cost_usd:generation:{name}"] = p["generation_cost"][:, u]
-        m["cost_usd"] = sum((cost[c] for c in COST_CATEGORIES[1:]), cost[COST_CATEGORIES[0]])
-        m["net_usd"] = m["revenue_usd"] - m["cost_usd"]
-        m["penalty_usd:unserved_firm"] = r.unserved_penalty * e["unserved_firm_mwh"]
-        m["penalty_usd:station_blackout"] = n(r.blackout_penalty * f.house_load_unsupplied)
-        m["btc_mined"] = p["btc"].sum(axis=1)
-        for k, name in enumerate(self.class_names):
-            m[f"btc_mined:{name}"] = p["btc"][:, k]
-        m["mining_opex_usd"] = cost["mining_opex"]
-        for k, name in enumerate(self.class_names):
-            m[f"mining_opex_usd:{name}"] = p["mining_opex"][:, k]
-        m["mining_power_cost_usd"] = r.mining_power_price * e["mining_mwh"]
-        m["fleet_capital_usd"] = cost["fleet_capital"]
-        m["mining_net_usd"] = (m["mining_revenue_usd"] - m["mining_opex_usd"]
-                               - m["mining_power_cost_usd"] - m["fleet_capital_usd"])
-        h = {
-            "hours_restricted": n(f.restricted),
-            "hours_mining_blocked": n(f.mining_blocked),
-            "hours_on_diesel": n(f.on_diesel),
-            "hours_station_blackout": n(f.house_load_unsupplied > EPS_MW),
-        }
-        return e | m | h
+            spec[f"cost_usd:{cat}"] = ("fixed", r.fixed_usd_per_year.get(cat, 0.0)
+                                       / HOURS_PER_YEAR)
+        spec |= {f"cost_usd:generation:{x}": ("block", "generation_cost", i)
+                 for i, x in enumerate(self.unit_names)}
+        spec["cost_usd"] = ("combo", tuple((1.0, f"cost_usd:{c}") for c in COST_CATEGORIES))
+        spec["net_usd"] = ("combo", ((1.0, "revenue_usd"), (-1.0, "cost_usd")))
+        spec["penalty_usd:unserved_firm"] = ("combo", ((r.unserved_penalty,
+                                                        "unserved_firm_mwh"),))
+        spec["penalty_usd:station_blackout"] = ("combo", ((r.blackout_penalty,
+                                                           "house_load_unsupplied_mwh"),))
+        spec["btc_mined"] = ("block", "btc", None)
+        spec |= {f"btc_mined:{x}": ("block", "btc", i) for i, x in enumerate(self.class_names)}
+        spec["mining_opex_usd"] = ("combo", ((1.0, "cost_usd:mining_opex"),))
+        spec |= {f"mining_opex_usd:{x}": ("block", "mining_opex", i)
+                 for i, x in enumerate(self.class_names)}
+        spec["mining_power_cost_usd"] = ("combo", ((r.mining_power_price, "mining_mwh"),))
+        spec["fleet_capital_usd"] = ("combo", ((1.0, "cost_usd:fleet_capital"),))
+        spec["mining_net_usd"] = ("combo", ((1.0, "mining_revenue_usd"),
+                                            (-1.0, "mining_opex_usd"),
+                                            (-1.0, "mining_power_cost_usd"),
+                                            (-1.0, "fleet_capital_usd")))
+        spec["hours_restricted"] = ("flag", f.restricted)
+        spec["hours_mining_blocked"] = ("flag", f.mining_blocked)
+        spec["hours_on_diesel"] = ("flag", f.on_diesel)
+        spec["hours_station_blackout"] = ("flag", f.house_load_unsupplied > EPS_MW)
+        return spec
+
+    @cached_property
+    def _cache(self) -> dict[tuple[str, str], np.ndarray]:
+        return {}
+
+    def _kind(self, name: str) -> tuple[Any, ...]:
+        try:
+            return self._spec[name]
+        except KeyError:
+            raise KeyError(f"no account line {name!r}; expected one of "
+                           f"{', '.join(self._spec)}") from None
+
+    def _block_total(self, block: str) -> np.ndarray:
+        """(N, X): the block's items summed over the hours."""
+        key = ("block", block)
+        if key not in self._cache:
+            rate, energy = self._blocks[block]
+            self._cache[key] = self._n(energy.sum(axis=-1) if rate is None
+                                       else _dot_hours(rate, energy))
+        return self._cache[key]
 
     @property
     def lines(self) -> tuple[str, ...]:
         """Every line's name, in order."""
-        return tuple(self._lines)
+        return tuple(self._spec)
 
     def hourly(self, name: str | None = None) -> np.ndarray | dict[str, np.ndarray]:
         """Line ``name`` hour by hour, (N, T) (hour lines are bool); or every line."""
         if name is None:
-            return dict(self._lines)
-        try:
-            return self._lines[name]
-        except KeyError:
-            raise KeyError(f"no account line {name!r}; expected one of "
-                           f"{', '.join(self._lines)}") from None
+            return {n: self.hourly(n) for n in self._spec}
+        key = ("hourly", name)
+        if key in self._cache:
+            return self._cache[key]
+        kind = self._kind(name)
+        if kind[0] == "block":
+            rate, energy = self._blocks[kind[1]]
+            i = kind[2]
+            if i is None:
+                h = _dot_items(rate, energy)
+            else:
+                h = energy[:, i] if rate is None else rate[:, i] * energy[:, i]
+        elif kind[0] == "series":
+            h = kind[2] if kind[1] is None else kind[1] * kind[2]
+        elif kind[0] == "fixed":
+            h = np.full((1, self.hours), kind[1])
+        elif kind[0] == "combo":
+            h = sum((c * self.hourly(n) for c, n in kind[1][1:]),
+                    kind[1][0][0] * self.hourly(kind[1][0][1]))
+        else:  # flag
+            h = kind[1]
+        self._cache[key] = h = self._n(np.asarray(h).reshape(-1, self.hours))
+        return h
+
+    def _total(self, name: str) -> np.ndarray:
+        key = ("total", name)
+        if key in self._cache:
+            return self._cache[key]
+        kind = self._kind(name)
+        if kind[0] == "block":
+            t = self._block_total(kind[1])
+            t = t.sum(axis=-1) if kind[2] is None else t[:, kind[2]]
+        elif kind[0] == "series":
+            t = kind[2].sum(axis=-1) if kind[1] is None else _dot_hours(kind[1], kind[2])
+        elif kind[0] == "fixed":
+            t = np.full(1, kind[1] * self.hours)
+        elif kind[0] == "combo":
+            t = sum((c * self._total(n) for c, n in kind[1][1:]),
+                    kind[1][0][0] * self._total(kind[1][0][1]))
+        else:  # flag
+            t = np.count_nonzero(kind[1], axis=-1).astype(np.int64)
+        self._cache[key] = t = self._n(np.asarray(t).reshape(-1))
+        return t
 
     # ------------------------------------------------------------------ per path
     def totals(self, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
         """Per path: each line summed over the hours (N,), hours as integers; with
         ``capacity_factor`` (the plant's: generated / (every unit's capacity ×
         hours)), ``capacity_factor:<unit>`` and ``objective_usd`` (when known)."""
-        lines = self._lines
-        out: dict[str, np.ndarray] = {}
-        for name in lines if names is None else names:
-            a = lines[name]
-            out[name] = a.sum(axis=-1, dtype=np.int64 if a.dtype == bool else None)
+        out = {name: self._total(name) for name in (self._spec if names is None else names)}
         if names is None:
             T = self.hours
             gen = out["generated_mwh"]
@@ -302,27 +359,24 @@ class Accounts:
         (``YYYY-MM``) of the horizon (UTC)."""
         if self.index is None:
             raise ValueError("the accounts have no hours' index to group by")
-        idx = self.index
-        if freq == "month":
-            keys = np.asarray(idx.year, dtype=np.int64) * 12 + np.asarray(idx.month)
-            fmt = "%Y-%m"
-        elif freq == "day":
-            keys = (np.asarray(idx.year, dtype=np.int64) * 10_000
-                    + np.asarray(idx.month) * 100 + np.asarray(idx.day))
-            fmt = "%Y-%m-%d"
-        else:
+        if freq not in ("day", "month"):
             raise ValueError(f"freq must be 'day' or 'month' (got {freq!r})")
-        start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-        return [str(x) for x in idx[start].strftime(fmt)], start
+        import pandas as pd
+
+        idx = self.index
+        hourly = len(idx) < 2 or (idx[-1] - idx[0]) == pd.Timedelta(hours=len(idx) - 1)
+        if hourly:  # consecutive hours (every horizon): the same periods for the same span
+            labels, start = _periods(int(idx[0].value), len(idx), str(idx.tz), freq)
+            return list(labels), start.copy()
+        return _group(idx, freq)
 
     def by(self, freq: str, names: Iterable[str] | None = None
            ) -> tuple[list[str], dict[str, np.ndarray]]:
         """Each line summed by ``day`` or ``month``: labels and (N, P) arrays."""
         labels, start = self.periods(freq)
-        lines = self._lines
         out = {}
-        for name in lines if names is None else names:
-            a = lines[name]
+        for name in self._spec if names is None else names:
+            a = self.hourly(name)
             out[name] = np.add.reduceat(a.astype(np.int64) if a.dtype == bool else a, start,
                                         axis=-1)
         return labels, out
@@ -361,6 +415,57 @@ class Accounts:
                    + agreement.mining.owners.get(p.id, 0.0) * t["mining_revenue_usd"])
             for p in agreement.parties
         }
+
+
+def _dot_items(rate: np.ndarray | None, energy: np.ndarray) -> np.ndarray:
+    """(N, T): Σ_x rate[x, t]·energy[x, t] (rate None: 1) over a short item axis."""
+    X = energy.shape[-2]
+    if X == 0:
+        return np.zeros((energy.shape[0], energy.shape[-1]))
+    if rate is not None:
+        rate = np.broadcast_to(rate, (rate.shape[0], X, rate.shape[-1]))
+
+    def term(x: int) -> np.ndarray:
+        return energy[:, x] if rate is None else rate[:, x] * energy[:, x]
+
+    out = np.array(term(0))
+    for x in range(1, X):
+        t = term(x)
+        if t.shape == out.shape:
+            out += t
+        else:
+            out = out + t
+    return out
+
+
+def _dot_hours(rate: np.ndarray, energy: np.ndarray) -> np.ndarray:
+    """(..., X) or (...): Σ_t rate·energy over the last axis (a matrix product)."""
+    return (energy[..., None, :] @ rate[..., :, None])[..., 0, 0]
+
+
+def _group(idx: pd.DatetimeIndex, freq: str) -> tuple[list[str], np.ndarray]:
+    """Labels and first positions of the days or months of ``idx``."""
+    if freq == "month":
+        keys = np.asarray(idx.year, dtype=np.int64) * 12 + np.asarray(idx.month)
+        fmt = "%Y-%m"
+    else:
+        keys = (np.asarray(idx.year, dtype=np.int64) * 10_000
+                + np.asarray(idx.month) * 100 + np.asarray(idx.day))
+        fmt = "%Y-%m-%d"
+    start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return [str(x) for x in idx[start].strftime(fmt)], start
+
+
+@functools.lru_cache(maxsize=64)
+def _periods(first_ns: int, hours: int, tz: str, freq: str) -> tuple[tuple[str, ...], np.ndarray]:
+    """:func:`_group` of ``hours`` consecutive hours from ``first_ns`` (cached: a sweep
+    asks for the same months in every block)."""
+    import pandas as pd
+
+    idx = pd.date_range(pd.Timestamp(first_ns, tz=None if tz == "None" else tz),
+                        periods=hours, freq="h")
+    labels, start = _group(idx, freq)
+    return tuple(labels), start
 
 
 def account(

@@ -43,6 +43,8 @@ log = logging.getLogger("gridhash.agent")
 
 AWAKE, ASLEEP, UNREACHABLE, DISOBEYING = "awake", "asleep", "unreachable", "disobeying"
 UNKNOWN = "unknown"  # identified, not yet commanded or read
+#: A machine that could not be identified is tried again after this long [s].
+IDENTIFY_RETRY_S = 30.0
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Machine:
     status: str = UNKNOWN
     reading: Reading | None = None
     slept_at: float | None = None  # monotonic time of the last sleep command
+    retry_at: float = 0.0          # monotonic time before which identification is not retried
     error: str = ""
 
     def may_draw_w(self) -> float:
@@ -230,6 +233,7 @@ class Agent:
             m.error = ""
         except MachineError as exc:
             m.error = str(exc)
+            m.retry_at = time.monotonic() + IDENTIFY_RETRY_S
             self._set_status(m, UNREACHABLE)
 
     async def _command(self, m: Machine, target: Preset | None) -> None:
@@ -282,10 +286,23 @@ class Agent:
         m.status = status
 
     async def apply(self) -> None:
-        """Allocate the cap and drive the machines: decreases first, then ramped increases."""
-        todo = [m for m in self.machines.values() if m.identity is None]
+        """Allocate the cap and drive the machines.
+
+        Decreases for the machines already known go out first, before any
+        identification (a machine that does not answer can take seconds to give up
+        on), so a lower cap or a hold is obeyed within the poll; then machines not yet
+        identified are tried (one that fails is tried again after
+        ``IDENTIFY_RETRY_S``); then the allocation is made again with them, and its
+        decreases and at most ``ramp_step`` increases are sent.
+        """
+        await self._drive(decreases_only=True)
+        now = time.monotonic()
+        todo = [m for m in self.machines.values() if m.identity is None and m.retry_at <= now]
         if todo:
             await asyncio.gather(*(self._bounded(self._identify(m)) for m in todo))
+        await self._drive(decreases_only=False)
+
+    async def _drive(self, decreases_only: bool) -> None:
         cands = []
         for m in self.machines.values():
             ok = m.identity is not None and m.status not in (UNREACHABLE, DISOBEYING)
@@ -307,6 +324,11 @@ class Agent:
         # a disobeying machine is told to sleep again every poll
         down += [(m, None) for m in self.machines.values()
                  if m.status == DISOBEYING and m.spec.key not in step]
+        if decreases_only:
+            # only for machines the agent has commanded before: the first command to a
+            # machine comes from the full pass, with the whole fleet identified
+            down = [(m, w) for m, w in down if m.known]
+            up = []
         if down:
             await asyncio.gather(*(self._bounded(self._command(m, w)) for m, w in down))
         if up:

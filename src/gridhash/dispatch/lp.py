@@ -12,6 +12,9 @@ including the marginal value of a MW at the plant from the balance duals).
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -19,10 +22,53 @@ import numpy as np
 import scipy.sparse as sp
 
 from gridhash.dispatch.problem import DispatchProblem, with_dispatch_rules
-from gridhash.dispatch.result import DispatchResult
+from gridhash.dispatch.result import DispatchResult, hourly_objective
 from gridhash.errors import DispatchError, InfeasibleError
 
 INF = np.inf
+
+_STDOUT_LOCK = threading.Lock()
+
+
+def new_highs():  # -> highspy.Highs (imported lazily)
+    """A silent ``highspy.Highs``: no banner, no log, whatever the highspy version.
+
+    highspy (1.16 at least) prints its "Running HiGHS ..." banner on the C-level
+    standard output while the object is constructed, before any option can be
+    set; that would corrupt ``--json`` output and progress bars.  The
+    construction runs with file descriptor 1 pointed at the null device (C's
+    buffers flushed before it is restored), then ``output_flag`` is turned off.
+    """
+    import highspy
+
+    with _STDOUT_LOCK:
+        try:
+            sys.stdout.flush()
+            fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else 1
+            saved = os.dup(fd)
+        except (AttributeError, OSError, ValueError):  # no real stdout: nothing to protect
+            h = highspy.Highs()
+        else:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, fd)
+                h = highspy.Highs()
+                _flush_c_stdio()
+            finally:
+                os.dup2(saved, fd)
+                os.close(saved)
+                os.close(devnull)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def _flush_c_stdio() -> None:
+    """Flush C's stdio buffers so that nothing written now appears after fd 1 is restored."""
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # no C library by that name
+        ctypes.CDLL(None).fflush(None)
 
 
 @dataclass(frozen=True)
@@ -190,8 +236,8 @@ def _rows(p: DispatchProblem, L: _Layout) -> _Rows:
     r = r0 + np.arange(n_ramp)
     add(r, L.g + u_idx * T + t_idx, 1.0)
     add(r, L.g + u_idx * T + t_idx - 1, -1.0)
-    lo.append(-p.unit_ramp_down_mw[u_idx])
-    hi.append(p.unit_ramp_up_mw[u_idx])
+    lo.append(-p.unit_ramp_down_mw_per_h[u_idx])
+    hi.append(p.unit_ramp_up_mw_per_h[u_idx])
     r0 += n_ramp
 
     matrix = _csc(np.concatenate(vals), np.concatenate(rows), np.concatenate(cols), (r0, L.n))
@@ -234,8 +280,7 @@ def _highs(
 ):  # -> highspy.Highs (imported lazily)
     import highspy
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     if threads:
         h.setOptionValue("threads", threads)
     if not presolve:
@@ -275,7 +320,8 @@ def solve_lp(
         constraints that cannot be met and the first hour each fails.
     presolve : bool, default True
         HiGHS's presolve.  Off for the fast path's window LPs (tens of hours),
-        where it costs more than it saves: 2.6 against 1.3 ms a window here.
+        where it costs more than it saves (benchmarks/README.md, "Figures behind
+        the code").
 
     Raises
     ------
@@ -318,9 +364,11 @@ def solve_lp(
         -float(h.getInfo().objective_function_value),
     )
     if problem.grid_first:  # the objective at the prices paid, not the priority prices
-        premium = float(((problem.offtake_price - given.offtake_price)
-                         * result.delivered_mw).sum())
-        result = dataclasses.replace(result, objective_usd=result.objective_usd - premium)
+        premium = ((problem.offtake_price - given.offtake_price)
+                   * result.delivered_mw).sum(axis=0)  # (T,)
+        result = dataclasses.replace(
+            result, objective_usd=result.objective_usd - float(premium.sum()),
+            objective_hourly_usd=result.objective_hourly_usd - premium)
     return result
 
 
@@ -342,15 +390,18 @@ def _unpack(
 
     # The solver returns values within its feasibility tolerance; clip to the
     # column bounds so that no reported MW is negative or above a limit.
-    g = np.clip(block(L.g, L.U), p.unit_min_mw, p.unit_available_mw)
+    decisions = {
+        "unit_mw": np.clip(block(L.g, L.U), p.unit_min_mw, p.unit_available_mw),
+        "imported_mw": np.clip(x[L.imp : L.imp + T], 0.0, p.import_cap_mw),
+        "delivered_mw": np.clip(block(L.d, L.O), 0.0, p.offtake_cap_mw),
+        "unserved_mw": np.clip(block(L.uns, L.O), 0.0, p.offtake_firm_mw),
+        "mining_mw": np.clip(block(L.m, L.K), 0.0, p.class_cap_mw),
+        "diesel_mw": np.clip(x[L.dsl : L.dsl + T], 0.0, p.diesel()),
+        "blackout_mw": np.clip(x[L.blk : L.blk + T], 0.0, p.blackout()),
+    }
     return DispatchResult(
-        unit_mw=g,
-        imported_mw=np.clip(x[L.imp : L.imp + T], 0.0, p.import_cap_mw),
-        delivered_mw=np.clip(block(L.d, L.O), 0.0, p.offtake_cap_mw),
-        unserved_mw=np.clip(block(L.uns, L.O), 0.0, p.offtake_firm_mw),
-        mining_mw=np.clip(block(L.m, L.K), 0.0, p.class_cap_mw),
-        diesel_mw=np.clip(x[L.dsl : L.dsl + T], 0.0, p.diesel()),
-        blackout_mw=np.clip(x[L.blk : L.blk + T], 0.0, p.blackout()),
+        **decisions,
+        objective_hourly_usd=hourly_objective(p, **decisions),
         # HiGHS reports d(objective)/d(row bound) for the minimisation; the balance row's
         # right-hand side is the house load, so one more MW at the plant is worth the dual.
         marginal_value=duals[: rows.n_balance].copy(),
@@ -434,8 +485,8 @@ def explain_infeasibility(p: DispatchProblem, *, limit: int = 6) -> list[str]:
     r_plus = s_plus[T:] > tol
     r_minus = s_minus[T:] > tol
     for viol, word, limits in (
-        (r_plus, "ramp-down", p.unit_ramp_down_mw),  # a fall too steep needs +slack
-        (r_minus, "ramp-up", p.unit_ramp_up_mw),
+        (r_plus, "ramp-down", p.unit_ramp_down_mw_per_h),  # a fall too steep needs +slack
+        (r_minus, "ramp-up", p.unit_ramp_up_mw_per_h),
     ):
         if viol.any():
             at = rows.ramp_at[viol]

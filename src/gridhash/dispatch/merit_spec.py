@@ -82,7 +82,7 @@ def uses(p: DispatchProblem, t: int) -> list[Segment]:
 
 def sources(p: DispatchProblem, t: int) -> list[Segment]:
     """Step 3: each unit above its minimum, imports, diesel, house load left unsupplied."""
-    rank = np.minimum(p.unit_ramp_up_mw, p.unit_ramp_down_mw)
+    rank = np.minimum(p.unit_ramp_up_mw_per_h, p.unit_ramp_down_mw_per_h)
     out = [
         Segment(float(p.unit_cost[u, t]), float(p.unit_available_mw[u, t] - p.unit_min_mw[u, t]),
                 float(rank[u]))

@@ -62,12 +62,12 @@ hours where ramps apply all come from the envelope.  Without one, ``dsl`` and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, overload
 
 import numpy as np
 
 from gridhash.errors import ScenarioError
+from gridhash.scenario.arrays import declare
 from gridhash.scenario.grid import house_import_cap_mw, import_cap_mw
 from gridhash.scenario.resolve import Inputs, offtake_caps
 
@@ -78,37 +78,19 @@ if TYPE_CHECKING:
     from gridhash.safety.envelope import Envelope
 
 
-@dataclass(frozen=True, eq=False)
+@declare("problem", frozen=True, eq=False)
 class DispatchProblem:
-    """Arrays of one dispatch problem (see the module docstring for the model)."""
+    """Arrays of one dispatch problem (see the module docstring for the model): names and
+    scalars here, the arrays from the table (:mod:`gridhash.scenario.arrays`, ``problem``)."""
 
     unit_names: tuple[str, ...]
-    unit_available_mw: np.ndarray  # (U, T)
-    unit_min_mw: np.ndarray  # (U, T)
-    unit_ramp_up_mw: np.ndarray  # (U,)
-    unit_ramp_down_mw: np.ndarray  # (U,)
-    unit_cost: np.ndarray  # (U, T)
-    house_load_mw: np.ndarray  # (T,)
-    import_price: np.ndarray  # (T,)
-    import_cap_mw: np.ndarray  # (T,)
     offtake_names: tuple[str, ...]
-    offtake_price: np.ndarray  # (O, T)
-    offtake_cap_mw: np.ndarray  # (O, T)
-    offtake_firm_mw: np.ndarray  # (O, T)
-    unserved_penalty: float
+    unserved_penalty: float  # [USD/MWh]
     site_names: tuple[str, ...]
-    site_cap_mw: np.ndarray  # (S, T)
     class_names: tuple[str, ...]
-    class_site: np.ndarray  # (K,)
-    class_cap_mw: np.ndarray  # (K, T)
-    class_value: np.ndarray  # (K, T) USD per MWh drawn, net of pool fee and opex
     index: pd.DatetimeIndex | None = None  # the hours, for messages
-    diesel_cap_mw: np.ndarray | None = None  # (T,) None: no diesel
-    diesel_cost: float = 0.0
-    blackout_cap_mw: np.ndarray | None = None  # (T,) None: blackout not modelled
-    blackout_penalty: float = 0.0
-    mining_cap_mw: np.ndarray | None = None  # (T,) total mining cap; None: sites only
-    ramp_allowed: np.ndarray | None = None  # (U, T) False where the envelope lifts ramps
+    diesel_cost: float = 0.0  # [USD/MWh]
+    blackout_penalty: float = 0.0  # [USD/MWh]
     grid_first: bool = False  # strict priority of every offtake over mining (module docstring)
 
     def diesel(self) -> np.ndarray:
@@ -136,7 +118,8 @@ class DispatchProblem:
         allowed = None if self.ramp_allowed is None else self.ramp_allowed[:, 1:]
         mask[:, 1:] = ramp_row_holds(self.unit_available_mw[:, :-1],
                                      self.unit_available_mw[:, 1:], allowed)
-        limited = np.isfinite(self.unit_ramp_up_mw) | np.isfinite(self.unit_ramp_down_mw)
+        limited = (np.isfinite(self.unit_ramp_up_mw_per_h)
+                   | np.isfinite(self.unit_ramp_down_mw_per_h))
         mask &= limited[:, None]
         return mask
 
@@ -351,8 +334,8 @@ def build_problem(
         unit_names=inputs.unit_names,
         unit_available_mw=safety.get("unit_available_mw", inputs.unit_available_mw),
         unit_min_mw=safety.get("unit_min_mw", inputs.unit_min_mw),
-        unit_ramp_up_mw=inputs.unit_ramp_up_mw,
-        unit_ramp_down_mw=inputs.unit_ramp_down_mw,
+        unit_ramp_up_mw_per_h=inputs.unit_ramp_up_mw_per_h,
+        unit_ramp_down_mw_per_h=inputs.unit_ramp_down_mw_per_h,
         unit_cost=inputs.unit_cost,
         house_load_mw=inputs.house_load_mw,
         import_price=inputs.import_price,

@@ -2,41 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gridhash.scenario.arrays import declare
 
-@dataclass(frozen=True, eq=False)
+if TYPE_CHECKING:
+    from gridhash.dispatch.problem import DispatchProblem
+
+
+@declare("result", frozen=True, eq=False)
 class DispatchResult:
-    """Hourly decisions (MW, each held for one hour) and the solver's report.
+    """Hourly decisions (MW, each held for one hour) and the solver's report; the arrays
+    from the table (:mod:`gridhash.scenario.arrays`, stage ``result``).
 
-    Attributes
-    ----------
-    unit_mw : (U, T) generation of each unit. [MW]
-    imported_mw : (T,) energy imported over the lines for house load. [MW]
-    delivered_mw : (O, T) energy delivered to each offtake. [MW]
-    unserved_mw : (O, T) firm obligation not served. [MW]
-    mining_mw : (K, T) power drawn by each miner class, cooling included. [MW]
-    marginal_value : (T,) value of one more MW at the plant in each hour. [USD/MWh]
-    objective_usd : the optimum: revenue − marginal costs − unserved penalty. [USD]
-    diesel_mw : (T,) house load supplied by the diesel generators. [MW]
-    blackout_mw : (T,) house load left unsupplied (station blackout). [MW]
+    ``objective_usd`` is the optimum: revenue − marginal costs − penalties. [USD]
     """
 
-    unit_mw: np.ndarray
-    imported_mw: np.ndarray
-    delivered_mw: np.ndarray
-    unserved_mw: np.ndarray
-    mining_mw: np.ndarray
-    marginal_value: np.ndarray
     objective_usd: float
     status: str
     solver: str
     build_seconds: float
     solve_seconds: float
-    diesel_mw: np.ndarray
-    blackout_mw: np.ndarray
 
     @property
     def generation_mw(self) -> np.ndarray:
@@ -57,3 +45,18 @@ class DispatchResult:
     def seconds(self) -> float:
         """Model build plus solve. [s]"""
         return self.build_seconds + self.solve_seconds
+
+
+def hourly_objective(p: DispatchProblem, **x: np.ndarray) -> np.ndarray:
+    """(T,) the objective's terms hour by hour for decisions ``x`` (the result's arrays:
+    ``unit_mw``, ``imported_mw``, ``delivered_mw``, ``unserved_mw``, ``mining_mw``,
+    ``diesel_mw``, ``blackout_mw``). [USD]"""
+    return (
+        (p.offtake_price * x["delivered_mw"]).sum(axis=0)
+        + (p.class_value * x["mining_mw"]).sum(axis=0)
+        - (p.unit_cost * x["unit_mw"]).sum(axis=0)
+        - p.import_price * x["imported_mw"]
+        - p.unserved_penalty * x["unserved_mw"].sum(axis=0)
+        - p.diesel_cost * x["diesel_mw"]
+        - p.blackout_penalty * x["blackout_mw"]
+    )

@@ -194,8 +194,8 @@ def to_pypsa(
             p_max_pu=frame(_per_unit(p.unit_available_mw, nom), units),
             p_min_pu=frame(_per_unit(p.unit_min_mw, nom), units),
             marginal_cost=frame(p.unit_cost, units),
-            ramp_limit_up=ramp(p.unit_ramp_up_mw),
-            ramp_limit_down=ramp(p.unit_ramp_down_mw),
+            ramp_limit_up=ramp(p.unit_ramp_up_mw_per_h),
+            ramp_limit_down=ramp(p.unit_ramp_down_mw_per_h),
         )
 
     # Imports for house load.

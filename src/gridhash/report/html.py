@@ -28,6 +28,9 @@ td,th{padding:.25rem .8rem;border-bottom:1px solid #e3e7eb;text-align:right}
 td:first-child,th:first-child{text-align:left} .kpis{display:flex;flex-wrap:wrap;gap:1rem}
 .kpi{background:#f4f6f8;border-radius:6px;padding:.6rem 1rem;min-width:10rem}
 .kpi b{display:block;font-size:1.3rem} ul{color:#3a4652}
+td,th{white-space:nowrap;vertical-align:top} td.text,th.text{white-space:normal;min-width:10rem;
+text-align:left} .nw{white-space:nowrap}
+.scroll{overflow-x:auto} ul.warn{color:#8a4b00}
 """
 
 
@@ -100,6 +103,13 @@ def _by_month(run: Run, hourly: pd.DataFrame) -> go.Figure:
 
 
 def _value_vs_price(run: Run, hourly: pd.DataFrame) -> go.Figure:
+    """Grid prices and mining values (left axis) and the plant's marginal value (right).
+
+    The marginal value is the penalty (thousands of USD/MWh) in hours when a firm
+    obligation or house load goes unserved; on one axis those spikes would press
+    every price into the bottom few per cent.  It gets its own axis, scaled to
+    its ordinary hours, and the penalty hours are shaded instead of plotted.
+    """
     import pandas as pd
     import plotly.graph_objects as go
 
@@ -111,26 +121,53 @@ def _value_vs_price(run: Run, hourly: pd.DataFrame) -> go.Figure:
     )
     for k, n in enumerate(i.class_names):
         frame[f"value:{n}"] = value[k]
-    # Where a firm obligation or house load goes unserved the balance dual is a
-    # penalty (thousands of USD/MWh): clip it to the unserved penalty to keep the
-    # chart readable.
-    frame["marginal"] = np.minimum(run.result.marginal_value, run.problem.unserved_penalty)
+    penalty = run.problem.unserved_penalty
+    marginal = np.asarray(run.result.marginal_value, dtype=float)
+    in_penalty = (marginal >= 0.999 * penalty) | (hourly["unserved_firm_mw"].to_numpy() > 1e-6)
+    frame["marginal"] = np.where(in_penalty, np.nan, marginal)
+    frame["penalty"] = in_penalty.astype(float)
     data, how = _resample(frame)
+    if how != "hourly":  # a day with any penalty hour is marked; its mean omits them
+        data["penalty"] = frame["penalty"].resample("D").max()
+    lines = data.drop(columns=["marginal", "penalty"])
+    top = float(np.nanmax(lines.to_numpy())) if lines.size else 1.0
+    low = min(0.0, float(np.nanmin(lines.to_numpy()))) if lines.size else 0.0
+    top = top * 1.08 if top > 0 else 1.0
     fig = go.Figure()
-    for c in data.columns:
-        if c == "marginal":
-            label = "marginal value of a MW at the plant (clipped at the unserved penalty)"
-            style = {"dash": "dot", "width": 1}
-        elif c.startswith("price:"):
+    n_penalty = int(in_penalty.sum())
+    if n_penalty:
+        marked = data.index[data["penalty"].to_numpy() > 0]
+        span_ms = (24 if how != "hourly" else 1) * 3_600_000
+        fig.add_trace(go.Bar(
+            x=marked + pd.Timedelta(milliseconds=span_ms / 2), y=np.full(len(marked), top - low),
+            base=low, width=span_ms, marker={"color": "rgba(196,69,60,0.18)", "line":
+                                            {"width": 0}},
+            name=f"{'days with ' if how != 'hourly' else ''}penalty hours ({n_penalty:,} h): "
+                 f"marginal value = unserved penalty, {penalty:,.0f} USD/MWh",
+            hoverinfo="skip"))
+    for c in lines.columns:
+        if c.startswith("price:"):
             label, style = f"grid price: {c[6:]}", {"width": 2}
         else:
             label, style = f"mining value: {c[6:]}", {"width": 1.5}
         fig.add_trace(go.Scatter(x=data.index, y=data[c], name=label, mode="lines", line=style))
+    ordinary = data["marginal"].to_numpy()
+    fig.add_trace(go.Scatter(
+        x=data.index, y=ordinary, name="marginal value of a MW at the plant (right axis; "
+        "penalty hours left out)", mode="lines", yaxis="y2",
+        line={"dash": "dot", "width": 1.2, "color": "#444"}))
+    finite = ordinary[np.isfinite(ordinary)]
+    m_top = float(np.percentile(finite, 99.5)) * 1.08 if finite.size else 1.0
+    m_low = min(0.0, float(finite.min())) if finite.size else 0.0
     fig.update_layout(
         title=f"Value of a MWh: mining vs grid ({how}, USD/MWh)",
-        yaxis_title="USD/MWh",
+        yaxis={"title": "price and mining value [USD/MWh]", "range": [low, top]},
+        yaxis2={"title": "marginal value [USD/MWh]", "overlaying": "y", "side": "right",
+                "range": [m_low, m_top if m_top > m_low else m_low + 1], "showgrid": False},
+        legend={"orientation": "h", "y": -0.18},
+        bargap=0,
         hovermode="x unified",
-        height=400,
+        height=460,
     )
     return fig
 
@@ -204,6 +241,15 @@ def _safety_timeline(run: Run, hourly: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def _words(text: str) -> str:
+    """Escaped text that wraps between words only: a browser would also break a word
+    after a hyphen (``NUREG-`` / ``1431``, ``2027-02-`` / ``10T12:00Z``)."""
+    return " ".join(
+        f"<span class='nw'>{html.escape(w)}</span>" if "-" in w else html.escape(w)
+        for w in text.split(" ")
+    )
+
+
 def _rule_table(run: Run) -> str:
     env = run.envelope
     assert env is not None
@@ -226,19 +272,21 @@ def _rule_table(run: Run) -> str:
         rows.append(
             f"<tr><td>{html.escape(name)}</td><td>{n}</td><td>{int(hours[name].sum())}</td>"
             f"<td>{html.escape(hour_stamp(env.index, first[name]))}</td>"
-            f"<td style='text-align:left'>{html.escape(rule.when if rule else '')}</td>"
-            f"<td style='text-align:left'>{html.escape(what)}</td>"
-            f"<td style='text-align:left'>{html.escape(src)}</td></tr>"
+            f"<td class='text'>{_words(rule.when if rule else '')}</td>"
+            f"<td class='text'>{_words(what)}</td>"
+            f"<td class='text'>{_words(src)}</td></tr>"
         )
     skipped = "".join(
         f"<li>{html.escape(n)}: not evaluated ({html.escape(why)})</li>"
         for n, why in env.rules.skipped
     )
     return (
-        "<h2>Safety rules that acted</h2><table><tr><th>rule</th><th>times</th><th>hours</th>"
-        "<th>first</th><th>when</th><th>requires</th><th>source</th></tr>"
+        "<h2>Safety rules that acted</h2><div class='scroll'><table><tr><th>rule</th>"
+        "<th>times</th><th>hours</th>"
+        "<th>first</th><th class='text'>when</th><th class='text'>requires</th>"
+        "<th class='text'>source</th></tr>"
         + ("".join(rows) or "<tr><td colspan=7>no rule acted</td></tr>")
-        + "</table>"
+        + "</table></div>"
         + (f"<ul>{skipped}</ul>" if skipped else "")
     )
 
@@ -319,6 +367,10 @@ def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
         for n, u in summary["units"].items()
     )
     assumptions = "".join(f"<li>{html.escape(a)}</li>" for a in summary["assumptions"])
+    warned = summary.get("warnings") or []
+    warnings = ("<h2>Warnings: legal, but probably not what was meant</h2><ul class='warn'>"
+                + "".join(f"<li>{html.escape(w)}</li>" for w in warned) + "</ul>"
+                if warned else "")
     solver = summary["solver"]
     mv = np.round(summary["marginal_value_usd_per_mwh"]["median"], 1)
     safety = _rule_table(run) if run.envelope is not None else ""
@@ -339,6 +391,7 @@ def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
 ({html.escape(solver["status"])}, {solver["seconds"]:.2f} s) · median marginal value of a MW at the
 plant ${mv}/MWh</p>
 <div class="kpis">{kpi_html}</div>
+{warnings}
 {"".join(parts)}
 {safety}
 {record_vs_scenario_table(run)}

@@ -136,8 +136,6 @@ def _hist(df: pd.DataFrame, key: str) -> go.Figure:
 
 def render_risk_html(scenario: str, df: pd.DataFrame, summary: dict[str, Any]) -> str:
     figures = [
-        _fan(df, "monthly_net_usd:", "Net money (revenue − costs), cumulative (fan over paths)",
-             "M USD", 1e6, True),
         _fan(df, "monthly_mining_revenue_usd:", "Mining revenue, cumulative (fan over paths)",
              "M USD", 1e6, True),
         _fan(df, "monthly_btc_price_usd:", "BTC price, monthly mean (fan over paths)", "USD",
@@ -176,12 +174,11 @@ into money.</p>
 
 
 def write_risk(folder: Path, scenario: str, df: pd.DataFrame, summary: dict[str, Any]) -> None:
-    import json
-
-    from gridhash.files import atomic_write as _atomic_write
-    from gridhash.files import atomic_write_text
+    from gridhash.files import atomic_write, atomic_write_text
+    from gridhash.report.write import json_text
 
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic_write(folder / "risk.parquet", lambda tmp: df.to_parquet(tmp, index=False))
-    atomic_write_text(folder / "risk.json", json.dumps(summary, indent=2) + "\n")
+    text = json_text(summary, what="risk.json")  # before anything is written
+    atomic_write(folder / "risk.parquet", lambda tmp: df.to_parquet(tmp, index=False))
+    atomic_write_text(folder / "risk.json", text)
     atomic_write_text(folder / "risk.html", render_risk_html(scenario, df, summary))

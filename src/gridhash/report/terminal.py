@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -13,9 +14,10 @@ def _num(x: float, digits: int = 0) -> str:
     return f"{x:,.{digits}f}"
 
 
-def print_summary(console: Console, s: dict[str, Any], folder: Path) -> None:
+def print_summary(console: Console, s: dict[str, Any], folder: Path, *,
+                  files: list[str] | None = None) -> None:
     """Print the run's summary: energy (balanced, diesel included), money (net of
-    costs), each penalty on its own line, BTC, the solver, and where outputs are."""
+    costs), each penalty on its own line, BTC, the solver, and the files written."""
     e, rev = s["energy_mwh"], s["revenue_usd"]
     table = Table(title=f"gridhash run · {s['scenario']} · {s['hours']:,} h from {s['start'][:10]}")
     table.add_column("", style="bold")
@@ -65,7 +67,8 @@ def print_summary(console: Console, s: dict[str, Any], folder: Path) -> None:
     table.add_row("optimizer objective", _num(sv["objective_usd"] / 1e6, 2),
                   "million USD, net less penalties, fixed costs out")
     console.print(table)
-    console.print(f"outputs in [bold]{folder}[/bold]: summary.json, hourly.parquet, report.html")
+    files = files or ["summary.json", "hourly.parquet", "report.html"]
+    console.print(f"outputs in [bold]{escape(str(folder))}[/bold]: {', '.join(files)}")
 
 
 def economics_rows(

@@ -205,7 +205,9 @@ def size_fleet(
                                opex_usd_per_mwh=opex, discount_rate=discount_rate,
                                resale_fraction=resale_fraction)
             npv = np.asarray(v.npv_usd, dtype=float)
-            scale = float(np.mean(v.breakeven_revenue_scale))
+            # Break-evens over the paths that mine: a path that mines nothing has none
+            # (no power price or BTC price makes idle machines pay); null if none mines.
+            scale = _finite_mean(v.breakeven_revenue_scale)
             score = float(np.mean(npv) if quantile is None else np.quantile(npv, quantile))
             rows.append({
                 "model": model,
@@ -219,9 +221,9 @@ def size_fleet(
                 "btc_mined_mean": float(df["btc_mined"].mean()),
                 "uptime_mean": float(np.mean(mwh) / (mw * hours)),
                 "power_price_usd_per_mwh": float(np.mean(power)),
-                "breakeven_power_usd_per_mwh": float(np.mean(v.breakeven_power_usd_per_mwh)),
-                "breakeven_hashprice_usd_per_ph_day": scale * hashprice0,
-                "breakeven_btc_usd": scale * btc0,
+                "breakeven_power_usd_per_mwh": _finite_mean(v.breakeven_power_usd_per_mwh),
+                "breakeven_hashprice_usd_per_ph_day": None if scale is None else scale * hashprice0,
+                "breakeven_btc_usd": None if scale is None else scale * btc0,
             })
             if progress:
                 progress(f"{model} · {mw:,.0f} MW")
@@ -243,6 +245,13 @@ def size_fleet(
         "best": best,
         "choice": choice_text(best),
     }
+
+
+def _finite_mean(x: Any) -> float | None:
+    """The mean of the finite values of ``x``; None when there are none."""
+    a = np.asarray(x, dtype=float).reshape(-1)
+    a = a[np.isfinite(a)]
+    return float(a.mean()) if a.size else None
 
 
 def _hashprice0(i: Any) -> float:

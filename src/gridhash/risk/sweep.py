@@ -28,18 +28,19 @@ its one path), and:
   ``certified``, ``lp_hours``, ``btc_price_end_usd``;
 * ``party_revenue_usd:<party>`` with an agreement: grid sales and power sold to
   mining by entitlement, mining revenue by fleet ownership;
-* ``monthly_mining_revenue_usd:<YYYY-MM>``, ``monthly_net_usd:<YYYY-MM>`` and
-  ``monthly_btc_price_usd:<YYYY-MM>`` for the fan charts.
+* ``monthly_mining_revenue_usd:<YYYY-MM>`` and ``monthly_btc_price_usd:<YYYY-MM>``
+  for the fan charts.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from gridhash.scenario.arrays import ARRAYS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,16 +54,14 @@ if TYPE_CHECKING:
     from gridhash.scenario.resolve import Inputs
 
 #: Paths computed together (one block of arrays).  About 25 keeps a block's
-#: (paths, units, hours) arrays near the CPU caches: per path, blocks of 25 ran
-#: 1.5–2x faster than blocks of 250, and 10–20 % faster than blocks of 8 or 12
-#: (benchmarks/README.md).
+#: (paths, units, hours) arrays near the CPU caches; smaller blocks pay their
+#: per-block Python more often (benchmarks/README.md, "Figures behind the code").
 BLOCK_PATHS = 25
 
 #: Most paths in one task of a sweep (a task computes its paths in blocks of
-#: :data:`BLOCK_PATHS`).  Each task costs the Dask scheduler and client about 10 ms
-#: of CPU on the same machine; tasks of 100 instead of 25 paths took that from
-#: 0.45 to about 0.15 ms per path here, while the last task still ends soon after
-#: the others (benchmarks/README.md).
+#: :data:`BLOCK_PATHS`).  Each task costs the Dask scheduler and client CPU on the
+#: same machine; larger tasks spread that over more paths, while the last task
+#: still ends soon after the others (benchmarks/README.md, "Figures behind the code").
 TASK_PATHS = 100
 
 
@@ -262,8 +261,9 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
         }
 
     # Each path's markets: grid prices (unless agreed), Bitcoin.
-    paths["offtake_price"] = np.where(ctx.agreed_price[None, :, None], i.offtake_price[None],
-                                      rp.offtake_price)
+    paths["offtake_price"] = (np.where(ctx.agreed_price[None, :, None], i.offtake_price[None],
+                                       rp.offtake_price)
+                              if ctx.agreed_price.any() else rp.offtake_price)
     paths |= {k: getattr(rp, k) for k in ("difficulty", "subsidy_btc_per_block",
                                           "fees_btc_per_block", "btc_price_usd")}
     batch = run_batch(sub, ctx.unit_base, paths=paths, flags=flags, agreement=ctx.agreement,
@@ -275,20 +275,20 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
     if ctx.agreement is not None:
         for pid, v in acc.party_revenue_usd(ctx.agreement).items():
             cols[f"party_revenue_usd:{pid}"] = v
-    # Months of the horizon (YYYY-MM): the accounts' months, and the mean BTC price.
+    # Months of the horizon (YYYY-MM): mining revenue from the accounts (one line: its
+    # hourly values cost time), and the mean BTC price.
     _, start = acc.periods("month")
-    months, monthly = acc.by("month", ("mining_revenue_usd", "net_usd"))
+    months, monthly = acc.by("month", ("mining_revenue_usd",))
     price = np.add.reduceat(rp.btc_price_usd, start, axis=1) / np.diff(np.r_[start, T])
     for m, label in enumerate(months):
         cols[f"monthly_mining_revenue_usd:{label}"] = monthly["mining_revenue_usd"][:, m]
-        cols[f"monthly_net_usd:{label}"] = monthly["net_usd"][:, m]
         cols[f"monthly_btc_price_usd:{label}"] = price[:, m]
     return cols
 
 
 #: The per-unit arrays (units on the first axis) of ``Inputs`` and ``DispatchProblem``.
-_UNIT_FIELDS = ("unit_capacity_mw", "unit_available_mw", "unit_min_mw", "unit_ramp_up_mw",
-                "unit_ramp_down_mw", "unit_cost", "ramp_allowed")
+_UNIT_FIELDS = tuple(a.name for a in ARRAYS if a.dims.startswith("U")
+                     and {"inputs", "problem"} & set(a.stages))
 
 
 def _select_units(obj: Any, on: np.ndarray) -> Any:
@@ -307,112 +307,6 @@ def _select_units(obj: Any, on: np.ndarray) -> Any:
 def chunks(n_paths: int, size: int) -> list[range]:
     """Path ids 0..n−1 in consecutive ranges of ``size``."""
     return [range(s, min(s + size, n_paths)) for s in range(0, n_paths, size)]
-
-
-#: glibc allocator settings for processes that run sweeps.  A chunk allocates and
-#: frees arrays of a few MB; with glibc's defaults many of them are mapped afresh
-#: and their pages faulted in again for every chunk (about 250 page faults and
-#: 0.7–1 ms of system time per path, measured here), and Dask's nannies make it
-#: worse: they start workers with ``MALLOC_TRIM_THRESHOLD_=65536``
-#: (``distributed.nanny.pre-spawn-environ``), which switches glibc's dynamic mmap
-#: threshold off, so every array above 128 KiB is mapped anew (3x slower per path
-#: here, 37 ms against 12 ms).  Arrays below 32 MiB (glibc's largest mmap threshold)
-#: come from the heap, and up to 1 GiB of freed heap is kept for the next chunk:
-#: no page faults after the first chunk, at the price of a worker holding on to
-#: its peak memory (about 0.4 GB with blocks of 25).  benchmarks/README.md has
-#: the measurements; docs/risk.md says how to start the workers of an existing
-#: cluster the same way.  A Dask worker runs its tasks in a thread other than the
-#: main one, and glibc gives such a thread its own arena: heaps of at most 64 MiB,
-#: grown and shrunk with mmap and madvise, which cost the workers about 1.2 ms of
-#: system time per path with blocks of 25 paths dispatched in one pass; one arena
-#: for every thread (``MALLOC_ARENA_MAX=1``) takes that back to the main heap.
-ALLOCATOR_ENV: dict[str, str] = {
-    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
-    "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
-    "MALLOC_ARENA_MAX": "1",
-}
-
-
-def tune_allocator() -> bool:
-    """Apply :data:`ALLOCATOR_ENV` to this process (glibc's ``mallopt``); False where
-    the C library is not glibc.  For command-line sweeps run in process."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    except (OSError, TypeError):
-        return False
-    if not hasattr(libc, "gnu_get_libc_version"):  # mallopt's parameters are glibc's
-        return False
-    mallopt = libc.mallopt
-    m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8  # <malloc.h>
-    ok = mallopt(m_mmap_threshold, int(ALLOCATOR_ENV["MALLOC_MMAP_THRESHOLD_"]))
-    ok &= mallopt(m_trim_threshold, int(ALLOCATOR_ENV["MALLOC_TRIM_THRESHOLD_"]))
-    ok &= mallopt(m_arena_max, int(ALLOCATOR_ENV["MALLOC_ARENA_MAX"]))
-    return bool(ok)
-
-
-#: What a task imports (with numpy, pandas, scipy's sparse matrices and special
-#: functions, and HiGHS): about 0.5 s the first time in a process.
-_TASK_MODULES = (
-    "pandas",
-    "scipy.special",
-    "gridhash.bitcoin.economics",
-    "gridhash.dispatch.fast",
-    "gridhash.dispatch.lp",
-    "gridhash.risk.models",
-    "gridhash.safety.envelope",
-)
-
-
-def dask_setup(worker: Any = None) -> None:
-    """Dask's preload hook (``distributed.worker.preload``: ``gridhash.risk.sweep``):
-    import what a task needs while the worker starts, so that its first task does not,
-    and so that the client can resolve the scenario meanwhile (:func:`sweep`)."""
-    import importlib
-
-    for name in _TASK_MODULES:
-        importlib.import_module(name)
-
-
-#: Dask settings for the sweep's own workers.  There is no dashboard, so the
-#: statistical profiler (a stack sample every 10 ms) and the frequent event-loop
-#: ticks and monitors only take the GIL from the thread running the chunk: without
-#: them 2,000 paths on 2 workers took 6.6–7.1 s instead of 7.9–8.0 s here.
-WORKER_CONFIG: dict[str, Any] = {
-    "distributed.worker.profile.enabled": False,
-    "distributed.admin.tick.interval": "1s",
-    "distributed.worker.memory.monitor-interval": "1s",
-    "distributed.admin.system-monitor.interval": "5s",
-    "distributed.worker.preload": [__name__],
-}
-
-
-def local_cluster(workers: int) -> Any:
-    """A Dask cluster of ``workers`` single-threaded processes on loopback, their
-    allocator set by :data:`ALLOCATOR_ENV` instead of Dask's default and quiet
-    (:data:`WORKER_CONFIG`)."""
-    import dask
-    from dask.distributed import LocalCluster
-
-    env: dict[str, Any] = {
-        f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in ALLOCATOR_ENV.items()
-    }
-    env |= WORKER_CONFIG
-    # The nanny prefers values already in os.environ (and leaves its own there): hide
-    # and afterwards restore them, so the workers get exactly ALLOCATOR_ENV.
-    saved = {k: os.environ.pop(k, None) for k in ALLOCATOR_ENV}
-    try:
-        with dask.config.set(env):
-            return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                dashboard_address=None, host="127.0.0.1")
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def task_size(n_paths: int, slots: int) -> int:
@@ -478,13 +372,17 @@ def sweep(
 
         from dask.distributed import Client, as_completed
 
+        from gridhash.risk.cluster import local_cluster, sigint_ignored, wait_for_spawn
+
         cluster = client = None
         try:
             if scheduler is None:
                 # The workers start (and import, :func:`dask_setup`) while this process
                 # resolves the scenario.
                 with ThreadPoolExecutor(1) as pool:
-                    starting = pool.submit(local_cluster, int(workers or 1))
+                    with sigint_ignored():
+                        starting = pool.submit(local_cluster, int(workers or 1))
+                        wait_for_spawn(starting, int(workers or 1))
                     try:
                         ctx = shared_context()
                     finally:
@@ -504,10 +402,22 @@ def sweep(
                 if progress:
                     progress(len(cols["path"]))
         finally:
-            if client is not None:
-                client.close()
-            if cluster is not None:
-                cluster.close()
+            import logging
+            import sys
+
+            # Closing after Ctrl-C or an error cancels tasks in flight: the scheduler's
+            # log of each cancelled task would only bury the cause.
+            log = logging.getLogger("distributed")
+            level = log.level
+            if sys.exc_info()[0] is not None:
+                log.setLevel(logging.CRITICAL + 1)
+            try:
+                if client is not None:
+                    client.close()
+                if cluster is not None:
+                    cluster.close()
+            finally:
+                log.setLevel(level)
     return pd.DataFrame(_concat(parts)).sort_values("path").reset_index(drop=True)
 
 

@@ -36,6 +36,7 @@ and modes only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ import numpy as np
 
 from gridhash.safety.rules import RuleSet
 from gridhash.safety.state import PlantState
+from gridhash.scenario.arrays import declare
 from gridhash.scenario.grid import import_cap_mw
 from gridhash.scenario.resolve import fleet_cap, offtake_caps
 from gridhash.scenario.safety import MODES
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from gridhash.scenario.resolve import Inputs
+    from gridhash.scenario.safety import Action
 
 P, HSB, HSD, CSD, RF = range(5)
 _EPS = 1e-9
@@ -70,26 +73,15 @@ class Activation:
     condition: str  # the condition, or why
 
 
-@dataclass(frozen=True, eq=False)
+@declare("envelope", frozen=True, eq=False)
 class Envelope:
-    """The hourly operating envelope (see the module docstring)."""
+    """The hourly operating envelope (see the module docstring): its arrays from the table
+    (:mod:`gridhash.scenario.arrays`, stage ``envelope``), and how it came about."""
 
     index: pd.DatetimeIndex | None
     unit_names: tuple[str, ...]
-    unit_mode: np.ndarray  # (U, T) int, index into MODES
-    unit_cap_mw: np.ndarray  # (U, T)
-    unit_min_mw: np.ndarray  # (U, T)
-    ramp_allowed: np.ndarray  # (U, T) bool
-    line_in_service: np.ndarray  # (L, T) bool
-    offtake_cap_mw: np.ndarray  # (O, T) lines in service and demand
-    import_cap_mw: np.ndarray  # (T,)
-    diesel_cap_mw: np.ndarray  # (T,)
-    diesel_cost: float
-    blackout_penalty: float
-    mining_blocked: np.ndarray  # (T,) bool: a rule blocks mining
-    mining_cap_mw: np.ndarray  # (T,) what mining may draw in all (≤ the fleet)
-    max_net_output_mw: np.ndarray  # (T,) maximum net output: allowed generation − house load
-    restricted: np.ndarray  # (T,) bool: some rule, approach, start-up, runback or shed limits
+    diesel_cost: float  # [USD/MWh]
+    blackout_penalty: float  # [USD/MWh]
     margin_mw: float
     activations: tuple[Activation, ...]
     state: PlantState
@@ -281,7 +273,7 @@ def compute_envelope(inputs: Inputs, state: PlantState, rules: RuleSet) -> Envel
         blackout_penalty=state.blackout_penalty,
         mining_blocked=arrays["mining_blocked"],
         mining_cap_mw=arrays["mining_cap_mw"],
-        max_net_output_mw=arrays["max_output_mw"],
+        max_net_output_mw=arrays["max_net_output_mw"],
         restricted=arrays["restricted"],
         margin_mw=state.margin_mw,
         activations=tuple(sorted(acts, key=lambda a: (a.start, a.rule))),
@@ -310,56 +302,132 @@ def envelope_arrays(
     minimums and outage depths (..., U, T), lines (..., L, T).  With ``explain``
     (one path only) the activations that explain each limit are returned too.
     Static parts (capacities, ramps, demand, house load, the fleet) come from
-    ``inputs``.
+    ``inputs``.  The steps: what the rules require (:func:`_apply_rules`), the
+    units' modes (:func:`_unit_modes`) and bounds (:func:`_unit_bounds`), what
+    the lines in service let the offtakes take and the plant import, the mining
+    cap (:func:`_mining_cap`) and runbacks (:func:`_runback`).
     """
     avail = unit_available_mw
-    T = avail.shape[-1]
-    U = avail.shape[-2]
     lead = avail.shape[:-2]
-    explain = explain and not lead
-    tr = rules.transitions
-    unit_pos = {n: i for i, n in enumerate(inputs.unit_names)}
-    ramp_dn = inputs.unit_ramp_down_mw
-    cap_u = inputs.unit_capacity_mw
-    acts: list[Activation] = []
+    req = _Required.empty(lead, *avail.shape[-2:], explain=explain and not lead, index=index)
+    _apply_rules(req, inputs, rules, quantities, avail)
+    mode = _unit_modes(req, inputs, rules, avail, outage_depth, initial_depth)
+    cap, unit_min, ramp_ok = _unit_bounds(req, mode, avail, unit_min_mw,
+                                          inputs.unit_ramp_down_mw_per_h)
+    line_cap = np.where(line_in_service, inputs.line_capacity_mw, 0.0)
+    offtake_cap = offtake_caps(inputs, line_cap)
+    import_cap = import_cap_mw(inputs.house_load_mw, line_cap, inputs.import_limit_mw)
+    m_cap = _mining_cap(req, inputs, cap, avail, offtake_cap, margin_mw)
+    import_cap = np.where(m_cap > _EPS, 0.0, import_cap)
+    unit_min, ramp_ok = _runback(req, inputs, unit_min, ramp_ok, offtake_cap, m_cap)
+    arrays = {
+        "unit_mode": mode,
+        "unit_cap_mw": cap,
+        "unit_min_mw": unit_min,
+        "ramp_allowed": ramp_ok,
+        "offtake_cap_mw": offtake_cap,
+        "import_cap_mw": import_cap,
+        "mining_blocked": req.blocked,
+        "mining_cap_mw": m_cap,
+        "max_net_output_mw": np.maximum(0.0, cap.sum(axis=-2) - inputs.house_load_mw),
+        "restricted": req.restricted,
+    }
+    return arrays, req.acts
 
-    def when(t: int) -> str:
-        return hour_stamp(index, t)
 
-    # Rules act on the hours their conditions hold, a small part of each path: they
-    # are worked out on those hours only (:class:`_Runs`, one entry per hour held)
-    # and written into flat (paths·units·hours) arrays there.
-    M = int(np.prod(lead, dtype=np.int64)) if lead else 1
-    need = np.zeros((M, U, T), dtype=np.int8)  # deepest mode required, unit by unit
-    need_all = np.zeros((M, T), dtype=np.int8)  # ... of every unit (most rules)
-    # Output caps from rules and approaches, as (flat positions, values) applied to the
-    # cap once it is known (a minimum, so the order does not matter).
-    cap_rule: list[tuple[np.ndarray, np.ndarray | float]] = []
-    blocked = np.zeros((M, T), dtype=bool)
-    mining_cap_rule = np.full((M, T), np.inf)
-    # Hours something limits the plant: the union of what the activations explain.
-    restricted = np.zeros((M, T), dtype=bool)
-    need_f, need_all_f = need.reshape(-1), need_all.reshape(-1)
-    blocked_f, mcap_f, restricted_f = (blocked.reshape(-1), mining_cap_rule.reshape(-1),
-                                      restricted.reshape(-1))
-    avail_m = avail.reshape(M, U, T)
+@dataclass(eq=False)
+class _Required:
+    """What the rules require, path by path, as they are applied (M paths, flattened).
 
-    def raise_need(r: _Runs, sel: np.ndarray, mask: np.ndarray, level: int) -> None:
+    Rules act on the hours their conditions hold, a small part of each path: they
+    are worked out on those hours only (:class:`_Runs`, one entry per hour held)
+    and written into flat (paths·units·hours) arrays there; :func:`_unit_modes`
+    gives the arrays back their leading path axes.
+    """
+
+    lead: tuple[int, ...]
+    U: int
+    T: int
+    need: np.ndarray  # (M, U, T) int8: deepest mode required, unit by unit
+    need_all: np.ndarray  # (M, T) int8: ... of every unit (most rules)
+    #: Output caps from rules and approaches, as (flat positions, values) applied to the
+    #: cap once it is known (a minimum, so the order does not matter).
+    cap_rule: list[tuple[np.ndarray, np.ndarray | float]]
+    blocked: np.ndarray  # (M, T) bool: mining blocked
+    mining_cap: np.ndarray  # (M, T) the rules' cap on mining [MW]
+    restricted: np.ndarray  # (M, T) bool: hours something limits the plant
+    explain: bool
+    index: pd.DatetimeIndex | None
+    acts: list[Activation]
+
+    @classmethod
+    def empty(cls, lead: tuple[int, ...], U: int, T: int, *, explain: bool,
+              index: pd.DatetimeIndex | None) -> _Required:
+        M = int(np.prod(lead, dtype=np.int64)) if lead else 1
+        return cls(lead=lead, U=U, T=T, need=np.zeros((M, U, T), dtype=np.int8),
+                   need_all=np.zeros((M, T), dtype=np.int8), cap_rule=[],
+                   blocked=np.zeros((M, T), dtype=bool), mining_cap=np.full((M, T), np.inf),
+                   restricted=np.zeros((M, T), dtype=bool), explain=explain, index=index,
+                   acts=[])
+
+    def when(self, t: int) -> str:
+        return hour_stamp(self.index, t)
+
+    def raise_need(self, r: _Runs, sel: np.ndarray, mask: np.ndarray, level: int) -> None:
+        """Units ``sel`` at least in mode ``level`` at the run's hours in ``mask``."""
         if not (len(sel) and mask.any()):
             return
-        if len(sel) == U and U:  # every unit: once per hour
-            at = r.pos[mask]
-            need_all_f[at] = np.maximum(need_all_f[at], level)
+        if len(sel) == self.U and self.U:  # every unit: once per hour
+            at, flat = r.pos[mask], self.need_all.reshape(-1)
         else:
-            at = r.unit_index(mask, sel, U, T)
-            need_f[at] = np.maximum(need_f[at], level)
+            at, flat = r.unit_index(mask, sel, self.U, self.T), self.need.reshape(-1)
+        flat[at] = np.maximum(flat[at], level)
 
-    def lower_cap(r: _Runs, sel: np.ndarray, mask: np.ndarray, value: np.ndarray | float
-                  ) -> None:
+    def lower_cap(self, r: _Runs, sel: np.ndarray, mask: np.ndarray,
+                  value: np.ndarray | float) -> None:
         """cap ≤ value ((hours in mask, len(sel)) or broadcastable) there."""
         if len(sel) and mask.any():
-            cap_rule.append((r.unit_index(mask, sel, U, T), value))
+            self.cap_rule.append((r.unit_index(mask, sel, self.U, self.T), value))
 
+    def restrict(self, r: _Runs, mask: np.ndarray) -> None:
+        self.restricted.reshape(-1)[r.pos[mask]] = True
+
+    def explain_runs(self, r: _Runs, mask: np.ndarray, rule: str, kind: str,
+                     text: Callable[[int, int], tuple[str, str]]) -> None:
+        """One activation per span of ``mask``: ``text(start, onset)`` → (effect, condition)."""
+        for s, e in spans(r.dense(mask)):
+            o = int(r.dense_values(r.onset)[s])
+            self.acts.append(Activation(rule, kind, s, e, o, *text(s, o)))
+
+
+@dataclass(frozen=True, eq=False)
+class _Acting:
+    """An action on the hours its rule's condition holds: when it is due, when before."""
+
+    r: _Runs
+    sel: np.ndarray  # the units it applies to
+    slow: np.ndarray  # ... those with a ramp-down limit
+    active: np.ndarray  # in force (the condition has held ``within_hours``)
+    due: np.ndarray  # the hour it is due (onset + within_hours)
+    persists: np.ndarray  # the condition lasts until it is due
+    before: np.ndarray  # ... and it is not due yet: the approach
+
+    @classmethod
+    def of(cls, r: _Runs, a: Action, sel: np.ndarray, ramp_dn: np.ndarray) -> _Acting:
+        C = a.within_hours
+        active = r.elapsed >= C
+        due = r.onset + C
+        persists = r.end >= due
+        return cls(r=r, sel=sel, slow=sel[np.isfinite(ramp_dn[sel])], active=active, due=due,
+                   persists=persists, before=persists & ~active)
+
+
+def _apply_rules(req: _Required, inputs: Inputs, rules: RuleSet,
+                 quantities: dict[str, np.ndarray], avail: np.ndarray) -> None:
+    """Each rule's actions where its condition holds (and the approach before them)."""
+    M, U, T = req.need.shape
+    unit_pos = {n: i for i, n in enumerate(inputs.unit_names)}
+    avail_m = avail.reshape(M, U, T)
     for rule, cond_spec in zip(rules.rules, rules.conditions, strict=True):
         # Conditions on quantities without a path axis (staff, cooling water, ...) are
         # worked out once and their runs repeated in every path.
@@ -368,170 +436,183 @@ def envelope_arrays(
             r = _Runs.of(np.broadcast_to(cond, (1, T)))
             r = None if r is None else r.tile(M)
         else:
-            r = _Runs.of(np.broadcast_to(cond, (*lead, T)).reshape(M, T))
+            r = _Runs.of(np.broadcast_to(cond, (*req.lead, T)).reshape(M, T))
         if r is None:
             continue
-        t = r.hour
         for a in rule.actions:
-            C = a.within_hours
-            active = r.elapsed >= C
-            D = r.onset + C
-            persists = r.end >= D
-            before = persists & ~active
             sel = (np.array([unit_pos[n] for n in a.units if n in unit_pos], dtype=np.int64)
                    if a.units else np.arange(U))
-            slow = sel[np.isfinite(ramp_dn[sel])]
-            restricted_f[r.pos[active]] = True
-            if explain:
-                for s, e in spans(r.dense(active)):
-                    o = int(r.dense_values(r.onset)[s])
-                    acts.append(
-                        Activation(rule.name, "action", s, e, o,
-                                   a.describe() if C == 0 else
-                                   f"{a.describe().rsplit(' within', 1)[0]} (due {when(s)})",
-                                   f"{cond_spec.text} since {when(o)}")
-                    )
+            act = _Acting.of(r, a, sel, inputs.unit_ramp_down_mw_per_h)
+            req.restrict(r, act.active)
+            if req.explain:
+                _explain_action(req, act, a, rule.name, cond_spec.text)
             if a.kind == "block_mining":
-                blocked_f[r.pos[active]] = True
+                req.blocked.reshape(-1)[r.pos[act.active]] = True
             elif a.kind == "mining_cap_mw":
-                at = r.pos[active]
-                mcap_f[at] = np.minimum(mcap_f[at], a.mining_cap_mw)
+                at, flat = r.pos[act.active], req.mining_cap.reshape(-1)
+                flat[at] = np.minimum(flat[at], a.mining_cap_mw)
             elif a.kind == "max_output_fraction":
-                f = a.max_output_fraction
-                lower_cap(r, sel, active, f * cap_u[sel])
-                steps = (D - t)[before]
-                lower_cap(r, slow, before, f * cap_u[slow] + ramp_dn[slow] * steps[:, None])
-                ramping = np.zeros_like(before)
-                if before.any() and len(slow):
-                    lim = (f * cap_u[slow] + ramp_dn[slow] * np.maximum(steps, 0)[:, None]
-                           ).min(axis=1)
-                    most = r.avail(avail_m, before)[:, sel].max(axis=1)
-                    ramping[before] = lim < most - 1e-6
-                restricted_f[r.pos[ramping]] = True
-                if explain:
-                    for s, e in spans(r.dense(ramping)):
-                        acts.append(Activation(rule.name, "approach", s, e,
-                                               int(r.dense_values(r.onset)[s]),
-                                               f"ramping down to {f:.0%} by "
-                                               f"{when(int(r.dense_values(D)[s]))}",
-                                               cond_spec.text))
-            else:  # mode
-                m = MODES.index(a.mode)
-                raise_need(r, sel, active, m)
-                off = 0
-                for j in range(m, 1, -1):  # reach mode j−1 early enough for the step j−1 → j
-                    off += tr[(MODES[j - 1], MODES[j])]
-                    raise_need(r, sel, persists & (t >= D - off) & (t < D), j - 1)
-                first_nonpower = D - off
-                zero_from = first_nonpower - tr[(MODES[P], MODES[HSB])]
-                at_zero = persists & (t >= zero_from) & (t < first_nonpower)
-                approach = persists & (t < zero_from)
-                lower_cap(r, sel, at_zero, 0.0)
-                steps = zero_from - t
-                lower_cap(r, slow, approach, ramp_dn[slow] * steps[approach][:, None])
-                down = persists & (t < D) & (t >= zero_from)
-                if approach.any() and len(slow):
-                    room = ramp_dn[slow] * np.maximum(steps[approach], 0)[:, None]
-                    ramped = (room < r.avail(avail_m, approach)[:, slow] - 1e-6).any(axis=1)
-                    down[approach] |= ramped
-                restricted_f[r.pos[down]] = True
-                if explain:
-                    for s, e in spans(r.dense(down)):
-                        acts.append(Activation(rule.name, "approach", s, e,
-                                               int(r.dense_values(r.onset)[s]),
-                                               f"going down to {a.mode} by "
-                                               f"{when(int(r.dense_values(D)[s]))}",
-                                               cond_spec.text))
+                _cut_output(req, act, a, inputs, avail_m, rule.name, cond_spec.text)
+            else:
+                _go_down(req, act, a, inputs, rules, avail_m, rule.name, cond_spec.text)
 
+
+def _explain_action(req: _Required, act: _Acting, a: Action, rule: str, condition: str) -> None:
+    def text(s: int, o: int) -> tuple[str, str]:
+        effect = a.describe()
+        if a.within_hours:
+            effect = f"{effect.rsplit(' within', 1)[0]} (due {req.when(s)})"
+        return effect, f"{condition} since {req.when(o)}"
+
+    req.explain_runs(act.r, act.active, rule, "action", text)
+
+
+def _cut_output(req: _Required, act: _Acting, a: Action, inputs: Inputs, avail_m: np.ndarray,
+                rule: str, condition: str) -> None:
+    """At most a fraction of capacity once due, ramping down to it at the ramp rate before."""
+    r, sel, slow = act.r, act.sel, act.slow
+    f, cap_u = a.max_output_fraction, inputs.unit_capacity_mw
+    ramp_dn = inputs.unit_ramp_down_mw_per_h
+    req.lower_cap(r, sel, act.active, f * cap_u[sel])
+    steps = (act.due - r.hour)[act.before]
+    req.lower_cap(r, slow, act.before, f * cap_u[slow] + ramp_dn[slow] * steps[:, None])
+    ramping = np.zeros_like(act.before)
+    if act.before.any() and len(slow):
+        lim = (f * cap_u[slow] + ramp_dn[slow] * np.maximum(steps, 0)[:, None]).min(axis=1)
+        most = r.avail(avail_m, act.before)[:, sel].max(axis=1)
+        ramping[act.before] = lim < most - 1e-6
+    req.restrict(r, ramping)
+    if req.explain:
+        due = r.dense_values(act.due)
+        req.explain_runs(r, ramping, rule, "approach", lambda s, o: (
+            f"ramping down to {f:.0%} by {req.when(int(due[s]))}", condition))
+
+
+def _go_down(req: _Required, act: _Acting, a: Action, inputs: Inputs, rules: RuleSet,
+             avail_m: np.ndarray, rule: str, condition: str) -> None:
+    """A mode (or deeper) once due; each mode on the way reached in time for the next
+    step, output at zero before leaving power and ramping down to zero before that."""
+    r, sel, slow, t, tr = act.r, act.sel, act.slow, act.r.hour, rules.transitions
+    ramp_dn = inputs.unit_ramp_down_mw_per_h
+    m = MODES.index(a.mode)
+    req.raise_need(r, sel, act.active, m)
+    off = 0
+    for j in range(m, 1, -1):  # reach mode j−1 early enough for the step j−1 → j
+        off += tr[(MODES[j - 1], MODES[j])]
+        req.raise_need(r, sel, act.persists & (t >= act.due - off) & (t < act.due), j - 1)
+    first_nonpower = act.due - off
+    zero_from = first_nonpower - tr[(MODES[P], MODES[HSB])]
+    at_zero = act.persists & (t >= zero_from) & (t < first_nonpower)
+    approach = act.persists & (t < zero_from)
+    req.lower_cap(r, sel, at_zero, 0.0)
+    steps = zero_from - t
+    req.lower_cap(r, slow, approach, ramp_dn[slow] * steps[approach][:, None])
+    down = act.persists & (t < act.due) & (t >= zero_from)
+    if approach.any() and len(slow):
+        room = ramp_dn[slow] * np.maximum(steps[approach], 0)[:, None]
+        down[approach] |= (room < r.avail(avail_m, approach)[:, slow] - 1e-6).any(axis=1)
+    req.restrict(r, down)
+    if req.explain:
+        due = r.dense_values(act.due)
+        req.explain_runs(r, down, rule, "approach", lambda s, o: (
+            f"going down to {a.mode} by {req.when(int(due[s]))}", condition))
+
+
+def _unit_modes(req: _Required, inputs: Inputs, rules: RuleSet, avail: np.ndarray,
+                outage_depth: np.ndarray, initial_depth: np.ndarray) -> np.ndarray:
+    """(..., U, T) each unit's mode: what rules and outages require, and back up no
+    faster than the transition times allow (start-ups count as restrictions)."""
+    M, U, T = req.need.shape
+    tr = rules.transitions
+    need = req.need
     # Outages hold a unit down: tripped to hot shutdown, cold after the cooldown time.
     cool = tr[(MODES[HSD], MODES[CSD])]
     out_need = _outage_need(np.broadcast_to(outage_depth, avail.shape).reshape(M * U, T), cool)
     np.maximum(need, out_need.reshape(M, U, T), out=need)
-    np.maximum(need, need_all[:, None, :], out=need)
+    np.maximum(need, req.need_all[:, None, :], out=need)
+    lead = req.lead
     need = need.reshape(*lead, U, T)
-    blocked = blocked.reshape(*lead, T)
-    mining_cap_rule = mining_cap_rule.reshape(*lead, T)
-    restricted = restricted.reshape(*lead, T)
+    req.blocked = req.blocked.reshape(*lead, T)
+    req.mining_cap = req.mining_cap.reshape(*lead, T)
+    req.restricted = req.restricted.reshape(*lead, T)
 
     mode = climb(need, initial_depth, tr)
     # Start-ups: hours a unit is held below power by transition times alone.
     # (mode ≥ need everywhere, and differs from it only on the staircases after drops.)
     lifted = np.flatnonzero(mode != need)
     at = lifted[(need.reshape(-1)[lifted] == 0) & (avail.reshape(-1)[lifted] > 0)]
-    restricted.reshape(-1)[at // (U * T) * T + at % T] = True
-    if explain:
+    req.restricted.reshape(-1)[at // (U * T) * T + at % T] = True
+    if req.explain:
         starting = np.zeros(mode.shape, dtype=bool)
         starting.reshape(-1)[at] = True
         for u in range(U):
             for s, e in spans(starting[u]):
-                acts.append(Activation("", "startup", s, e, s,
-                                       f"{inputs.unit_names[u]} starting up from "
-                                       f"{MODES[int(mode[u, s])]}", "mode transition times"))
+                req.acts.append(Activation("", "startup", s, e, s,
+                                           f"{inputs.unit_names[u]} starting up from "
+                                           f"{MODES[int(mode[u, s])]}", "mode transition times"))
+    return mode
 
+
+def _unit_bounds(req: _Required, mode: np.ndarray, avail: np.ndarray, min_stable: np.ndarray,
+                 ramp_dn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each unit's cap (available at power, within the rules' caps), minimum and the
+    hours its ramp limits apply."""
     cap = np.where(mode == P, avail, 0.0)
     cap_f = cap.reshape(-1)
-    for at, value in cap_rule:
+    for at, value in req.cap_rule:
         cap_f[at] = np.minimum(cap_f[at], value)
     np.maximum(cap, 0.0, out=cap)
-    min_stable = unit_min_mw
     unit_min = np.minimum(min_stable, cap)
     below_min = cap < min_stable - _EPS
     # (Where cap = 0 the minimum is 0 already: cap ≥ 0 and min_stable ≥ 0.)
     np.copyto(unit_min, 0.0, where=below_min)
-    ramp_ok = _ramp_allowed(cap, below_min, ramp_dn)
+    return cap, unit_min, _ramp_allowed(cap, below_min, ramp_dn)
 
-    # Lines, offtakes, imports --------------------------------------------------------
-    line_cap = np.where(line_in_service, inputs.line_capacity_mw, 0.0)
-    offtake_cap = offtake_caps(inputs, line_cap)
+
+def _mining_cap(req: _Required, inputs: Inputs, cap: np.ndarray, avail: np.ndarray,
+                offtake_cap: np.ndarray, margin_mw: float) -> np.ndarray:
+    """(..., T) what mining may draw: the output allowed less house load and margin; where
+    output is held back, only what the grid leaves (mining is shed first); the rules'
+    caps and blocks; the fleet."""
     house = inputs.house_load_mw
-    import_cap = import_cap_mw(house, line_cap, inputs.import_limit_mw)
-
-    # Mining ---------------------------------------------------------------------------
     allowed_out = cap.sum(axis=-2)
     m_cap = np.maximum(0.0, allowed_out - house - margin_mw)
     held_back = (cap < avail - 1e-6).any(axis=-2)
     first_shed = np.maximum(0.0, allowed_out - house - margin_mw - offtake_cap.sum(axis=-2))
     m_cap = np.where(held_back, np.minimum(m_cap, first_shed), m_cap)
-    m_cap = np.minimum(m_cap, mining_cap_rule)
+    m_cap = np.minimum(m_cap, req.mining_cap)
     fleet = fleet_cap(inputs)
-    m_cap = np.where(blocked, 0.0, np.minimum(m_cap, fleet))
-    import_cap = np.where(m_cap > _EPS, 0.0, import_cap)
-    # Load rejection: where the grid, house load and mining together cannot take the
-    # units' minimum stable output (a line cut with mining blocked), the units run
-    # back below it (or trip to hot standby); the LP has no unit commitment, so the
-    # minimum is lifted for that hour and ramps are lifted into and out of it.
-    absorb = house + offtake_cap.sum(axis=-2) + m_cap
+    m_cap = np.where(req.blocked, 0.0, np.minimum(m_cap, fleet))
+    shed = held_back & ~req.blocked & (first_shed < fleet - _EPS)
+    req.restricted |= shed
+    if req.explain:
+        for s, e in spans(shed):
+            req.acts.append(Activation("mining-first-shed", "action", s, e, s,
+                                       "output held back: the grid takes what there is before "
+                                       "mining", "output below what the units could make"))
+    return m_cap
+
+
+def _runback(req: _Required, inputs: Inputs, unit_min: np.ndarray, ramp_ok: np.ndarray,
+             offtake_cap: np.ndarray, m_cap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Load rejection: where the grid, house load and mining together cannot take the
+    units' minimum stable output (a line cut with mining blocked), the units run back
+    below it (or trip to hot standby); the LP has no unit commitment, so the minimum
+    is lifted for that hour and ramps are lifted into and out of it."""
+    absorb = inputs.house_load_mw + offtake_cap.sum(axis=-2) + m_cap
     runback = unit_min.sum(axis=-2) > absorb + 1e-6
     if runback.any():
         unit_min = np.where(runback[..., None, :], 0.0, unit_min)
         lifted = runback.copy()
         lifted[..., 1:] |= runback[..., :-1]
         ramp_ok &= ~lifted[..., None, :]
-        if explain:
+        req.restricted |= runback
+        if req.explain:
             for s, e in spans(runback):
-                acts.append(Activation("", "runback", s, e, s,
-                                       "runback: the grid cannot take the units' minimum output",
-                                       "lines in service, house load and mining"))
-    shed = held_back & ~blocked & (first_shed < fleet - _EPS)
-    restricted |= runback | shed
-    if explain:
-        for s, e in spans(shed):
-            acts.append(Activation("mining-first-shed", "action", s, e, s,
-                                   "output held back: the grid takes what there is before "
-                                   "mining", "output below what the units could make"))
-    arrays = {
-        "unit_mode": mode,
-        "unit_cap_mw": cap,
-        "unit_min_mw": unit_min,
-        "ramp_allowed": ramp_ok,
-        "offtake_cap_mw": offtake_cap,
-        "import_cap_mw": import_cap,
-        "mining_blocked": blocked,
-        "mining_cap_mw": m_cap,
-        "max_output_mw": np.maximum(0.0, allowed_out - house),
-        "restricted": restricted,
-    }
-    return arrays, acts
+                req.acts.append(Activation("", "runback", s, e, s,
+                                           "runback: the grid cannot take the units' minimum "
+                                           "output", "lines in service, house load and mining"))
+    return unit_min, ramp_ok
 
 
 def climb(need: np.ndarray, initial: np.ndarray, tr: dict[tuple[str, str], int]) -> np.ndarray:

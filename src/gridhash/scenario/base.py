@@ -30,13 +30,50 @@ from pydantic import (
 # Building blocks
 # --------------------------------------------------------------------------- #
 
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+#: No number in a scenario may reach this magnitude: HiGHS treats |x| ≥ 1e20 as
+#: infinite, and products of such numbers overflow float64 in derived values.
+LARGEST = 1e20
+
+
+def _not_huge(value: float) -> float:
+    if abs(value) >= LARGEST:
+        raise ValueError(f"too large in magnitude; expected a number with |x| < {LARGEST:g}")
+    return value
+
+
+#: A finite float, not as large as HiGHS's infinity.  Integers are accepted,
+#: strings and booleans are not (the model is strict: TOML is typed).
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_not_huge)]
+
+#: The plausible magnitude of a value in each unit; a field in that unit without
+#: its own upper (lower) bound gets ≤ (≥ minus) this one, so that a typo such as
+#: ``capacity_mw = 1e308`` is refused instead of overflowing a derived figure.
+#: Assumptions: no plant or line reaches 1 TW (the largest plant, Three Gorges,
+#: is 22.5 GW); no energy price or penalty reaches 1 M USD/MWh; a bitcoin costs
+#: less than 1e12 USD; no amount of bitcoin exceeds the 21 million ever issued.
+UNIT_MAGNITUDE: dict[str, float] = {
+    "MW": 1e6,
+    "MW/h": 1e6,
+    "kV": 1e4,
+    "USD/MWh": 1e6,
+    "USD": 1e12,
+    "USD/yr": 1e12,
+    "BTC": 21e6,
+    "1/h": 1e4,
+    "h": 1e6,
+    "day": 1e5,
+    "m": 1e4,
+}
 
 
 class Model(BaseModel):
-    """Base of every scenario model: unknown keys are errors (typos are caught)."""
+    """Base of every scenario model: unknown keys are errors (typos are caught).
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    Strict: TOML is typed, so ``hours = "8760"`` or ``capacity_mw = true`` is an
+    error rather than a silent conversion (an integer is still a valid float).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
 
 
 def field(
@@ -52,6 +89,12 @@ def field(
     hourly value when the series is resolved.
     """
     extra: dict[str, Any] = {"unit": unit, "series": series}
+    bound = UNIT_MAGNITUDE.get(unit)
+    if bound is not None:
+        if "le" not in kwargs and "lt" not in kwargs:
+            kwargs["le"] = bound
+        if "ge" not in kwargs and "gt" not in kwargs:
+            kwargs["ge"] = -bound
     if series:
         for key in ("ge", "gt", "le"):
             if key in kwargs:
@@ -100,7 +143,9 @@ class ProfileSeries(Model):
     noise: FiniteFloat = field(
         "Standard deviation of multiplicative hourly noise.", unit="fraction", default=0.0, ge=0
     )
-    seed: int = field("Seed of the noise; the same seed gives the same series.", default=0)
+    seed: int = field(
+        "Seed of the noise; the same seed gives the same series.", default=0, ge=0, lt=2**63
+    )
     utc_offset_hours: FiniteFloat = field(
         "Offset of local time from UTC, for the daily cycle and weekends.",
         unit="h",
@@ -164,8 +209,34 @@ def _utc(value: Any) -> Any:
     return value
 
 
-#: A time in UTC: dates mean 00:00 UTC, naive times are UTC, aware ones are converted.
-UtcTime = Annotated[datetime, BeforeValidator(_utc), AfterValidator(_utc)]
+#: Times a scenario may name: from Bitcoin's genesis block to well inside the
+#: range of the hourly index (pandas' nanosecond timestamps end in April 2262).
+EARLIEST = datetime(2009, 1, 3, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _utc_hour(value: Any) -> Any:
+    """A time in UTC, on the hour, between :data:`EARLIEST` and :data:`LATEST`."""
+    value = _utc(value)
+    if isinstance(value, datetime):
+        if not EARLIEST <= value < LATEST:
+            raise ValueError(
+                f"time out of range; expected a time from {EARLIEST:%Y-%m-%d} "
+                f"to before {LATEST:%Y-%m-%d}"
+            )
+        if value.minute or value.second or value.microsecond:
+            raise ValueError(
+                "time not on the hour; expected a time on the hour, HH:00:00 (scenarios "
+                "are hourly: horizons, windows and events all start on the hour)"
+            )
+    return value
+
+
+#: A time in UTC, on the hour: dates mean 00:00 UTC, naive times are UTC, aware
+#: ones are converted; ISO 8601 text is accepted as well as TOML date-times.
+UtcTime = Annotated[
+    datetime, Field(strict=False), BeforeValidator(_utc), AfterValidator(_utc_hour)
+]
 
 
 class Window(Model):

@@ -92,12 +92,50 @@ def load_scenario(ref: str | Path | None = None) -> LoadedScenario:
                 expected="an existing .toml file, or a built-in name: "
                 + ", ".join(builtin_names()),
             )
-        text = path.read_text("utf-8")
+        text = read_utf8(path)
         return parse_scenario(text, source=str(path), base_dir=path.resolve().parent)
     name = str(ref)
     text = builtin_text(name)
     base_dir = Path(str(resources.files(BUILTIN_PACKAGE)))
     return parse_scenario(text, source=f"<built-in {name}>", base_dir=base_dir)
+
+
+def read_utf8(path: Path) -> str:
+    """The text of a scenario file, which TOML requires to be UTF-8.
+
+    Raises
+    ------
+    ScenarioError
+        The file cannot be read, or is not UTF-8 (the message says where the
+        first bad byte is, and whether the file looks like UTF-16).
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(
+            f"cannot read the scenario file ({exc.strerror or exc})",
+            source=str(path),
+            expected="a readable .toml file",
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(raw) > 1 and b"\x00" in raw[:200])
+        hint = " (it looks like UTF-16: save it as UTF-8)" if utf16 else ""
+        raise ScenarioError(
+            f"the file is not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start} "
+            f"cannot be decoded{hint}",
+            source=str(path),
+            expected="a TOML file saved as UTF-8 (TOML requires it)",
+        ) from None
+    if "\x00" in text:
+        raise ScenarioError(
+            f"the file holds NUL bytes (the first at offset {text.index(chr(0))}); it looks "
+            "like UTF-16 or a binary file",
+            source=str(path),
+            expected="a TOML file saved as UTF-8 (TOML requires it)",
+        )
+    return text.removeprefix("\ufeff")
 
 
 def parse_scenario(text: str, *, source: str, base_dir: Path | None = None) -> LoadedScenario:
@@ -208,15 +246,99 @@ def _to_scenario_error(exc: ValidationError, data: dict[str, Any], source: str) 
             source=source,
             field=format_loc(loc + problem.loc),
         )
-    msg = first["msg"]
-    msg = msg.removeprefix("Value error, ")
     value = _value_at(data, loc)
-    expected = desc
+    if value is ...:
+        value = first.get("input")
+    if kind in _TYPE_WORDS:
+        return ScenarioError(
+            f"wrong type: {_kind_of(value)}",
+            value=value,
+            expected=_TYPE_WORDS[kind] + (f": {desc}" if desc else ""),
+            note=more,
+            source=source,
+            field=path,
+        )
+    if kind in _BOUND_WORDS:
+        ctx = first.get("ctx") or {}
+        limit = next(iter(ctx.values()), None)
+        unit = _unit_of(loc)
+        shown = f"{limit:,}" if isinstance(limit, int) else f"{limit:g}"
+        return ScenarioError(
+            "out of range",
+            value=value,
+            expected=f"a value {_BOUND_WORDS[kind]} {shown}{' ' + unit if unit else ''}"
+            + (f" ({desc})" if desc else ""),
+            note=more,
+            source=source,
+            field=path,
+        )
+    msg = str(first["msg"]).removeprefix("Value error, ")
+    head, _, expected = msg.partition("; expected ")
+    # A check on a whole table (a model-level validator) says what is wrong in its
+    # own words; the table itself is not the value, nor its description the expectation.
+    table = isinstance(value, dict | list)
     return ScenarioError(
-        msg,
-        value=value if value is not ... else first.get("input"),
-        expected=expected,
+        head,
+        value=... if table else value,
+        expected=expected or (None if table else desc),
         note=more,
         source=source,
         field=path,
     )
+
+
+#: What each of pydantic's strict type errors expected, in TOML's words.
+_TYPE_WORDS = {
+    "int_type": "an integer, written without quotes",
+    "int_from_float": "an integer (no decimal point)",
+    "float_type": "a number, written without quotes",
+    "bool_type": "true or false, without quotes",
+    "string_type": "text in quotes",
+    "list_type": "an array [ ... ]",
+    "model_type": "a table { ... }",
+    "model_attributes_type": "a table { ... }",
+    "dict_type": "a table { ... }",
+    "datetime_type": "a date-time such as 2027-01-01T00:00:00Z",
+    "datetime_parsing": "a date-time such as 2027-01-01T00:00:00Z",
+    "datetime_from_date_parsing": "a date-time such as 2027-01-01T00:00:00Z",
+    "literal_error": "one of the documented values",
+    "series": "a number, a list of hourly numbers, {file = ...} or {generator = ...}",
+}
+
+_BOUND_WORDS = {
+    "greater_than": ">",
+    "greater_than_equal": "≥",
+    "less_than": "<",
+    "less_than_equal": "≤",
+}
+
+
+def _kind_of(value: Any) -> str:
+    """How a TOML value reads to its author: 'text', 'a boolean', ..."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
+def _unit_of(loc: tuple[Any, ...]) -> str:
+    model: type[BaseModel] | None = Scenario
+    info = None
+    for part in loc:
+        if isinstance(part, int) or part in _UNION_TAGS:
+            continue
+        if model is None or part not in model.model_fields:
+            return ""
+        info = model.model_fields[part]
+        model = _inner_model(info.annotation)
+    extra = info.json_schema_extra if info is not None else None
+    return str(extra.get("unit", "")) if isinstance(extra, dict) else ""

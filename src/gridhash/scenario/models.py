@@ -9,7 +9,7 @@ the ``safety`` part in :mod:`gridhash.scenario.safety`.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from pydantic import field_validator, model_validator
 
@@ -54,13 +54,6 @@ class Horizon(Model):
 
     start: UtcTime = field("First hour (UTC; a date means 00:00 UTC).")
     hours: int = field("Number of hours.", unit="h", gt=0, le=24 * 366 * 5)
-
-    @field_validator("start")
-    @classmethod
-    def _on_the_hour(cls, v: datetime) -> datetime:
-        if v.minute or v.second or v.microsecond:
-            raise ValueError(f"start {v.isoformat()} is not on the hour; expected HH:00:00")
-        return v
 
 
 class Unit(Model):
@@ -309,7 +302,7 @@ class FleetEntry(Model):
         "ASIC model name, as in `gridhash economics --catalogue` or `mining.models`.",
         min_length=1,
     )
-    count: int = field("Number of machines.", ge=0)
+    count: int = field("Number of machines.", ge=0, le=100_000_000)
     site: str = field("Name of the site hosting them.", min_length=1)
     name: str | None = field(
         "Name of the class in outputs; defaults to '<site>/<model>'.", default=None
@@ -385,8 +378,10 @@ class Bitcoin(Model):
         "Transaction fees collected per block.", unit="BTC", series=True, default=0.0, ge=0
     )
     start_height: int = field(
-        "Block height at the first hour; the subsidy follows the halving schedule from there.",
+        "Block height at the first hour; the subsidy follows the halving schedule from there "
+        "(it reaches zero at height 6,930,000).",
         ge=0,
+        le=10_000_000,
     )
     blocks_per_hour: FiniteFloat = field(
         "Expected blocks found per hour (the protocol's target is 6).",

@@ -108,10 +108,16 @@ def _on_horizon(sc: Scenario, ev: Event, loc: Loc) -> Problems:
         assert ev.start is not None
         h = round((ev.start - start) / timedelta(hours=1))
     span = ev.hours or 1
-    if h < 0 or h + span > T:
-        def stamp(t: int) -> str:
-            return (start + timedelta(hours=t)).strftime("%Y-%m-%dT%H:%MZ")
 
+    def stamp(t: int) -> str:
+        return (start + timedelta(hours=t)).strftime("%Y-%m-%dT%H:%MZ")
+
+    if 0 <= h < T < h + span:  # starts inside, runs past the end: blame its length
+        yield CrossReferenceError(
+            (*loc, "hours"), f"the {ev.kind} event starting at hour {h} ({stamp(h)}) runs "
+            "past the end of the horizon", span,
+            f"at most {T - h} h (the horizon ends at {stamp(T)})")
+    elif h < 0 or h + span > T:
         yield CrossReferenceError(
             loc, f"the {ev.kind} event lies outside the horizon "
             f"(hours {h} to {h + span} of 0 to {T})",

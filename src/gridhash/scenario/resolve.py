@@ -8,11 +8,11 @@ arrays and names, and never a file.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gridhash.scenario.arrays import declare
 from gridhash.scenario.load import LoadedScenario
 from gridhash.scenario.models import Model
 from gridhash.scenario.series import hourly_index, resolve_series, window_mask
@@ -23,61 +23,29 @@ if TYPE_CHECKING:
     from gridhash.bitcoin.catalogue import AsicModel
 
 
-@dataclass(frozen=True, eq=False)
+@declare("inputs", frozen=True, eq=False)
 class Inputs:
-    """A scenario's inputs on one hourly UTC index (T hours).
-
-    Shapes: U units, O offtakes, L lines, S sites, K miner classes.
-    Powers in MW, prices in USD/MWh, energy over one hour in MWh.
-    """
+    """A scenario's inputs on one hourly UTC index (T hours): names and scalars here,
+    the arrays from the table (:mod:`gridhash.scenario.arrays`, stage ``inputs``)."""
 
     name: str
     source: str  # the scenario file (or "<built-in NAME>"), for messages
     index: pd.DatetimeIndex
     # plant
     unit_names: tuple[str, ...]
-    unit_capacity_mw: np.ndarray  # (U,)
-    unit_available_mw: np.ndarray  # (U, T): capacity × availability, 0 in outages
-    unit_min_mw: np.ndarray  # (U, T): min stable output where available, else 0
-    unit_ramp_up_mw: np.ndarray  # (U,) inf = unlimited
-    unit_ramp_down_mw: np.ndarray  # (U,)
-    unit_cost: np.ndarray  # (U, T) USD/MWh
-    house_load_mw: np.ndarray  # (T,)
     # grid
     offtake_names: tuple[str, ...]
-    offtake_price: np.ndarray  # (O, T)
-    offtake_demand_mw: np.ndarray  # (O, T)
-    offtake_firm_mw: np.ndarray  # (O, T)
     line_names: tuple[str, ...]
-    line_offtake: np.ndarray  # (L,) index of the offtake each line serves
-    line_capacity_mw: np.ndarray  # (L, T), 0 in outages
-    import_price: np.ndarray  # (T,)
     unserved_penalty: float
     # mining
     site_names: tuple[str, ...]
-    site_capacity_mw: np.ndarray  # (S, T), 0 in outages
     class_names: tuple[str, ...]
     class_models: tuple[AsicModel, ...]
-    class_count: np.ndarray  # (K,)
-    class_site: np.ndarray  # (K,) index into sites
     cooling_overhead: float
     pool_fee: float
-    mining_opex: np.ndarray  # (T,) USD/MWh
     # bitcoin
-    btc_price_usd: np.ndarray  # (T,)
-    difficulty: np.ndarray  # (T,)
-    fees_btc_per_block: np.ndarray  # (T,)
-    subsidy_btc_per_block: np.ndarray  # (T,) mean subsidy of blocks found in each hour
     start_height: int
     blocks_per_hour: float
-    # demand response (gridhash.demand_response): why each site hour is curtailed (0: not),
-    # and the programme's payments per site and hour [USD]
-    site_dr_codes: np.ndarray  # (S, T) int8
-    site_dr_availability_usd: np.ndarray  # (S, T)
-    site_dr_energy_usd: np.ndarray  # (S, T)
-    # imports: most the plant may import each hour beyond the lines and house load
-    # (grid.imports_allowed / grid.import_cap_mw); None: no such cap
-    import_limit_mw: np.ndarray | None = None  # (T,)
     # the agreement's rule (gridhash.scenario.resolve_agreement): every offtake before
     # any mining
     grid_first: bool = False
@@ -267,8 +235,8 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         unit_capacity_mw=np.array([u.capacity_mw for u in sc.plant.units], dtype=float),
         unit_available_mw=np.array(avail).reshape(len(avail), T),
         unit_min_mw=np.array(mins).reshape(len(mins), T),
-        unit_ramp_up_mw=ramp_up,
-        unit_ramp_down_mw=ramp_dn,
+        unit_ramp_up_mw_per_h=ramp_up,
+        unit_ramp_down_mw_per_h=ramp_dn,
         unit_cost=np.array(costs).reshape(len(costs), T),
         house_load_mw=r.series(sc.plant, "house_load_mw", "plant"),
         offtake_names=tuple(names),

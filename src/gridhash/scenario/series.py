@@ -208,7 +208,8 @@ def resolve_series(
         values = profile(spec, index)
         origin = "the generated profile"
     elif isinstance(spec, GrowthSeries):
-        values = spec.start * (1.0 + spec.annual_rate) ** (np.arange(n) / HOURS_PER_YEAR)
+        with np.errstate(over="ignore", invalid="ignore"):  # refused below if not finite
+            values = spec.start * (1.0 + spec.annual_rate) ** (np.arange(n) / HOURS_PER_YEAR)
         origin = "the growth series"
     else:  # pragma: no cover - the model's discriminator admits nothing else
         raise ScenarioError("unsupported series form", value=spec, **_where(source, field))
@@ -275,7 +276,7 @@ def _read_file(
         raise
     except Exception as exc:  # pandas/pyarrow raise many types for malformed files
         raise ScenarioError(
-            f"cannot read the series file: {exc}",
+            f"cannot read the series file: {_plain(exc)}",
             expected="a well-formed CSV or Parquet table with a header row",
             source=shown,
             field=field,
@@ -317,7 +318,8 @@ def _read_file(
             field=field,
         )
     raw = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-    values = raw * spec.scale
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are refused next
+        values = raw * spec.scale
     return values, origin, shown
 
 
@@ -326,14 +328,34 @@ def _parse_times(col: pd.Series, shown: str, field: str) -> pd.Series:
 
     try:
         stamps = pd.to_datetime(col, utc=True)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError):
+        parsed = [pd.to_datetime(v, utc=True, errors="coerce") for v in col]
+        row = next((i for i, t in enumerate(parsed) if pd.isna(t)), 0)
         raise ScenarioError(
-            f"cannot parse the time column: {exc}",
-            expected="ISO 8601 timestamps (UTC unless an offset is given)",
+            f"cannot parse the time column {col.name!r} at data row {row + 1}",
+            value=str(col.iloc[row]) if len(col) else ...,
+            expected="ISO 8601 timestamps such as 2027-01-01T00:00:00Z (UTC unless an "
+            "offset is given)",
             source=shown,
             field=field,
         ) from None
+    if stamps.isna().any():
+        row = int(np.argmax(stamps.isna().to_numpy()))
+        raise ScenarioError(
+            f"the time column {col.name!r} is empty at data row {row + 1}",
+            expected="a timestamp on every row",
+            source=shown,
+            field=field,
+        )
     return stamps
+
+
+def _plain(exc: BaseException) -> str:
+    """The first line of a library's message, without its hints on how to call it."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for hint in (". You might want to try", " You might want to try", ". Try "):
+        text = text.split(hint)[0]
+    return text.rstrip(" .:,")
 
 
 def _match_index(stamps: pd.Series, index: pd.DatetimeIndex, shown: str, field: str) -> None:

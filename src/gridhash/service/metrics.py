@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 
 log = logging.getLogger("gridhash.service")
 #: A hold is "not obeyed" when the site still mines this long after it was raised [s]
@@ -174,6 +174,39 @@ def standby_mw(report: dict[str, Any]) -> float:
     return report["machines"]["asleep"] * 50.0 * 1.05 / 1e6
 
 
+class MeterCountMiddleware:
+    """Pure ASGI: counts what ``POST /api/meters/readings`` answered (stored, duplicates,
+    conflicts), reading only that route's response body."""
+
+    def __init__(self, app: Any, collector: GridhashCollector) -> None:
+        self.app, self.collector = app, collector
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST" \
+                or scope.get("path") != "/api/meters/readings":
+            await self.app(scope, receive, send)
+            return
+        status, body = [0], bytearray()
+
+        async def watch(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            elif message["type"] == "http.response.body" and status[0] == 200:
+                body.extend(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, watch)
+        if status[0] == 409:
+            self.collector.conflicts += 1
+        elif status[0] == 200:
+            try:
+                result = json.loads(bytes(body))
+                self.collector.stored += int(result.get("stored", 0))
+                self.collector.duplicates += int(result.get("duplicates", 0))
+            except (ValueError, TypeError, AttributeError):
+                pass
+
+
 def install_metrics(app: FastAPI, svc: Any) -> GridhashCollector:
     """``/metrics`` on ``app``: HTTP metrics and :class:`GridhashCollector`, own registry."""
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -184,24 +217,7 @@ def install_metrics(app: FastAPI, svc: Any) -> GridhashCollector:
     registry.register(collector)
     Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app)
 
-    @app.middleware("http")
-    async def count_readings(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        if request.method != "POST" or request.url.path != "/api/meters/readings":
-            return response
-        if response.status_code == 409:
-            collector.conflicts += 1
-        elif response.status_code == 200:
-            body = b"".join([chunk async for chunk in response.body_iterator])
-            try:
-                result = json.loads(body)
-                collector.stored += int(result.get("stored", 0))
-                collector.duplicates += int(result.get("duplicates", 0))
-            except (ValueError, TypeError, AttributeError):
-                pass
-            return Response(body, status_code=response.status_code,
-                            headers=dict(response.headers), media_type=response.media_type)
-        return response
+    app.add_middleware(MeterCountMiddleware, collector=collector)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

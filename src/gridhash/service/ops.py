@@ -30,7 +30,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Query
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -173,10 +173,10 @@ def configure_json_logging(level: int = logging.INFO) -> None:
         logger.propagate = False
 
 
-def _caller_id(svc: Any, request: Request) -> str:
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth[:7].lower() == "bearer " else request.cookies.get(
-        "gridhash_token", "")
+def _caller_id(svc: Any, headers: dict[str, str]) -> str:
+    auth = headers.get("authorization", "")
+    token = auth[7:].strip() if auth[:7].lower() == "bearer " else _cookie(
+        headers.get("cookie", ""), "gridhash_token")
     if not token:
         return "-"
     try:
@@ -185,33 +185,66 @@ def _caller_id(svc: Any, request: Request) -> str:
         return "unauthenticated"
 
 
+class RequestIdMiddleware:
+    """Pure ASGI: a request id (the client's sane ``X-Request-ID`` or a fresh one), echoed in
+    the response; the caller's id (never the token) in context vars for every log line of
+    the request; one access line per request."""
+
+    def __init__(self, app: Any, svc: Any) -> None:
+        self.app, self.svc = app, svc
+        self.log = logging.getLogger("gridhash.service.access")
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", [])}
+        given = headers.get("x-request-id", "")
+        rid = given if REQUEST_ID.match(given) else secrets.token_hex(8)
+        caller = _caller_id(self.svc, headers)
+        t1, t2 = request_id_var.set(rid), caller_id_var.set(caller)
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"x-request-id", rid.encode())]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if self.log.isEnabledFor(logging.INFO):
+                method, path = scope.get("method", ""), scope.get("path", "")
+                self.log.info("%s %s %s", method, path, status[0], extra={
+                    "request_id": rid, "caller": caller, "method": method, "path": path,
+                    "status": status[0],
+                    "ms": round((time.perf_counter() - started) * 1e3, 1)})
+            request_id_var.reset(t1)
+            caller_id_var.reset(t2)
+
+
+def _cookie(header: str, name: str) -> str:
+    from http.cookies import CookieError, SimpleCookie
+
+    try:
+        jar = SimpleCookie(header)
+    except CookieError:
+        return ""
+    return jar[name].value if name in jar else ""
+
+
 def install_agent_ops_routes(app: FastAPI, svc: Any, who: Any) -> None:
     """Add issue 17's routes and middleware to ``app`` (``who``: the caller dependency type)."""
     from gridhash.service.metrics import install_metrics
 
     Who = who
     telemetry.note_start(svc)
-    access = logging.getLogger("gridhash.service.access")
 
-    @app.middleware("http")
-    async def request_ids(request: Request, call_next: Any) -> Any:
-        given = request.headers.get("x-request-id", "")
-        rid = given if REQUEST_ID.match(given) else secrets.token_hex(8)
-        caller = _caller_id(svc, request)
-        t1 = request_id_var.set(rid)
-        t2 = caller_id_var.set(caller)
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            request_id_var.reset(t1)
-            caller_id_var.reset(t2)
-        response.headers["X-Request-ID"] = rid
-        access.info("%s %s %s", request.method, request.url.path, response.status_code,
-                    extra={"request_id": rid, "caller": caller, "method": request.method,
-                           "path": request.url.path, "status": response.status_code,
-                           "ms": round((time.perf_counter() - started) * 1e3, 1)})
-        return response
+    app.add_middleware(RequestIdMiddleware, svc=svc)
 
     @app.post("/api/sites/{site_id}/telemetry", status_code=201, tags=["setpoints"])
     def post_telemetry(site_id: Annotated[str, PathParam(max_length=128)],

@@ -14,42 +14,23 @@ import numpy as np
 
 from gridhash.dispatch.problem import DispatchProblem
 from gridhash.dispatch.result import DispatchResult
+from gridhash.scenario.arrays import absent_values, arrays, declare, series_fields
 
 Fallback = Literal["window", "path"]
 
 #: Arrays of a :class:`DispatchProblem` that may vary by path, with their axes
-#: after the path axis (U units, O offtakes, S sites, K classes, T hours).
-PATH_FIELDS: dict[str, str] = {
-    "unit_available_mw": "UT",
-    "unit_min_mw": "UT",
-    "unit_cost": "UT",
-    "ramp_allowed": "UT",
-    "house_load_mw": "T",
-    "import_price": "T",
-    "import_cap_mw": "T",
-    "offtake_price": "OT",
-    "offtake_cap_mw": "OT",
-    "offtake_firm_mw": "OT",
-    "site_cap_mw": "ST",
-    "class_cap_mw": "KT",
-    "class_value": "KT",
-    "diesel_cap_mw": "T",
-    "blackout_cap_mw": "T",
-    "mining_cap_mw": "T",
-}
+#: after the path axis (U units, O offtakes, S sites, K classes, T hours): the
+#: problem's arrays with an hour axis (:mod:`gridhash.scenario.arrays`).
+PATH_FIELDS: dict[str, str] = series_fields("problem")
+#: Their dtypes, and what an optional one means when the base has none.
+_DTYPES: dict[str, np.dtype] = {a.name: np.dtype(a.dtype) for a in arrays("problem")}
+_ABSENT: dict[str, float | bool] = absent_values("problem")
 
 #: Hourly arrays a result can hold (``outputs=`` of :func:`solve_fast_batch`).
-OUTPUTS: tuple[str, ...] = (
-    "unit_mw",
-    "imported_mw",
-    "delivered_mw",
-    "unserved_mw",
-    "mining_mw",
-    "diesel_mw",
-    "blackout_mw",
-    "marginal_value",
-    "objective_hourly_usd",
-)
+OUTPUTS: tuple[str, ...] = tuple(a.name for a in arrays("result"))
+#: ... of which the decisions (the others: the balance dual and the hourly objective).
+DECISIONS: tuple[str, ...] = tuple(n for n in OUTPUTS
+                                   if n not in ("marginal_value", "objective_hourly_usd"))
 
 
 # --------------------------------------------------------------------------- #
@@ -62,15 +43,8 @@ def _default(base: DispatchProblem, name: str) -> np.ndarray | None:
     value = getattr(base, name)
     if value is not None:
         return value
-    T = base.hours
-    U = base.unit_available_mw.shape[0]
-    if name in ("diesel_cap_mw", "blackout_cap_mw"):
-        return np.zeros(T)
-    if name == "mining_cap_mw":
-        return np.full(T, np.inf)
-    if name == "ramp_allowed":
-        return np.ones((U, T), dtype=bool)
-    return None  # pragma: no cover - every field is listed above
+    shape = base.unit_available_mw.shape if PATH_FIELDS[name] == "UT" else (base.hours,)
+    return np.full(shape, _ABSENT[name], dtype=_DTYPES[name])
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,7 +135,7 @@ class BatchProblem:
         arrays: dict[str, np.ndarray] = {}
         for name, axes in PATH_FIELDS.items():
             shape = tuple(sizes[a] for a in axes)
-            dtype = bool if name == "ramp_allowed" else float
+            dtype = _DTYPES[name]
             given = name in overrides
             a = np.asarray(overrides[name] if given else _default(base, name), dtype=dtype)
             try:
@@ -222,20 +196,14 @@ class BatchProblem:
 # --------------------------------------------------------------------------- #
 
 
-@dataclass(frozen=True, eq=False)
+@declare("result", frozen=True, eq=False)
 class FastResult:
-    """The optimal dispatch of one problem (shapes as in :class:`DispatchResult`).
+    """The optimal dispatch of one problem: the arrays of :class:`DispatchResult` (in LP
+    hours ``objective_hourly_usd`` is the value of the LP's decisions, so its sum is
+    ``objective_usd`` to the LP's tolerances), and how it was found.
 
     Attributes
     ----------
-    unit_mw : (U, T) generation of each unit. [MW]
-    imported_mw, diesel_mw, blackout_mw : (T,) imports, diesel, house load unsupplied. [MW]
-    delivered_mw, unserved_mw : (O, T) delivered to and unserved of each offtake. [MW]
-    mining_mw : (K, T) drawn by each miner class. [MW]
-    marginal_value : (T,) a balance dual: the value of one more MW at the plant. [USD/MWh]
-    objective_hourly_usd : (T,) the objective's terms hour by hour; in LP hours, the
-        value of the LP's decisions, so the sum is ``objective_usd`` to the LP's
-        tolerances. [USD]
     objective_usd : float
         The optimum, as :func:`solve_lp` defines it. [USD]
     certified : bool
@@ -248,15 +216,6 @@ class FastResult:
         Wall time. [s]
     """
 
-    unit_mw: np.ndarray
-    imported_mw: np.ndarray
-    delivered_mw: np.ndarray
-    unserved_mw: np.ndarray
-    mining_mw: np.ndarray
-    diesel_mw: np.ndarray
-    blackout_mw: np.ndarray
-    marginal_value: np.ndarray
-    objective_hourly_usd: np.ndarray
     objective_usd: float
     certified: bool
     lp_hours: int
@@ -271,30 +230,20 @@ class FastResult:
     def to_dispatch_result(self) -> DispatchResult:
         """The same dispatch as a :class:`DispatchResult` (what the reports read)."""
         return DispatchResult(
-            unit_mw=self.unit_mw,
-            imported_mw=self.imported_mw,
-            delivered_mw=self.delivered_mw,
-            unserved_mw=self.unserved_mw,
-            mining_mw=self.mining_mw,
-            marginal_value=self.marginal_value,
+            **{name: getattr(self, name) for name in OUTPUTS},
             objective_usd=self.objective_usd,
             status="Optimal",
             solver="fast" if self.certified else "fast+highs",
             build_seconds=0.0,
             solve_seconds=self.seconds,
-            diesel_mw=self.diesel_mw,
-            blackout_mw=self.blackout_mw,
         )
 
 
-@dataclass(frozen=True, eq=False)
+@declare("result", leading="N", optional=True, frozen=True, eq=False)
 class FastBatchResult:
-    """The optimal dispatch of every path of a :class:`BatchProblem`.
-
-    Hourly arrays have the path axis first: ``unit_mw`` (N, U, T), ``imported_mw``
-    (N, T), ``delivered_mw`` and ``unserved_mw`` (N, O, T), ``mining_mw`` (N, K, T),
-    ``diesel_mw``, ``blackout_mw``, ``marginal_value`` and ``objective_hourly_usd``
-    (N, T); each is ``None`` when left out by ``outputs=``.
+    """The optimal dispatch of every path of a :class:`BatchProblem`: the arrays of
+    :class:`DispatchResult` with the path axis first, each ``None`` when left out by
+    ``outputs=``, and per path how it was found.
 
     Attributes
     ----------
@@ -315,15 +264,6 @@ class FastBatchResult:
     lp_fallbacks: int
     lp_solves: int
     seconds: float
-    unit_mw: np.ndarray | None = None
-    imported_mw: np.ndarray | None = None
-    delivered_mw: np.ndarray | None = None
-    unserved_mw: np.ndarray | None = None
-    mining_mw: np.ndarray | None = None
-    diesel_mw: np.ndarray | None = None
-    blackout_mw: np.ndarray | None = None
-    marginal_value: np.ndarray | None = None
-    objective_hourly_usd: np.ndarray | None = None
 
     @property
     def n_paths(self) -> int:

@@ -21,7 +21,7 @@ def _ramp_violations(b: BatchProblem, lo: int, hi: int, unit_mw: np.ndarray) -> 
     viol = np.zeros((n, T), dtype=bool)
     if T < 2 or U == 0:
         return viol
-    up, down = base.unit_ramp_up_mw, base.unit_ramp_down_mw
+    up, down = base.unit_ramp_up_mw_per_h, base.unit_ramp_down_mw_per_h
     limited = np.flatnonzero(np.isfinite(up) | np.isfinite(down))
     if not len(limited):
         return viol

@@ -25,8 +25,8 @@ from gridhash.scenario.grid import house_import_cap_mw
 
 #: Hours per chunk when ``chunk_size`` is not given (paths = this // T, at least 1):
 #: three one-year paths.  A chunk pays its Python and numpy calls once for all its
-#: paths (about 0.3 ms a chunk); much larger chunks lose that again in the caches.
-#: On the risk sweep's paths one path a chunk took 10–15% longer per path than three.
+#: paths; much larger chunks lose that again in the caches (benchmarks/README.md,
+#: "Figures behind the code").
 CHUNK_HOURS = 1 << 15
 
 # --------------------------------------------------------------------------- #

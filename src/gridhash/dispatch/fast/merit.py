@@ -8,11 +8,11 @@ hour; a test holds the two equal bit for bit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from gridhash.dispatch.fast.batch import PATH_FIELDS, BatchProblem
+from gridhash.scenario.arrays import declare
 
 # --------------------------------------------------------------------------- #
 # The merit order, all hours of a chunk of paths at once
@@ -125,19 +125,10 @@ def _fold(start: np.ndarray, caps: list[np.ndarray], masks: list[Mask], sums: di
     return acc
 
 
-@dataclass
+@declare("result", leading="n", optional=("marginal_value",))
 class _Hours:
     """Per-hour optimum of a chunk of n paths (arrays (n, ..., T))."""
 
-    unit_mw: np.ndarray
-    imported_mw: np.ndarray
-    delivered_mw: np.ndarray
-    unserved_mw: np.ndarray
-    mining_mw: np.ndarray
-    diesel_mw: np.ndarray
-    blackout_mw: np.ndarray
-    marginal_value: np.ndarray | None
-    objective_hourly_usd: np.ndarray
     ok: np.ndarray  # (n, T) the hour's data are in the domain and it is feasible
 
 
@@ -471,7 +462,7 @@ def _merit_order(
             use_cap.append(full(np.subtract(np.minimum(mcap, with_k), np.minimum(mcap, without))))
 
     # --- source segments: cost, ramp rank, range (step 3) ---
-    ramp_rank = np.minimum(base.unit_ramp_up_mw, base.unit_ramp_down_mw).astype(float)
+    ramp_rank = np.minimum(base.unit_ramp_up_mw_per_h, base.unit_ramp_down_mw_per_h).astype(float)
     src_key = [key("unit_cost", u) for u in range(U)]
     src_rank = [float(r) for r in ramp_rank]
     src_cap = [np.subtract(full(avail[:, u]), umin[:, u]) for u in range(U)]

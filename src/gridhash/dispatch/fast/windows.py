@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gridhash.dispatch.fast.batch import Fallback
+from gridhash.dispatch.fast.batch import DECISIONS, PATH_FIELDS, Fallback
 from gridhash.dispatch.fast.certificate import RAMP_TOL
 from gridhash.dispatch.problem import DispatchProblem
 from gridhash.dispatch.result import DispatchResult
@@ -25,30 +25,13 @@ WINDOW_PAD = 12
 # --------------------------------------------------------------------------- #
 
 
-def _hourly_objective(p: DispatchProblem, r: DispatchResult) -> np.ndarray:
-    """(T,) the objective's terms of an LP result, hour by hour."""
-    return (
-        (p.offtake_price * r.delivered_mw).sum(axis=0)
-        + (p.class_value * r.mining_mw).sum(axis=0)
-        - (p.unit_cost * r.unit_mw).sum(axis=0)
-        - p.import_price * r.imported_mw
-        - p.unserved_penalty * r.unserved_mw.sum(axis=0)
-        - p.diesel_cost * r.diesel_mw
-        - p.blackout_penalty * r.blackout_mw
-    )
-
-
 def _write(
     view: dict[str, np.ndarray], r: DispatchResult, hourly: np.ndarray, src: slice, dst: slice
 ) -> None:
-    """Copy hours ``src`` of an LP result (``hourly``: its objective by hour) to hours ``dst``."""
-    view["unit_mw"][:, dst] = r.unit_mw[:, src]
-    view["imported_mw"][dst] = r.imported_mw[src]
-    view["delivered_mw"][:, dst] = r.delivered_mw[:, src]
-    view["unserved_mw"][:, dst] = r.unserved_mw[:, src]
-    view["mining_mw"][:, dst] = r.mining_mw[:, src]
-    view["diesel_mw"][dst] = r.diesel_mw[src]
-    view["blackout_mw"][dst] = r.blackout_mw[src]
+    """Copy hours ``src`` of an LP result (``hourly``: its objective by hour) to hours ``dst``
+    (every output but the marginal value, which the caller takes from the free window)."""
+    for name in DECISIONS:
+        view[name][..., dst] = getattr(r, name)[..., src]
     view["objective_hourly_usd"][dst] = hourly[src]
 
 
@@ -81,22 +64,8 @@ def _gather(
 
     sub = dataclasses.replace(
         p,
-        unit_available_mw=cut(p.unit_available_mw),
-        unit_min_mw=cut(p.unit_min_mw),
-        unit_cost=cut(p.unit_cost),
-        house_load_mw=cut(p.house_load_mw),
-        import_price=cut(p.import_price),
-        import_cap_mw=cut(p.import_cap_mw),
-        offtake_price=cut(p.offtake_price),
-        offtake_cap_mw=cut(p.offtake_cap_mw),
-        offtake_firm_mw=cut(p.offtake_firm_mw),
-        site_cap_mw=cut(p.site_cap_mw),
-        class_cap_mw=cut(p.class_cap_mw),
-        class_value=cut(p.class_value),
+        **{name: cut(getattr(p, name)) for name in PATH_FIELDS if name != "ramp_allowed"},
         index=None,
-        diesel_cap_mw=cut(p.diesel_cap_mw),
-        blackout_cap_mw=cut(p.blackout_cap_mw),
-        mining_cap_mw=cut(p.mining_cap_mw),
         ramp_allowed=allowed,
     )
     if bounds is not None:
@@ -117,7 +86,7 @@ def _pin(
     ``mask``: ``p.ramp_mask``."""
     T = p.hours
     h = slice(a, b + 1)
-    up, down = p.unit_ramp_up_mw, p.unit_ramp_down_mw
+    up, down = p.unit_ramp_up_mw_per_h, p.unit_ramp_down_mw_per_h
     lower = p.unit_min_mw[:, h].copy()
     upper = p.unit_available_mw[:, h].copy()
     if a > 0:
@@ -141,7 +110,7 @@ def _joins(
     """Whether window solution ``w`` (U, b−a+1) meets the ramp rows to the hours around it
     (``mask``: ``p.ramp_mask``)."""
     T = p.hours
-    up, down = p.unit_ramp_up_mw, p.unit_ramp_down_mw
+    up, down = p.unit_ramp_up_mw_per_h, p.unit_ramp_down_mw_per_h
     ok = True
     if a > 0:
         step = w[:, 0] - g[:, a - 1]
@@ -167,7 +136,7 @@ def _whole(p: DispatchProblem, view: dict[str, np.ndarray], solves: int, label: 
     except InfeasibleError as exc:
         raise InfeasibleError([f"{label}{reason}" for reason in exc.reasons]) from None
     every = slice(0, p.hours)
-    _write(view, r, _hourly_objective(p, r), every, every)
+    _write(view, r, r.objective_hourly_usd, every, every)
     view["marginal_value"][:] = r.marginal_value
     return _Repair(objective=r.objective_usd, lp_hours=p.hours, lp_solves=solves + 1)
 
@@ -222,7 +191,7 @@ def _repair(
         except InfeasibleError:  # then so is the whole problem: let the LP explain
             return _whole(p, view, solves + 1, label)
         solves += 1
-        free_hourly = _hourly_objective(sub, free)
+        free_hourly = free.objective_hourly_usd
         grown: list[Window] = []
         pinnable: list[tuple[Window, slice, tuple[np.ndarray, np.ndarray]]] = []
         for w, span in zip(pending, spans, strict=True):
@@ -241,7 +210,7 @@ def _repair(
             except InfeasibleError:  # some window cannot meet its neighbours: grow them all
                 fixed = None
             solves += 1
-            fixed_hourly = None if fixed is None else _hourly_objective(psub, fixed)
+            fixed_hourly = None if fixed is None else fixed.objective_hourly_usd
             for (w, span, _), pspan in zip(pinnable, pspans, strict=True):
                 if fixed is not None and fixed_hourly is not None:
                     bound = float(free_hourly[span].sum())

@@ -29,7 +29,7 @@ model                      what
 
 from __future__ import annotations
 
-from gridhash.risk.models._base import HOURS_PER_YEAR, PathsLike, Stream
+from gridhash.risk.models._base import HOURS_PER_YEAR, PathsLike
 from gridhash.risk.models.btc_price import BootstrapPrice, GbmPrice
 from gridhash.risk.models.bundle import RiskModel, RiskPaths, sample_paths
 from gridhash.risk.models.calibration import (
@@ -62,6 +62,7 @@ from gridhash.risk.models.lines import (
     LogNormalDuration,
 )
 from gridhash.risk.models.outages import UnitOutageModel
+from gridhash.risk.models.seeding import Stream
 
 __all__ = [
     "BTC_VOLATILITY_PER_YEAR",

@@ -43,8 +43,6 @@ from numpy.typing import ArrayLike, NDArray
 from gridhash.risk.models._base import (
     HOURS_PER_YEAR,
     PathsLike,
-    PathStreams,
-    Stream,
     as_hours,
     as_path_ids,
     check_number,
@@ -53,6 +51,7 @@ from gridhash.risk.models._base import (
     fail,
     readonly,
 )
+from gridhash.risk.models.seeding import PathStreams, Stream
 
 if TYPE_CHECKING:
     import pandas as pd

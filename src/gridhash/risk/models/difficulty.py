@@ -67,16 +67,15 @@ from gridhash.bitcoin.subsidy import HALVING_INTERVAL, block_subsidy_btc
 from gridhash.risk.models._base import (
     HOURS_PER_YEAR,
     PathsLike,
-    Stream,
     as_hours,
     as_path_ids,
     check_int,
     check_number,
     check_out,
     fail,
-    normal_rows,
     readonly,
 )
+from gridhash.risk.models.seeding import Stream, normal_rows
 
 __all__ = [
     "MAX_ADJUSTMENT",

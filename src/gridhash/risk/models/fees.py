@@ -24,15 +24,14 @@ from numpy.typing import NDArray
 
 from gridhash.risk.models._base import (
     PathsLike,
-    Stream,
     as_hours,
     as_path_ids,
     check_number,
     check_out,
     lognormal_ar1_into,
-    normal_rows,
     phi_from_half_life,
 )
+from gridhash.risk.models.seeding import Stream, normal_rows
 
 __all__ = ["FeeModel"]
 

@@ -38,8 +38,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from gridhash.risk.models._base import (
     PathsLike,
-    PathStreams,
-    Stream,
     as_hours,
     as_path_ids,
     check_int,
@@ -47,10 +45,10 @@ from gridhash.risk.models._base import (
     check_out,
     fail,
     lognormal_ar1_into,
-    normal_rows,
     phi_from_half_life,
     readonly,
 )
+from gridhash.risk.models.seeding import PathStreams, Stream, normal_rows
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -31,8 +31,6 @@ from numpy.typing import NDArray
 from gridhash.risk.models._base import (
     HOURS_PER_YEAR,
     PathsLike,
-    PathStreams,
-    Stream,
     as_hours,
     as_path_ids,
     check_int,
@@ -42,6 +40,7 @@ from gridhash.risk.models._base import (
     mask_outside_intervals,
     readonly,
 )
+from gridhash.risk.models.seeding import PathStreams, Stream
 
 __all__ = ["EmpiricalDuration", "LineCutEvents", "LineCutModel", "LogNormalDuration"]
 
@@ -267,7 +266,7 @@ class LineCutModel:
         counts = np.empty((N, L + 1), dtype=np.int64)
         draws: list[NDArray[np.float64]] = []
         # A few rates are drawn one by one (the same numbers as one call with
-        # the array, without its broadcasting overhead of ~10 µs).
+        # the array, without its broadcasting overhead).
         rates = expected.tolist() if expected.size <= 16 else None
         for i, g in enumerate(PathStreams(seed, Stream.LINE_CUTS, key, ids)):
             if rates is not None:

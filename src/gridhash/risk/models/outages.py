@@ -30,7 +30,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from gridhash.risk.models._base import (
     PathsLike,
-    Stream,
     as_hours,
     as_path_ids,
     check_int,
@@ -40,8 +39,8 @@ from gridhash.risk.models._base import (
     geometric_from_uniforms,
     readonly,
     runs_mask,
-    uniform_rows,
 )
+from gridhash.risk.models.seeding import Stream, uniform_rows
 
 __all__ = ["DEFAULT_MTTF_H", "DEFAULT_MTTR_H", "UnitOutageModel"]
 
