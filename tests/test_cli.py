@@ -639,3 +639,57 @@ def test_report_tables_do_not_break_dates_or_identifiers(tmp_path: Path) -> None
     for cell in re.findall(r"<td class='text'>(.*?)</td>", page):
         for word in re.sub(r"<span class='nw'>[^<]*</span>", "", cell).split():
             assert "-" not in word, cell  # every hyphenated word is kept whole
+
+
+def test_readme_quick_start_names_the_system_packages_ci_installs() -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    ci = (root / ".ci" / "run").read_text(encoding="utf-8")
+    for package in re.findall(r"apt-get install -y -q (\S+)", ci):
+        assert package in quick, f"the Quick start does not name {package}"
+    assert "initdb" in quick and "start what they need themselves" in quick
+    assert "about a minute" not in quick and re.search(r"\d+ s\b|\d+ min", quick), quick
+
+
+def test_on_a_terminal_the_progress_bar_is_not_broken_by_a_banner(tmp_path: Path) -> None:
+    """stdout and stderr on a pseudo-terminal, as a user sees them."""
+    import os
+    import pty
+
+    path = write_scenario(tmp_path, tiny_scenario(hours=24))
+    primary, secondary = pty.openpty()
+    env = os.environ | {"COLUMNS": "100", "TERM": "xterm"}
+    proc = subprocess.Popen([sys.executable, "-m", "gridhash.cli", "run", str(path), "--out",
+                             str(tmp_path / "o")], stdin=secondary, stdout=secondary,
+                            stderr=secondary, env=env, close_fds=True)
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=120) == 0, seen.decode(errors="replace")
+    os.close(primary)
+    text = seen.decode(errors="replace")
+    assert "Running HiGHS" not in text and "THIRD_PARTY" not in text, text
+    assert "objective" in text  # the summary table arrived
+
+
+@pytest.mark.parametrize("args", [
+    ["size", "--mw", "1e308", "--paths", "1"],
+    ["size", "--mw", "nan", "--paths", "1"],
+    ["size", "--mw", "-5", "--paths", "1"],
+    ["economics", "--power-price", "nan"],
+    ["economics", "--power-price", "inf"],
+    ["economics", "--power-price", "-1e308"],
+])
+def test_absurd_numbers_on_the_command_line_are_refused(tmp_path: Path, args: list[str]) -> None:
+    res = run_cli(*args, *(["--out", str(tmp_path / "o")] if args[0] == "size" else []))
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and args[1] in res.output
+    assert not (tmp_path / "o").exists()

@@ -68,6 +68,16 @@ def _console(stderr: bool = False) -> Any:
     return SafeConsole(stderr=stderr, highlight=False, width=width)
 
 
+def _finite(value: Any) -> Any:
+    """Refuse NaN (which passes click's range checks) in a float option or its list."""
+    import math
+
+    for v in value if isinstance(value, list) else [value]:
+        if v is not None and not math.isfinite(v):
+            raise typer.BadParameter(f"{v} is not a finite number")
+    return value
+
+
 def _fit_table(console: Any, obj: Any) -> Any:
     """A table as it is where it fits, else one block per row (label: value lines).
 
@@ -373,6 +383,13 @@ def risk(
         fitted = load_fitted(model)  # a bad file fails here, before any work
     if workers is None and scheduler is None:
         tune_allocator()  # this process runs the chunks
+    else:
+        import warnings
+
+        # Dask's scheduler serves its HTTP endpoints on another port when 8787 is
+        # taken (another cluster on the machine) and says so; the sweep uses none.
+        warnings.filterwarnings("ignore", message=r"Port \d+ is already in use",
+                                category=UserWarning)
     err = _console(stderr=True)
     with Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:
@@ -403,7 +420,8 @@ def size(
     ] = None,
     mw: Annotated[
         list[float] | None,
-        typer.Option("--mw", metavar="MW", help="Fleet size to consider, MW (repeat); "
+        typer.Option("--mw", metavar="MW", min=0.0, max=1e6, callback=_finite,
+                     help="Fleet size to consider, MW (repeat); "
                      "default: 6 steps up to the sites' capacity."),
     ] = None,
     paths: Annotated[int, typer.Option("--paths", min=1, help="Futures per candidate.")] = 50,
@@ -487,6 +505,9 @@ def economics(
         float | None,
         typer.Option(
             "--power-price",
+            min=-1e6,
+            max=1e6,
+            callback=_finite,
             help="Power price the fleet pays [USD/MWh]; default: the agreement's (with "
             "--agreement), else the value of power at the plant in the hours the dispatch "
             "mines (the marginal value of a MW, weighted by the MWh drawn).",
@@ -560,9 +581,13 @@ def _progress_callback(total: int) -> Any:
     task = progress.add_task("", total=total)
 
     def advance(label: str, done: bool = False) -> None:
+        from rich.markup import escape
+
+        from gridhash.errors import printable
+
         if not progress.live.is_started:
             progress.start()
-        progress.update(task, description=label, advance=1 if done else 0)
+        progress.update(task, description=escape(printable(label)), advance=1 if done else 0)
         if done and progress.tasks[0].finished:
             progress.stop()
 
@@ -581,6 +606,9 @@ def main() -> None:
         app()  # click handles its own usage errors (exit 2) and --help
     except Interrupted as exc:
         _console(stderr=True).print(str(exc), markup=False)
+        raise SystemExit(130) from None
+    except KeyboardInterrupt:  # a command without its own word on what it had written
+        _console(stderr=True).print("interrupted", markup=False)
         raise SystemExit(130) from None
     except GridhashError as exc:
         from rich.markup import escape

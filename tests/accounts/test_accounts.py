@@ -198,3 +198,27 @@ def test_plan_pages_and_metered_statements_read_the_accounts(deal_scenario) -> N
                 np.testing.assert_allclose(metered[key][name][field], values, atol=1e-9)
     for cat, values in planned["costs_usd"].items():
         np.testing.assert_allclose(metered["costs_usd"][cat], values, rtol=1e-12, atol=1e-9)
+
+
+def test_a_sweep_without_a_safety_part_equals_run_on_each_path() -> None:
+    """The sweep's other branch (no envelope: the plant's own limits with the path's
+    outages and line cuts) through the same pipeline as ``gridhash run``."""
+    from gridhash.pipeline import run_problem
+    from gridhash.risk.models import sample_paths
+    from gridhash.risk.sweep import run_paths
+    from gridhash.scenario.resolve import resolve
+
+    ld = loaded(tiny_scenario(hours=96))
+    assert ld.scenario.safety is None
+    ids = [0, 5]
+    df = run_paths(ld, ids, seed=4)
+    base = resolve(ld)
+    rp = sample_paths(base, ids, seed=4, scenario=ld)
+    for row, i in enumerate(ids):
+        lp = run_problem(ld, rp.inputs_for(base, row), None)
+        t = {k: float(v[0]) for k, v in lp.accounts.totals().items()}
+        got = df.loc[df["path"] == i].iloc[0]
+        shared = [k for k in df.columns if k in t and ":U" not in k]
+        assert {"net_usd", "penalty_usd:unserved_firm", "btc_mined", "grid_mwh"} <= set(shared)
+        for k in shared:
+            assert got[k] == pytest.approx(t[k], rel=1e-6, abs=1e-3), k

@@ -150,6 +150,23 @@ def test_start_height_after_the_subsidy_ends_is_legal(tmp_path: Path, command: s
     assert "Traceback" not in res.output
 
 
+@pytest.mark.parametrize("value", [1e-300, 0.5])
+def test_a_difficulty_below_the_protocol_minimum_is_refused(tmp_path: Path, value: float) -> None:
+    msg = _error_line(tmp_path, _tiny(**{"bitcoin.difficulty": value}))
+    assert "bitcoin.difficulty" in msg and "≥ 1" in msg and "unserved" not in msg
+
+
+@pytest.mark.parametrize(("field", "value"), [("bitcoin.price_usd", 1e11),
+                                              ("bitcoin.fees_btc_per_block", 2e7),
+                                              ("bitcoin.difficulty", 1.0)])
+def test_absurd_bitcoin_figures_are_blamed_not_the_penalty(tmp_path: Path, field: str,
+                                                           value: float) -> None:
+    msg = _error_line(tmp_path, _tiny(**{field: value}))
+    assert "bad.toml: bitcoin: mining would be worth up to" in msg
+    assert "grid.unserved_penalty_usd_per_mwh" not in msg
+    assert len(msg.replace(str(tmp_path), "")) < 400
+
+
 # --------------------------------------------------------------------------- #
 # Messages that blamed the wrong thing or said too much
 # --------------------------------------------------------------------------- #
@@ -186,6 +203,15 @@ def test_half_past_is_refused_everywhere_alike(tmp_path: Path, field: str, extra
     msg = _error_line(tmp_path, _tiny(**{field: value}))
     shown = field.replace(".0.", "[0].") + ("[0].start" if extra else "")
     assert f"{shown}: time not on the hour" in msg and "HH:00:00" in msg
+
+
+def test_half_past_in_a_series_file_is_refused_alike(tmp_path: Path) -> None:
+    rows = "".join(f"2027-01-01T{h:02d}:30:00Z,50\n" for h in range(24))
+    (tmp_path / "price.csv").write_text("time,price\n" + rows)
+    data = _tiny(**{"grid.offtakes.0.price_usd_per_mwh": {"file": "price.csv"}})
+    msg = _error_line(tmp_path, data, file="price.csv")
+    assert "time not on the hour" in msg and "'2027-01-01T00:30:00Z'" in msg
+    assert "gap" not in msg
 
 
 def test_an_event_that_starts_inside_but_runs_past_the_end(tmp_path: Path) -> None:

@@ -68,6 +68,7 @@ import numpy as np
 
 from gridhash.errors import ScenarioError
 from gridhash.scenario.arrays import declare
+from gridhash.scenario.base import UNIT_MAGNITUDE
 from gridhash.scenario.grid import house_import_cap_mw, import_cap_mw
 from gridhash.scenario.resolve import Inputs, offtake_caps
 
@@ -237,6 +238,18 @@ def check_penalties(
     top = float(value.max()) if value.size else None
     if top is not None:
         floor = float(offtake_price.min()) if offtake_price.size else 0.0
+        most = UNIT_MAGNITUDE["USD/MWh"]  # no penalty can be set above this
+        if inputs.unserved_penalty + floor <= top and top - floor >= most:
+            raise ScenarioError(
+                f"mining would be worth up to {top:.3g} USD/MWh, more than any penalty on "
+                f"unserved firm energy may be ({most:,.0f} USD/MWh): the Bitcoin figures are "
+                "far from any real network's",
+                source=inputs.source,
+                field="bitcoin",
+                expected="price_usd, difficulty and fees_btc_per_block of the order of the "
+                "real network's (for scale, the built-in znpp uses 85,000 USD, 1.4e14 and "
+                "0.03 BTC per block)",
+            )
         if inputs.unserved_penalty + floor <= top:
             raise ScenarioError(
                 "the penalty on unserved firm energy does not exceed the value of mining "

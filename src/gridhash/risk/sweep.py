@@ -65,7 +65,6 @@ BLOCK_PATHS = 25
 TASK_PATHS = 100
 
 
-
 @dataclass(frozen=True, eq=False)
 class Context:
     """What every path of a sweep shares: the resolved scenario, its rules, the base problem."""

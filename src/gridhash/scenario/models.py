@@ -369,10 +369,11 @@ class Bitcoin(Model):
 
     price_usd: SeriesSpec = field("Price of one bitcoin.", unit="USD", series=True, gt=0)
     difficulty: SeriesSpec = field(
-        "Network difficulty (expected hashes per block = difficulty × 2^32).",
+        "Network difficulty (expected hashes per block = difficulty × 2^32); at least 1, "
+        "the protocol's minimum.",
         unit="-",
         series=True,
-        gt=0,
+        ge=1,
     )
     fees_btc_per_block: SeriesSpec = field(
         "Transaction fees collected per block.", unit="BTC", series=True, default=0.0, ge=0

@@ -362,6 +362,15 @@ def _match_index(stamps: pd.Series, index: pd.DatetimeIndex, shown: str, field: 
     import pandas as pd
 
     got = pd.DatetimeIndex(stamps)
+    off = got != got.floor("h")
+    if off.any():
+        raise ScenarioError(
+            "time not on the hour in the time column",
+            value=got[off][0].strftime("%Y-%m-%dT%H:%M:%SZ"),
+            expected="hourly stamps on the hour, HH:00:00 (as for every time in a scenario)",
+            source=shown,
+            field=field,
+        )
     dup = got.duplicated()
     if dup.any():
         raise ScenarioError(
