@@ -423,6 +423,17 @@ def test_a_price_below_mining_value_is_flagged_and_a_high_one_is_not(tmp_path: P
     assert _warnings(tmp_path / "high", data)[0] == []
 
 
+def test_grid_first_agreements_are_not_flagged_for_mining_outbidding_the_grid() -> None:
+    from gridhash.pipeline import run_scenario
+    from gridhash.report.advice import mining_outbids_grid
+
+    # bilateral: by value above its obligation, so mining takes what the grid would have
+    warned = mining_outbids_grid(run_scenario("znpp", agreement="bilateral"))
+    assert warned and all("grid_first = true puts every offtake first" in w for w in warned)
+    # ukraine-international: grid_first = true, every offtake before mining whatever the prices
+    assert mining_outbids_grid(run_scenario("znpp", agreement="ukraine-international")) == []
+
+
 def test_the_default_scenario_is_not_flagged_for_its_fleet_or_house_load() -> None:
     from gridhash.pipeline import run_scenario
     from gridhash.report.advice import fleet_beyond_site, house_load_too_high
