@@ -78,7 +78,11 @@ def test_envelope_is_obeyed_and_explained(run) -> None:
     assert (h.loc[~h["mining_allowed"], "mining_mw"] <= 1e-6).all()
     assert (h["mining_mw"] <= h["mining_cap_mw"] + 1e-6).all()
     net = h["generation_mw"] - h["house_load_mw"]
-    assert (net <= h["envelope_max_output_mw"] + 1e-6).all()
+    assert (net <= h["envelope_max_net_output_mw"] + 1e-6).all()
+    assert (h["generation_mw"] <= h["envelope_max_gross_output_mw"] + 1e-6).all()
+    np.testing.assert_allclose(
+        h["envelope_max_net_output_mw"],
+        (h["envelope_max_gross_output_mw"] - h["house_load_mw"]).clip(lower=0.0))
     s = summary(run)["safety"]
     if run.envelope is None:
         assert s is None and (h["restriction"] == "").all()
@@ -103,6 +107,33 @@ def test_znpp_safety_year() -> None:
     assert run.result.diesel_mw.sum() == pytest.approx(100.0 * (11 + 720 + 1))
 
 
+def test_imports_serve_only_the_house_load_the_units_cannot_make(run) -> None:
+    h = hourly_frame(run)
+    unmade = (h["house_load_mw"] - h["envelope_max_gross_output_mw"]).clip(lower=0.0)
+    assert (h["imported_mw"] <= unmade + 1e-6).all()
+    # nothing imported reaches the grid or mining: they get at most what the units make
+    # beyond the house load (plus diesel and unsupplied house load, which are zero there)
+    beyond = (h["generation_mw"] - h["house_load_mw"]).clip(lower=0.0)
+    sent = h["grid_mw"] + h["mining_mw"]
+    assert (sent <= beyond + h["diesel_mw"] + h["house_load_unsupplied_mw"] + 1e-6).all()
+
+
+def test_znpp_hour_that_imported_for_house_load_while_delivering_firm_energy() -> None:
+    """Hour 2701 (2027-04-23T13:00Z): the envelope lets the units make 380 MW; the plan
+    used to import 70 MW "for house load" and deliver 350 MW of firm energy, i.e. pass
+    imported power on to the grid.  Now the units make the house load themselves."""
+    run = run_scenario("znpp")
+    t = 2701
+    assert str(run.inputs.index[t]) == "2027-04-23 13:00:00+00:00"
+    r, p = run.result, run.problem
+    assert p.unit_available_mw[:, t].sum() == pytest.approx(380.0)
+    assert p.house_load_mw[t] == pytest.approx(100.0)
+    assert r.imported_mw[t] == pytest.approx(0.0, abs=1e-6)
+    assert r.unit_mw[:, t].sum() == pytest.approx(380.0)
+    assert r.delivered_mw[:, t].sum() == pytest.approx(280.0)
+    assert r.unserved_mw[:, t].sum() == pytest.approx(p.offtake_firm_mw[:, t].sum() - 280.0)
+
+
 def test_znpp_record_reproduces_the_recorded_year() -> None:
     """`gridhash run znpp-record` gives the 2025 record (docs/sources.md §1.4a)."""
     run = run_scenario("znpp-record")
@@ -118,6 +149,15 @@ def test_znpp_record_reproduces_the_recorded_year() -> None:
     # 10 days less the 5 h of July 4 and the 94 h from 13:00 on Sept 23 to 11:00 on
     # Sept 27 (each hour on diesel burns 1/24 day), just before the first delivery.
     assert sf["diesel_fuel_days_lowest"]["days"] == pytest.approx(10 - (5 + 94) / 24, abs=1e-4)
+    # The record's fuel comes from its dated deliveries only (resupply_days = 0: no
+    # responsive deliveries on top, which would have put ~44 days on site): at its
+    # highest, just after the last delivery (2025-10-21 12:00), 10 days less the 5 h
+    # of July 4 and the 671 h on diesel from 13:00 on Sept 23, plus 8 + 4 × 6 days
+    # delivered = 42 − 676/24 = 13.83 days, the 'two-week reserve' reported (R12).
+    fuel = run.envelope.state.quantities["diesel_fuel_days"]
+    assert run.envelope.state.resupply_days == 0
+    assert fuel.max() == pytest.approx(42 - 676 / 24, abs=1e-9)
+    assert str(run.inputs.index[fuel.argmax()]) == "2025-10-21 12:00:00+00:00"
     # The shipped mining rules allow mining only with both lines in service.
     assert sf["share_hours_mining_allowed"] == pytest.approx(3206 / 8760, abs=1e-6)
     assert sf["rule_activations"]["ts-offsite-power-lost"] == 4

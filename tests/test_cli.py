@@ -137,6 +137,39 @@ def test_economics_prints_fleet_models() -> None:
     assert "S21 XP" in text and "S19j" in text
 
 
+def test_economics_values_machines_as_the_dispatch_runs_them() -> None:
+    """The power price the fleet pays and its uptime come from the dispatch (the issue:
+    the S21 XP runs when power is worth 53.5 USD/MWh, not at the median 103 and not
+    100 % of the time), with breakeven hashprice and BTC price beside the power price."""
+    import numpy as np
+
+    from gridhash.pipeline import run_scenario, value_models
+    from gridhash.report.terminal import economics_rows
+
+    run = run_scenario("znpp")
+    r = run.result
+    s21 = next(m for m in run.inputs.class_models if m.name == "Antminer S21 XP")
+    row = value_models(run, [s21])[0]
+    ks = [k for k, m in enumerate(run.inputs.class_models) if m.name == s21.name]
+    drawn = r.mining_mw[ks].sum(axis=0)
+    assert row["power_price_usd_per_mwh"] == pytest.approx(
+        float((r.marginal_value * drawn).sum() / drawn.sum()))
+    assert row["power_price_usd_per_mwh"] < float(np.median(r.marginal_value))
+    assert 0.0 < row["uptime"] < 1.0
+    assert row["first_year_energy_mwh"] == pytest.approx(
+        drawn.sum() / run.inputs.class_count[ks].sum(), rel=1e-6)
+    for key in ("breakeven_power_usd_per_mwh", "breakeven_hashprice_usd_per_ph_day",
+                "breakeven_btc_usd", "npv_usd", "payback_years"):
+        assert key in row
+    # the table the command prints holds the same numbers
+    _, rows, basis = economics_rows("znpp")
+    assert rows[0] == row and "hours the fleet mines" in basis
+    result = run_cli("economics")
+    text = " ".join(result.stdout.split())
+    assert "hashprice" in text and "uptime" in text
+    assert f"{row['breakeven_btc_usd']:,.0f}" in text
+
+
 def test_economics_catalogue_lists_every_model() -> None:
     from gridhash.bitcoin.catalogue import load_catalogue
 
@@ -391,6 +424,17 @@ def test_a_price_below_mining_value_is_flagged_and_a_high_one_is_not(tmp_path: P
     data["grid"]["offtakes"][0]["price_usd_per_mwh"] = 900.0
     (tmp_path / "high").mkdir()
     assert _warnings(tmp_path / "high", data)[0] == []
+
+
+def test_grid_first_agreements_are_not_flagged_for_mining_outbidding_the_grid() -> None:
+    from gridhash.pipeline import run_scenario
+    from gridhash.report.advice import mining_outbids_grid
+
+    # bilateral: by value above its obligation, so mining takes what the grid would have
+    warned = mining_outbids_grid(run_scenario("znpp", agreement="bilateral"))
+    assert warned and all("grid_first = true puts every offtake first" in w for w in warned)
+    # ukraine-international: grid_first = true, every offtake before mining whatever the prices
+    assert mining_outbids_grid(run_scenario("znpp", agreement="ukraine-international")) == []
 
 
 def test_the_default_scenario_is_not_flagged_for_its_fleet_or_house_load() -> None:

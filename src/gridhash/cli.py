@@ -520,20 +520,26 @@ def size(
     atomic_write_text(folder / "size.json", json_text(result, what="size.json"))
     atomic_write_text(folder / "size.html", render_size_html(loaded.name, result))
     t = Table(title=f"gridhash size · {loaded.name} · {paths} paths · {result['criterion']}")
-    for col in ("model", "MW", "machines", "capex [M USD]", "NPV mean", "NPV 5 %", "NPV 95 %"):
+    for col in ("model", "MW", "machines", "capex [M USD]", "NPV mean", "NPV 5 %", "NPV 95 %",
+                "breakeven USD/MWh", "breakeven hashprice USD/PH/day", "breakeven BTC USD"):
         t.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
+
+    def opt(x: float | None, digits: int) -> str:
+        return "–" if x is None else f"{x:,.{digits}f}"
+
     for r in result["candidates"]:
         t.add_row(r["model"], f"{r['mw']:,.0f}", f"{r['machines']:,}",
                   f"{r['capex_usd'] / 1e6:,.1f}", f"{r['npv_mean_usd'] / 1e6:,.1f}",
-                  f"{r['npv_p5_usd'] / 1e6:,.1f}", f"{r['npv_p95_usd'] / 1e6:,.1f}")
+                  f"{r['npv_p5_usd'] / 1e6:,.1f}", f"{r['npv_p95_usd'] / 1e6:,.1f}",
+                  opt(r["breakeven_power_usd_per_mwh"], 1),
+                  opt(r["breakeven_hashprice_usd_per_ph_day"], 1),
+                  opt(r["breakeven_btc_usd"], 0))
     console = _console()
     console.print(t)
-    b = result["best"]
-    choice = ("buy nothing: no candidate has a positive value" if b["mw"] <= 0 else
-              f"{b['model']}, {b['mw']:,.0f} MW ({b['machines']:,} machines)")
-    console.print(f"best: [bold]{choice}[/bold]; NPV over {result['lifetime_years']} years at "
-                  f"{result['discount_rate']:.0%}. Wrote {folder / 'size.json'} and "
-                  f"{folder / 'size.html'}")
+    console.print(f"best: [bold]{result['choice']}[/bold]; NPV over "
+                  f"{result['lifetime_years']} years at {result['discount_rate']:.0%}, resale "
+                  f"{result['resale_fraction']:.0%}, power: {result['power_price_basis']}. "
+                  f"Wrote {folder / 'size.json'} and {folder / 'size.html'}")
 
 
 @app.command()
@@ -549,15 +555,23 @@ def economics(
             min=-1e6,
             max=1e6,
             callback=_finite,
-            help="Value of power for payback [USD/MWh]; default: the median marginal value "
-            "of a MW at the plant from the scenario's optimal dispatch.",
+            help="Power price the fleet pays [USD/MWh]; default: the agreement's (with "
+            "--agreement), else the value of power at the plant in the hours the dispatch "
+            "mines (the marginal value of a MW, weighted by the MWh drawn).",
         ),
     ] = None,
+    agreement: Annotated[
+        str | None,
+        typer.Option("--agreement", help="Run under this agreement: its power price and its "
+                     "dispatch rules."),
+    ] = None,
 ) -> None:
-    """Mining economics of the fleet: breakeven power price, revenue per day, payback."""
+    """Each ASIC model's value over its life as the dispatch runs it: NPV, payback and
+    break-even power price, hashprice and BTC price (the valuation `size` uses)."""
     from gridhash.report.terminal import print_economics
 
-    print_economics(_console(), scenario, catalogue=catalogue, power_price=power_price)
+    print_economics(_console(), scenario, catalogue=catalogue, power_price=power_price,
+                    agreement=agreement)
 
 
 @app.command()

@@ -298,3 +298,109 @@ def accounts_for(
         index=inputs.index,
         objective_usd=result.objective_usd,
     )
+
+
+# --------------------------------------------------------------------------- #
+# Valuing machines as the dispatch runs them (gridhash economics and size)
+# --------------------------------------------------------------------------- #
+
+
+def fleet_use(run: Run) -> dict[str, Any]:
+    """How the dispatch runs the fleet, and what its power costs it.
+
+    * ``running`` (K, T): fraction of each hour each miner class runs;
+      ``fleet_running`` (T,): that of the whole fleet (for a model not in it);
+    * ``power_price`` (K,) and ``fleet_power_price`` [USD/MWh]: what the fleet pays
+      for a MWh: the agreement's ``mining.energy_price_usd_per_mwh`` when the run is
+      under an agreement; otherwise the value of power at the plant in the hours
+      the class runs (the marginal value of a MW, weighted by the MWh it draws),
+      which is what mining a MWh gives up there; ``power_basis`` says which.
+    """
+    i, r = run.inputs, run.result
+    cap = i.class_max_mw[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        running = np.where(cap > 0, r.mining_mw / np.where(cap > 0, cap, 1.0), 0.0)
+        total_cap = float(i.class_max_mw.sum())
+        fleet_running = (r.mining_mw.sum(axis=0) / total_cap if total_cap > 0
+                         else np.zeros(i.hours))
+    running = np.clip(running, 0.0, 1.0)
+    fleet_running = np.clip(fleet_running, 0.0, 1.0)
+    if run.agreement is not None:
+        price = float(run.agreement.mining.energy_price_usd_per_mwh)
+        per_class = np.full(len(i.class_names), price)
+        fleet_price = price
+        basis = f"agreement {run.agreement.name}'s power price"
+    else:
+        mv = r.marginal_value
+        mwh = r.mining_mw.sum(axis=1)
+
+        def weighted(weights: np.ndarray) -> float:
+            total = float(weights.sum())
+            return float((mv * weights).sum() / total) if total > 0 else float(np.median(mv))
+
+        per_class = np.array([weighted(r.mining_mw[k]) for k in range(len(mwh))])
+        fleet_price = weighted(r.mining_mw.sum(axis=0))
+        basis = "value of power at the plant in the hours the fleet mines"
+    return {"running": running, "fleet_running": fleet_running, "power_price": per_class,
+            "fleet_power_price": fleet_price, "power_basis": basis}
+
+
+def value_models(run: Run, models: list[Any], *, power_price: float | None = None,
+                 lifetime_years: float | None = None, discount_rate: float | None = None,
+                 resale_fraction: float | None = None) -> list[dict[str, Any]]:
+    """Each ASIC model's value over its life as the dispatch runs it: one row per model.
+
+    A model in the fleet runs as its classes do (their hours and their power price);
+    any other model as the whole fleet does.  ``power_price`` [USD/MWh] replaces the
+    power price of every model.  Revenue per hash follows the
+    scenario's BTC price and difficulty growth and the halvings over the life
+    (:func:`gridhash.bitcoin.economics.revenue_factors`); the valuation is
+    :func:`gridhash.bitcoin.economics.lifetime_value`, the one ``gridhash size`` uses.
+    """
+    from gridhash.bitcoin import economics as ec
+
+    i = run.inputs
+    use = fleet_use(run)
+    years = max(1, round(ec.ASIC_LIFETIME_YEARS if lifetime_years is None else lifetime_years))
+    rate = ec.DISCOUNT_RATE if discount_rate is None else discount_rate
+    resale = ec.RESALE_FRACTION if resale_fraction is None else resale_fraction
+    factors = ec.revenue_factors(i.start_height, i.blocks_per_hour,
+                                 float(np.mean(i.fees_btc_per_block)),
+                                 ec.revenue_growth_per_year(i.btc_price_usd, i.difficulty), years)
+    opex = float(np.mean(i.mining_opex))
+    hashprice0 = float(ec.hashprice_usd_per_ph_day(i.difficulty[0], i.subsidy_btc_per_block[0],
+                                                   i.fees_btc_per_block[0], i.btc_price_usd[0],
+                                                   i.pool_fee))
+    rows = []
+    for m in models:
+        ks = [k for k, cm in enumerate(i.class_models) if cm.name == m.name]
+        if ks:
+            weight = i.class_max_mw[ks]
+            running = (use["running"][ks] * weight[:, None]).sum(axis=0) / max(weight.sum(), 1e-12)
+            mwh = np.array([run.result.mining_mw[k].sum() for k in ks])
+            price = (float((use["power_price"][ks] * mwh).sum() / mwh.sum()) if mwh.sum() > 0
+                     else float(use["power_price"][ks].mean()))
+            basis = "its fleet classes"
+        else:
+            running, price, basis = use["fleet_running"], use["fleet_power_price"], "the fleet"
+        if power_price is not None:
+            price = float(power_price)
+        revenue, energy = ec.first_year(m.hashrate_th, m.power_w, running, i.difficulty,
+                                        i.subsidy_btc_per_block, i.fees_btc_per_block,
+                                        i.btc_price_usd, i.pool_fee, i.cooling_overhead)
+        v = ec.lifetime_value(revenue, energy, m.price_usd, power_price_usd_per_mwh=price,
+                              factors=factors, opex_usd_per_mwh=opex, discount_rate=rate,
+                              resale_fraction=resale)
+        scale = float(v.breakeven_revenue_scale)
+        rows.append({
+            "model": m.name, "hashrate_th": m.hashrate_th, "power_w": m.power_w,
+            "efficiency_j_per_th": m.efficiency_j_per_th, "price_usd": m.price_usd,
+            "runs_as": basis, "uptime": float(np.mean(running)),
+            "power_price_usd_per_mwh": price,
+            "first_year_revenue_usd": float(revenue), "first_year_energy_mwh": float(energy),
+            "npv_usd": float(v.npv_usd), "payback_years": float(v.payback_years),
+            "breakeven_power_usd_per_mwh": float(v.breakeven_power_usd_per_mwh),
+            "breakeven_hashprice_usd_per_ph_day": scale * hashprice0,
+            "breakeven_btc_usd": scale * float(i.btc_price_usd[0]),
+        })
+    return rows

@@ -19,7 +19,9 @@ from gridhash.dispatch.fast import (
     solve_fast,
     solve_fast_batch,
 )
+from gridhash.dispatch.problem import with_dispatch_rules
 from gridhash.errors import InfeasibleError
+from gridhash.scenario.grid import house_import_cap_mw
 
 INF = np.inf
 REL = 1e-6
@@ -223,6 +225,46 @@ def test_infeasible_hour_is_explained_by_the_lp() -> None:
         solve_fast_batch(batch)
 
 
+def test_grid_first_by_hand() -> None:
+    # 100 MW at 10 $/MWh; the grid takes up to 60 at 20 $, mining pays 30 $ for up to 50.
+    p = problem(price=((20.0,),), value=((30.0,),))
+    r = solve_fast(p)  # by value: mining first, the grid gets the last 50
+    assert r.mining_mw[0, 0] == pytest.approx(50.0)
+    assert r.delivered_mw[0, 0] == pytest.approx(50.0)
+    gf = dataclasses.replace(p, grid_first=True)
+    for r in (solve_fast(gf), solve_lp(gf)):  # strict priority: the grid takes all 60
+        assert r.delivered_mw[0, 0] == pytest.approx(60.0)
+        assert r.mining_mw[0, 0] == pytest.approx(40.0)
+    # the objective is reported at the prices paid: 60 × 20 + 40 × 30 − 100 × 10
+    assert r.objective_usd == pytest.approx(60 * 20 + 40 * 30 - 100 * 10)
+    # whatever the prices: at a negative grid price too, as long as mining would run
+    neg = dataclasses.replace(gf, offtake_price=np.array([[-5.0]]))
+    assert solve_fast(neg).delivered_mw[0, 0] == pytest.approx(60.0)
+    assert solve_lp(neg).delivered_mw[0, 0] == pytest.approx(60.0)
+    # no mining use at all (a class that may not draw): the grid price decides alone
+    off = dataclasses.replace(neg, class_cap_mw=np.array([[0.0]]))
+    assert solve_fast(off).delivered_mw[0, 0] == pytest.approx(0.0)
+
+
+def test_imports_are_not_passed_on_by_hand() -> None:
+    # Units capped at 50 MW, house 10, a firm 50 MW at 20 $ (penalty 4000), imports up
+    # to 10 MW at 300 $: importing for the house load would free 10 MW for the firm
+    # obligation, i.e. pass imported power on to the grid.  The units make the house
+    # load, 40 MW reach the grid, 10 MW are unserved.
+    p = problem(avail=((50.0,),), house=(10.0,), price=((20.0,),), cap=((100.0,),),
+                firm=((50.0,),), import_price=(300.0,), import_cap=(10.0,),
+                class_cap=((0.0,),))
+    for r in (solve_fast(p), solve_lp(p)):
+        assert r.imported_mw[0] == pytest.approx(0.0)
+        assert r.delivered_mw[0, 0] == pytest.approx(40.0)
+        assert r.unserved_mw[0, 0] == pytest.approx(10.0)
+    # with the units out, imports serve the house load (and nothing else)
+    out = dataclasses.replace(p, unit_available_mw=np.array([[4.0]]))
+    for r in (solve_fast(out), solve_lp(out)):
+        assert r.imported_mw[0] == pytest.approx(6.0)
+        assert r.delivered_mw[0, 0] == pytest.approx(0.0)
+
+
 def test_to_dispatch_result() -> None:
     p = problem(house=(10.0,))
     d = solve_fast(p).to_dispatch_result()
@@ -329,6 +371,7 @@ def random_problem(draw, ramps: str = "none") -> DispatchProblem:
         blackout_penalty=1e5 if envelope else 0.0,
         mining_cap_mw=num(0, 60, T) if envelope else None,
         ramp_allowed=(rng.random((U, T)) > 0.2) if ramps == "some" else None,
+        grid_first=draw(st.booleans()),
     )
 
 
@@ -359,7 +402,27 @@ def check_against_lp(p: DispatchProblem, fallback: str = "window") -> FastResult
     assert (np.where(mask, -steps, 0) <= p.unit_ramp_down_mw_per_h[:, None] + 1e-6).all()
     # the objective is the value of the decisions
     np.testing.assert_allclose(r.objective_hourly_usd.sum(), r.objective_usd, rtol=1e-6, atol=1e-3)
+    check_rules(p, r)
+    check_rules(p, lp)
     return r
+
+
+def dispatch_objective(p: DispatchProblem, r: FastResult) -> np.ndarray:
+    """(T,) the objective the dispatch maximises: the reported one (at the prices paid)
+    plus, under grid first, the priority premium on what was delivered."""
+    premium = with_dispatch_rules(p).offtake_price - p.offtake_price
+    return r.objective_hourly_usd + (premium * r.delivered_mw).sum(axis=0)
+
+
+def check_rules(p: DispatchProblem, r) -> None:
+    """Imports serve only the house load the units cannot make; under grid first no MW
+    is mined while an offtake could take more."""
+    unmade = np.maximum(0.0, p.house_load_mw - p.unit_available_mw.sum(0))
+    assert (r.imported_mw <= unmade + 1e-6).all()
+    if p.grid_first and p.class_value.size and p.offtake_price.size:
+        mined = r.mining_mw.sum(0) > 1e-6
+        room = (r.delivered_mw < p.offtake_cap_mw - 1e-6).any(axis=0)
+        assert not (mined & room).any(), np.flatnonzero(mined & room)
 
 
 @SETTINGS
@@ -419,10 +482,15 @@ def test_marginal_value_is_the_value_of_a_free_mw(p: DispatchProblem) -> None:
         house = p.house_load_mw.copy()
         house[t] -= eps
         q = dataclasses.replace(p, house_load_mw=house)
+        before = house_import_cap_mw(p.import_cap_mw, p.house_load_mw, p.unit_available_mw)
+        if house_import_cap_mw(q.import_cap_mw, house, q.unit_available_mw)[t] != before[t]:
+            continue  # the imports bound moves with the house load: not a free MW alone
         try:
-            gain = (solve_fast(q).objective_hourly_usd[t] - r.objective_hourly_usd[t]) / eps
+            rq = solve_fast(q)
         except InfeasibleError:
             continue
+        # under grid first the duals price the dispatch's own objective (priority prices)
+        gain = (dispatch_objective(q, rq)[t] - dispatch_objective(p, r)[t]) / eps
         assert gain == pytest.approx(r.marginal_value[t], rel=1e-4, abs=1e-3)
 
 

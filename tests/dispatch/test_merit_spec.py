@@ -12,6 +12,7 @@ from gridhash.dispatch import DispatchProblem, solve_lp
 from gridhash.dispatch.fast import OUTPUTS, BatchProblem
 from gridhash.dispatch.fast.merit import _merit_order
 from gridhash.dispatch.merit_spec import merit_order_hour
+from gridhash.dispatch.problem import with_dispatch_rules
 from gridhash.errors import InfeasibleError
 
 SETTINGS = settings(max_examples=60, deadline=None,
@@ -97,10 +98,12 @@ def test_the_kernel_is_the_spec_bit_for_bit(batch: BatchProblem, duals: bool) ->
 @given(batches())
 def test_the_spec_is_the_lp_optimum(batch: BatchProblem) -> None:
     # Without ramp rows the hours are independent: the spec's hourly optimum is the LP's.
+    # The spec reads the problem as the solvers see it: solve_lp applies the dispatch
+    # rules (imports only for the house load the units cannot make) on entry.
     for i in range(batch.n_paths):
         free = np.full(batch.base.unit_ramp_up_mw_per_h.shape, np.inf)
-        p = dataclasses.replace(batch.path(i), unit_ramp_up_mw_per_h=free,
-                                unit_ramp_down_mw_per_h=free)
+        p = with_dispatch_rules(dataclasses.replace(
+            batch.path(i), unit_ramp_up_mw_per_h=free, unit_ramp_down_mw_per_h=free))
         hours = [merit_order_hour(p, t) for t in range(p.hours)]
         try:
             lp = solve_lp(p, explain=False)

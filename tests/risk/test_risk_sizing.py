@@ -42,6 +42,36 @@ def test_projection_discounts_and_halves_by_hand(znpp) -> None:
     assert 0 < f[1] < f[0]
 
 
+def test_size_values_candidates_with_the_valuation_of_economics(znpp) -> None:
+    """One valuation: a candidate's NPV is lifetime_value of its paths' first year, with
+    the power price of its own dispatch (as gridhash economics takes it)."""
+    from gridhash.bitcoin.economics import lifetime_value
+    from gridhash.risk.sizing import _factors, _fleet_power_price
+    from gridhash.risk.sweep import sweep
+
+    res = size_fleet(znpp, models=["Antminer S21 XP"], mw_levels=[0.0, 150.0], paths=2, seed=1)
+    row = next(r for r in res["candidates"] if r["mw"] == 150.0)
+    cand = _with_fleet(znpp, "Antminer S21 XP", 150.0)
+    df = sweep(cand, 2, seed=1)
+    pp = _fleet_power_price(cand)
+    assert row["power_price_usd_per_mwh"] == pytest.approx(pp)
+    mwh = df["mining_mwh"].to_numpy()
+    # A path may mine nothing all year (with seed 1 one of the two is restricted every
+    # hour): its opex per MWh is 0, as size_fleet takes it, not 0/0.
+    opex = np.divide(df["mining_opex_usd"].to_numpy(), mwh, out=np.zeros(len(mwh)),
+                     where=mwh > 0)
+    v = lifetime_value(df["mining_revenue_usd"].to_numpy(), mwh, row["capex_usd"],
+                       power_price_usd_per_mwh=pp, factors=_factors(znpp, res["lifetime_years"]),
+                       opex_usd_per_mwh=opex,
+                       discount_rate=res["discount_rate"],
+                       resale_fraction=res["resale_fraction"])
+    assert row["npv_mean_usd"] == pytest.approx(float(np.mean(v.npv_usd)), rel=1e-9)
+    assert 0.0 < row["uptime_mean"] < 1.0
+    assert row["breakeven_btc_usd"] > 0 and row["breakeven_hashprice_usd_per_ph_day"] > 0
+    if all(r["objective_usd"] <= 0 for r in res["candidates"]):
+        assert res["best"]["model"] is None and res["choice"].startswith("buy nothing")
+
+
 def test_size_fleet_values_candidates_on_common_paths(znpp) -> None:
     res = size_fleet(znpp, models=["Antminer S21 XP"], mw_levels=[0.0, 100.0, 200.0], paths=3,
                      seed=2)
@@ -69,6 +99,15 @@ def test_cli_size(tmp_path: Path) -> None:
     assert kept["scenario_line_cuts"] is True
     # More line cuts never mine more.
     assert kept["candidates"][0]["btc_mined_mean"] <= doc["candidates"][1]["btc_mined_mean"]
-    assert "Fleet value against size" in (tmp_path / "size.html").read_text()
+    html = (tmp_path / "size.html").read_text()
+    assert "Fleet value against size" in html
+    # the terminal, size.json and the chart say the same thing (not "buy nothing" beside
+    # "best: <model>, 0 MW")
+    if doc["best"]["model"] is None:
+        assert doc["choice"].startswith("buy nothing")
+        assert "buy nothing" in html and ", 0 MW" not in html
+        assert "buy nothing" in " ".join(res.stdout.split())
+    else:
+        assert doc["choice"] in html
     bad = run_cli("size", "znpp", "--model", "Antminer S99", "--out", str(tmp_path))
     assert bad.exit_code == 2 and "S99" in bad.stderr

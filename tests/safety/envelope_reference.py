@@ -203,7 +203,7 @@ def reference_envelope_arrays(
         "import_cap_mw": import_cap,
         "mining_blocked": blocked,
         "mining_cap_mw": m_cap,
-        "max_output_mw": np.maximum(0.0, allowed_out - house),
+        "max_net_output_mw": np.maximum(0.0, allowed_out - house),
         "restricted": restricted,
     }
     return arrays, []

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gridhash.bitcoin.economics import ASIC_LIFETIME_YEARS
+
 if TYPE_CHECKING:
     from gridhash.scenario.agreement import Agreement
     from gridhash.scenario.resolve import Inputs
 
-#: ASSUMPTION: ASICs are written off over 4 years (hashprice halves at each halving,
-#: and the catalogue's machines are 2023-2025 vintages).
-FLEET_LIFETIME_YEARS = 4.0
+#: The fleet's life, as every valuation assumes it (an assumption:
+#: :data:`gridhash.bitcoin.economics.ASIC_LIFETIME_YEARS`). [yr]
+FLEET_LIFETIME_YEARS = ASIC_LIFETIME_YEARS
 
 
 def fleet_capital_usd_per_year(inputs: Inputs, agreement: Agreement | None = None) -> float:

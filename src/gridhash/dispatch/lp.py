@@ -11,6 +11,7 @@ including the marginal value of a MW at the plant from the balance duals).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from gridhash.dispatch.problem import DispatchProblem
+from gridhash.dispatch.problem import DispatchProblem, with_dispatch_rules
 from gridhash.dispatch.result import DispatchResult, hourly_objective
 from gridhash.errors import DispatchError, InfeasibleError
 
@@ -307,6 +308,9 @@ def solve_lp(
 ) -> DispatchResult:
     """Solve the dispatch problem to optimality with HiGHS.
 
+    The imports and grid-first rules (:func:`~gridhash.dispatch.problem.with_dispatch_rules`)
+    apply first.
+
     Parameters
     ----------
     problem : DispatchProblem
@@ -329,6 +333,7 @@ def solve_lp(
     import highspy
 
     t0 = time.perf_counter()
+    given, problem = problem, with_dispatch_rules(problem)
     L, col_lower, col_upper = _layout(problem)
     cost = _objective(problem, L)
     rows = _rows(problem, L)
@@ -347,7 +352,7 @@ def solve_lp(
     sol = h.getSolution()
     x = np.asarray(sol.col_value)
     duals = np.asarray(sol.row_dual)
-    return _unpack(
+    result = _unpack(
         problem,
         L,
         rows,
@@ -358,6 +363,13 @@ def solve_lp(
         t2 - t1,
         -float(h.getInfo().objective_function_value),
     )
+    if problem.grid_first:  # the objective at the prices paid, not the priority prices
+        premium = ((problem.offtake_price - given.offtake_price)
+                   * result.delivered_mw).sum(axis=0)  # (T,)
+        result = dataclasses.replace(
+            result, objective_usd=result.objective_usd - float(premium.sum()),
+            objective_hourly_usd=result.objective_hourly_usd - premium)
+    return result
 
 
 def _unpack(
@@ -415,6 +427,7 @@ def explain_infeasibility(p: DispatchProblem, *, limit: int = 6) -> list[str]:
     """
     import highspy
 
+    p = with_dispatch_rules(p)
     L, col_lower, col_upper = _layout(p)
     rows = _rows(p, L)
     n_rows = rows.matrix.shape[0]

@@ -27,6 +27,31 @@ before any MW is mined.
 Ramp limits do not bind across a unit's outage boundary: a trip is instantaneous,
 and a unit returning to service starts from its minimum stable output.
 
+Two rules shape what the solvers see (:func:`with_dispatch_rules`, applied by
+both :func:`~gridhash.dispatch.lp.solve_lp` and the fast path, so both give the
+same dispatch):
+
+* *Imported power is not passed on.*  Imports serve only the house load the
+  units cannot make in the hour: ``import_cap`` is lowered to
+  ``max(0, house − Σ_u avail[u])`` (:func:`gridhash.scenario.grid.house_import_cap_mw`,
+  beside the one import cap).  Otherwise an hour whose units are capped
+  (by the envelope) could import for its house load and send every MW the units
+  make to the grid: the grid (and mining) would in effect be served with
+  imported power, above what the plant may generate.
+* *Grid first* (an agreement's ``grid_first = true``; ``grid_first`` here): every
+  offtake takes all it can, up to its demand and lines, before any MW is mined,
+  whatever the prices.  The dispatch values a MWh delivered to an offtake at its
+  price plus one premium per hour that lifts the cheapest offtake to
+  ``top[t] + GRID_FIRST_MARGIN``, ``top[t]`` the highest value of a miner class
+  that may draw that hour (:func:`grid_first_price`): every offtake is worth
+  more than any mining use, so mining only gets what the offtakes cannot take,
+  and the offtakes keep their order among themselves.  Settlement,
+  reports and statements keep the real price; only the dispatch's ordering (and
+  so its marginal values) sees the priority value: both solvers report the
+  objective at the prices paid.  Without
+  ``grid_first`` only the firm obligations come before mining, and above them
+  mining outbids the grid whenever its value exceeds the hour's grid price.
+
 With a safety envelope (:mod:`gridhash.safety`), the units' bounds, the lines,
 the import cap, the diesel generators (``dsl``, house load only), the house load
 left unsupplied in a station blackout (``blk``), the total mining cap and the
@@ -44,7 +69,7 @@ import numpy as np
 from gridhash.errors import ScenarioError
 from gridhash.scenario.arrays import declare
 from gridhash.scenario.base import UNIT_MAGNITUDE
-from gridhash.scenario.grid import import_cap_mw
+from gridhash.scenario.grid import house_import_cap_mw, import_cap_mw
 from gridhash.scenario.resolve import Inputs, offtake_caps
 
 if TYPE_CHECKING:
@@ -67,6 +92,7 @@ class DispatchProblem:
     index: pd.DatetimeIndex | None = None  # the hours, for messages
     diesel_cost: float = 0.0  # [USD/MWh]
     blackout_penalty: float = 0.0  # [USD/MWh]
+    grid_first: bool = False  # strict priority of every offtake over mining (module docstring)
 
     def diesel(self) -> np.ndarray:
         """(T,) diesel cap (zeros without an envelope)."""
@@ -97,6 +123,62 @@ class DispatchProblem:
                    | np.isfinite(self.unit_ramp_down_mw_per_h))
         mask &= limited[:, None]
         return mask
+
+
+#: How far above the best mining value a grid-first offtake is valued. [USD/MWh]
+#: Small against every price, large against HiGHS's tolerances (1e-7).
+GRID_FIRST_MARGIN = 0.01
+
+
+def grid_first_price(
+    offtake_price: np.ndarray, class_value: np.ndarray, class_cap_mw: np.ndarray
+) -> np.ndarray:
+    """The value per MWh delivered that puts every offtake ahead of mining.
+
+    Parameters
+    ----------
+    offtake_price : numpy.ndarray
+        (..., O, T) what each offtake pays. [USD/MWh]
+    class_value : numpy.ndarray
+        (..., K, T) net value of a MWh drawn by each miner class. [USD/MWh]
+    class_cap_mw : numpy.ndarray
+        (..., K, T) what each class may draw; a class that may draw nothing
+        cannot compete with the grid. [MW]
+
+    Returns
+    -------
+    numpy.ndarray
+        (..., O, T) ``price + B`` with one premium per hour,
+        ``B = max(0, top + GRID_FIRST_MARGIN − min_o price)``: ``top`` the highest
+        value of a class that may draw that hour (no premium where none may).  Every
+        offtake is then worth more than any mining use, and the offtakes keep their
+        order among themselves (the dearer one still comes first). [USD/MWh]
+        Applying it twice gives the same array.
+    """
+    price = np.asarray(offtake_price, dtype=float)
+    if class_value.shape[-2] == 0 or price.shape[-2] == 0:
+        return price
+    live = np.where(class_cap_mw > 0, class_value, -np.inf)
+    top = live.max(axis=-2)  # (..., T)
+    gap = top + GRID_FIRST_MARGIN - price.min(axis=-2)
+    premium = np.where(gap > 0, gap, 0.0)  # (−inf where no class may draw: none)
+    return price + premium[..., None, :]
+
+
+def with_dispatch_rules(p: DispatchProblem) -> DispatchProblem:
+    """``p`` with the imports rule and, under grid first, the offtakes' priority value
+    (module docstring).  Both solvers call it; it is idempotent, so problems built
+    from its output (the fast path's windows) come back unchanged."""
+    import dataclasses
+
+    changes: dict[str, np.ndarray] = {
+        "import_cap_mw": house_import_cap_mw(p.import_cap_mw, p.house_load_mw,
+                                             p.unit_available_mw)
+    }
+    if p.grid_first:
+        changes["offtake_price"] = grid_first_price(p.offtake_price, p.class_value,
+                                                    p.class_cap_mw)
+    return dataclasses.replace(p, **changes)
 
 
 def ramp_row_holds(
@@ -289,4 +371,5 @@ def build_problem(
         blackout_penalty=safety.get("blackout_penalty", 0.0),
         mining_cap_mw=safety.get("mining_cap_mw"),
         ramp_allowed=safety.get("ramp_allowed"),
+        grid_first=inputs.grid_first,
     )

@@ -154,8 +154,10 @@ def to_pypsa(
         Solve it with ``n.optimize(solver_name="highs")``; gridhash's objective
         is ``-n.objective``.
     """
+    from gridhash.dispatch.problem import with_dispatch_rules
+
     pypsa = _import_pypsa()
-    p = problem
+    p = with_dispatch_rules(problem)  # the imports and grid-first rules, as the solvers see them
     sns = _snapshots(p, index)
     n = pypsa.Network(name=f"gridhash {name}" if name else "gridhash")
     n.set_snapshots(sns)

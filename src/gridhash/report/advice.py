@@ -84,10 +84,12 @@ def mining_outbids_grid(run: Run) -> list[str]:
     The dispatch serves each offtake's firm obligation before any mining; above
     it, a MW goes wherever it is worth more.  Where the price paid by an offtake
     (under the agreement, if one applies) is below what a running miner earns,
-    mining takes the power the offtake would have taken.
+    mining takes the power the offtake would have taken.  Under an agreement with
+    ``grid_first = true`` every offtake comes before mining whatever the prices
+    (:mod:`gridhash.dispatch.problem`): nothing to warn about.
     """
     p = run.problem
-    if p.class_value.size == 0 or getattr(run.agreement, "grid_first", False):
+    if p.class_value.size == 0 or p.grid_first:
         return []
     running = p.class_cap_mw > 0
     best = np.where(running, p.class_value, -np.inf).max(axis=0)  # (T,) best miner's value
@@ -105,8 +107,8 @@ def mining_outbids_grid(run: Run) -> list[str]:
             f"offtake {name}: in {n:,} of {p.hours:,} hours (the first: {p.when(t)}) "
             f"mining is worth more than the price "
             f"{name} pays in {who} (by up to {gap:,.1f} USD/MWh), so above its firm "
-            f"obligation the power goes to mining, not to {name}: 'grid first' holds only "
-            "for firm_mw"
+            f"obligation the power goes to mining, not to {name}: only firm_mw comes "
+            "first (an agreement's grid_first = true puts every offtake first)"
         )
     return out
 

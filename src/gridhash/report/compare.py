@@ -19,15 +19,23 @@ def compare_agreements(
     *,
     progress: Callable[..., None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the scenario under each agreement; one JSON-ready row per agreement."""
+    """Run the scenario under each agreement; one JSON-ready row per agreement.
+
+    Shortfalls are measured twice: against the scenario's own firm deficit
+    (``grid.offtakes[].firm_mw``, the same reference for every agreement:
+    ``short_of_scenario_deficit_mwh``) and against the agreement's own obligation
+    (its firm energy after its obligations: ``unserved_firm_mwh``).
+    """
     from gridhash.accounts import PENALTIES
     from gridhash.pipeline import run_scenario
+    from gridhash.scenario.resolve import resolve
     from gridhash.scenario.resolve_agreement import find_agreement
     from gridhash.settlement.statements import settle, totals
 
     rows = []
     for name in names:
         find_agreement(loaded, name)  # unknown names fail before any work
+    deficit = resolve(loaded).offtake_firm_mw  # (O, T) the scenario's, before any agreement
     for name in names:
         if progress:
             progress(f"planning under {name}")
@@ -42,6 +50,9 @@ def compare_agreements(
                 "description": agreement.description,
                 "grid_mwh": {o: round(t[f"grid_mwh:{o}"], 3) for o in run.inputs.offtake_names},
                 "unserved_firm_mwh": round(t["unserved_firm_mwh"], 3),
+                "short_of_scenario_deficit_mwh": round(
+                    float((deficit - run.accounts.flows.delivered[0]).clip(min=0.0).sum()), 3),
+                "grid_first": agreement.grid_first,
                 "mining_mwh": round(t["mining_mwh"], 3),
                 "diesel_mwh": round(t["diesel_mwh"], 3),
                 "house_load_unsupplied_mwh": round(t["house_load_unsupplied_mwh"], 3),
@@ -79,7 +90,11 @@ def print_comparison(console: Console, scenario: str, rows: list[dict[str, Any]]
     offtakes = list(rows[0]["grid_mwh"])
     for o in offtakes:
         t.add_row(f"to {o} [GWh]", *(f"{row['grid_mwh'][o] / 1000:,.1f}" for row in rows))
-    t.add_row("unserved grid deficit [GWh]",
+    t.add_row("rule above the obligations",
+              *("grid first" if row["grid_first"] else "by value" for row in rows))
+    t.add_row("short of the scenario's deficit [GWh]",
+              *(f"{row['short_of_scenario_deficit_mwh'] / 1000:,.1f}" for row in rows))
+    t.add_row("short of its own obligation [GWh]",
               *(f"{row['unserved_firm_mwh'] / 1000:,.1f}" for row in rows))
     t.add_row("to mining [GWh]", *(f"{row['mining_mwh'] / 1000:,.1f}" for row in rows))
     t.add_row("diesel for house load [GWh]",
@@ -110,8 +125,10 @@ def print_comparison(console: Console, scenario: str, rows: list[dict[str, Any]]
             if any(c not in ("–", "0.00 M", "0.00") for c in cells):
                 t.add_row(f"{pid}: {label}", *cells)
     console.print(t)
-    console.print("Money in USD (M = million) over the horizon, from daily statements in "
-                  "integer cents and satoshis; see docs/agreements.md.")
+    console.print("Shortfalls: against the scenario's firm deficit (grid.offtakes firm_mw, "
+                  "the same for every agreement) and against the agreement's own "
+                  "obligations. Money in USD (M = million) over the horizon, from daily "
+                  "statements in integer cents and satoshis; see docs/agreements.md.")
 
 
 def print_settlement(console: Console, run: Run, res: dict[str, Any], folder: Path) -> None:

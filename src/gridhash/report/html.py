@@ -207,12 +207,12 @@ def _safety_timeline(run: Run, hourly: pd.DataFrame) -> go.Figure:
     x = hourly.index
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28],
                         vertical_spacing=0.04)
-    restricted = np.where(env.restricted, float(env.max_output_mw.max()) or 1.0, 0.0)
+    restricted = np.where(env.restricted, float(env.max_net_output_mw.max()) or 1.0, 0.0)
     fig.add_trace(go.Scatter(x=x, y=restricted, name="restricted hour", mode="lines",
                              fill="tozeroy", line={"width": 0, "shape": "hv"},
                              fillcolor="rgba(196,69,60,0.15)", hoverinfo="skip"), row=1, col=1)
     traces = (
-        ("envelope_max_output_mw", "max net output allowed", {"color": "black", "width": 1}),
+        ("envelope_max_net_output_mw", "max net output allowed", {"color": "black", "width": 1}),
         ("grid_mw", "to the grid", {"color": "#2b7bba", "width": 1}),
         ("mining_cap_mw", "mining cap", {"color": "#f0b429", "width": 1, "dash": "dot"}),
         ("mining_mw", "mining", {"color": "#d9822b", "width": 1}),

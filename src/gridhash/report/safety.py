@@ -80,16 +80,17 @@ def envelope_columns(run: Run) -> dict[str, np.ndarray]:
     env, i = run.envelope, run.inputs
     if env is None:
         fleet = fleet_cap(i)
+        gross = i.unit_available_mw.sum(axis=0)
         return {
-            "envelope_max_output_mw": np.maximum(
-                0.0, i.unit_available_mw.sum(axis=0) - i.house_load_mw
-            ),
+            "envelope_max_gross_output_mw": gross,
+            "envelope_max_net_output_mw": np.maximum(0.0, gross - i.house_load_mw),
             "mining_allowed": np.ones(i.hours, dtype=bool),
             "mining_cap_mw": fleet.copy(),  # (the cached array is read only)
             "restriction": np.full(i.hours, "", dtype=object),
         }
     cols: dict[str, np.ndarray] = {
-        "envelope_max_output_mw": env.max_output_mw,
+        "envelope_max_gross_output_mw": env.max_gross_output_mw,
+        "envelope_max_net_output_mw": env.max_net_output_mw,
         "mining_allowed": env.mining_allowed,
         "mining_cap_mw": env.mining_cap_mw,
         "restriction": env.restriction(),

@@ -71,108 +71,83 @@ def print_summary(console: Console, s: dict[str, Any], folder: Path, *,
     console.print(f"outputs in [bold]{escape(str(folder))}[/bold]: {', '.join(files)}")
 
 
+def economics_rows(
+    scenario: str | None,
+    *,
+    catalogue: bool = False,
+    power_price: float | None = None,
+    agreement: str | None = None,
+) -> tuple[Any, list[dict[str, Any]], str]:
+    """The run, one valuation row per ASIC model (:func:`gridhash.pipeline.value_models`,
+    the valuation ``gridhash size`` uses too) and what the power price is."""
+    from gridhash.pipeline import fleet_use, run_scenario, value_models
+    from gridhash.scenario.load import load_scenario
+    from gridhash.scenario.resolve import scenario_models
+
+    loaded = load_scenario(scenario)
+    run = run_scenario(loaded, agreement=agreement)
+    i = run.inputs
+    models = (list(scenario_models(loaded).values()) if catalogue or not i.class_models
+              else list(dict.fromkeys(i.class_models)))
+    rows = value_models(run, models, power_price=power_price)
+    basis = "given" if power_price is not None else fleet_use(run)["power_basis"]
+    return run, rows, basis
+
+
 def print_economics(
     console: Console,
     scenario: str | None,
     *,
     catalogue: bool = False,
     power_price: float | None = None,
+    agreement: str | None = None,
 ) -> None:
-    """Print breakeven, revenue per day and payback per ASIC model.
+    """Print each ASIC model's value over its life as the dispatch runs it.
 
-    Uses the scenario's first-hour Bitcoin figures. The power is valued at
-    ``power_price`` or, by default, at the median over the hours of the marginal
-    value of a MW at the plant from the scenario's optimal dispatch: what the
-    scenario says a MWh is worth there (grid price when the grid takes it, less
-    when it would be curtailed).  The median, not the mean: in the hours when a firm
-    obligation goes unserved (a line cut, a shutdown) the marginal value is the
-    penalty, thousands of USD/MWh, which would swamp a mean.
+    One valuation with ``gridhash size``: the uptime (the hours the dispatch mines
+    with the model, or with the fleet for a model not in it), the power price the
+    fleet pays (the agreement's, or the value of power at the plant in the hours it
+    mines: the marginal value of a MW, weighted by the MWh drawn), the scenario's
+    BTC price and difficulty growth and the halvings over the machine's life, opex,
+    resale value and discounting (:func:`gridhash.bitcoin.economics.lifetime_value`).
+    Beside the break-even power price: the break-even hashprice and BTC price (the
+    level of the whole path, stated at its first hour, at which NPV is zero).
     """
     import numpy as np
 
-    from gridhash.bitcoin.economics import (
-        breakeven_power_price_usd_per_mwh,
-        payback_days,
-        revenue_usd_per_day,
-    )
-    from gridhash.scenario.load import load_scenario
-    from gridhash.scenario.resolve import resolve, scenario_models
+    from gridhash.bitcoin import economics as ec
 
-    loaded = load_scenario(scenario)
-    i = resolve(loaded)
-    if power_price is None:
-        from gridhash.pipeline import run_scenario
-
-        marginal = run_scenario(loaded).result.marginal_value
-        power_value = float(np.median(marginal))
-        basis = "median marginal value at the plant"
-    else:
-        power_value = power_price
-        basis = "given"
-    d, sub, fees, price = (
-        float(i.difficulty[0]),
-        float(i.subsidy_btc_per_block[0]),
-        float(i.fees_btc_per_block[0]),
-        float(i.btc_price_usd[0]),
-    )
-    opex = float(np.mean(i.mining_opex))
-    models = (
-        list(scenario_models(loaded).values())
-        if catalogue or not i.class_models
-        else list(dict.fromkeys(i.class_models))
-    )
+    run, rows, basis = economics_rows(scenario, catalogue=catalogue, power_price=power_price,
+                                      agreement=agreement)
+    i = run.inputs
     table = Table(
         title=(
-            f"mining economics · {loaded.name} · BTC ${price:,.0f}, difficulty {d / 1e12:,.1f} T, "
-            f"subsidy {sub:g} + fees {fees:g} BTC/block, power at ${power_value:,.1f}/MWh ({basis})"
+            f"mining economics · {run.name} · from BTC ${i.btc_price_usd[0]:,.0f} and difficulty "
+            f"{i.difficulty[0] / 1e12:,.1f} T, growing as the scenario says, halvings by "
+            f"height · {round(ec.ASIC_LIFETIME_YEARS)} years at {ec.DISCOUNT_RATE:.0%}, resale "
+            f"{ec.RESALE_FRACTION:.0%} · power: {basis}"
         )
     )
-    for col in (
-        "model",
-        "TH/s",
-        "W",
-        "J/TH",
-        "price USD",
-        "breakeven USD/MWh",
-        "revenue USD/day",
-        "power+opex USD/day",
-        "payback days",
-    ):
-        table.add_column(col, justify="left" if col == "model" else "right")
-    common = dict(
-        difficulty=d,
-        subsidy_btc=sub,
-        fees_btc_per_block=fees,
-        btc_price_usd=price,
-        pool_fee=i.pool_fee,
-    )
-    for m in models:
-        breakeven = breakeven_power_price_usd_per_mwh(
-            m.efficiency_j_per_th,
-            cooling_overhead=i.cooling_overhead,
-            opex_usd_per_mwh=opex,
-            **common,
-        )
-        revenue = revenue_usd_per_day(m.hashrate_th, **common)
-        power = m.power_w * (1 + i.cooling_overhead) * 24 / 1e6 * (power_value + opex)
-        payback = payback_days(
-            m.price_usd,
-            m.hashrate_th,
-            m.power_w,
-            power_price_usd_per_mwh=power_value,
-            cooling_overhead=i.cooling_overhead,
-            opex_usd_per_mwh=opex,
-            **common,
-        )
+    for col in ("model", "TH/s", "J/TH", "price USD", "uptime", "power USD/MWh",
+                "breakeven USD/MWh", "breakeven hashprice USD/PH/day", "breakeven BTC USD",
+                "NPV USD", "payback years"):
+        table.add_column(col, justify="left" if col == "model" else "right", overflow="fold")
+    for r in rows:
+        payback = r["payback_years"]
         table.add_row(
-            m.name,
-            _num(m.hashrate_th, 0),
-            _num(m.power_w, 0),
-            _num(m.efficiency_j_per_th, 1),
-            _num(m.price_usd, 0),
-            _num(float(breakeven), 1),
-            _num(float(revenue), 2),
-            _num(power, 2),
-            "never" if not np.isfinite(payback) else _num(float(payback), 0),
+            r["model"],
+            _num(r["hashrate_th"], 0),
+            _num(r["efficiency_j_per_th"], 1),
+            _num(r["price_usd"], 0),
+            f"{r['uptime']:.0%}",
+            _num(r["power_price_usd_per_mwh"], 1),
+            _num(r["breakeven_power_usd_per_mwh"], 1),
+            _num(r["breakeven_hashprice_usd_per_ph_day"], 1),
+            _num(r["breakeven_btc_usd"], 0),
+            _num(r["npv_usd"], 0),
+            "never" if not np.isfinite(payback) else _num(payback, 1),
         )
     console.print(table)
+    console.print("Uptime and power price come from the scenario's dispatch (a model not in "
+                  "the fleet runs when the fleet does); gridhash size values fleets the same "
+                  "way.")

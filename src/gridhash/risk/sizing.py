@@ -3,23 +3,31 @@
 For each candidate model and size, the scenario's fleet is replaced by that
 model at that size (spread over the sites in proportion to their capacity) and
 the same stochastic paths are run (common random numbers, so differences
-between candidates are not sampling noise).  Each path's first-year mining
-cash flow — revenue − opex − the agreement's power price × MWh — is projected
-over the machines' life and discounted:
+between candidates are not sampling noise).  Each path's first year — revenue,
+MWh mined and opex as dispatched — is valued over the machines' life by
+:func:`gridhash.bitcoin.economics.lifetime_value`, the valuation ``gridhash
+economics`` uses too:
 
-    NPV = Σ_{y=1..L} CF₁ · g^(y−1) · s_y / (1 + r)^y − capex
+    NPV = Σ_{y=1..L} (R₁ f_y − E₁ (c_power + c_opex)) / (1 + r)^y − capex + ρ capex / (1 + r)^L
 
-* ``g``: the scenario's own yearly drift of revenue per hash, (BTC price growth)
-  / (difficulty growth), read from the first and last hour of its series;
-* ``s_y``: the halving factor, (mean subsidy of year y + fees) / (that of year 1),
-  from the block height (the halving schedule in :mod:`gridhash.bitcoin.subsidy`);
+* ``f_y``: revenue per hash of year y relative to year 1
+  (:func:`gridhash.bitcoin.economics.revenue_factors`): the scenario's BTC price
+  over difficulty drift, read from the first and last hour of its series, and the
+  halvings by block height;
+* ``c_power``: what the fleet pays for a MWh: the agreement's power price, or
+  without an agreement the value of power at the plant in the hours the candidate
+  mines (its dispatch of the scenario's own year: the marginal value of a MW
+  weighted by the MWh drawn), as ``gridhash economics`` values it;
 * ``capex``: machines × catalogue price (prices flagged as assumptions in the
-  catalogue stay assumptions here);
-* ``L`` = :data:`gridhash.accounts.fixed.FLEET_LIFETIME_YEARS`, ``r`` = 10 %/yr
-  (ASSUMPTION: a merchant-risk discount rate).  Opex and power are held flat.
+  catalogue stay assumptions here); ``ρ`` the resale fraction;
+* ``L``, ``r``, ``ρ``: :data:`~gridhash.bitcoin.economics.ASIC_LIFETIME_YEARS` (the
+  accounts' :data:`gridhash.accounts.fixed.FLEET_LIFETIME_YEARS` too),
+  :data:`~gridhash.bitcoin.economics.DISCOUNT_RATE`,
+  :data:`~gridhash.bitcoin.economics.RESALE_FRACTION` (assumptions).
 
 The choice maximises the mean NPV, or a chosen quantile of it (``quantile=0.05``
-for "the best size in a bad year").
+for "the best size in a bad year"); when no candidate has a positive value the
+choice is to buy nothing (``best.model`` is null).
 """
 
 from __future__ import annotations
@@ -29,12 +37,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gridhash.accounts.fixed import FLEET_LIFETIME_YEARS
+from gridhash.bitcoin.economics import DISCOUNT_RATE, RESALE_FRACTION
 from gridhash.risk.sweep import sweep
 
 if TYPE_CHECKING:
     from gridhash.scenario.load import LoadedScenario
 
-DISCOUNT_RATE = 0.10
 
 
 def _with_fleet(loaded: LoadedScenario, model: str, mw: float) -> LoadedScenario:
@@ -103,24 +111,35 @@ def size_candidates(
     return list(dict.fromkeys([m.name for m in on_sale[:n]] + own))
 
 
-def _projection(loaded: LoadedScenario, years: int, rate: float) -> np.ndarray:
-    """Discounted multipliers of the first year's cash flow, one per year of life."""
-    from gridhash.bitcoin.subsidy import mean_subsidy_btc_per_block
+def _factors(loaded: LoadedScenario, years: int) -> np.ndarray:
+    """Revenue per hash of each year of life relative to the first (undiscounted)."""
+    from gridhash.bitcoin.economics import revenue_factors, revenue_growth_per_year
     from gridhash.scenario.resolve import resolve
 
     i = resolve(loaded)
-    T = i.hours
-    growth = (i.btc_price_usd[-1] / i.btc_price_usd[0]) / (i.difficulty[-1] / i.difficulty[0])
-    g = float(growth) ** (8760.0 / max(T - 1, 1))
-    fees = float(np.mean(i.fees_btc_per_block))
-    per_year = []
-    for y in range(years):
-        start = i.start_height + y * 8760 * i.blocks_per_hour
-        sub = float(np.mean(mean_subsidy_btc_per_block(start, 8760, i.blocks_per_hour)))
-        per_year.append(sub + fees)
-    halving = np.array(per_year) / per_year[0]
+    return revenue_factors(i.start_height, i.blocks_per_hour, float(np.mean(i.fees_btc_per_block)),
+                           revenue_growth_per_year(i.btc_price_usd, i.difficulty), years)
+
+
+def _projection(loaded: LoadedScenario, years: int, rate: float) -> np.ndarray:
+    """Discounted multipliers of the first year's revenue, one per year of life."""
     y = np.arange(1, years + 1)
-    return g ** (y - 1) * halving / (1.0 + rate) ** y
+    return _factors(loaded, years) / (1.0 + rate) ** y
+
+
+def choice_text(best: dict[str, Any]) -> str:
+    """The choice in words, the same in the terminal, size.json and the chart's title."""
+    if best.get("model") is None or best["mw"] <= 0:
+        return "buy nothing: no candidate has a positive value"
+    return f"{best['model']}, {best['mw']:,.0f} MW ({best['machines']:,} machines)"
+
+
+def _fleet_power_price(cand: LoadedScenario) -> float:
+    """Without an agreement: the value of power at the plant in the hours the candidate
+    mines, from its dispatch of the scenario's own year (as ``gridhash economics``)."""
+    from gridhash.pipeline import fleet_use, run_scenario
+
+    return float(fleet_use(run_scenario(cand))["fleet_power_price"])
 
 
 def size_fleet(
@@ -134,34 +153,61 @@ def size_fleet(
     quantile: float | None = None,
     lifetime_years: float = FLEET_LIFETIME_YEARS,
     discount_rate: float = DISCOUNT_RATE,
+    resale_fraction: float = RESALE_FRACTION,
     progress: Any = None,
     scenario_line_cuts: bool = False,
 ) -> dict[str, Any]:
     """Value of every (model, MW) candidate over the same paths, and the best one
     (``scenario_line_cuts``: see :func:`gridhash.risk.sweep.prepare`)."""
     from gridhash.bitcoin.catalogue import get_model
+    from gridhash.bitcoin.economics import lifetime_value
     from gridhash.scenario.resolve import scenario_models
 
     years = max(1, round(lifetime_years))
-    factors = _projection(loaded, years, discount_rate)
+    factors = _factors(loaded, years)
     known = scenario_models(loaded)
+    empty = {"capex_usd": 0.0, "npv_mean_usd": 0.0, "npv_p5_usd": 0.0, "npv_p95_usd": 0.0,
+             "objective_usd": 0.0, "btc_mined_mean": 0.0, "uptime_mean": 0.0,
+             "power_price_usd_per_mwh": None, "breakeven_power_usd_per_mwh": None,
+             "breakeven_hashprice_usd_per_ph_day": None, "breakeven_btc_usd": None}
     rows = []
+    hours = None
     for model in models:
         asic = get_model(model, known)
         for mw in mw_levels:
             if mw <= 0:
-                rows.append({"model": model, "mw": 0.0, "machines": 0, "capex_usd": 0.0,
-                             "npv_mean_usd": 0.0, "npv_p5_usd": 0.0, "npv_p95_usd": 0.0,
-                             "objective_usd": 0.0, "btc_mined_mean": 0.0})
+                rows.append({"model": model, "mw": 0.0, "machines": 0, **empty})
                 continue
             cand = _with_fleet(loaded, model, mw)
             df = sweep(cand, paths, seed=seed, agreement=agreement,
                        scenario_line_cuts=scenario_line_cuts)
+            if hours is None:
+                from gridhash.scenario.resolve import resolve
+
+                i0 = resolve(cand)
+                hours = i0.hours
+                hashprice0 = _hashprice0(i0)
+                btc0 = float(i0.btc_price_usd[0])
+            per_year = 8760.0 / hours
             machines = sum(e.count for e in cand.scenario.mining.fleet)
             capex = machines * asic.price_usd
-            cash = (df["mining_revenue_usd"] - df["mining_opex_usd"]
-                    - df["mining_power_cost_usd"]).to_numpy(dtype=float)
-            npv = cash * factors.sum() - capex
+            mwh = df["mining_mwh"].to_numpy(dtype=float)
+            revenue = df["mining_revenue_usd"].to_numpy(dtype=float)
+            safe = np.where(mwh > 0, mwh, 1.0)
+            opex = np.where(mwh > 0, df["mining_opex_usd"].to_numpy(dtype=float) / safe, 0.0)
+            if agreement is not None:
+                power = np.where(mwh > 0, df["mining_power_cost_usd"].to_numpy(dtype=float)
+                                 / safe, 0.0)
+            else:
+                power = np.full(len(df), _fleet_power_price(cand))
+            v = lifetime_value(revenue * per_year, mwh * per_year, capex,
+                               power_price_usd_per_mwh=power, factors=factors,
+                               opex_usd_per_mwh=opex, discount_rate=discount_rate,
+                               resale_fraction=resale_fraction)
+            npv = np.asarray(v.npv_usd, dtype=float)
+            # Break-evens over the paths that mine: a path that mines nothing has none
+            # (no power price or BTC price makes idle machines pay); null if none mines.
+            scale = _finite_mean(v.breakeven_revenue_scale)
             score = float(np.mean(npv) if quantile is None else np.quantile(npv, quantile))
             rows.append({
                 "model": model,
@@ -173,10 +219,17 @@ def size_fleet(
                 "npv_p95_usd": float(np.quantile(npv, 0.95)),
                 "objective_usd": score,
                 "btc_mined_mean": float(df["btc_mined"].mean()),
+                "uptime_mean": float(np.mean(mwh) / (mw * hours)),
+                "power_price_usd_per_mwh": float(np.mean(power)),
+                "breakeven_power_usd_per_mwh": _finite_mean(v.breakeven_power_usd_per_mwh),
+                "breakeven_hashprice_usd_per_ph_day": None if scale is None else scale * hashprice0,
+                "breakeven_btc_usd": None if scale is None else scale * btc0,
             })
             if progress:
                 progress(f"{model} · {mw:,.0f} MW")
     best = max(rows, key=lambda r: (r["objective_usd"], -r["mw"]))
+    if best["mw"] <= 0 or best["objective_usd"] <= 0:
+        best = {"model": None, "mw": 0.0, "machines": 0, **empty}
     return {
         "criterion": "mean NPV" if quantile is None else f"NPV quantile {quantile:g}",
         "paths": paths,
@@ -184,10 +237,29 @@ def size_fleet(
         "scenario_line_cuts": scenario_line_cuts,
         "lifetime_years": years,
         "discount_rate": discount_rate,
-        "factors": factors.tolist(),
+        "resale_fraction": resale_fraction,
+        "power_price_basis": ("the agreement's power price" if agreement is not None else
+                              "value of power at the plant in the hours the fleet mines"),
+        "factors": (factors / (1.0 + discount_rate) ** np.arange(1, years + 1)).tolist(),
         "candidates": rows,
         "best": best,
+        "choice": choice_text(best),
     }
+
+
+def _finite_mean(x: Any) -> float | None:
+    """The mean of the finite values of ``x``; None when there are none."""
+    a = np.asarray(x, dtype=float).reshape(-1)
+    a = a[np.isfinite(a)]
+    return float(a.mean()) if a.size else None
+
+
+def _hashprice0(i: Any) -> float:
+    from gridhash.bitcoin.economics import hashprice_usd_per_ph_day
+
+    return float(hashprice_usd_per_ph_day(i.difficulty[0], i.subsidy_btc_per_block[0],
+                                          i.fees_btc_per_block[0], i.btc_price_usd[0],
+                                          i.pool_fee))
 
 
 def render_size_html(scenario: str, result: dict[str, Any]) -> str:
@@ -204,10 +276,9 @@ def render_size_html(scenario: str, result: dict[str, Any]) -> str:
                                  mode="lines+markers", name=f"{model}: mean"))
         fig.add_trace(go.Scatter(x=x, y=[r["npv_p5_usd"] / 1e6 for r in rows], mode="lines",
                                  line={"dash": "dot"}, name=f"{model}: 5 %"))
-    b = result["best"]
     fig.update_layout(
-        title=f"Fleet value against size ({result['criterion']}; best: {b['model']}, "
-              f"{b['mw']:,.0f} MW)",
+        title=f"Fleet value against size ({result['criterion']}; best: "
+              f"{choice_text(result['best'])})",
         xaxis_title="MW of miners (cooling included)", yaxis_title="NPV, million USD",
         template="plotly_white", height=520,
     )

@@ -92,6 +92,11 @@ class Envelope:
         return self.unit_cap_mw.shape[1]
 
     @property
+    def max_gross_output_mw(self) -> np.ndarray:
+        """(T,) what the units may generate in all, house load included. [MW]"""
+        return self.unit_cap_mw.sum(axis=0)
+
+    @property
     def mining_allowed(self) -> np.ndarray:
         """(T,) bool: mining may draw something this hour."""
         return self.mining_cap_mw > _EPS
@@ -268,7 +273,7 @@ def compute_envelope(inputs: Inputs, state: PlantState, rules: RuleSet) -> Envel
         blackout_penalty=state.blackout_penalty,
         mining_blocked=arrays["mining_blocked"],
         mining_cap_mw=arrays["mining_cap_mw"],
-        max_output_mw=arrays["max_output_mw"],
+        max_net_output_mw=arrays["max_net_output_mw"],
         restricted=arrays["restricted"],
         margin_mw=state.margin_mw,
         activations=tuple(sorted(acts, key=lambda a: (a.start, a.rule))),
@@ -324,7 +329,7 @@ def envelope_arrays(
         "import_cap_mw": import_cap,
         "mining_blocked": req.blocked,
         "mining_cap_mw": m_cap,
-        "max_output_mw": np.maximum(0.0, cap.sum(axis=-2) - inputs.house_load_mw),
+        "max_net_output_mw": np.maximum(0.0, cap.sum(axis=-2) - inputs.house_load_mw),
         "restricted": req.restricted,
     }
     return arrays, req.acts

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from gridhash.scenario.resolve import Inputs
 
 __all__ = ["EventRecord", "PlantState", "fuel_levels", "line_quantities", "plant_state",
-           "resolve_state"]
+           "resolve_state", "resupply_deliveries"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +48,8 @@ class PlantState:
     delivery_days: np.ndarray | None = None  # (T,) diesel delivered at each hour
     fuel0: float = 0.0
     generator_mw: float = 0.0
+    resupply_lead_hours: float = 0.0  # responsive fuel deliveries (resupply_deliveries)
+    resupply_days: float = 0.0
 
     def with_lines(
         self, line_in_service: np.ndarray, house_load_mw: np.ndarray,
@@ -64,6 +66,7 @@ class PlantState:
             line_in_service, self.offsite, self.line_voltage_kv, self.delivery_days,
             self.fuel0, self.quantities["diesel_generators"], self.generator_mw, house_load_mw,
             kv_max=only is None or "offsite_kv_max" in only,
+            resupply=(self.resupply_lead_hours, self.resupply_days),
         )
         names = [k for k in self.quantities if k.startswith("line:")]
         for i, name in enumerate(names):
@@ -85,14 +88,18 @@ def line_quantities(
     house: np.ndarray,
     *,
     kv_max: bool = True,
+    resupply: tuple[float, float] = (0.0, 0.0),
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The quantities that follow from which lines are in service ((..., L, T) arrays).
 
-    ``kv_max=False`` leaves ``offsite_kv_max`` out (nothing reads it).
+    ``kv_max=False`` leaves ``offsite_kv_max`` out (nothing reads it).  ``resupply``:
+    (lead time [h], delivery [days]) of the fuel deliveries that answer a loss of
+    off-site power (:func:`resupply_deliveries`), added to the dated ``delivery``.
     """
     off = in_service & offsite[:, None]
     n_off = off.sum(axis=-2).astype(float)
     on_diesel = n_off == 0
+    delivery = delivery + resupply_deliveries(on_diesel, *resupply)
     fuel = fuel_levels(fuel0, delivery, on_diesel / 24.0)
     diesel_cap = np.where(on_diesel & (fuel > 0), np.minimum(house, generators * generator_mw), 0.0)
     q = {"offsite_lines": n_off}
@@ -105,6 +112,47 @@ def line_quantities(
     @property
     def hours(self) -> int:
         return self.line_in_service.shape[1]
+
+
+def resupply_deliveries(on_diesel: np.ndarray, lead_hours: float, days: float) -> np.ndarray:
+    """Fuel delivered in response to losses of off-site power, hour by hour.
+
+    In every run of hours on diesel (every off-site line lost), a delivery of
+    ``days`` days of running arrives ``lead_hours`` after the run began and then one
+    every ``days`` days (each lasts until the next) for as long as the run lasts;
+    none arrives after the lines are back.  Hours are whole: the lead is rounded to
+    the nearest hour and the interval to at least one hour.
+
+    Parameters
+    ----------
+    on_diesel : numpy.ndarray
+        (..., T) bool: every off-site line lost that hour (paths on leading axes).
+    lead_hours : float
+        From the loss to the first delivery. [h]
+    days : float
+        Size of each delivery (0: none). [day of running on diesel]
+
+    Returns
+    -------
+    numpy.ndarray
+        (..., T) fuel delivered at each hour. [day]
+    """
+    on = np.asarray(on_diesel, dtype=bool)
+    out = np.zeros(on.shape)
+    if days <= 0 or not on.any():
+        return out
+    T = on.shape[-1]
+    idx = np.broadcast_to(np.arange(T), on.shape)
+    before = np.zeros_like(on)
+    before[..., 1:] = on[..., :-1]
+    begins = on & ~before
+    start = np.maximum.accumulate(np.where(begins, idx, 0), axis=-1)
+    elapsed = idx - start  # hours since the run began (meaningful where on)
+    lead = round(lead_hours)
+    every = max(1, round(days * 24.0))
+    due = on & (elapsed >= lead) & ((elapsed - lead) % every == 0)
+    out[due] = days
+    return out
 
 
 def fuel_levels(fuel0: float, delivery: np.ndarray, burn: np.ndarray) -> np.ndarray:
@@ -138,6 +186,7 @@ def plant_state(si: SafetyInputs, house_load_mw: np.ndarray) -> PlantState:
     lq, diesel_cap = line_quantities(
         si.line_in_service, si.offsite, si.line_voltage_kv, si.delivery_days, d.fuel_days,
         si.levels["diesel_generators"], d.generator_mw, house_load_mw,
+        resupply=(d.resupply_lead_hours, d.resupply_days),
     )
     return PlantState(
         index=si.index,
@@ -156,6 +205,8 @@ def plant_state(si: SafetyInputs, house_load_mw: np.ndarray) -> PlantState:
         delivery_days=si.delivery_days,
         fuel0=float(d.fuel_days),
         generator_mw=float(d.generator_mw),
+        resupply_lead_hours=float(d.resupply_lead_hours),
+        resupply_days=float(d.resupply_days),
     )
 
 

@@ -158,6 +158,14 @@ class Agreement(Model):
     entitlements: dict[str, float] = field(
         "Party → share of the plant's net energy (and of the grid revenue it earns)."
     )
+    grid_first: bool = field(
+        "Strict priority of the grid: every offtake takes all it can (up to its demand "
+        "and lines) before any MW is mined, whatever the prices. false: only the "
+        "obligations come before mining; above them the dispatch sends each MW where it "
+        "is worth more, so mining outbids the grid whenever its value exceeds the "
+        "grid's price.",
+        default=False,
+    )
     obligations: list[Obligation] = field(
         "Priority supplies, served before any mining.", default_factory=list
     )

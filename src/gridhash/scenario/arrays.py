@@ -130,7 +130,9 @@ ARRAYS: tuple[Array, ...] = (
     _a("offtake_cap_mw", "OT", "MW", "envelope problem",
        "Most each offtake can take: its demand and the lines in service serving it."),
     _a("import_cap_mw", "T", "MW", "envelope problem",
-       "Most the plant can import: its house load and the lines in service; 0 while mining."),
+       "Most the plant can import: its house load and the lines in service; 0 while mining. "
+       "The solvers lower it to the house load the units cannot make "
+       "(`gridhash.scenario.grid.house_import_cap_mw`)."),
     _a("diesel_cap_mw", "T", "MW", "envelope problem",
        "What the diesel generators can supply (house load only).",
        optional_in="problem", absent=0.0),
@@ -141,7 +143,9 @@ ARRAYS: tuple[Array, ...] = (
     _a("mining_cap_mw", "T", "MW", "envelope problem",
        "Most mining may draw in all (≤ the fleet); without an envelope, the sites only.",
        optional_in="problem", absent=INF),
-    _a("max_output_mw", "T", "MW", "envelope", "Output the envelope allows less house load."),
+    _a("max_net_output_mw", "T", "MW", "envelope",
+       "Maximum net output: what the envelope lets the units make less house load "
+       "(`max_gross_output_mw`, a property, is the units' allowed output itself)."),
     _a("restricted", "T", "-", "envelope",
        "Whether a rule, approach, start-up, runback or shed limits the plant.", dtype="bool"),
     # Dispatch problem ---------------------------------------------------------------------

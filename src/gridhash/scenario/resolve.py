@@ -46,6 +46,9 @@ class Inputs:
     # bitcoin
     start_height: int
     blocks_per_hour: float
+    # the agreement's rule (gridhash.scenario.resolve_agreement): every offtake before
+    # any mining
+    grid_first: bool = False
 
     @property
     def hours(self) -> int:

@@ -4,6 +4,9 @@
   raises that offtake's firm obligation to ``min(X, demand)`` in the months it
   holds; the firm obligation is served before any mining (its penalty exceeds
   every mining value, see :mod:`gridhash.dispatch.problem`).
+* ``grid_first = true`` puts every offtake ahead of mining whatever the prices
+  (:mod:`gridhash.dispatch.problem`: the dispatch values its deliveries just
+  above the best mining use; settlement keeps the real price).
 * A price term replaces the offtake's market price by the agreed one, so the
   dispatch values deliveries at what the offtake actually pays.
 """
@@ -72,4 +75,5 @@ def apply_agreement(loaded: LoadedScenario, inputs: Inputs, name: str | None = N
         o = offtake(term.offtake)
         if term.price_usd_per_mwh is not None:
             price[o] = r.series(term, "price_usd_per_mwh", p)
-    return dataclasses.replace(inputs, offtake_price=price, offtake_firm_mw=firm)
+    return dataclasses.replace(inputs, offtake_price=price, offtake_firm_mw=firm,
+                               grid_first=agreement.grid_first)

@@ -91,6 +91,22 @@ class Diesel(Model):
     cost_usd_per_mwh: FiniteFloat = field(
         "Cost of a MWh from the diesel generators.", unit="USD/MWh", default=300.0, ge=0
     )
+    resupply_lead_hours: FiniteFloat = field(
+        "Fuel resupply in response to a loss of off-site power: the first delivery arrives "
+        "this long after every off-site line is lost, if the plant is still on diesel; "
+        "then one every `resupply_days` days while the loss lasts. ASSUMPTION from the "
+        "public record (docs/sources.md 1.5): 6 days, as seven fuel trucks reached ZNPP "
+        "by 2022-10-14 after the loss of 2022-10-08.",
+        unit="h", default=144.0, ge=0, le=87_600,
+    )
+    resupply_days: FiniteFloat = field(
+        "Size of each responsive delivery, in days of running on diesel (0: none; the "
+        "scenario's dated `diesel_delivery` events come on top). ASSUMPTION from the "
+        "public record: 10 days, the reserve the IAEA reported after deliveries "
+        "(2022-10-14) and kept through the 30-day loss of 2025 (\"approximately ten more "
+        "days\" on its ninth day).",
+        unit="day", default=10.0, ge=0, le=3650,
+    )
 
 
 class Cooling(Model):

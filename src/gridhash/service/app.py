@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridhash.errors import GridhashError, InputError
 from gridhash.service import meters, plans, safety, setpoints, statements, telemetry
+from gridhash.service.apidocs import install_docs
 from gridhash.service.auth import Caller
 from gridhash.service.config import ServiceConfig
 from gridhash.service.core import OperationsService
@@ -586,9 +587,12 @@ def create_app(config: ServiceConfig | None = None,
             "'Authorization: Bearer <token>'. See docs/service.md."
         ),
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc with local assets: gridhash.service.apidocs
+        redoc_url=None,
     )
     app.state.service = svc
     install_error_handlers(app)
+    install_docs(app)
     add_routes(app)
     app.add_api_route("/static/plotly.min.js", plotly_static, include_in_schema=False)
     app.add_api_route("/static/app.css", css_static, include_in_schema=False)

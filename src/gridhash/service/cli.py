@@ -7,6 +7,7 @@ Only typer is imported here; the service loads when the command runs.
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -67,19 +68,64 @@ def build(host: str, port: int, db: str | None, demo: bool, *, ledger: Path | No
     return create_app(service=svc)
 
 
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, taken before anything else starts.
+
+    ``serve`` binds first and only then opens the database: a port in use (a
+    second ``gridhash serve --demo`` beside a running one) fails here, before a
+    token is issued or rotated, so the running server's tokens stay valid.
+
+    Raises
+    ------
+    gridhash.errors.InputError
+        The address cannot be bound (in use, not an address of this machine, no
+        permission); the CLI prints it as one line and exits with code 2.
+    """
+    from gridhash.errors import InputError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise InputError("cannot resolve the address to listen on", field="--host",
+                         value=host, expected=f"a host name or address of this machine ({exc})"
+                         ) from None
+    family, _, _, _, addr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        sock.bind(addr)
+    except OSError as exc:
+        sock.close()
+        why = exc.strerror or str(exc)
+        raise InputError(f"cannot listen on {host}:{port}: {why}; nothing was started and "
+                         "no token was issued", field="--port", value=port,
+                         expected="a free port (another gridhash serve may be running on it)"
+                         ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None,
           demo: bool = False, *, ledger: Path | None = None, scenario: str | None = None,
           agreement: str | None = None, setpoint_ttl_s: int = 60,
           max_body_bytes: int | None = None) -> None:
-    """Start the service and block until it is stopped (Ctrl-C, SIGTERM)."""
+    """Start the service and block until it is stopped (Ctrl-C, SIGTERM).
+
+    The port is bound before the database is opened (:func:`listen_socket`)."""
     import uvicorn
 
     from gridhash.service.ops import configure_json_logging
 
-    app = build(host, port, db, demo, ledger=ledger, scenario=scenario, agreement=agreement,
-                setpoint_ttl_s=setpoint_ttl_s, max_body_bytes=max_body_bytes)
-    configure_json_logging()  # issue 17: JSON lines with request and caller ids
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, log_config=None)
+    sock = listen_socket(host, port)
+    try:
+        app = build(host, port, db, demo, ledger=ledger, scenario=scenario, agreement=agreement,
+                    setpoint_ttl_s=setpoint_ttl_s, max_body_bytes=max_body_bytes)
+        configure_json_logging()  # issue 17: JSON lines with request and caller ids
+        config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False,
+                                log_config=None)
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 def serve_command(

@@ -6,10 +6,12 @@ call the same functions as the API with the same role checks, so a page shows
 only what the party may read, and its buttons only what it may do:
 
 =================  ==========================================================
-``/ui``            plan vs actual for today, safety status, approvals waiting
-                   for this party, ledger status
+``/ui``            plan vs actual for today (with the cap actually in force after
+                   holds), safety status, approvals waiting for this party, ledger
+                   status; it refreshes itself from ``/ui/overview.json``
 ``/ui/plans``      plans with their approvals; approve / reject (owners,
-                   offtakers), veto (parties the rule lists), propose (operator)
+                   offtakers), veto (parties the rule lists), propose (operator);
+                   the same buttons on each plan's own page
 ``/ui/safety``     mining allowed or not and why, holds, timeline; raise and
                    lift holds (monitor)
 ``/ui/statements`` a party's own statements (owners, offtakers), all of them
@@ -31,20 +33,67 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from gridhash.service import plans, safety, statements, telemetry
 from gridhash.service.auth import Caller
-from gridhash.service.db import Plan, Reading, to_db
+from gridhash.service.db import Hold, Plan, PlantState, Reading, from_db, to_db
 from gridhash.service.errors import InvalidError, ServiceError, UnauthorizedError
 
 COOKIE = "gridhash_token"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 
 router = APIRouter(include_in_schema=False)
+
+#: How often the overview asks for fresh data. [s]
+OVERVIEW_POLL_S = 5
+
+
+def when(value: Any, shift_days: int = 0) -> str:
+    """A timestamp as the pages show every time: plant time, to the second, no zone
+    suffix and no microseconds (``2027-01-02 10:30:05``).  ``shift_days`` moves a
+    real-time stamp (the ledger's) onto the plant clock."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return str(value)
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC)
+    return (dt + timedelta(days=shift_days)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def clock(svc: Any) -> dict[str, str]:
+    """The one clock on screen: plant time, and how it relates to real time."""
+    days = svc.clock_offset.days
+    offset = f"UTC, real time {days:+d} days" if days else "UTC, the same as real time"
+    return {"time": svc.now().strftime("%Y-%m-%d %H:%M"), "offset": offset}
+
+
+def usd(cents: int) -> str:
+    """Integer cents as dollars, exactly (integer arithmetic): −1234567 → '−12,345.67'."""
+    sign = "−" if cents < 0 else ""
+    whole, rest = divmod(abs(int(cents)), 100)
+    return f"{sign}{whole:,}.{rest:02d}"
+
+
+def btc(sats: int) -> str:
+    """Integer satoshis as BTC, exactly: 123456789 → '1.23456789'."""
+    sign = "−" if sats < 0 else ""
+    whole, rest = divmod(abs(int(sats)), 100_000_000)
+    return f"{sign}{whole:,}.{rest:08d}"
+
+
+TEMPLATES.env.filters["when"] = when
+TEMPLATES.env.filters["usd"] = usd
+TEMPLATES.env.filters["btc"] = btc
 
 
 def _svc(request: Request) -> Any:
@@ -78,8 +127,8 @@ def _page(request: Request, name: str, caller: Caller | None, status: int = 200,
     return TEMPLATES.TemplateResponse(request, name, {
         "caller": caller, "nav": nav, "path": request.url.path,
         "scenario": svc.plant.name, "agreement": svc.agreement.name,
-        "plant_time": svc.now().strftime("%Y-%m-%d %H:%M UTC"),
-        "clock_offset_days": svc.clock_offset.days, "demo": svc.config.demo,
+        "clock": clock(svc), "clock_offset_days": svc.clock_offset.days,
+        "demo": svc.config.demo,
         "message": request.query_params.get("msg", ""),
         **context,
     }, status_code=status)
@@ -146,12 +195,41 @@ def logout() -> RedirectResponse:
 # --------------------------------------------------------------------------- #
 
 
+def blocked_hours(s: Any, begin: datetime) -> tuple[list[bool], list[dict[str, Any]]]:
+    """For each hour of the day from ``begin``: whether a safety hold or a reported plant
+    state that blocks mining was in force at any moment of it (a hold not yet lifted
+    holds to the end of the day), and the holds that did it (id, raised, lifted)."""
+    end = begin + timedelta(hours=24)
+    holds = list(s.scalars(select(Hold).where(
+        Hold.raised_at < to_db(end),
+        (Hold.lifted_at.is_(None)) | (Hold.lifted_at > to_db(begin)))))
+    states = list(s.scalars(select(PlantState).where(PlantState.at < to_db(end))
+                            .order_by(PlantState.at, PlantState.id)))
+    spans: list[tuple[datetime, datetime]] = []
+    for h in holds:
+        spans.append((from_db(h.raised_at), end if h.lifted_at is None else from_db(h.lifted_at)))
+    for k, st in enumerate(states):
+        if safety.mining_blocks([], st):
+            until = from_db(states[k + 1].at) if k + 1 < len(states) else end
+            spans.append((from_db(st.at), until))
+    out = []
+    for hour in range(24):
+        a, b = begin + timedelta(hours=hour), begin + timedelta(hours=hour + 1)
+        out.append(any(lo < b and hi > a for lo, hi in spans))
+    marks = [{"id": h.id, "raised": when(h.raised_at),
+              "lifted": None if h.lifted_at is None else when(h.lifted_at)} for h in holds]
+    return out, marks
+
+
 def plan_vs_actual(svc: Any, day: date) -> dict[str, Any]:
-    """Planned (active plan, else the latest proposed) and metered MW per hour of ``day``."""
+    """Planned (active plan, else the latest proposed), the cap actually in force (the
+    active plan's setpoints, 0 MW in every hour a hold or a blocking plant state touched,
+    0 MW without an active plan) and metered MW per hour of ``day``."""
     plant = svc.plant
     begin = datetime.combine(day, time(0), UTC)
     with svc.db.read() as s:
-        plan = plans.active_plan(s, day) or s.scalar(
+        active = plans.active_plan(s, day)
+        plan = active or s.scalar(
             select(Plan).where(Plan.day == day, Plan.status == "proposed")
             .order_by(Plan.id.desc()).limit(1))
         rows = s.execute(select(Reading.meter, Reading.interval_start, Reading.value).where(
@@ -160,6 +238,7 @@ def plan_vs_actual(svc: Any, day: date) -> dict[str, Any]:
         plan_id = None if plan is None else plan.id
         plan_status = None if plan is None else plan.status
         data = None if plan is None else plan.data
+        blocked, holds = blocked_hours(s, begin)
     hours = [f"{h:02d}:00" for h in range(24)]
     actual: dict[str, list[float | None]] = {}
 
@@ -175,10 +254,17 @@ def plan_vs_actual(svc: Any, day: date) -> dict[str, Any]:
         elif meter.startswith("offtake:"):
             add("grid", hour, value)
     traces = []
+    caps: dict[str, list[float]] = {}
     for site in plant.sites:
         if data is not None:
             traces.append({"x": hours, "y": data["sites"][site], "name": f"{site} plan",
                            "type": "scatter", "mode": "lines", "line": {"shape": "hv"}})
+        planned = data["sites"][site] if plan_status == "active" and data else [0.0] * 24
+        caps[site] = [0.0 if blocked[h] else float(planned[h]) for h in range(24)]
+        if any(blocked) or plan_status != "active":
+            traces.append({"x": hours, "y": caps[site], "name": f"{site} cap in force",
+                           "type": "scatter", "mode": "lines",
+                           "line": {"shape": "hv", "width": 3, "color": "#b42318"}})
         traces.append({"x": hours, "y": actual.get(f"mining:{site}", [None] * 24),
                        "name": f"{site} metered", "type": "bar", "opacity": 0.6})
     traces += telemetry.hourly_traces(svc, day)  # issue 17: what the site agents measured
@@ -188,6 +274,8 @@ def plan_vs_actual(svc: Any, day: date) -> dict[str, Any]:
     traces.append({"x": hours, "y": actual.get("grid", [None] * 24), "name": "grid metered",
                    "type": "scatter", "mode": "markers"})
     return {"day": day.isoformat(), "plan_id": plan_id, "plan_status": plan_status,
+            "caps_in_force": caps, "blocked_hours": [h for h in range(24) if blocked[h]],
+            "holds": holds,
             "traces": traces, "metered_hours": sum(1 for v in actual.get("grid", []) if v),
             "layout": {"barmode": "group", "height": 380, "margin": {"t": 30, "r": 10},
                        "yaxis": {"title": {"text": "MW"}},
@@ -209,15 +297,36 @@ def _waiting(svc: Any, caller: Caller) -> list[dict[str, Any]]:
     return out
 
 
+def overview_data(svc: Any, caller: Caller) -> dict[str, Any]:
+    """What the overview shows: the page renders it, ``/ui/overview.json`` refreshes it."""
+    status = safety.status(svc, caller)
+    return {"clock": clock(svc), "chart": plan_vs_actual(svc, svc.now().date()),
+            "safety": {k: status[k] for k in ("mining_allowed", "blocked_by",
+                                              "scenario_restriction_now")},
+            "waiting": [{"id": p["id"], "day": p["day"], "approvals": len(p["approvals"]),
+                         "required": p["rule"]["required"], "role": p["rule"]["role"]}
+                        for p in _waiting(svc, caller)],
+            "ledger": svc.log.status()}
+
+
 @router.get("/ui")
 def overview(request: Request) -> HTMLResponse:
     svc = _svc(request)
     caller = _caller(request, "GET /api/safety")
-    today = svc.now().date()
-    chart = plan_vs_actual(svc, today)
-    return _page(request, "overview.html", caller, chart=chart,
-                 safety=safety.status(svc, caller), waiting=_waiting(svc, caller),
-                 ledger=svc.log.status() if caller.can("read") else None)
+    data = overview_data(svc, caller)
+    return _page(request, "overview.html", caller, chart=data["chart"], safety=data["safety"],
+                 waiting=data["waiting"], ledger=data["ledger"], poll_s=OVERVIEW_POLL_S)
+
+
+@router.get("/ui/overview.json")
+def overview_json(request: Request) -> JSONResponse:
+    """The overview's data, for its own refresh (same login cookie, same role checks)."""
+    svc = _svc(request)
+    caller = _caller(request, "GET /api/safety")
+    data = overview_data(svc, caller)
+    data["ledger"] = {"size": data["ledger"]["size"],
+                      "unsigned_entries": data["ledger"]["unsigned_entries"]}
+    return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 
 # --------------------------------------------------------------------------- #
@@ -263,6 +372,8 @@ def plan_page(request: Request, plan_id: int) -> HTMLResponse:
     chart = {"traces": traces, "layout": {"barmode": "stack", "height": 380,
                                           "margin": {"t": 30, "r": 10},
                                           "yaxis": {"title": {"text": "MW"}}}}
+    plan["my_vote"] = next((d["decision"] for d in plan["decisions"]
+                            if d["party"] == caller.id and d["kind"] == "vote"), None)
     return _page(request, "plan.html", caller, plan=plan, chart=chart,
                  actions=_actions(svc, caller))
 
@@ -287,7 +398,10 @@ async def decide_form(request: Request, plan_id: int, action: str) -> Response:
         raise InvalidError(f"unknown action {action!r}", field="action",
                            expected="approve, reject or veto")
     caller = await run_in_threadpool(_caller, request, f"POST /api/plans/{{plan_id}}/{action}")
-    reason = (await _form(request)).get("reason", "")[:2000].replace("\x00", "")
+    form = await _form(request)
+    reason = form.get("reason", "")[:2000].replace("\x00", "")
+    # back to the page the decision was made on: the plan's own, or the list
+    back = f"/ui/plans/{plan_id}" if form.get("back") == "plan" else "/ui/plans"
     if action in ("approve", "reject"):
         plan = await run_in_threadpool(plans.vote, svc, caller, plan_id, action, reason)
     elif action == "veto":
@@ -296,7 +410,7 @@ async def decide_form(request: Request, plan_id: int, action: str) -> Response:
     else:
         raise InvalidError(f"unknown action {action!r}", field="action",
                       expected="approve, reject or veto")
-    return _back("/ui/plans", f"Plan {plan_id}: {action} recorded; the plan is {plan['status']}.")
+    return _back(back, f"Plan {plan_id}: {action} recorded; the plan is {plan['status']}.")
 
 
 # --------------------------------------------------------------------------- #

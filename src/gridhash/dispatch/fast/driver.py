@@ -20,7 +20,8 @@ from gridhash.dispatch.fast.batch import (
 from gridhash.dispatch.fast.certificate import _ramp_violations
 from gridhash.dispatch.fast.merit import _merit_order
 from gridhash.dispatch.fast.windows import _repair
-from gridhash.dispatch.problem import DispatchProblem
+from gridhash.dispatch.problem import DispatchProblem, grid_first_price
+from gridhash.scenario.grid import house_import_cap_mw
 
 #: Hours per chunk when ``chunk_size`` is not given (paths = this // T, at least 1):
 #: three one-year paths.  A chunk pays its Python and numpy calls once for all its
@@ -36,6 +37,26 @@ CHUNK_HOURS = 1 << 15
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
     for lo in range(0, n, size):
         yield lo, min(n, lo + size)
+
+
+def _with_dispatch_rules(b: BatchProblem) -> BatchProblem:
+    """The batch with the imports and grid-first rules applied path by path, as
+    :func:`~gridhash.dispatch.problem.with_dispatch_rules` applies them to one problem
+    (the LP of a window or path applies them again and finds nothing to change)."""
+    arrays = dict(b.arrays)
+    varies = set(b.varies)
+    imp = house_import_cap_mw(arrays["import_cap_mw"], arrays["house_load_mw"],
+                              arrays["unit_available_mw"])
+    arrays["import_cap_mw"] = imp
+    if imp.shape[0] > 1:
+        varies.add("import_cap_mw")
+    if b.base.grid_first:
+        price = grid_first_price(arrays["offtake_price"], arrays["class_value"],
+                                 arrays["class_cap_mw"])
+        arrays["offtake_price"] = price
+        if price.shape[0] > 1:
+            varies.add("offtake_price")
+    return dataclasses.replace(b, arrays=arrays, varies=frozenset(varies))
 
 
 def solve_fast_batch(
@@ -98,6 +119,12 @@ def solve_fast_batch(
         raise ValueError(f"unknown outputs: {', '.join(unknown)}; expected some of {OUTPUTS}")
     if fallback not in ("window", "path"):
         raise ValueError(f"fallback must be 'window' or 'path' (got {fallback!r})")
+    given = batch
+    batch = _with_dispatch_rules(batch)
+    # Grid first: the dispatch values deliveries at a priority price; the objective is
+    # reported at the prices paid (the premium taken off again, path by path).
+    premium = (np.subtract(batch.arrays["offtake_price"], given.arrays["offtake_price"])
+               if batch.base.grid_first else None)
     base = batch.base
     N, T = batch.n_paths, batch.hours
     U, O = base.unit_available_mw.shape[0], base.offtake_price.shape[0]
@@ -160,6 +187,12 @@ def solve_fast_batch(
             lp_hours[i] = rep.lp_hours
             fallbacks += 1
             solves += rep.lp_solves
+        if premium is not None:
+            extra = np.einsum("not,not->nt", premium if premium.shape[0] == 1
+                              else premium[lo:hi], h.delivered_mw)
+            obj -= extra.sum(axis=1)
+            if "objective_hourly_usd" in keep:
+                out["objective_hourly_usd"][lo:hi] -= extra
         objective[lo:hi] = obj
         certified[lo:hi] = cert
         return fallbacks, solves
