@@ -27,6 +27,8 @@ def _error_line(tmp_path: Path, data: dict[str, Any] | None = None, *, raw: byte
     args = [command, str(path)]
     if command in ("run", "settle", "risk", "size"):
         args += ["--out", str(tmp_path / "out")]
+    if command == "settle":
+        args += ["--demo-keys", str(tmp_path / "keys")]
     res = run_cli(*args)
     assert res.exit_code == 2, res.output
     assert "Traceback" not in res.output and "Warning" not in res.output, res.output
@@ -145,6 +147,8 @@ def test_start_height_after_the_subsidy_ends_is_legal(tmp_path: Path, command: s
     data = _tiny(**{"bitcoin.start_height": 9_000_000})
     path = write_scenario(tmp_path, data)
     args = [command, str(path), "--out", str(tmp_path / "o")]
+    if command == "settle":
+        args += ["--demo-keys", str(tmp_path / "keys")]
     res = run_cli(*args, *(["--paths", "3"] if command == "risk" else []))
     assert res.exit_code in (0, 2), res.output
     assert "Traceback" not in res.output

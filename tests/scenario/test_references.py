@@ -92,6 +92,8 @@ def test_every_command_refuses_a_line_cut_on_an_unknown_line(tmp_path: Path,
         args.append(str(tmp_path / "n.nc"))
     elif name in ("run", "risk", "size", "settle"):
         args += ["--out", str(tmp_path / "o")]
+    if name == "settle":
+        args += ["--demo-keys", str(tmp_path / "keys")]
     res = run_cli(*args)
     assert res.exit_code == 2, res.output
     assert "safety.events[0].line" in res.stderr and "unknown line 'L9'" in res.stderr
