@@ -93,11 +93,11 @@ def _keyring(keyring: Path | None, keys: Path | None, *, required: bool = True) 
 
 
 def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
+    """The CLI's console (:func:`gridhash.console.console`): control characters in ledger
+    text (party names, payloads, file names) shown as escapes, tables never cut."""
+    from gridhash.console import console
 
-    stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else 160
-    return Console(stderr=stderr, highlight=False, width=width, soft_wrap=False)
+    return console(stderr)
 
 
 def _esc(text: object) -> str:

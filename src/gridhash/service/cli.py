@@ -19,19 +19,27 @@ if TYPE_CHECKING:
     from gridhash.service.core import OperationsService
 
 
+def _say(out: TextIO, text: str) -> None:
+    """Write ``text`` and a newline, control characters shown as escapes: the scenario's
+    names and the demo's lines come from files parties exchange."""
+    from gridhash.errors import printable
+
+    out.write(printable(text) + "\n")
+
+
 def print_tokens(svc: OperationsService, out: TextIO) -> None:
     """The tokens issued at this start, one line per party and site."""
     if not svc.issued_tokens:
-        out.write("tokens: issued at the first start of this database (stored hashed; "
-                  "not shown again)\n")
+        _say(out, "tokens: issued at the first start of this database (stored hashed; "
+             "not shown again)")
         return
     roles = {p.id: p.role for p in svc.agreement.parties}
-    out.write("API tokens (shown once; send 'Authorization: Bearer <token>', or paste one "
-              "into the dashboard's login form):\n")
+    _say(out, "API tokens (shown once; send 'Authorization: Bearer <token>', or paste one "
+         "into the dashboard's login form):")
     width = max(len(pid) for pid in svc.issued_tokens)
     for pid, token in svc.issued_tokens.items():
         role = roles.get(pid, "site agent")
-        out.write(f"  {pid:<{width}}  {role:<10}  {token}\n")
+        _say(out, f"  {pid:<{width}}  {role:<10}  {token}")
 
 
 def build(host: str, port: int, db: str | None, demo: bool, *, ledger: Path | None = None,
@@ -49,21 +57,21 @@ def build(host: str, port: int, db: str | None, demo: bool, *, ledger: Path | No
     if max_body_bytes is not None:
         config.max_body_bytes = max_body_bytes
     svc = OperationsService(config)
-    out.write(f"gridhash operations service: {svc.plant.name} under {svc.agreement.name}; "
-              f"database {config.db}; ledger {svc.log.path}\n")
-    out.write(f"plant time {svc.now():%Y-%m-%d %H:%M} UTC"
-              + (f" (real time shifted by {svc.clock_offset.days:+d} days onto the scenario's "
-                 "horizon)" if svc.clock_offset.days else "") + "\n")
+    _say(out, f"gridhash operations service: {svc.plant.name} under {svc.agreement.name}; "
+         f"database {config.db}; ledger {svc.log.path}")
+    _say(out, f"plant time {svc.now():%Y-%m-%d %H:%M} UTC"
+         + (f" (real time shifted by {svc.clock_offset.days:+d} days onto the scenario's "
+            "horizon)" if svc.clock_offset.days else ""))
     if demo:
         from gridhash.service.demo import prepare_demo
 
         for line in prepare_demo(svc):
-            out.write(f"demo: {line}\n")
+            _say(out, f"demo: {line}")
     else:
         # Solve the horizon in the background so the first plan does not wait for it.
         threading.Thread(target=svc.plant.run, name="gridhash-dispatch", daemon=True).start()
     print_tokens(svc, out)
-    out.write(f"dashboard: http://{host}:{port}/ui   API: http://{host}:{port}/docs\n")
+    _say(out, f"dashboard: http://{host}:{port}/ui   API: http://{host}:{port}/docs")
     out.flush()
     return create_app(service=svc)
 
