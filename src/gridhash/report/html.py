@@ -1,12 +1,18 @@
-"""``report.html``: one self-contained page with the run's charts (plotly).
+"""``report.html``: one self-contained page with the run's charts (plotly.js).
 
 plotly.js is embedded once in the page, so the report opens offline and can be
-mailed as a single file.
+mailed as a single file.  The figures are plain JSON handed to ``Plotly.newPlot``
+(no plotly ``graph_objs``: validating and deep-copying a year of hourly points
+took seconds), and an hourly series longer than a chart has pixels is thinned
+to each bucket's minimum and maximum (:func:`_thin`).
 """
 
 from __future__ import annotations
 
+import functools
 import html
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,7 +21,6 @@ from gridhash.dispatch.problem import mining_values
 
 if TYPE_CHECKING:
     import pandas as pd
-    import plotly.graph_objects as go
 
     from gridhash.pipeline import Run
 
@@ -34,6 +39,12 @@ text-align:left} .nw{white-space:nowrap}
 """
 
 
+#: Points a chart can show: about one per pixel of a ~1,400-pixel-wide chart.  A
+#: longer hourly series is thinned to the minimum and the maximum of each of this
+#: many buckets (see :func:`_thin`), so spikes survive.
+CHART_PIXELS = 1400
+
+
 def _resample(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Daily means for long runs (a year of hourly points is unreadable), else hourly."""
     if len(frame) > 24 * 21:
@@ -41,68 +52,109 @@ def _resample(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return frame, "hourly"
 
 
-def _dispatch_stack(run: Run, hourly: pd.DataFrame) -> go.Figure:
-    import plotly.graph_objects as go
+def _stamps(index: pd.DatetimeIndex) -> list[str]:
+    """ISO 8601 times as plotly.js reads them (``2027-01-01T00:00:00+00:00``)."""
+    if index.tz is not None and str(index.tz) == "UTC":
+        text = np.datetime_as_string(index.tz_localize(None).to_numpy(), unit="s").tolist()
+        return [t + "+00:00" for t in text]
+    return [t.isoformat() for t in index]
 
+
+def _values(a: Any) -> list[Any]:
+    """Numbers as a JSON list: NaN and infinities as ``null`` (a gap in a line)."""
+    arr = np.asarray(a, dtype=float)
+    bad = ~np.isfinite(arr)
+    if not bad.any():
+        return arr.tolist()
+    out = arr.astype(object)
+    out[bad] = None
+    return out.tolist()
+
+
+def _thin(y: np.ndarray, pixels: int = CHART_PIXELS) -> np.ndarray:
+    """Positions of ``y`` worth drawing on a chart ``pixels`` wide, in order.
+
+    First exactly: a point inside a run of equal values draws nothing a straight
+    (or step) line through its neighbours would not.  If more than ``2 × pixels``
+    points remain, the series is cut into ``pixels`` buckets of consecutive
+    points and each keeps its minimum and its maximum (M4-style), so a one-hour
+    spike still reaches its height; a bucket with a missing value keeps one, so
+    gaps stay gaps.  The first and last points are always kept (the axis range
+    does not change).
+    """
+    n = len(y)
+    if n <= 2:
+        return np.arange(n)
+    same = y[1:] == y[:-1]
+    keep = np.ones(n, dtype=bool)
+    keep[1:-1] = ~(same[:-1] & same[1:])
+    if int(keep.sum()) <= 2 * pixels:
+        return np.flatnonzero(keep)
+    k = -(-n // pixels)
+    m = -(-n // k)
+    pad = m * k - n
+    lo = np.concatenate([y, np.full(pad, np.inf)]).reshape(m, k)
+    hi = np.concatenate([y, np.full(pad, -np.inf)]).reshape(m, k)
+    nan = np.isnan(lo)
+    starts = np.arange(m) * k
+    picks = [starts + np.argmin(np.where(nan, np.inf, lo), axis=1),
+             starts + np.argmax(np.where(nan, -np.inf, hi), axis=1)]
+    if nan.any():
+        rows = np.flatnonzero(nan.any(axis=1))
+        picks.append(starts[rows] + np.argmax(nan[rows], axis=1))
+    picks.append(np.array([0, n - 1]))
+    return np.unique(np.concatenate(picks))
+
+
+def _line(index: pd.DatetimeIndex, y: Any, **trace: Any) -> dict[str, Any]:
+    """A scatter trace of an hourly series, thinned to what the chart can show."""
+    arr = np.asarray(y, dtype=float)
+    at = _thin(arr)
+    return {"type": "scatter", "mode": "lines", **trace, "x": _stamps(index[at]),
+            "y": _values(arr[at])}
+
+
+def _dispatch_stack(run: Run, hourly: pd.DataFrame) -> dict[str, Any]:
     i = run.inputs
     cols = ["house_load_mw"] + [f"offtake:{n}" for n in i.offtake_names]
     cols += [f"miner:{n}" for n in i.class_names] + ["curtailed_mw"]
     data, how = _resample(hourly[[*cols, "available_mw", "imported_mw"]])
-    fig = go.Figure()
+    x = _stamps(data.index)
     names = {"house_load_mw": "house load", "curtailed_mw": "curtailed"}
+    traces = []
     for c in cols:
         label = names.get(c, c.replace("offtake:", "grid: ").replace("miner:", "mining: "))
-        fig.add_trace(
-            go.Scatter(
-                x=data.index,
-                y=data[c],
-                name=label,
-                stackgroup="uses",
-                mode="lines",
-                line={"width": 0.5},
-            )
-        )
-    fig.add_trace(
-        go.Scatter(
-            x=data.index,
-            y=data["available_mw"],
-            name="available",
-            mode="lines",
-            line={"color": "black", "width": 1, "dash": "dot"},
-        )
-    )
-    fig.update_layout(
-        title=f"Where the plant's output went ({how}, MW)",
-        yaxis_title="MW",
-        hovermode="x unified",
-        height=430,
-    )
-    return fig
+        traces.append({"type": "scatter", "mode": "lines", "name": label, "stackgroup": "uses",
+                       "line": {"width": 0.5}, "x": x, "y": _values(data[c])})
+    traces.append({"type": "scatter", "mode": "lines", "name": "available",
+                   "line": {"color": "black", "width": 1, "dash": "dot"}, "x": x,
+                   "y": _values(data["available_mw"])})
+    layout = {"title": {"text": f"Where the plant's output went ({how}, MW)"},
+              "yaxis": {"title": {"text": "MW"}}, "hovermode": "x unified", "height": 430}
+    return {"data": traces, "layout": layout}
 
 
-def _by_month(run: Run, hourly: pd.DataFrame) -> go.Figure:
-    import plotly.graph_objects as go
-
+def _by_month(run: Run, hourly: pd.DataFrame) -> dict[str, Any]:
     monthly = (
         hourly[["grid_mw", "mining_mw", "curtailed_mw", "unserved_firm_mw"]].resample("MS").sum()
         / 1000.0
     )
-    labels = monthly.index.strftime("%Y-%m")
-    fig = go.Figure()
-    for c, name in (
-        ("grid_mw", "grid"),
-        ("mining_mw", "mining"),
-        ("curtailed_mw", "curtailed"),
-        ("unserved_firm_mw", "unserved firm"),
-    ):
-        fig.add_trace(go.Bar(x=labels, y=monthly[c], name=name))
-    fig.update_layout(
-        title="Grid vs mining by month (GWh)", barmode="group", yaxis_title="GWh", height=380
-    )
-    return fig
+    labels = monthly.index.strftime("%Y-%m").tolist()
+    traces = [
+        {"type": "bar", "name": name, "x": labels, "y": _values(monthly[c])}
+        for c, name in (
+            ("grid_mw", "grid"),
+            ("mining_mw", "mining"),
+            ("curtailed_mw", "curtailed"),
+            ("unserved_firm_mw", "unserved firm"),
+        )
+    ]
+    layout = {"title": {"text": "Grid vs mining by month (GWh)"}, "barmode": "group",
+              "yaxis": {"title": {"text": "GWh"}}, "height": 380}
+    return {"data": traces, "layout": layout}
 
 
-def _value_vs_price(run: Run, hourly: pd.DataFrame) -> go.Figure:
+def _value_vs_price(run: Run, hourly: pd.DataFrame) -> dict[str, Any]:
     """Grid prices and mining values (left axis) and the plant's marginal value (right).
 
     The marginal value is the penalty (thousands of USD/MWh) in hours when a firm
@@ -111,7 +163,6 @@ def _value_vs_price(run: Run, hourly: pd.DataFrame) -> go.Figure:
     its ordinary hours, and the penalty hours are shaded instead of plotted.
     """
     import pandas as pd
-    import plotly.graph_objects as go
 
     i = run.inputs
     _, _, value = mining_values(i)
@@ -133,48 +184,49 @@ def _value_vs_price(run: Run, hourly: pd.DataFrame) -> go.Figure:
     top = float(np.nanmax(lines.to_numpy())) if lines.size else 1.0
     low = min(0.0, float(np.nanmin(lines.to_numpy()))) if lines.size else 0.0
     top = top * 1.08 if top > 0 else 1.0
-    fig = go.Figure()
+    x = _stamps(data.index)
+    traces: list[dict[str, Any]] = []
     n_penalty = int(in_penalty.sum())
     if n_penalty:
         marked = data.index[data["penalty"].to_numpy() > 0]
         span_ms = (24 if how != "hourly" else 1) * 3_600_000
-        fig.add_trace(go.Bar(
-            x=marked + pd.Timedelta(milliseconds=span_ms / 2), y=np.full(len(marked), top - low),
-            base=low, width=span_ms, marker={"color": "rgba(196,69,60,0.18)", "line":
-                                            {"width": 0}},
-            name=f"{'days with ' if how != 'hourly' else ''}penalty hours ({n_penalty:,} h): "
-                 f"marginal value = unserved penalty, {penalty:,.0f} USD/MWh",
-            hoverinfo="skip"))
+        traces.append({
+            "type": "bar", "x": _stamps(marked + pd.Timedelta(milliseconds=span_ms / 2)),
+            "y": _values(np.full(len(marked), top - low)), "base": low, "width": span_ms,
+            "marker": {"color": "rgba(196,69,60,0.18)", "line": {"width": 0}},
+            "name": f"{'days with ' if how != 'hourly' else ''}penalty hours ({n_penalty:,} h): "
+                    f"marginal value = unserved penalty, {penalty:,.0f} USD/MWh",
+            "hoverinfo": "skip"})
     for c in lines.columns:
         if c.startswith("price:"):
             label, style = f"grid price: {c[6:]}", {"width": 2}
         else:
             label, style = f"mining value: {c[6:]}", {"width": 1.5}
-        fig.add_trace(go.Scatter(x=data.index, y=data[c], name=label, mode="lines", line=style))
+        traces.append({"type": "scatter", "mode": "lines", "name": label, "line": style,
+                       "x": x, "y": _values(data[c])})
     ordinary = data["marginal"].to_numpy()
-    fig.add_trace(go.Scatter(
-        x=data.index, y=ordinary, name="marginal value of a MW at the plant (right axis; "
-        "penalty hours left out)", mode="lines", yaxis="y2",
-        line={"dash": "dot", "width": 1.2, "color": "#444"}))
+    traces.append({
+        "type": "scatter", "mode": "lines", "yaxis": "y2", "x": x, "y": _values(ordinary),
+        "name": "marginal value of a MW at the plant (right axis; penalty hours left out)",
+        "line": {"dash": "dot", "width": 1.2, "color": "#444"}})
     finite = ordinary[np.isfinite(ordinary)]
     m_top = float(np.percentile(finite, 99.5)) * 1.08 if finite.size else 1.0
     m_low = min(0.0, float(finite.min())) if finite.size else 0.0
-    fig.update_layout(
-        title=f"Value of a MWh: mining vs grid ({how}, USD/MWh)",
-        yaxis={"title": "price and mining value [USD/MWh]", "range": [low, top]},
-        yaxis2={"title": "marginal value [USD/MWh]", "overlaying": "y", "side": "right",
-                "range": [m_low, m_top if m_top > m_low else m_low + 1], "showgrid": False},
-        legend={"orientation": "h", "y": -0.18},
-        bargap=0,
-        hovermode="x unified",
-        height=460,
-    )
-    return fig
+    layout = {
+        "title": {"text": f"Value of a MWh: mining vs grid ({how}, USD/MWh)"},
+        "yaxis": {"title": {"text": "price and mining value [USD/MWh]"}, "range": [low, top]},
+        "yaxis2": {"title": {"text": "marginal value [USD/MWh]"}, "overlaying": "y",
+                   "side": "right", "range": [m_low, m_top if m_top > m_low else m_low + 1],
+                   "showgrid": False},
+        "legend": {"orientation": "h", "y": -0.18},
+        "bargap": 0,
+        "hovermode": "x unified",
+        "height": 460,
+    }
+    return {"data": traces, "layout": layout}
 
 
-def _revenue(summary: dict[str, Any]) -> go.Figure:
-    import plotly.graph_objects as go
-
+def _revenue(summary: dict[str, Any]) -> dict[str, Any]:
     names = [f"grid: {n}" for n in summary["offtakes"]] + [
         f"mining: {n}" for n in summary["miners"]
     ]
@@ -185,60 +237,126 @@ def _revenue(summary: dict[str, Any]) -> go.Figure:
         names.append(f"cost: {key.replace('_', ' ')}")
         values.append(-v / 1e6)
     colors = ["#2b7bba" if v >= 0 else "#c4453c" for v in values]
-    fig = go.Figure(go.Bar(x=names, y=values, marker_color=colors))
-    fig.update_layout(
-        title="Revenue by source and costs (million USD)", yaxis_title="million USD", height=380
-    )
-    return fig
+    trace = {"type": "bar", "x": names, "y": values, "marker": {"color": colors}}
+    layout = {"title": {"text": "Revenue by source and costs (million USD)"},
+              "yaxis": {"title": {"text": "million USD"}}, "height": 380}
+    return {"data": [trace], "layout": layout}
 
 
 _MODE_COLORS = ["#2e8b57", "#9acd32", "#f0b429", "#4a90d9", "#7b5ea7"]
 
 
-def _safety_timeline(run: Run, hourly: pd.DataFrame) -> go.Figure:
-    """Hourly envelope vs dispatch (top) and each unit's operating mode (bottom)."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
+def _mode_columns(modes: np.ndarray, pixels: int = CHART_PIXELS) -> tuple[np.ndarray, np.ndarray]:
+    """The hours (columns) of a units × hours mode map worth drawing, and their modes.
 
+    A heatmap cell spans half-way to its neighbours, so the first and last hour of
+    every run in which no unit changes mode (and the first two and last two hours)
+    draw exactly what every hour did.  If that is more than ``2 × pixels``
+    columns, each of ``pixels`` buckets shows, per unit, the mode furthest from
+    power operation in it (a short shutdown stays visible).
+    """
+    n = modes.shape[1]
+    if n <= 4:
+        return np.arange(n), modes
+    change = np.flatnonzero(np.any(modes[:, 1:] != modes[:, :-1], axis=0)) + 1
+    cols = np.unique(np.concatenate([[0, 1, n - 2, n - 1], change, change - 1]))
+    if cols.size <= 2 * pixels:
+        return cols, modes[:, cols]
+    k = -(-n // pixels)
+    m = -(-n // k)
+    padded = np.concatenate([modes, np.repeat(modes[:, -1:], m * k - n, axis=1)], axis=1)
+    worst = padded.reshape(modes.shape[0], m, k).max(axis=2)
+    centre = np.minimum(np.arange(m) * k + k // 2, n - 1)
+    return centre, worst
+
+
+def _safety_timeline(run: Run, hourly: pd.DataFrame) -> dict[str, Any]:
+    """Hourly envelope vs dispatch (top) and each unit's operating mode (bottom)."""
     from gridhash.scenario.safety import MODES
 
     env = run.envelope
     assert env is not None
     x = hourly.index
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28],
-                        vertical_spacing=0.04)
+    top = {"xaxis": "x", "yaxis": "y"}
     restricted = np.where(env.restricted, float(env.max_net_output_mw.max()) or 1.0, 0.0)
-    fig.add_trace(go.Scatter(x=x, y=restricted, name="restricted hour", mode="lines",
-                             fill="tozeroy", line={"width": 0, "shape": "hv"},
-                             fillcolor="rgba(196,69,60,0.15)", hoverinfo="skip"), row=1, col=1)
-    traces = (
+    traces = [_line(x, restricted, name="restricted hour", fill="tozeroy",
+                    line={"width": 0, "shape": "hv"}, fillcolor="rgba(196,69,60,0.15)",
+                    hoverinfo="skip", **top)]
+    for col, name, line in (
         ("envelope_max_net_output_mw", "max net output allowed", {"color": "black", "width": 1}),
         ("grid_mw", "to the grid", {"color": "#2b7bba", "width": 1}),
         ("mining_cap_mw", "mining cap", {"color": "#f0b429", "width": 1, "dash": "dot"}),
         ("mining_mw", "mining", {"color": "#d9822b", "width": 1}),
         ("diesel_mw", "diesel", {"color": "#7b5ea7", "width": 1}),
-    )
-    for col, name, line in traces:
-        fig.add_trace(go.Scatter(x=x, y=hourly[col], name=name, mode="lines", line=line),
-                      row=1, col=1)
-    colorscale = []
+    ):
+        traces.append(_line(x, hourly[col].to_numpy(), name=name, line=line, **top))
+    colorscale: list[list[Any]] = []
     for m, color in enumerate(_MODE_COLORS):
         colorscale += [[m / len(MODES), color], [(m + 1) / len(MODES), color]]
-    fig.add_trace(
-        go.Heatmap(
-            x=x, y=list(env.unit_names), z=env.unit_mode, zmin=-0.5, zmax=len(MODES) - 0.5,
-            colorscale=colorscale, showscale=True,
-            colorbar={"tickvals": list(range(len(MODES))), "ticktext": list(MODES),
-                      "len": 0.3, "y": 0.12},
-            customdata=np.array(MODES, dtype=object)[env.unit_mode],
-            hovertemplate="%{y}: %{customdata}<extra></extra>",
-        ),
-        row=2, col=1,
+    cols, z = _mode_columns(np.asarray(env.unit_mode))
+    traces.append({
+        "type": "heatmap", "xaxis": "x2", "yaxis": "y2", "x": _stamps(x[cols]),
+        "y": list(env.unit_names), "z": z.tolist(), "zmin": -0.5, "zmax": len(MODES) - 0.5,
+        "colorscale": colorscale, "showscale": True,
+        "colorbar": {"tickvals": list(range(len(MODES))), "ticktext": list(MODES),
+                     "len": 0.3, "y": 0.12},
+        "customdata": np.array(MODES, dtype=object)[z].tolist(),
+        "hovertemplate": "%{y}: %{customdata}<extra></extra>",
+    })
+    # The two rows as plotly's make_subplots(rows=2, shared_xaxes=True,
+    # row_heights=[0.72, 0.28], vertical_spacing=0.04) lays them out.
+    layout = {
+        "xaxis": {"anchor": "y", "domain": [0.0, 1.0], "matches": "x2", "showticklabels": False},
+        "yaxis": {"anchor": "x", "domain": [0.3088, 1.0], "title": {"text": "MW"}},
+        "xaxis2": {"anchor": "y2", "domain": [0.0, 1.0]},
+        "yaxis2": {"anchor": "x2", "domain": [0.0, 0.2688]},
+        "title": {"text": "Safety envelope and operating modes (hourly, MW)"},
+        "height": 560,
+        "hovermode": "x unified",
+    }
+    return {"data": traces, "layout": layout}
+
+
+def _plotly_file(*parts: str) -> Path:
+    """A file shipped in plotly's package data, found without importing plotly."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:  # pragma: no cover
+        raise RuntimeError("plotly is not installed (a base dependency of gridhash)")
+    return Path(next(iter(spec.submodule_search_locations)), "package_data", *parts)
+
+
+@functools.cache
+def _template() -> dict[str, Any]:
+    """plotly's ``plotly_white`` template, as ``template="plotly_white"`` embeds it."""
+    return json.loads(_plotly_file("templates", "plotly_white.json").read_text("utf-8"))
+
+
+def plotlyjs_script() -> str:
+    """plotly.js (the copy plotly ships) in ``<script>`` tags, for an offline page."""
+    js = _plotly_file("plotly.min.js").read_text("utf-8")
+    return ("<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n"
+            f"<script>{js}</script>")
+
+
+def figure_html(fig: dict[str, Any], div_id: str) -> str:
+    """A figure (``{"data": [...], "layout": {...}}`` of plain JSON values) as a
+    ``<div>`` drawn by ``Plotly.newPlot``; plotly.js must be on the page."""
+    layout = {**fig["layout"], "margin": {"l": 60, "r": 20, "t": 50, "b": 40},
+              "template": _template()}
+
+    def js(value: Any) -> str:  # JSON ("</" escaped: no text can end the script early)
+        return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
+
+    height = layout.get("height")
+    return (
+        f'<div style="height:{f"{height}px" if height else "100%"}; width:100%;">'
+        f'<div id="{div_id}" class="plotly-graph-div" style="height:100%; width:100%;"></div>'
+        f'<script>if (document.getElementById("{div_id}")) {{Plotly.newPlot("{div_id}", '
+        f'{js(fig["data"])}, {js(layout)}, {{"displaylogo": false, "responsive": true}})}};'
+        "</script></div>"
     )
-    fig.update_layout(title="Safety envelope and operating modes (hourly, MW)", height=560,
-                      hovermode="x unified")
-    fig.update_yaxes(title_text="MW", row=1, col=1)
-    return fig
 
 
 def _words(text: str) -> str:
@@ -334,12 +452,8 @@ def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
     ]
     if run.envelope is not None:
         figures.insert(1, _safety_timeline(run, hourly))
-    parts = []
-    for n, fig in enumerate(figures):
-        fig.update_layout(margin={"l": 60, "r": 20, "t": 50, "b": 40}, template="plotly_white")
-        parts.append(
-            fig.to_html(full_html=False, include_plotlyjs=(n == 0), config={"displaylogo": False})
-        )
+    parts = [plotlyjs_script()]
+    parts += [figure_html(fig, f"figure-{n}") for n, fig in enumerate(figures)]
     e, rev = summary["energy_mwh"], summary["revenue_usd"]
     kpis = [
         ("to the grid", f"{e['grid'] / 1000:,.0f} GWh"),
