@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 #: Test folders whose every test is ``slow`` (the service starts servers and
-#: databases; the oracle solves with PyPSA).  Single slow tests elsewhere carry
-#: ``@pytest.mark.slow`` themselves.
-SLOW_FOLDERS = ("service", "oracle")
+#: databases; the oracle solves with PyPSA; the agent and the feeds start loopback
+#: stand-ins for miners, a Bitcoin node and market APIs).  Single slow tests
+#: elsewhere carry ``@pytest.mark.slow`` themselves.
+SLOW_FOLDERS = ("service", "oracle", "agent", "feeds")
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

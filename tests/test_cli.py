@@ -308,6 +308,7 @@ def _strict_json(text: str) -> object:
     return json.loads(text, parse_constant=refuse)
 
 
+@pytest.mark.slow
 def test_every_json_command_prints_only_json_on_stdout(tmp_path: Path) -> None:
     """Run each ``--json`` command as a subprocess: its real stdout parses as strict JSON.
 
@@ -490,6 +491,7 @@ def test_help_keeps_defaults_and_shows_flags_as_flags(monkeypatch: pytest.Monkey
     assert "[default: out/<scenario>/]" in run_help and "--json Print" in run_help
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_dask_sweep_prints_one_line_and_leaves_nothing(tmp_path: Path) -> None:
     """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, mid-sweep."""
     import os
@@ -572,6 +574,7 @@ def narrow_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[s
     return got
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", ["80", "60"])
 @pytest.mark.parametrize("command", ["safety", "settle", "size", "compare", "economics", "run",
                                      "risk"])
@@ -591,6 +594,7 @@ def test_narrow_terminals_cut_no_number_or_identifier(
     assert not missing, (missing[:5], narrow)
 
 
+@pytest.mark.slow
 def test_a_model_name_stays_on_one_line(narrow_outputs: dict[str, dict[str, str]]) -> None:
     wide = narrow_outputs["size"]["200"].splitlines()
     # The candidates' names: the first cell of each row of the wide table.

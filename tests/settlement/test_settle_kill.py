@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from trust_helpers import PARTIES, scenario
 
 from gridhash.ledger.keyring import Keyring
@@ -59,6 +60,7 @@ def _check_folder(out: Path, ring: Keyring, before: int, run_entries: int) -> in
     return report.entries
 
 
+@pytest.mark.slow
 def test_sigkill_during_settle_at_random_moments(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     for p in PARTIES:
