@@ -139,6 +139,14 @@ def test_the_planner_never_mines_in_curtailed_hours(tmp_path: Path) -> None:
     assert s["sites"]["S"]["availability_usd"] == 20.0 * 2.0 * hours
     assert s["sites"]["S"]["curtailed_on_call_usd"] == 3 * 20.0 * 50.0
     assert s["revenue_usd"] == 1920.0 + 3000.0
+    # The payments are money in the one set of accounts: in revenue and in net money.
+    full = summary(run)
+    rev = full["revenue_usd"]
+    assert rev["demand_response"] == 1920.0 + 3000.0
+    assert rev["total"] == pytest.approx(rev["grid"] + rev["mining"] + 4920.0, abs=0.02)
+    assert full["net_usd"] == pytest.approx(rev["total"] - full["cost_usd"], abs=0.02)
+    assert run.accounts.totals(("demand_response_revenue_usd",))[
+        "demand_response_revenue_usd"][0] == pytest.approx(4920.0)
     out = run_cli("run", str(path), "--out", str(tmp_path / "out"))
     assert out.exit_code == 0, out.output
-    assert "demand-response payments" in out.output and "13 site-hours" in out.output
+    assert "demand-response revenue" in out.output and "13 site-hours" in out.output

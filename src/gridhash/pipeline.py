@@ -288,6 +288,8 @@ def accounts_for(
         fixed_usd_per_year=fixed_costs_usd_per_year(inputs, agreement),
         mining_power_price=(agreement.mining.energy_price_usd_per_mwh
                             if agreement is not None else 0.0),
+        demand_response_usd=(inputs.site_dr_availability_usd + inputs.site_dr_energy_usd
+                             ).sum(axis=0)[None],
     )
     return account(
         flows, rates,

@@ -120,6 +120,9 @@ class Rates:
     fixed_usd_per_year : fixed costs by category (``fleet_capital``, ``fixed_om``). [USD/yr]
     mining_power_price : what mining pays the plant for its power (an agreement's
         price; a transfer inside the plant's account, not a cost of it). [USD/MWh]
+    demand_response_usd : (N, T) what the sites' demand-response programmes pay in
+        each hour (capacity held available and energy curtailed on call; fixed by the
+        programme's rule, not by the dispatch); None: no programme. [USD]
     """
 
     offtake_price: np.ndarray
@@ -133,6 +136,7 @@ class Rates:
     blackout_penalty: float
     fixed_usd_per_year: dict[str, float] = field(default_factory=dict)
     mining_power_price: float = 0.0
+    demand_response_usd: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,7 +149,8 @@ class Accounts:
     * energy (MWh): ``<line>_mwh`` for :data:`ENERGY_LINES`, ``grid_mwh:<offtake>``,
       ``mining_mwh:<class>``, ``generated_mwh:<unit>``;
     * money (USD): ``grid_revenue_usd`` (and ``:<offtake>``), ``mining_revenue_usd``
-      (and ``:<class>``), ``revenue_usd``, ``cost_usd:<category>``
+      (and ``:<class>``), ``demand_response_revenue_usd`` (the sites' programmes),
+      ``revenue_usd``, ``cost_usd:<category>``
       (:data:`COST_CATEGORIES`; ``cost_usd:generation:<unit>``), ``cost_usd``,
       ``net_usd`` = revenue − costs;
     * penalties (USD, not money): ``penalty_usd:<name>`` (:data:`PENALTIES`);
@@ -229,7 +234,11 @@ class Accounts:
         for block, line, names in items[3:]:
             spec[line] = ("block", block, None)
             spec |= {f"{line}:{x}": ("block", block, i) for i, x in enumerate(names)}
-        spec["revenue_usd"] = ("combo", ((1.0, "grid_revenue_usd"), (1.0, "mining_revenue_usd")))
+        dr = (np.zeros((1, self.hours)) if r.demand_response_usd is None
+              else r.demand_response_usd)
+        spec["demand_response_revenue_usd"] = ("series", None, dr)
+        spec["revenue_usd"] = ("combo", ((1.0, "grid_revenue_usd"), (1.0, "mining_revenue_usd"),
+                                         (1.0, "demand_response_revenue_usd")))
         spec["cost_usd:generation"] = ("block", "generation_cost", None)
         spec["cost_usd:imports"] = ("series", r.import_price, f.imported)
         spec["cost_usd:diesel"] = ("combo", ((r.diesel_cost, "diesel_mwh"),))

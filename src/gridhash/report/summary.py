@@ -96,6 +96,7 @@ def summary(run: Run) -> dict[str, Any]:
         "revenue_usd": {
             "grid": _money(t["grid_revenue_usd"]),
             "mining": _money(t["mining_revenue_usd"]),
+            "demand_response": _money(t["demand_response_revenue_usd"]),
             "total": _money(t["revenue_usd"]),
         },
         "cost_usd": _money(t["cost_usd"]),
@@ -114,7 +115,7 @@ def summary(run: Run) -> dict[str, Any]:
             for m, label in enumerate(months)
         },
         "safety": safety_summary(run),
-        "demand_response": demand_response_summary(i),
+        "demand_response": demand_response_summary(i, t["demand_response_revenue_usd"]),
         "marginal_value_usd_per_mwh": {
             "mean": _money(r.marginal_value.mean()),
             "median": _money(np.median(r.marginal_value)),
@@ -176,10 +177,12 @@ def summary(run: Run) -> dict[str, Any]:
     }
 
 
-def demand_response_summary(i: Inputs) -> dict[str, Any]:
-    """Demand-response hours and programme revenue per site, kept apart from the dispatch's
-    revenue (the dispatch treats the rule's hours as a site limit; the payments do not
-    depend on its decisions): compare ``objective_usd`` with and without the programme."""
+def demand_response_summary(i: Inputs, revenue_usd: float) -> dict[str, Any]:
+    """Demand-response hours per site and reason, and each site's programme payments
+    (capacity held available, energy curtailed on call).  The dispatch treats the rule's
+    hours as a site limit; the payments, which no dispatch decision changes, are the
+    accounts' ``demand_response_revenue_usd`` (``revenue_usd``), whose total is
+    ``revenue_usd`` here. [USD]"""
     from gridhash.demand_response import REASONS
 
     sites = {}
@@ -194,8 +197,7 @@ def demand_response_summary(i: Inputs) -> dict[str, Any]:
             "availability_usd": _money(i.site_dr_availability_usd[s_].sum()),
             "curtailed_on_call_usd": _money(i.site_dr_energy_usd[s_].sum()),
         }
-    total = float(i.site_dr_availability_usd.sum() + i.site_dr_energy_usd.sum())
-    return {"sites": sites, "revenue_usd": _money(total)}
+    return {"sites": sites, "revenue_usd": _money(revenue_usd)}
 
 
 def hourly_frame(run: Run) -> pd.DataFrame:

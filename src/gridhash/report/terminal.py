@@ -40,15 +40,15 @@ def print_summary(console: Console, s: dict[str, Any], folder: Path, *,
     table.add_section()
     table.add_row("grid revenue", _num(rev["grid"] / 1e6, 2), "million USD")
     table.add_row("mining revenue", _num(rev["mining"] / 1e6, 2), "million USD")
+    dr = s.get("demand_response") or {}
+    if dr.get("sites"):
+        hours = sum(v["curtailed_hours"] for v in dr["sites"].values())
+        table.add_row("demand-response revenue", _num(rev["demand_response"] / 1e6, 2),
+                      f"million USD ({hours:,} site-hours curtailed)")
     for cat, v in s["cost_breakdown_usd"].items():
         if v:
             table.add_row(f"cost: {cat.replace('_', ' ')}", _num(-v / 1e6, 2), "million USD")
     table.add_row("net (revenue − costs)", _num(s["net_usd"] / 1e6, 2), "million USD")
-    dr = s.get("demand_response") or {}
-    if dr.get("sites"):
-        hours = sum(v["curtailed_hours"] for v in dr["sites"].values())
-        table.add_row("demand-response payments", _num(dr["revenue_usd"] / 1e6, 2),
-                      f"million USD, not in net above ({hours:,} site-hours curtailed)")
     table.add_row("BTC mined", _num(s["btc_mined"], 2), "BTC")
     table.add_section()
     pen = s["penalty_usd"]
