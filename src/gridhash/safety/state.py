@@ -109,10 +109,6 @@ def line_quantities(
     q |= {"on_diesel": on_diesel.astype(float), "diesel_fuel_days": fuel}
     return q, diesel_cap
 
-    @property
-    def hours(self) -> int:
-        return self.line_in_service.shape[1]
-
 
 def resupply_deliveries(on_diesel: np.ndarray, lead_hours: float, days: float) -> np.ndarray:
     """Fuel delivered in response to losses of off-site power, hour by hour.
