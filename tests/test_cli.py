@@ -69,7 +69,7 @@ def test_run_writes_outputs(tmp_path: Path) -> None:
         "mining",
         "curtailed",
     }
-    assert set(summary["revenue_usd"]) == {"grid", "mining", "total"}
+    assert set(summary["revenue_usd"]) == {"grid", "mining", "demand_response", "total"}
     assert set(summary["solver"]) >= {"name", "status", "seconds"}
     assert summary["solver"]["status"] == "Optimal" and summary["hours"] == 72
     hourly = pd.read_parquet(out / "hourly.parquet")
