@@ -367,6 +367,7 @@ def sweep(
             if progress:
                 progress(len(r))
     else:
+        import logging
         from concurrent.futures import ThreadPoolExecutor
 
         from dask.distributed import Client, as_completed
@@ -374,6 +375,13 @@ def sweep(
         from gridhash.risk.cluster import local_cluster, sigint_ignored, wait_for_spawn
 
         cluster = client = None
+        # A Ctrl-C that lands inside one of Dask's blocking calls (distributed.utils.sync)
+        # makes its cancel callback fail on the event loop (a NameError in distributed)
+        # and tornado logs that traceback. Task errors still reach this process as
+        # exceptions, so the event loop's own log stays quiet for the sweep.
+        loop_log = logging.getLogger("tornado.application")
+        loop_level = loop_log.level
+        loop_log.setLevel(logging.CRITICAL + 1)
         try:
             if scheduler is None:
                 # The workers start (and import, :func:`dask_setup`) while this process
@@ -401,7 +409,6 @@ def sweep(
                 if progress:
                     progress(len(cols["path"]))
         finally:
-            import logging
             import sys
 
             # Closing after Ctrl-C or an error cancels tasks in flight: the scheduler's
@@ -417,6 +424,7 @@ def sweep(
                     cluster.close()
             finally:
                 log.setLevel(level)
+                loop_log.setLevel(loop_level)
     return pd.DataFrame(_concat(parts)).sort_values("path").reset_index(drop=True)
 
 
