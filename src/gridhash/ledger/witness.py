@@ -30,6 +30,7 @@ import struct
 import time
 import urllib.parse
 import urllib.request
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,18 +67,19 @@ class WitnessAlarmError(LedgerError):
     exit_code = 1
 
 
-class LogSource:
-    """Where a witness reads a ledger's checkpoints and consistency proofs."""
+class LogSource(ABC):
+    """Where a witness reads a ledger's checkpoints and consistency proofs (a file or
+    the service's endpoints)."""
 
     name: str
 
+    @abstractmethod
     def checkpoint(self) -> str:
         """The latest checkpoint note's text."""
-        raise NotImplementedError
 
+    @abstractmethod
     def consistency(self, first: int, second: int) -> list[bytes]:
         """RFC 9162 consistency proof between two tree sizes."""
-        raise NotImplementedError
 
 
 @dataclass
