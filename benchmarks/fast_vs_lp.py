@@ -40,13 +40,13 @@ def perturbed(base, n: int, rng: np.random.Generator, outages: bool):  # -> Batc
     from gridhash.dispatch.fast import BatchProblem
 
     U, T = base.unit_available_mw.shape
-    O = base.offtake_price.shape[0]
+    O = base.offtake_price_usd_per_mwh.shape[0]
     # grid prices: a level per path and offtake, and hourly noise (5 %)
-    price = base.offtake_price[None] * rng.lognormal(0.0, 0.15, (n, O, 1))
+    price = base.offtake_price_usd_per_mwh[None] * rng.lognormal(0.0, 0.15, (n, O, 1))
     price *= 1.0 + 0.05 * rng.standard_normal((n, O, T))
     # mining values follow the BTC price: one level per path
-    value = base.class_value[None] * rng.lognormal(0.0, 0.3, (n, 1, 1))
-    overrides = {"offtake_price": price, "class_value": value}
+    value = base.class_value_usd_per_mwh[None] * rng.lognormal(0.0, 0.3, (n, 1, 1))
+    overrides = {"offtake_price_usd_per_mwh": price, "class_value_usd_per_mwh": value}
     if outages:
         # a derate per path and unit (cooling water, a weaker unit): availability and the
         # minimum stable output scale together, so every hour stays feasible

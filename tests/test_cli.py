@@ -153,8 +153,8 @@ def test_economics_values_machines_as_the_dispatch_runs_them() -> None:
     ks = [k for k, m in enumerate(run.inputs.class_models) if m.name == s21.name]
     drawn = r.mining_mw[ks].sum(axis=0)
     assert row["power_price_usd_per_mwh"] == pytest.approx(
-        float((r.marginal_value * drawn).sum() / drawn.sum()))
-    assert row["power_price_usd_per_mwh"] < float(np.median(r.marginal_value))
+        float((r.marginal_value_usd_per_mwh * drawn).sum() / drawn.sum()))
+    assert row["power_price_usd_per_mwh"] < float(np.median(r.marginal_value_usd_per_mwh))
     assert 0.0 < row["uptime"] < 1.0
     assert row["first_year_energy_mwh"] == pytest.approx(
         drawn.sum() / run.inputs.class_count[ks].sum(), rel=1e-6)

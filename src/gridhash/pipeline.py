@@ -186,7 +186,7 @@ def run_batch(
         What every path shares.
     paths : mapping of str to numpy.ndarray
         Per-path arrays with a leading path axis N: fields of the dispatch problem
-        (``unit_available_mw``, ``offtake_price``, the envelope's caps, ...) and the
+        (``unit_available_mw``, ``offtake_price_usd_per_mwh``, the envelope's caps, ...) and the
         Bitcoin series of :data:`BITCOIN_SERIES` ((N, T); the mining values follow
         from them).
     flags : mapping of str to numpy.ndarray
@@ -204,7 +204,7 @@ def run_batch(
     fields = {k: v for k, v in paths.items() if k not in BITCOIN_SERIES}
     btc, gross, value = mining_values(inputs, **series)
     if series:
-        fields["class_value"] = value
+        fields["class_value_usd_per_mwh"] = value
     batch = with_paths(base, inputs, fields)
     N = batch.n_paths
     # The whole batch in one merit-order pass (the sweep's blocks of 25 paths: 10 %
@@ -244,8 +244,9 @@ def accounts_for(
     if isinstance(problem, DispatchProblem):
         base = problem
         arrays: dict[str, Any] = {name: getattr(problem, name)[None] for name in
-                                  ("unit_available_mw", "unit_cost", "import_price",
-                                   "house_load_mw", "offtake_price")}
+                                  ("unit_available_mw", "unit_cost_usd_per_mwh",
+                                   "import_price_usd_per_mwh", "house_load_mw",
+                                   "offtake_price_usd_per_mwh")}
 
         def out(name: str) -> np.ndarray:
             return getattr(result, name)[None]
@@ -276,13 +277,13 @@ def accounts_for(
         on_diesel=lead(flags["on_diesel"]),
     )
     rates = Rates(
-        offtake_price=arrays["offtake_price"],
-        unit_cost=arrays["unit_cost"],
-        import_price=arrays["import_price"],
+        offtake_price_usd_per_mwh=arrays["offtake_price_usd_per_mwh"],
+        unit_cost_usd_per_mwh=arrays["unit_cost_usd_per_mwh"],
+        import_price_usd_per_mwh=arrays["import_price_usd_per_mwh"],
         diesel_cost=float(base.diesel_cost),
         btc_per_mwh=btc,
         mining_usd_per_mwh=gross,
-        mining_opex=inputs.mining_opex[None],
+        mining_opex_usd_per_mwh=inputs.mining_opex_usd_per_mwh[None],
         unserved_penalty=float(base.unserved_penalty),
         blackout_penalty=float(base.blackout_penalty),
         fixed_usd_per_year=fixed_costs_usd_per_year(inputs, agreement),
@@ -333,7 +334,7 @@ def fleet_use(run: Run) -> dict[str, Any]:
         fleet_price = price
         basis = f"agreement {run.agreement.name}'s power price"
     else:
-        mv = r.marginal_value
+        mv = r.marginal_value_usd_per_mwh
         mwh = r.mining_mw.sum(axis=1)
 
         def weighted(weights: np.ndarray) -> float:
@@ -369,7 +370,7 @@ def value_models(run: Run, models: list[Any], *, power_price: float | None = Non
     factors = ec.revenue_factors(i.start_height, i.blocks_per_hour,
                                  float(np.mean(i.fees_btc_per_block)),
                                  ec.revenue_growth_per_year(i.btc_price_usd, i.difficulty), years)
-    opex = float(np.mean(i.mining_opex))
+    opex = float(np.mean(i.mining_opex_usd_per_mwh))
     hashprice0 = float(ec.hashprice_usd_per_ph_day(i.difficulty[0], i.subsidy_btc_per_block[0],
                                                    i.fees_btc_per_block[0], i.btc_price_usd[0],
                                                    i.pool_fee))

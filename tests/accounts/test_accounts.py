@@ -40,13 +40,13 @@ def _by_hand() -> Any:
         on_diesel=np.zeros((N, T), dtype=bool),
     )
     rates = Rates(
-        offtake_price=np.full((1, 1, T), 50.0),
-        unit_cost=np.full((1, 1, T), 10.0),
-        import_price=np.full((1, T), 100.0),
+        offtake_price_usd_per_mwh=np.full((1, 1, T), 50.0),
+        unit_cost_usd_per_mwh=np.full((1, 1, T), 10.0),
+        import_price_usd_per_mwh=np.full((1, T), 100.0),
         diesel_cost=300.0,
         btc_per_mwh=np.full((1, 1, T), 0.001),
         mining_usd_per_mwh=np.full((1, 1, T), 80.0),
-        mining_opex=np.full((1, T), 4.0),
+        mining_opex_usd_per_mwh=np.full((1, T), 4.0),
         unserved_penalty=1000.0,
         blackout_penalty=20_000.0,
         fixed_usd_per_year={"fleet_capital": 8760.0, "fixed_om": 0.0},

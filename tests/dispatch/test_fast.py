@@ -46,7 +46,7 @@ def problem(
     ramp=(INF,),
     cost=((10.0,),),
     house=(0.0,),
-    import_price=(1000.0,),
+    import_price_usd_per_mwh=(1000.0,),
     import_cap=(0.0,),
     price=((50.0,),),
     cap=((60.0,),),
@@ -73,12 +73,12 @@ def problem(
         unit_min_mw=np.zeros_like(avail) if unit_min is None else arr(unit_min, (U, T)),
         unit_ramp_up_mw_per_h=arr(ramp, (U,)),
         unit_ramp_down_mw_per_h=arr(ramp, (U,)),
-        unit_cost=arr(cost, (U, T)),
+        unit_cost_usd_per_mwh=arr(cost, (U, T)),
         house_load_mw=arr(house, (T,)),
-        import_price=arr(import_price, (T,)),
+        import_price_usd_per_mwh=arr(import_price_usd_per_mwh, (T,)),
         import_cap_mw=arr(import_cap, (T,)),
         offtake_names=tuple(f"o{i}" for i in range(O)),
-        offtake_price=arr(price, (O, T)),
+        offtake_price_usd_per_mwh=arr(price, (O, T)),
         offtake_cap_mw=arr(cap, (O, T)),
         offtake_firm_mw=arr(firm, (O, T)),
         unserved_penalty=penalty,
@@ -87,7 +87,7 @@ def problem(
         class_names=tuple(f"k{i}" for i in range(K)),
         class_site=np.array(class_site, dtype=np.int64),
         class_cap_mw=arr(class_cap, (K, T)),
-        class_value=arr(value, (K, T)),
+        class_value_usd_per_mwh=arr(value, (K, T)),
         **more,
     )
 
@@ -105,7 +105,7 @@ def test_merit_order_by_hand() -> None:
     assert r.delivered_mw[0, 0] == pytest.approx(60.0)
     assert r.mining_mw[0, 0] == pytest.approx(30.0)
     assert r.objective_usd == pytest.approx(60 * 50 + 30 * 30 - 100 * 10)
-    assert r.marginal_value[0] == pytest.approx(30.0)  # one more MW would be mined
+    assert r.marginal_value_usd_per_mwh[0] == pytest.approx(30.0)  # one more MW would be mined
 
 
 def test_firm_obligation_mining_caps_diesel_and_blackout_by_hand() -> None:
@@ -238,7 +238,7 @@ def test_grid_first_by_hand() -> None:
     # the objective is reported at the prices paid: 60 × 20 + 40 × 30 − 100 × 10
     assert r.objective_usd == pytest.approx(60 * 20 + 40 * 30 - 100 * 10)
     # whatever the prices: at a negative grid price too, as long as mining would run
-    neg = dataclasses.replace(gf, offtake_price=np.array([[-5.0]]))
+    neg = dataclasses.replace(gf, offtake_price_usd_per_mwh=np.array([[-5.0]]))
     assert solve_fast(neg).delivered_mw[0, 0] == pytest.approx(60.0)
     assert solve_lp(neg).delivered_mw[0, 0] == pytest.approx(60.0)
     # no mining use at all (a class that may not draw): the grid price decides alone
@@ -252,7 +252,7 @@ def test_imports_are_not_passed_on_by_hand() -> None:
     # obligation, i.e. pass imported power on to the grid.  The units make the house
     # load, 40 MW reach the grid, 10 MW are unserved.
     p = problem(avail=((50.0,),), house=(10.0,), price=((20.0,),), cap=((100.0,),),
-                firm=((50.0,),), import_price=(300.0,), import_cap=(10.0,),
+                firm=((50.0,),), import_price_usd_per_mwh=(300.0,), import_cap=(10.0,),
                 class_cap=((0.0,),))
     for r in (solve_fast(p), solve_lp(p)):
         assert r.imported_mw[0] == pytest.approx(0.0)
@@ -271,7 +271,7 @@ def test_to_dispatch_result() -> None:
     lp = solve_lp(p)
     assert d.objective_usd == pytest.approx(lp.objective_usd)
     np.testing.assert_allclose(d.unit_mw, lp.unit_mw)
-    np.testing.assert_allclose(d.marginal_value, lp.marginal_value)
+    np.testing.assert_allclose(d.marginal_value_usd_per_mwh, lp.marginal_value_usd_per_mwh)
     assert d.solver == "fast"
 
 
@@ -350,12 +350,12 @@ def random_problem(draw, ramps: str = "none") -> DispatchProblem:
         unit_min_mw=unit_min,
         unit_ramp_up_mw_per_h=ramp,
         unit_ramp_down_mw_per_h=ramp * (rng.uniform(0.5, 2.0, U) if ramps == "some" else 1.0),
-        unit_cost=np.broadcast_to(cost, (U, T)).copy(),
+        unit_cost_usd_per_mwh=np.broadcast_to(cost, (U, T)).copy(),
         house_load_mw=house,
-        import_price=num(50, 300, T),
+        import_price_usd_per_mwh=num(50, 300, T),
         import_cap_mw=num(0, 10, T),
         offtake_names=tuple(f"o{i}" for i in range(O)),
-        offtake_price=price,
+        offtake_price_usd_per_mwh=price,
         offtake_cap_mw=cap,
         offtake_firm_mw=firm,
         unserved_penalty=float(rng.choice([0.0, 5000.0])) if coarse else 5000.0,
@@ -364,7 +364,7 @@ def random_problem(draw, ramps: str = "none") -> DispatchProblem:
         class_names=tuple(f"k{i}" for i in range(K)),
         class_site=rng.integers(0, S, K),
         class_cap_mw=class_cap,
-        class_value=value,
+        class_value_usd_per_mwh=value,
         diesel_cap_mw=num(0, 15, T) * (rng.random(T) > 0.5) if envelope else None,
         diesel_cost=float(num(20, 300, ())) if envelope else 0.0,
         blackout_cap_mw=house.copy() if envelope else None,
@@ -410,7 +410,7 @@ def check_against_lp(p: DispatchProblem, fallback: str = "window") -> FastResult
 def dispatch_objective(p: DispatchProblem, r: FastResult) -> np.ndarray:
     """(T,) the objective the dispatch maximises: the reported one (at the prices paid)
     plus, under grid first, the priority premium on what was delivered."""
-    premium = with_dispatch_rules(p).offtake_price - p.offtake_price
+    premium = with_dispatch_rules(p).offtake_price_usd_per_mwh - p.offtake_price_usd_per_mwh
     return r.objective_hourly_usd + (premium * r.delivered_mw).sum(axis=0)
 
 
@@ -419,7 +419,7 @@ def check_rules(p: DispatchProblem, r) -> None:
     is mined while an offtake could take more."""
     unmade = np.maximum(0.0, p.house_load_mw - p.unit_available_mw.sum(0))
     assert (r.imported_mw <= unmade + 1e-6).all()
-    if p.grid_first and p.class_value.size and p.offtake_price.size:
+    if p.grid_first and p.class_value_usd_per_mwh.size and p.offtake_price_usd_per_mwh.size:
         mined = r.mining_mw.sum(0) > 1e-6
         room = (r.delivered_mw < p.offtake_cap_mw - 1e-6).any(axis=0)
         assert not (mined & room).any(), np.flatnonzero(mined & room)
@@ -491,7 +491,7 @@ def test_marginal_value_is_the_value_of_a_free_mw(p: DispatchProblem) -> None:
             continue
         # under grid first the duals price the dispatch's own objective (priority prices)
         gain = (dispatch_objective(q, rq)[t] - dispatch_objective(p, r)[t]) / eps
-        assert gain == pytest.approx(r.marginal_value[t], rel=1e-4, abs=1e-3)
+        assert gain == pytest.approx(r.marginal_value_usd_per_mwh[t], rel=1e-4, abs=1e-3)
 
 
 # --------------------------------------------------------------------------- #
@@ -503,13 +503,13 @@ def random_batch(p: DispatchProblem, n: int, seed: int) -> BatchProblem:
     """n paths of ``p`` with perturbed prices, values, availability and caps."""
     rng = np.random.default_rng(seed)
     U, T = p.unit_available_mw.shape
-    O, K = p.offtake_price.shape[0], p.class_value.shape[0]
+    O, K = p.offtake_price_usd_per_mwh.shape[0], p.class_value_usd_per_mwh.shape[0]
     steady = np.isfinite(p.unit_ramp_up_mw_per_h)
     factor = np.where(steady[None, :, None], 1.0, rng.uniform(0.5, 1.2, (n, U, T)))
     return BatchProblem.from_problem(
         p,
-        offtake_price=p.offtake_price[None] + rng.normal(0, 20, (n, O, T)),
-        class_value=p.class_value[None] * rng.lognormal(0, 0.3, (n, K, 1)),
+        offtake_price_usd_per_mwh=p.offtake_price_usd_per_mwh[None] + rng.normal(0, 20, (n, O, T)),
+        class_value_usd_per_mwh=p.class_value_usd_per_mwh[None] * rng.lognormal(0, 0.3, (n, K, 1)),
         unit_available_mw=p.unit_available_mw[None] * factor,
         unit_min_mw=np.minimum(p.unit_min_mw[None], p.unit_available_mw[None] * factor),
         house_load_mw=p.house_load_mw[None] * rng.uniform(0.5, 1.5, (n, 1)),
@@ -546,7 +546,7 @@ def test_batch_equals_paths_and_chunking_does_not_matter(p: DispatchProblem, see
 def test_batch_from_overrides_and_outputs() -> None:
     p = problem(T=3, house=(10.0,))
     prices = np.array([[[50.0]], [[5.0]]])  # (N, O, 1): one price per path, every hour
-    r = solve_fast_batch(p, offtake_price=prices, outputs=("unit_mw",))
+    r = solve_fast_batch(p, offtake_price_usd_per_mwh=prices, outputs=("unit_mw",))
     assert r.n_paths == 2 and r.delivered_mw is None and r.unit_mw.shape == (2, 1, 3)
     # at 5 $/MWh the grid is not worth the 10 $ cost: only mining (30 $) and house load
     np.testing.assert_allclose(r.objective_usd, [3 * 2900.0, 3 * (50 * 30 - 60 * 10)])
@@ -558,12 +558,12 @@ def test_batch_from_overrides_and_outputs() -> None:
         BatchProblem.from_problem(p, house_load_mw=np.ones((2, 4)))
     with pytest.raises(ValueError, match="paths on its leading axis"):
         BatchProblem.from_problem(
-            p, house_load_mw=np.ones((2, 3)), offtake_price=np.ones((3, 1, 3))
+            p, house_load_mw=np.ones((2, 3)), offtake_price_usd_per_mwh=np.ones((3, 1, 3))
         )
     with pytest.raises(ValueError, match="unknown outputs"):
         solve_fast_batch(p, outputs=("nope",))
-    batch = BatchProblem.from_problem(p, offtake_price=prices)
-    assert batch.select(1, 2).path(0).offtake_price.tolist() == [[5.0, 5.0, 5.0]]
+    batch = BatchProblem.from_problem(p, offtake_price_usd_per_mwh=prices)
+    assert batch.select(1, 2).path(0).offtake_price_usd_per_mwh.tolist() == [[5.0, 5.0, 5.0]]
     assert batch.path(0).diesel_cap_mw is None  # what the base leaves out stays out
 
 

@@ -65,12 +65,12 @@ def sweep_like(draw) -> BatchProblem:
         unit_min_mw=avail * num(0, 0.5, (U, 1)),
         unit_ramp_up_mw_per_h=ramp,
         unit_ramp_down_mw_per_h=ramp if rng.random() < 0.7 else ramp * 1.5,
-        unit_cost=np.broadcast_to(cost, (U, T)).copy(),
+        unit_cost_usd_per_mwh=np.broadcast_to(cost, (U, T)).copy(),
         house_load_mw=house,
-        import_price=np.full(T, 341.0),
+        import_price_usd_per_mwh=np.full(T, 341.0),
         import_cap_mw=num(0, 40, T),
         offtake_names=tuple(f"o{i}" for i in range(O)),
-        offtake_price=num(-5, 300, (O, T)),
+        offtake_price_usd_per_mwh=num(-5, 300, (O, T)),
         offtake_cap_mw=num(0, 400, (O, T)) + np.where(np.arange(O) == 0, 900.0, 100.0)[:, None],
         offtake_firm_mw=firm,
         unserved_penalty=float(rng.choice([4400.0, 0.0, -5.0])) if coarse else 4400.0,
@@ -79,7 +79,7 @@ def sweep_like(draw) -> BatchProblem:
         class_names=tuple(f"k{i}" for i in range(K)),
         class_site=rng.integers(0, S, K),
         class_cap_mw=num(0, 230, (K, T)),
-        class_value=num(-10, 220, (K, T)),
+        class_value_usd_per_mwh=num(-10, 220, (K, T)),
         diesel_cap_mw=num(0, 40, T) * (rng.random(T) < 0.3) if envelope else None,
         diesel_cost=300.0 if envelope else 0.0,
         blackout_cap_mw=house.copy() if envelope else None,
@@ -93,9 +93,10 @@ def sweep_like(draw) -> BatchProblem:
     overrides = {
         "unit_available_mw": avail[None] * on,
         "unit_min_mw": base.unit_min_mw[None] * on,
-        "offtake_price": base.offtake_price[None] + num(-40, 40, (N, O, T)),
+        "offtake_price_usd_per_mwh": base.offtake_price_usd_per_mwh[None] + num(-40, 40, (N, O, T)),
         "offtake_cap_mw": base.offtake_cap_mw[None] * (rng.random((N, O, T)) > 0.02),
-        "class_value": base.class_value[None] * rng.lognormal(0, 0.3, (N, K, 1)),
+        "class_value_usd_per_mwh":
+            base.class_value_usd_per_mwh[None] * rng.lognormal(0, 0.3, (N, K, 1)),
     }
     if rng.random() < 0.3:  # a firm obligation given by path: zero in some of them
         overrides["offtake_firm_mw"] = firm[None] * (rng.random((N, O, 1)) < 0.5)

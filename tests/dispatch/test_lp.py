@@ -22,7 +22,7 @@ def problem(
     ramp_down=(INF,),
     cost=((10.0,),),
     house=(0.0,),
-    import_price=(1000.0,),
+    import_price_usd_per_mwh=(1000.0,),
     import_cap=(0.0,),
     price=((50.0,),),
     cap=((60.0,),),
@@ -45,12 +45,12 @@ def problem(
         unit_min_mw=np.zeros_like(avail) if unit_min is None else arr(unit_min),
         unit_ramp_up_mw_per_h=arr(ramp_up),
         unit_ramp_down_mw_per_h=arr(ramp_down),
-        unit_cost=arr(cost, avail.shape),
+        unit_cost_usd_per_mwh=arr(cost, avail.shape),
         house_load_mw=arr(house, (T,)),
-        import_price=arr(import_price, (T,)),
+        import_price_usd_per_mwh=arr(import_price_usd_per_mwh, (T,)),
         import_cap_mw=arr(import_cap, (T,)),
         offtake_names=tuple(f"o{i}" for i in range(np.array(price).shape[0])),
-        offtake_price=arr(price),
+        offtake_price_usd_per_mwh=arr(price),
         offtake_cap_mw=arr(cap),
         offtake_firm_mw=arr(firm),
         unserved_penalty=penalty,
@@ -59,7 +59,7 @@ def problem(
         class_names=tuple(f"k{i}" for i in range(np.array(class_cap).shape[0])),
         class_site=np.array(class_site, dtype=np.int64),
         class_cap_mw=arr(class_cap),
-        class_value=arr(value),
+        class_value_usd_per_mwh=arr(value),
     )
 
 
@@ -71,7 +71,7 @@ def test_merit_order_by_hand() -> None:
     assert r.mining_mw[0, 0] == pytest.approx(30.0)
     assert r.objective_usd == pytest.approx(60 * 50 + 30 * 30 - 100 * 10)
     # one more MW at the plant would be mined: worth the mining value
-    assert r.marginal_value[0] == pytest.approx(30.0)
+    assert r.marginal_value_usd_per_mwh[0] == pytest.approx(30.0)
 
 
 def test_uneconomic_energy_is_curtailed() -> None:
@@ -79,7 +79,8 @@ def test_uneconomic_energy_is_curtailed() -> None:
     r = solve_lp(problem(value=((5.0,),)))
     assert r.unit_mw[0, 0] == pytest.approx(60.0)
     assert r.mining_mw[0, 0] == pytest.approx(0.0)
-    assert r.marginal_value[0] == pytest.approx(10.0)  # the unit's marginal cost sets it
+    # the unit's marginal cost sets it
+    assert r.marginal_value_usd_per_mwh[0] == pytest.approx(10.0)
 
 
 @pytest.mark.parametrize(
@@ -163,7 +164,8 @@ def test_shared_site_capacity() -> None:
 
 
 def test_imports_cover_house_load_when_units_are_out() -> None:
-    p = problem(avail=((0.0,),), house=(15.0,), import_cap=(15.0,), import_price=(80.0,))
+    p = problem(avail=((0.0,),), house=(15.0,), import_cap=(15.0,),
+                import_price_usd_per_mwh=(80.0,))
     r = solve_lp(p)
     assert r.imported_mw[0] == pytest.approx(15.0)
     assert r.objective_usd == pytest.approx(-15 * 80)
@@ -254,12 +256,12 @@ def random_problem(draw) -> DispatchProblem:
         unit_min_mw=unit_min,
         unit_ramp_up_mw_per_h=ramp,
         unit_ramp_down_mw_per_h=ramp,
-        unit_cost=rng.uniform(0, 40, (U, T)),
+        unit_cost_usd_per_mwh=rng.uniform(0, 40, (U, T)),
         house_load_mw=rng.uniform(0, 10, T),
-        import_price=rng.uniform(50, 300, T),
+        import_price_usd_per_mwh=rng.uniform(50, 300, T),
         import_cap_mw=np.full(T, 10.0),
         offtake_names=tuple(f"o{i}" for i in range(O)),
-        offtake_price=rng.uniform(-5, 120, (O, T)),
+        offtake_price_usd_per_mwh=rng.uniform(-5, 120, (O, T)),
         offtake_cap_mw=cap + 200.0,  # enough room that forced output always fits
         offtake_firm_mw=firm,
         unserved_penalty=5000.0,
@@ -268,7 +270,7 @@ def random_problem(draw) -> DispatchProblem:
         class_names=tuple(f"k{i}" for i in range(K)),
         class_site=rng.integers(0, S, K),
         class_cap_mw=rng.uniform(0, 50, (K, T)),
-        class_value=rng.uniform(-10, 150, (K, T)),
+        class_value_usd_per_mwh=rng.uniform(-10, 150, (K, T)),
     )
 
 
@@ -299,10 +301,10 @@ def test_properties_of_any_optimum(p: DispatchProblem) -> None:
     assert not (short & mined[None, :] & ~line_full).any()
     # the reported objective is the value of the reported decisions
     value = (
-        (p.offtake_price * r.delivered_mw).sum()
-        + (p.class_value * r.mining_mw).sum()
-        - (p.unit_cost * r.unit_mw).sum()
-        - (p.import_price * r.imported_mw).sum()
+        (p.offtake_price_usd_per_mwh * r.delivered_mw).sum()
+        + (p.class_value_usd_per_mwh * r.mining_mw).sum()
+        - (p.unit_cost_usd_per_mwh * r.unit_mw).sum()
+        - (p.import_price_usd_per_mwh * r.imported_mw).sum()
         - p.unserved_penalty * r.unserved_mw.sum()
     )
     assert value == pytest.approx(r.objective_usd, rel=1e-6, abs=1e-4)

@@ -42,12 +42,12 @@ def batches(draw) -> BatchProblem:
         unit_min_mw=avail * num(0, 0.6, (U, 1)),
         unit_ramp_up_mw_per_h=np.where(rng.random(U) < 0.6, num(10, 100, U), np.inf),
         unit_ramp_down_mw_per_h=np.where(rng.random(U) < 0.6, num(10, 100, U), np.inf),
-        unit_cost=num(-5, 40, (U, T)),
+        unit_cost_usd_per_mwh=num(-5, 40, (U, T)),
         house_load_mw=house,
-        import_price=num(20, 400, T),
+        import_price_usd_per_mwh=num(20, 400, T),
         import_cap_mw=num(0, 50, T),
         offtake_names=tuple(f"o{i}" for i in range(O)),
-        offtake_price=num(-20, 300, (O, T)),
+        offtake_price_usd_per_mwh=num(-20, 300, (O, T)),
         offtake_cap_mw=num(0, 500, (O, T)),
         offtake_firm_mw=num(0, 300, (O, T)) * (rng.random((O, 1)) < 0.6),
         unserved_penalty=float(rng.choice([4400.0, 0.0, -5.0])),
@@ -56,7 +56,7 @@ def batches(draw) -> BatchProblem:
         class_names=tuple(f"k{i}" for i in range(K)),
         class_site=rng.integers(0, S, K),
         class_cap_mw=num(0, 200, (K, T)),
-        class_value=num(-10, 250, (K, T)),
+        class_value_usd_per_mwh=num(-10, 250, (K, T)),
         diesel_cap_mw=num(0, 40, T) if envelope else None,
         diesel_cost=300.0 if envelope else 0.0,
         blackout_cap_mw=house.copy() if envelope else None,
@@ -64,8 +64,8 @@ def batches(draw) -> BatchProblem:
         mining_cap_mw=num(0, 400, T) if envelope and rng.random() < 0.7 else None,
     )
     overrides = {
-        "offtake_price": base.offtake_price[None] + num(-30, 30, (N, O, T)),
-        "class_value": base.class_value[None] * num(0.5, 1.5, (N, K, 1)),
+        "offtake_price_usd_per_mwh": base.offtake_price_usd_per_mwh[None] + num(-30, 30, (N, O, T)),
+        "class_value_usd_per_mwh": base.class_value_usd_per_mwh[None] * num(0.5, 1.5, (N, K, 1)),
         "unit_available_mw": avail[None] * (rng.random((N, U, T)) > 0.1),
     }
     overrides["unit_min_mw"] = np.minimum(base.unit_min_mw[None], overrides["unit_available_mw"])
@@ -81,7 +81,7 @@ def _bits(x) -> np.ndarray:
 @given(batches(), st.booleans())
 def test_the_kernel_is_the_spec_bit_for_bit(batch: BatchProblem, duals: bool) -> None:
     h = _merit_order(batch, 0, batch.n_paths, duals=duals)
-    names = [n for n in OUTPUTS if duals or n != "marginal_value"]
+    names = [n for n in OUTPUTS if duals or n != "marginal_value_usd_per_mwh"]
     for i in range(batch.n_paths):
         p = batch.path(i)
         for t in range(batch.hours):
@@ -126,17 +126,17 @@ def test_the_spec_by_hand() -> None:
     p = DispatchProblem(
         unit_names=("u",), unit_available_mw=np.array([[100.0]]), unit_min_mw=np.array([[0.0]]),
         unit_ramp_up_mw_per_h=np.array([np.inf]), unit_ramp_down_mw_per_h=np.array([np.inf]),
-        unit_cost=np.array([[10.0]]), house_load_mw=np.array([5.0]),
-        import_price=np.array([500.0]), import_cap_mw=np.array([5.0]),
-        offtake_names=("city",), offtake_price=np.array([[50.0]]),
+        unit_cost_usd_per_mwh=np.array([[10.0]]), house_load_mw=np.array([5.0]),
+        import_price_usd_per_mwh=np.array([500.0]), import_cap_mw=np.array([5.0]),
+        offtake_names=("city",), offtake_price_usd_per_mwh=np.array([[50.0]]),
         offtake_cap_mw=np.array([[60.0]]), offtake_firm_mw=np.array([[30.0]]),
         unserved_penalty=4400.0, site_names=("s",), site_cap_mw=np.array([[80.0]]),
         class_names=("k",), class_site=np.array([0]), class_cap_mw=np.array([[80.0]]),
-        class_value=np.array([[40.0]]),
+        class_value_usd_per_mwh=np.array([[40.0]]),
     )
     h = merit_order_hour(p, 0)
     assert h is not None
     assert h["unit_mw"].tolist() == [100.0] and h["delivered_mw"].tolist() == [60.0]
     assert h["mining_mw"].tolist() == [35.0] and h["unserved_mw"].tolist() == [0.0]
     assert h["objective_hourly_usd"] == -1000.0 + 3000.0 + 1400.0
-    assert h["marginal_value"] == 40.0  # one more MW would be mined
+    assert h["marginal_value_usd_per_mwh"] == 40.0  # one more MW would be mined

@@ -70,12 +70,12 @@ def test_sample_paths_shapes_and_chunks(znpp: tuple[object, Inputs]) -> None:
     rp = sample_paths(inputs, 6, seed=11, model=model)
     assert isinstance(rp, RiskPaths) and rp.n_paths == 6 and rp.hours == T
     assert rp.btc_price_usd.shape == rp.difficulty.shape == rp.fees_btc_per_block.shape == (6, T)
-    assert rp.offtake_price.shape == (6, O, T)
+    assert rp.offtake_price_usd_per_mwh.shape == (6, O, T)
     assert rp.unit_availability.shape == (6, U, T) and rp.unit_availability.dtype == bool
     assert rp.line_in_service.shape == (6, L, T) and rp.line_in_service.dtype == bool
     assert np.all(rp.btc_price_usd[:, 0] == inputs.btc_price_usd[0])
     assert np.all(rp.difficulty[:, 0] == inputs.difficulty[0])
-    assert np.all(rp.offtake_price[:, 0] <= 341.0)
+    assert np.all(rp.offtake_price_usd_per_mwh[:, 0] <= 341.0)
     part = sample_paths(inputs, [4, 5], seed=11, model=model)
     for f in dataclasses.fields(RiskPaths):
         if f.name not in ("paths", "seed"):
@@ -88,7 +88,8 @@ def test_unmodelled_inputs_stay_deterministic(tiny_inputs: Inputs) -> None:
     np.testing.assert_array_equal(
         rp.btc_price_usd, np.broadcast_to(tiny_inputs.btc_price_usd, (3, 72))
     )
-    np.testing.assert_array_equal(rp.offtake_price[1], tiny_inputs.offtake_price)
+    np.testing.assert_array_equal(rp.offtake_price_usd_per_mwh[1],
+                                  tiny_inputs.offtake_price_usd_per_mwh)
     assert rp.unit_availability.all() and rp.line_in_service.all()
     np.testing.assert_array_equal(rp.blocks_per_hour, tiny_inputs.blocks_per_hour)
     # Not the ZNPP scenario: no line-cut calibration by default.

@@ -69,7 +69,7 @@ def test_each_path_equals_the_single_path_pipeline_in_every_account(znpp) -> Non
                 continue  # units of equal cost: the LP may split their output otherwise
             assert got[k] == pytest.approx(lp_t[k], rel=1e-6, abs=1e-3), k
         # Units of equal marginal cost: the same output between them.
-        cost = lp.problem.unit_cost[:, 0]
+        cost = lp.problem.unit_cost_usd_per_mwh[:, 0]
         for c in np.unique(cost):
             same = [u for u, x in zip(lp.inputs.unit_names, cost, strict=True)
                     if x == c and f"generated_mwh:{u}" in df.columns]

@@ -38,6 +38,10 @@ def test_each_array_is_declared_once_and_names_carry_their_unit() -> None:
         suffix = next((s for s in NAME_UNITS if a.name.endswith(s)), None)
         if suffix is not None:  # a name that says a unit has that unit
             assert a.unit == NAME_UNITS[suffix], a.name
+        # ... and an array in one of those units says so in its name
+        needed = [s for s, unit in NAME_UNITS.items() if unit == a.unit]
+        if needed:
+            assert any(a.name.endswith(s) for s in needed), (a.name, a.unit)
         assert set(a.dims) <= set("UOLSKT") and a.stages and a.description.endswith(".")
         assert all(s in a.stages for s in a.optional_in)
 

@@ -116,7 +116,7 @@ def test_obligation_is_served_before_mining_in_its_months() -> None:
 def test_price_term_replaces_the_market_price() -> None:
     data = scenario(prices=[{"offtake": "city", "price_usd_per_mwh": 5.0, "payer": "city"}])
     run = run_scenario(loaded(data), agreement="deal")
-    assert np.allclose(run.problem.offtake_price[0], 5.0)
+    assert np.allclose(run.problem.offtake_price_usd_per_mwh[0], 5.0)
     # At 5 USD/MWh the grid is worth less than mining: only the firm 20 MW goes there.
     assert np.allclose(run.result.grid_mw, 20.0, atol=1e-6)
 
@@ -179,7 +179,7 @@ def test_statements_balance_exactly_and_match_the_dispatch() -> None:
         assert by["op"]["btc_sats"] == 0 and by["mon"]["usd_owed_cents"] == 0
     # Totals agree with the dispatch to the cent.
     r, p = run.result, run.problem
-    grid_usd = float((p.offtake_price * r.delivered_mw).sum())
+    grid_usd = float((p.offtake_price_usd_per_mwh * r.delivered_mw).sum())
     paid = -sum(s["usd_owed_cents"] for per in periods for s in per["statements"]
                 if s["party"] == "city")
     assert abs(paid / 100 - grid_usd) <= 0.01 * len(periods)

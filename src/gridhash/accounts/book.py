@@ -108,13 +108,13 @@ class Rates:
 
     Attributes
     ----------
-    offtake_price : (N, O, T) grid price. [USD/MWh]
-    unit_cost : (N, U, T) marginal cost of generation. [USD/MWh]
-    import_price : (N, T) price of imports. [USD/MWh]
+    offtake_price_usd_per_mwh : (N, O, T) grid price. [USD/MWh]
+    unit_cost_usd_per_mwh : (N, U, T) marginal cost of generation. [USD/MWh]
+    import_price_usd_per_mwh : (N, T) price of imports. [USD/MWh]
     diesel_cost : cost of diesel generation. [USD/MWh]
     btc_per_mwh : (N, K, T) BTC earned per MWh mined, after the pool fee. [BTC/MWh]
     mining_usd_per_mwh : (N, K, T) that BTC at the hour's price. [USD/MWh]
-    mining_opex : (N, T) the sites' operating cost. [USD/MWh]
+    mining_opex_usd_per_mwh : (N, T) the sites' operating cost. [USD/MWh]
     unserved_penalty : penalty on unserved firm energy. [USD/MWh]
     blackout_penalty : penalty on house load left unsupplied. [USD/MWh]
     fixed_usd_per_year : fixed costs by category (``fleet_capital``, ``fixed_om``). [USD/yr]
@@ -125,13 +125,13 @@ class Rates:
         programme's rule, not by the dispatch); None: no programme. [USD]
     """
 
-    offtake_price: np.ndarray
-    unit_cost: np.ndarray
-    import_price: np.ndarray
+    offtake_price_usd_per_mwh: np.ndarray
+    unit_cost_usd_per_mwh: np.ndarray
+    import_price_usd_per_mwh: np.ndarray
     diesel_cost: float
     btc_per_mwh: np.ndarray
     mining_usd_per_mwh: np.ndarray
-    mining_opex: np.ndarray
+    mining_opex_usd_per_mwh: np.ndarray
     unserved_penalty: float
     blackout_penalty: float
     fixed_usd_per_year: dict[str, float] = field(default_factory=dict)
@@ -199,11 +199,11 @@ class Accounts:
             "grid": (None, f.delivered),
             "unserved": (None, f.unserved),
             "mining": (None, f.mining),
-            "grid_revenue": (r.offtake_price, f.delivered),
+            "grid_revenue": (r.offtake_price_usd_per_mwh, f.delivered),
             "mining_revenue": (r.mining_usd_per_mwh, f.mining),
             "btc": (r.btc_per_mwh, f.mining),
-            "generation_cost": (r.unit_cost, f.unit),
-            "mining_opex": (r.mining_opex[:, None], f.mining),
+            "generation_cost": (r.unit_cost_usd_per_mwh, f.unit),
+            "mining_opex": (r.mining_opex_usd_per_mwh[:, None], f.mining),
         }
 
     @cached_property
@@ -240,7 +240,7 @@ class Accounts:
         spec["revenue_usd"] = ("combo", ((1.0, "grid_revenue_usd"), (1.0, "mining_revenue_usd"),
                                          (1.0, "demand_response_revenue_usd")))
         spec["cost_usd:generation"] = ("block", "generation_cost", None)
-        spec["cost_usd:imports"] = ("series", r.import_price, f.imported)
+        spec["cost_usd:imports"] = ("series", r.import_price_usd_per_mwh, f.imported)
         spec["cost_usd:diesel"] = ("combo", ((r.diesel_cost, "diesel_mwh"),))
         spec["cost_usd:mining_opex"] = ("block", "mining_opex", None)
         for cat in ("fleet_capital", "fixed_om"):
@@ -400,10 +400,12 @@ class Accounts:
         flows = Flows(**{k: cut(getattr(self.flows, k)) for k in Flows.__dataclass_fields__})
         r = self.rates
         rates = Rates(
-            offtake_price=cut(r.offtake_price), unit_cost=cut(r.unit_cost),
-            import_price=cut(r.import_price), diesel_cost=r.diesel_cost,
+            offtake_price_usd_per_mwh=cut(r.offtake_price_usd_per_mwh),
+            unit_cost_usd_per_mwh=cut(r.unit_cost_usd_per_mwh),
+            import_price_usd_per_mwh=cut(r.import_price_usd_per_mwh), diesel_cost=r.diesel_cost,
             btc_per_mwh=cut(r.btc_per_mwh), mining_usd_per_mwh=cut(r.mining_usd_per_mwh),
-            mining_opex=cut(r.mining_opex), unserved_penalty=r.unserved_penalty,
+            mining_opex_usd_per_mwh=cut(r.mining_opex_usd_per_mwh),
+            unserved_penalty=r.unserved_penalty,
             blackout_penalty=r.blackout_penalty, fixed_usd_per_year=r.fixed_usd_per_year,
             mining_power_price=r.mining_power_price,
         )

@@ -115,7 +115,7 @@ class _Layout:
 
 def _layout(p: DispatchProblem) -> tuple[_Layout, np.ndarray, np.ndarray]:
     U, T = p.unit_available_mw.shape
-    L = _Layout(U=U, O=p.offtake_price.shape[0], K=p.class_cap_mw.shape[0], T=T)
+    L = _Layout(U=U, O=p.offtake_price_usd_per_mwh.shape[0], K=p.class_cap_mw.shape[0], T=T)
     lower = np.concatenate(
         [
             p.unit_min_mw.ravel(),
@@ -144,11 +144,11 @@ def _objective(p: DispatchProblem, L: _Layout) -> np.ndarray:
     """Column costs of the minimisation (the negative of the value maximised)."""
     return np.concatenate(
         [
-            p.unit_cost.ravel(),
-            p.import_price,
-            -p.offtake_price.ravel(),
+            p.unit_cost_usd_per_mwh.ravel(),
+            p.import_price_usd_per_mwh,
+            -p.offtake_price_usd_per_mwh.ravel(),
             np.full(L.O * L.T, p.unserved_penalty),
-            -p.class_value.ravel(),
+            -p.class_value_usd_per_mwh.ravel(),
             np.full(L.T, p.diesel_cost),
             np.full(L.T, p.blackout_penalty),
         ]
@@ -364,7 +364,7 @@ def solve_lp(
         -float(h.getInfo().objective_function_value),
     )
     if problem.grid_first:  # the objective at the prices paid, not the priority prices
-        premium = ((problem.offtake_price - given.offtake_price)
+        premium = ((problem.offtake_price_usd_per_mwh - given.offtake_price_usd_per_mwh)
                    * result.delivered_mw).sum(axis=0)  # (T,)
         result = dataclasses.replace(
             result, objective_usd=result.objective_usd - float(premium.sum()),
@@ -404,7 +404,7 @@ def _unpack(
         objective_hourly_usd=hourly_objective(p, **decisions),
         # HiGHS reports d(objective)/d(row bound) for the minimisation; the balance row's
         # right-hand side is the house load, so one more MW at the plant is worth the dual.
-        marginal_value=duals[: rows.n_balance].copy(),
+        marginal_value_usd_per_mwh=duals[: rows.n_balance].copy(),
         objective_usd=objective,
         status=status,
         solver="highs",

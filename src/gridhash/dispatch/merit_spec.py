@@ -48,10 +48,10 @@ def uses(p: DispatchProblem, t: int) -> list[Segment]:
     bonus = max(p.unserved_penalty, 0.0)
     out = []
     for o in range(len(p.offtake_names)):
-        price, cap = float(p.offtake_price[o, t]), float(p.offtake_cap_mw[o, t])
+        price, cap = float(p.offtake_price_usd_per_mwh[o, t]), float(p.offtake_cap_mw[o, t])
         firm = min(float(p.offtake_firm_mw[o, t]), cap)
         out += [Segment(price + bonus, firm), Segment(price, cap - firm)]
-    value = [float(v) for v in p.class_value[:, t]]
+    value = [float(v) for v in p.class_value_usd_per_mwh[:, t]]
     kcap = [float(c) for c in p.class_cap_mw[:, t]]
     mcap = math.inf if p.mining_cap_mw is None else float(p.mining_cap_mw[t])
     sites = sorted(set(p.class_site.tolist()))
@@ -84,13 +84,13 @@ def sources(p: DispatchProblem, t: int) -> list[Segment]:
     """Step 3: each unit above its minimum, imports, diesel, house load left unsupplied."""
     rank = np.minimum(p.unit_ramp_up_mw_per_h, p.unit_ramp_down_mw_per_h)
     out = [
-        Segment(float(p.unit_cost[u, t]), float(p.unit_available_mw[u, t] - p.unit_min_mw[u, t]),
-                float(rank[u]))
+        Segment(float(p.unit_cost_usd_per_mwh[u, t]),
+                float(p.unit_available_mw[u, t] - p.unit_min_mw[u, t]), float(rank[u]))
         for u in range(len(p.unit_names))
     ]
     return [
         *out,
-        Segment(float(p.import_price[t]), float(p.import_cap_mw[t])),
+        Segment(float(p.import_price_usd_per_mwh[t]), float(p.import_cap_mw[t])),
         Segment(float(p.diesel_cost), float(p.diesel()[t])),
         Segment(float(p.blackout_penalty), float(p.blackout()[t])),
     ]
@@ -131,7 +131,7 @@ def merit_order_hour(p: DispatchProblem, t: int) -> dict[str, np.ndarray | float
     imported, diesel, blackout = supplied[U:]
     # The hour's objective, term by term as the LP counts it.
     obj = 0.0 - _dot([s.key for s in src[:U]], unit)
-    obj += _dot([float(x) for x in p.offtake_price[:, t]], delivered)
+    obj += _dot([float(x) for x in p.offtake_price_usd_per_mwh[:, t]], delivered)
     obj -= pen * _dot([1.0] * O, unserved) if O else 0.0
     obj += _dot([s.key for s in use[2 * O:]], mining)
     obj -= src[U].key * imported
@@ -149,7 +149,8 @@ def merit_order_hour(p: DispatchProblem, t: int) -> dict[str, np.ndarray | float
     dual = lo if math.isfinite(lo) else hi if math.isfinite(hi) else 0.0
     return {"unit_mw": np.array(unit), "imported_mw": imported, "delivered_mw": np.array(delivered),
             "unserved_mw": np.array(unserved), "mining_mw": np.array(mining), "diesel_mw": diesel,
-            "blackout_mw": blackout, "marginal_value": dual, "objective_hourly_usd": obj}
+            "blackout_mw": blackout, "marginal_value_usd_per_mwh": dual,
+            "objective_hourly_usd": obj}
 
 
 def _dot(coefs: list[float], xs: list[float]) -> float:

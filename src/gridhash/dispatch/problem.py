@@ -3,7 +3,7 @@
 The problem, for T hours, U units, O offtakes, S sites and K miner classes::
 
     maximise   Σ_t [ Σ_o price[o,t]·d[o,t] + Σ_k value[k,t]·m[k,t]
-                     − Σ_u cost[u,t]·g[u,t] − import_price[t]·imp[t]
+                     − Σ_u cost[u,t]·g[u,t] − import_price_usd_per_mwh[t]·imp[t]
                      − penalty·Σ_o uns[o,t] − diesel_cost·dsl[t] − blackout_penalty·blk[t] ]
     subject to
       Σ_u g[u,t] + imp[t] + dsl[t] + blk[t]
@@ -131,15 +131,17 @@ GRID_FIRST_MARGIN = 0.01
 
 
 def grid_first_price(
-    offtake_price: np.ndarray, class_value: np.ndarray, class_cap_mw: np.ndarray
+    offtake_price_usd_per_mwh: np.ndarray,
+    class_value_usd_per_mwh: np.ndarray,
+    class_cap_mw: np.ndarray,
 ) -> np.ndarray:
     """The value per MWh delivered that puts every offtake ahead of mining.
 
     Parameters
     ----------
-    offtake_price : numpy.ndarray
+    offtake_price_usd_per_mwh : numpy.ndarray
         (..., O, T) what each offtake pays. [USD/MWh]
-    class_value : numpy.ndarray
+    class_value_usd_per_mwh : numpy.ndarray
         (..., K, T) net value of a MWh drawn by each miner class. [USD/MWh]
     class_cap_mw : numpy.ndarray
         (..., K, T) what each class may draw; a class that may draw nothing
@@ -155,10 +157,10 @@ def grid_first_price(
         order among themselves (the dearer one still comes first). [USD/MWh]
         Applying it twice gives the same array.
     """
-    price = np.asarray(offtake_price, dtype=float)
-    if class_value.shape[-2] == 0 or price.shape[-2] == 0:
+    price = np.asarray(offtake_price_usd_per_mwh, dtype=float)
+    if class_value_usd_per_mwh.shape[-2] == 0 or price.shape[-2] == 0:
         return price
-    live = np.where(class_cap_mw > 0, class_value, -np.inf)
+    live = np.where(class_cap_mw > 0, class_value_usd_per_mwh, -np.inf)
     top = live.max(axis=-2)  # (..., T)
     gap = top + GRID_FIRST_MARGIN - price.min(axis=-2)
     premium = np.where(gap > 0, gap, 0.0)  # (−inf where no class may draw: none)
@@ -176,8 +178,8 @@ def with_dispatch_rules(p: DispatchProblem) -> DispatchProblem:
                                              p.unit_available_mw)
     }
     if p.grid_first:
-        changes["offtake_price"] = grid_first_price(p.offtake_price, p.class_value,
-                                                    p.class_cap_mw)
+        changes["offtake_price_usd_per_mwh"] = grid_first_price(
+            p.offtake_price_usd_per_mwh, p.class_value_usd_per_mwh, p.class_cap_mw)
     return dataclasses.replace(p, **changes)
 
 
@@ -221,8 +223,8 @@ def mining_values(
     eff = inputs.class_efficiency[:, None]
     common = {"pool_fee": inputs.pool_fee, "cooling_overhead": inputs.cooling_overhead}
     btc = btc_per_mwh(eff, d, s, f, **common)
-    value = mining_value_usd_per_mwh(eff, d, s, f, price, opex_usd_per_mwh=inputs.mining_opex,
-                                     **common)
+    value = mining_value_usd_per_mwh(eff, d, s, f, price,
+                                     opex_usd_per_mwh=inputs.mining_opex_usd_per_mwh, **common)
     shape = (*np.broadcast_shapes(d.shape, s.shape, f.shape, price.shape)[:-2],
              len(inputs.class_names), inputs.hours)
     btc = np.broadcast_to(btc, shape)
@@ -230,14 +232,18 @@ def mining_values(
 
 
 def check_penalties(
-    inputs: Inputs, value: np.ndarray, offtake_price: np.ndarray, blackout_penalty: float | None
+    inputs: Inputs,
+    value: np.ndarray,
+    offtake_price_usd_per_mwh: np.ndarray,
+    blackout_penalty: float | None,
 ) -> None:
     """Raise unless the penalties order the model's priorities: house load before firm
-    obligations before mining.  ``value`` (..., K, T) mining values and ``offtake_price``
-    (..., O, T) may carry leading path axes; ``blackout_penalty`` None: no envelope."""
+    obligations before mining.  ``value`` (..., K, T) mining values and
+    ``offtake_price_usd_per_mwh`` (..., O, T) may carry leading path axes;
+    ``blackout_penalty`` None: no envelope."""
     top = float(value.max()) if value.size else None
     if top is not None:
-        floor = float(offtake_price.min()) if offtake_price.size else 0.0
+        floor = float(offtake_price_usd_per_mwh.min()) if offtake_price_usd_per_mwh.size else 0.0
         most = UNIT_MAGNITUDE["USD/MWh"]  # no penalty can be set above this
         if inputs.unserved_penalty + floor <= top and top - floor >= most:
             raise ScenarioError(
@@ -261,7 +267,7 @@ def check_penalties(
             )
     if blackout_penalty is None:
         return
-    top_grid = float(offtake_price.max()) if offtake_price.size else 0.0
+    top_grid = float(offtake_price_usd_per_mwh.max()) if offtake_price_usd_per_mwh.size else 0.0
     floor_pen = inputs.unserved_penalty + top_grid
     if blackout_penalty <= max(floor_pen, top or 0):
         raise ScenarioError(
@@ -279,15 +285,15 @@ def with_paths(base: DispatchProblem, inputs: Inputs, paths: Mapping[str, np.nda
                ) -> BatchProblem:
     """``base`` (:func:`build_problem` of ``inputs``) for N paths: the arrays in
     ``paths`` replace the base's, with a leading path axis (any field of
-    :data:`gridhash.dispatch.fast.PATH_FIELDS`; ``class_value`` from
+    :data:`gridhash.dispatch.fast.PATH_FIELDS`; ``class_value_usd_per_mwh`` from
     :func:`mining_values` with the paths' Bitcoin series).  The penalties are
     checked against every path's prices and mining values."""
     from gridhash.dispatch.fast import BatchProblem
 
     check_penalties(
         inputs,
-        np.asarray(paths.get("class_value", base.class_value)),
-        np.asarray(paths.get("offtake_price", base.offtake_price)),
+        np.asarray(paths.get("class_value_usd_per_mwh", base.class_value_usd_per_mwh)),
+        np.asarray(paths.get("offtake_price_usd_per_mwh", base.offtake_price_usd_per_mwh)),
         None if base.blackout_cap_mw is None else base.blackout_penalty,
     )
     return BatchProblem.from_problem(base, **paths)
@@ -325,7 +331,7 @@ def build_problem(
     )
     class_cap = np.minimum(inputs.class_max_mw[:, None], site_of_class)
 
-    check_penalties(inputs, value, inputs.offtake_price,
+    check_penalties(inputs, value, inputs.offtake_price_usd_per_mwh,
                     None if envelope is None else envelope.blackout_penalty)
 
     safety: dict = {}
@@ -349,12 +355,12 @@ def build_problem(
         unit_min_mw=safety.get("unit_min_mw", inputs.unit_min_mw),
         unit_ramp_up_mw_per_h=inputs.unit_ramp_up_mw_per_h,
         unit_ramp_down_mw_per_h=inputs.unit_ramp_down_mw_per_h,
-        unit_cost=inputs.unit_cost,
+        unit_cost_usd_per_mwh=inputs.unit_cost_usd_per_mwh,
         house_load_mw=inputs.house_load_mw,
-        import_price=inputs.import_price,
+        import_price_usd_per_mwh=inputs.import_price_usd_per_mwh,
         import_cap_mw=import_cap,
         offtake_names=inputs.offtake_names,
-        offtake_price=inputs.offtake_price,
+        offtake_price_usd_per_mwh=inputs.offtake_price_usd_per_mwh,
         offtake_cap_mw=offtake_cap,
         offtake_firm_mw=inputs.offtake_firm_mw,
         unserved_penalty=inputs.unserved_penalty,
@@ -363,7 +369,7 @@ def build_problem(
         class_names=inputs.class_names,
         class_site=inputs.class_site,
         class_cap_mw=class_cap,
-        class_value=np.ascontiguousarray(value),
+        class_value_usd_per_mwh=np.ascontiguousarray(value),
         index=inputs.index,
         diesel_cap_mw=safety.get("diesel_cap_mw"),
         diesel_cost=safety.get("diesel_cost", 0.0),

@@ -52,10 +52,10 @@ def hourly_objective(p: DispatchProblem, **x: np.ndarray) -> np.ndarray:
     ``unit_mw``, ``imported_mw``, ``delivered_mw``, ``unserved_mw``, ``mining_mw``,
     ``diesel_mw``, ``blackout_mw``). [USD]"""
     return (
-        (p.offtake_price * x["delivered_mw"]).sum(axis=0)
-        + (p.class_value * x["mining_mw"]).sum(axis=0)
-        - (p.unit_cost * x["unit_mw"]).sum(axis=0)
-        - p.import_price * x["imported_mw"]
+        (p.offtake_price_usd_per_mwh * x["delivered_mw"]).sum(axis=0)
+        + (p.class_value_usd_per_mwh * x["mining_mw"]).sum(axis=0)
+        - (p.unit_cost_usd_per_mwh * x["unit_mw"]).sum(axis=0)
+        - p.import_price_usd_per_mwh * x["imported_mw"]
         - p.unserved_penalty * x["unserved_mw"].sum(axis=0)
         - p.diesel_cost * x["diesel_mw"]
         - p.blackout_penalty * x["blackout_mw"]

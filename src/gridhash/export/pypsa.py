@@ -193,7 +193,7 @@ def to_pypsa(
             p_nom=nom,
             p_max_pu=frame(_per_unit(p.unit_available_mw, nom), units),
             p_min_pu=frame(_per_unit(p.unit_min_mw, nom), units),
-            marginal_cost=frame(p.unit_cost, units),
+            marginal_cost=frame(p.unit_cost_usd_per_mwh, units),
             ramp_limit_up=ramp(p.unit_ramp_up_mw_per_h),
             ramp_limit_down=ramp(p.unit_ramp_down_mw_per_h),
         )
@@ -207,7 +207,7 @@ def to_pypsa(
         carrier="import",
         p_nom=imp_nom,
         p_max_pu=frame(_per_unit(p.import_cap_mw[None, :], imp_nom), ["import"]),
-        marginal_cost=frame(p.import_price[None, :], ["import"]),
+        marginal_cost=frame(p.import_price_usd_per_mwh[None, :], ["import"]),
     )
 
     # Offtakes: lines from the plant, the offtake as a sink, unserved firm energy.
@@ -238,7 +238,7 @@ def to_pypsa(
             p_nom=sink_nom,
             p_min_pu=frame(_per_unit(firm, sink_nom), buses),
             p_max_pu=frame(_per_unit(sink_upper, sink_nom), buses),
-            marginal_cost=frame(-p.offtake_price, buses),
+            marginal_cost=frame(-p.offtake_price_usd_per_mwh, buses),
         )
         uns = [f"unserved:{o}" for o in names]
         uns_nom = _nominal(firm)
@@ -249,7 +249,7 @@ def to_pypsa(
             carrier="unserved",
             p_nom=uns_nom,
             p_max_pu=frame(_per_unit(firm, uns_nom), uns),
-            marginal_cost=frame(p.offtake_price + p.unserved_penalty, uns),
+            marginal_cost=frame(p.offtake_price_usd_per_mwh + p.unserved_penalty, uns),
         )
 
     # Safety envelope: diesel and blackout as sources of house load, a cap on mining.
@@ -310,7 +310,7 @@ def to_pypsa(
             sign=-1.0,
             p_nom=class_nom,
             p_max_pu=frame(_per_unit(p.class_cap_mw, class_nom), classes),
-            marginal_cost=frame(-p.class_value, classes),
+            marginal_cost=frame(-p.class_value_usd_per_mwh, classes),
         )
 
     n.meta = {

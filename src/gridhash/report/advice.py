@@ -89,20 +89,21 @@ def mining_outbids_grid(run: Run) -> list[str]:
     (:mod:`gridhash.dispatch.problem`): nothing to warn about.
     """
     p = run.problem
-    if p.class_value.size == 0 or p.grid_first:
+    if p.class_value_usd_per_mwh.size == 0 or p.grid_first:
         return []
     running = p.class_cap_mw > 0
-    best = np.where(running, p.class_value, -np.inf).max(axis=0)  # (T,) best miner's value
+    # (T,) the best miner's value
+    best = np.where(running, p.class_value_usd_per_mwh, -np.inf).max(axis=0)
     out = []
     who = f"agreement {run.agreement.name}" if run.agreement is not None else "the scenario"
     for o, name in enumerate(p.offtake_names):
         headroom = p.offtake_cap_mw[o] > p.offtake_firm_mw[o] + 1e-9
-        beaten = headroom & (best > p.offtake_price[o])
+        beaten = headroom & (best > p.offtake_price_usd_per_mwh[o])
         n = int(beaten.sum())
         if n == 0:
             continue
         t = int(np.argmax(beaten))
-        gap = float((best - p.offtake_price[o])[beaten].max())
+        gap = float((best - p.offtake_price_usd_per_mwh[o])[beaten].max())
         out.append(
             f"offtake {name}: in {n:,} of {p.hours:,} hours (the first: {p.when(t)}) "
             f"mining is worth more than the price "

@@ -167,13 +167,14 @@ def _value_vs_price(run: Run, hourly: pd.DataFrame) -> dict[str, Any]:
     i = run.inputs
     _, _, value = mining_values(i)
     frame = pd.DataFrame(
-        {f"price:{n}": run.problem.offtake_price[o] for o, n in enumerate(i.offtake_names)},
+        {f"price:{n}": run.problem.offtake_price_usd_per_mwh[o]
+         for o, n in enumerate(i.offtake_names)},
         index=hourly.index,
     )
     for k, n in enumerate(i.class_names):
         frame[f"value:{n}"] = value[k]
     penalty = run.problem.unserved_penalty
-    marginal = np.asarray(run.result.marginal_value, dtype=float)
+    marginal = np.asarray(run.result.marginal_value_usd_per_mwh, dtype=float)
     in_penalty = (marginal >= 0.999 * penalty) | (hourly["unserved_firm_mw"].to_numpy() > 1e-6)
     frame["marginal"] = np.where(in_penalty, np.nan, marginal)
     frame["penalty"] = in_penalty.astype(float)

@@ -117,10 +117,10 @@ def summary(run: Run) -> dict[str, Any]:
         "safety": safety_summary(run),
         "demand_response": demand_response_summary(i, t["demand_response_revenue_usd"]),
         "marginal_value_usd_per_mwh": {
-            "mean": _money(r.marginal_value.mean()),
-            "median": _money(np.median(r.marginal_value)),
-            "min": _money(r.marginal_value.min()),
-            "max": _money(r.marginal_value.max()),
+            "mean": _money(r.marginal_value_usd_per_mwh.mean()),
+            "median": _money(np.median(r.marginal_value_usd_per_mwh)),
+            "min": _money(r.marginal_value_usd_per_mwh.min()),
+            "max": _money(r.marginal_value_usd_per_mwh.max()),
         },
         "hashprice_usd_per_ph_day": {
             "mean": _money(np.mean(hashprice)),
@@ -221,7 +221,7 @@ def hourly_frame(run: Run) -> pd.DataFrame:
         "mining_mw": line("mining_mwh"),
         "curtailed_mw": line("curtailed_mwh"),
         "unserved_firm_mw": line("unserved_firm_mwh"),
-        "marginal_value_usd_per_mwh": r.marginal_value,
+        "marginal_value_usd_per_mwh": r.marginal_value_usd_per_mwh,
         "btc_price_usd": i.btc_price_usd,
         "difficulty": i.difficulty,
         "hashprice_usd_per_ph_day": hashprice_usd_per_ph_day(
@@ -241,7 +241,7 @@ def hourly_frame(run: Run) -> pd.DataFrame:
         cols[f"unit:{name}"] = r.unit_mw[u]
     for o, name in enumerate(i.offtake_names):
         cols[f"offtake:{name}"] = r.delivered_mw[o]
-        cols[f"price:{name}"] = p.offtake_price[o]
+        cols[f"price:{name}"] = p.offtake_price_usd_per_mwh[o]
     for k, name in enumerate(i.class_names):
         cols[f"miner:{name}"] = r.mining_mw[k]
     frame = pd.DataFrame(cols, index=i.index.rename("time"))

@@ -260,9 +260,10 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
         }
 
     # Each path's markets: grid prices (unless agreed), Bitcoin.
-    paths["offtake_price"] = (np.where(ctx.agreed_price[None, :, None], i.offtake_price[None],
-                                       rp.offtake_price)
-                              if ctx.agreed_price.any() else rp.offtake_price)
+    paths["offtake_price_usd_per_mwh"] = (
+        np.where(ctx.agreed_price[None, :, None], i.offtake_price_usd_per_mwh[None],
+                 rp.offtake_price_usd_per_mwh)
+        if ctx.agreed_price.any() else rp.offtake_price_usd_per_mwh)
     paths |= {k: getattr(rp, k) for k in ("difficulty", "subsidy_btc_per_block",
                                           "fees_btc_per_block", "btc_price_usd")}
     batch = run_batch(sub, ctx.unit_base, paths=paths, flags=flags, agreement=ctx.agreement,

@@ -81,10 +81,11 @@ ARRAYS: tuple[Array, ...] = (
        "Largest rise of output from one hour to the next (inf: unlimited)."),
     _a("unit_ramp_down_mw_per_h", "U", "MW/h", "inputs problem",
        "Largest fall of output from one hour to the next (inf: unlimited)."),
-    _a("unit_cost", "UT", "USD/MWh", "inputs problem", "Marginal cost of each unit's output."),
+    _a("unit_cost_usd_per_mwh", "UT", "USD/MWh", "inputs problem",
+       "Marginal cost of each unit's output."),
     _a("house_load_mw", "T", "MW", "inputs problem", "The plant's own load."),
     # Grid -------------------------------------------------------------------------------
-    _a("offtake_price", "OT", "USD/MWh", "inputs problem",
+    _a("offtake_price_usd_per_mwh", "OT", "USD/MWh", "inputs problem",
        "What each offtake pays for energy delivered (an agreement's price where it sets one)."),
     _a("offtake_demand_mw", "OT", "MW", "inputs", "Most each offtake takes."),
     _a("offtake_firm_mw", "OT", "MW", "inputs problem",
@@ -92,7 +93,7 @@ ARRAYS: tuple[Array, ...] = (
     _a("line_offtake", "L", "-", "inputs", "Index of the offtake each line serves.",
        dtype="int64"),
     _a("line_capacity_mw", "LT", "MW", "inputs", "Capacity of each line, 0 in outages."),
-    _a("import_price", "T", "USD/MWh", "inputs problem",
+    _a("import_price_usd_per_mwh", "T", "USD/MWh", "inputs problem",
        "Price of energy imported for house load."),
     _a("import_limit_mw", "T", "MW", "inputs",
        "Most the plant may import whatever the lines allow (`grid.imports_allowed`, "
@@ -103,7 +104,8 @@ ARRAYS: tuple[Array, ...] = (
     _a("class_count", "K", "-", "inputs", "Machines in each miner class."),
     _a("class_site", "K", "-", "inputs problem", "Index of the site of each miner class.",
        dtype="int64"),
-    _a("mining_opex", "T", "USD/MWh", "inputs", "Operating cost of the sites per MWh drawn."),
+    _a("mining_opex_usd_per_mwh", "T", "USD/MWh", "inputs",
+       "Operating cost of the sites per MWh drawn."),
     _a("site_dr_codes", "ST", "-", "inputs",
        "Why each site is curtailed by its demand-response rule in each hour (0: not; "
        "`gridhash.demand_response.REASONS`).", dtype="int8"),
@@ -152,7 +154,7 @@ ARRAYS: tuple[Array, ...] = (
     _a("site_cap_mw", "ST", "MW", "problem", "Largest draw of each mining site."),
     _a("class_cap_mw", "KT", "MW", "problem",
        "Largest draw of each miner class: its machines and its site."),
-    _a("class_value", "KT", "USD/MWh", "problem",
+    _a("class_value_usd_per_mwh", "KT", "USD/MWh", "problem",
        "What a MWh drawn by each class earns: BTC at the hour's price, after pool fee, "
        "less opex."),
     # Dispatch result ------------------------------------------------------------------------
@@ -163,14 +165,15 @@ ARRAYS: tuple[Array, ...] = (
     _a("mining_mw", "KT", "MW", "result", "Power drawn by each miner class, cooling included."),
     _a("diesel_mw", "T", "MW", "result", "House load supplied by the diesel generators."),
     _a("blackout_mw", "T", "MW", "result", "House load left unsupplied (station blackout)."),
-    _a("marginal_value", "T", "USD/MWh", "result",
+    _a("marginal_value_usd_per_mwh", "T", "USD/MWh", "result",
        "A dual of the hour's energy balance: the value of one more MW at the plant."),
     _a("objective_hourly_usd", "T", "USD", "result",
        "The optimizer's objective, hour by hour (money and penalties together: not money)."),
 )
 
 #: Unit suffix of an array's name → the unit it must then have (names carry their unit).
-NAME_UNITS: dict[str, str] = {"_mw_per_h": "MW/h", "_mw": "MW", "_usd": "USD",
+NAME_UNITS: dict[str, str] = {"_usd_per_mwh": "USD/MWh", "_mw_per_h": "MW/h", "_mw": "MW",
+                              "_usd": "USD",
                               "_btc_per_block": "BTC"}
 
 

@@ -58,7 +58,7 @@ def apply_agreement(loaded: LoadedScenario, inputs: Inputs, name: str | None = N
     r = _Resolver(loaded, inputs.index)
     offtake = list(inputs.offtake_names).index  # names checked by the schema
 
-    price = inputs.offtake_price.copy()
+    price = inputs.offtake_price_usd_per_mwh.copy()
     firm = inputs.offtake_firm_mw.copy()
     months = inputs.index.month.to_numpy()
     for j, ob in enumerate(agreement.obligations):
@@ -75,5 +75,5 @@ def apply_agreement(loaded: LoadedScenario, inputs: Inputs, name: str | None = N
         o = offtake(term.offtake)
         if term.price_usd_per_mwh is not None:
             price[o] = r.series(term, "price_usd_per_mwh", p)
-    return dataclasses.replace(inputs, offtake_price=price, offtake_firm_mw=firm,
+    return dataclasses.replace(inputs, offtake_price_usd_per_mwh=price, offtake_firm_mw=firm,
                                grid_first=agreement.grid_first)

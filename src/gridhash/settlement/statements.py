@@ -106,7 +106,7 @@ def meter_record(acc: Accounts, period: int, start: str) -> dict[str, Any]:
         "offtakes": {
             name: {
                 "delivered_mwh": lst(f.delivered[0, o]),
-                "price_usd_per_mwh": lst(r.offtake_price[0, o]),
+                "price_usd_per_mwh": lst(r.offtake_price_usd_per_mwh[0, o]),
                 "unserved_firm_mwh": lst(f.unserved[0, o]),
             }
             for o, name in enumerate(acc.offtake_names)

@@ -30,7 +30,8 @@ _ABSENT: dict[str, float | bool] = absent_values("problem")
 OUTPUTS: tuple[str, ...] = tuple(a.name for a in arrays("result"))
 #: ... of which the decisions (the others: the balance dual and the hourly objective).
 DECISIONS: tuple[str, ...] = tuple(n for n in OUTPUTS
-                                   if n not in ("marginal_value", "objective_hourly_usd"))
+                                   if n not in ("marginal_value_usd_per_mwh",
+                                                "objective_hourly_usd"))
 
 
 # --------------------------------------------------------------------------- #
@@ -90,7 +91,7 @@ class BatchProblem:
             N.  Default: the leading axis of the per-path overrides (1 without any).
         **overrides : numpy.ndarray
             Any field of :data:`PATH_FIELDS`.  An array with one more axis than
-            the base's (e.g. ``offtake_price`` of shape ``(N, O, T)``) is per path;
+            the base's (e.g. ``offtake_price_usd_per_mwh`` of shape ``(N, O, T)``) is per path;
             it broadcasts, so ``(N, O, 1)`` (one price per path and offtake) or
             ``(1, O, T)`` work too.  An array with the base's axes or fewer
             (``(O, T)``, ``(T,)``) replaces the base's array for every path.
@@ -109,7 +110,7 @@ class BatchProblem:
         U = base.unit_available_mw.shape[0]
         sizes = {
             "U": U,
-            "O": base.offtake_price.shape[0],
+            "O": base.offtake_price_usd_per_mwh.shape[0],
             "S": base.site_cap_mw.shape[0],
             "K": base.class_cap_mw.shape[0],
             "T": base.hours,

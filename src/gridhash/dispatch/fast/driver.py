@@ -51,11 +51,11 @@ def _with_dispatch_rules(b: BatchProblem) -> BatchProblem:
     if imp.shape[0] > 1:
         varies.add("import_cap_mw")
     if b.base.grid_first:
-        price = grid_first_price(arrays["offtake_price"], arrays["class_value"],
-                                 arrays["class_cap_mw"])
-        arrays["offtake_price"] = price
+        price = grid_first_price(arrays["offtake_price_usd_per_mwh"],
+                                 arrays["class_value_usd_per_mwh"], arrays["class_cap_mw"])
+        arrays["offtake_price_usd_per_mwh"] = price
         if price.shape[0] > 1:
-            varies.add("offtake_price")
+            varies.add("offtake_price_usd_per_mwh")
     return dataclasses.replace(b, arrays=arrays, varies=frozenset(varies))
 
 
@@ -123,11 +123,12 @@ def solve_fast_batch(
     batch = _with_dispatch_rules(batch)
     # Grid first: the dispatch values deliveries at a priority price; the objective is
     # reported at the prices paid (the premium taken off again, path by path).
-    premium = (np.subtract(batch.arrays["offtake_price"], given.arrays["offtake_price"])
+    premium = (np.subtract(batch.arrays["offtake_price_usd_per_mwh"],
+                           given.arrays["offtake_price_usd_per_mwh"])
                if batch.base.grid_first else None)
     base = batch.base
     N, T = batch.n_paths, batch.hours
-    U, O = base.unit_available_mw.shape[0], base.offtake_price.shape[0]
+    U, O = base.unit_available_mw.shape[0], base.offtake_price_usd_per_mwh.shape[0]
     K = base.class_cap_mw.shape[0]
     shapes = {
         "unit_mw": (N, U, T),
@@ -137,7 +138,7 @@ def solve_fast_batch(
         "mining_mw": (N, K, T),
         "diesel_mw": (N, T),
         "blackout_mw": (N, T),
-        "marginal_value": (N, T),
+        "marginal_value_usd_per_mwh": (N, T),
         "objective_hourly_usd": (N, T),
     }
     out = {name: np.empty(shapes[name]) for name in keep}
@@ -147,20 +148,20 @@ def solve_fast_batch(
     size = max(1, CHUNK_HOURS // max(T, 1)) if chunk_size is None else int(chunk_size)
     if size < 1:
         raise ValueError(f"chunk_size must be at least 1 (got {chunk_size})")
-    duals = "marginal_value" in keep
+    duals = "marginal_value_usd_per_mwh" in keep
 
     cache: dict = {}  # tests and ranges of the arrays every path shares
 
     def run(lo: int, hi: int) -> tuple[int, int]:
         # the merit order writes the kept outputs in place; the others are scratch
-        into = {name: out[name][lo:hi] for name in keep if name != "marginal_value"}
+        into = {name: out[name][lo:hi] for name in keep if name != "marginal_value_usd_per_mwh"}
         h = _merit_order(batch, lo, hi, duals=duals, cache=cache, into=into)
         violated = _ramp_violations(batch, lo, hi, h.unit_mw)
         infeasible = ~h.ok.all(axis=1)
         cert = ~infeasible & ~violated.any(axis=1)
         obj = h.objective_hourly_usd.sum(axis=1)
-        if h.marginal_value is not None:
-            out["marginal_value"][lo:hi] = h.marginal_value
+        if h.marginal_value_usd_per_mwh is not None:
+            out["marginal_value_usd_per_mwh"][lo:hi] = h.marginal_value_usd_per_mwh
         fallbacks = solves = 0
         todo = np.flatnonzero(~cert)
         if len(todo):
@@ -172,8 +173,8 @@ def solve_fast_batch(
                 "mining_mw": h.mining_mw,
                 "diesel_mw": h.diesel_mw,
                 "blackout_mw": h.blackout_mw,
-                "marginal_value": (
-                    out["marginal_value"][lo:hi] if duals else np.zeros((hi - lo, T))
+                "marginal_value_usd_per_mwh": (
+                    out["marginal_value_usd_per_mwh"][lo:hi] if duals else np.zeros((hi - lo, T))
                 ),
                 "objective_hourly_usd": h.objective_hourly_usd,
             }

@@ -125,7 +125,7 @@ def _fold(start: np.ndarray, caps: list[np.ndarray], masks: list[Mask], sums: di
     return acc
 
 
-@declare("result", leading="n", optional=("marginal_value",))
+@declare("result", leading="n", optional=("marginal_value_usd_per_mwh",))
 class _Hours:
     """Per-hour optimum of a chunk of n paths (arrays (n, ..., T))."""
 
@@ -157,7 +157,8 @@ Extremes = tuple[Callable[[float], bool] | None, Callable[[float], bool] | None]
 _DOMAIN: tuple[tuple[tuple[str, ...], Callable[..., np.ndarray], Extremes | None], ...] = (
     *(
         ((name,), np.isfinite, (_above_minus_inf, _below_inf))
-        for name in ("unit_cost", "import_price", "offtake_price", "class_value")
+        for name in ("unit_cost_usd_per_mwh", "import_price_usd_per_mwh",
+                     "offtake_price_usd_per_mwh", "class_value_usd_per_mwh")
     ),
     *(
         ((name,), _nonneg_finite, (_nonneg, _below_inf))
@@ -346,8 +347,9 @@ def _merit_order(
     shape = (n, T)
     cache = {} if cache is None else cache
     f = {name: b.field(name, lo, hi) for name in PATH_FIELDS}
-    avail, umin, ucost = f["unit_available_mw"], f["unit_min_mw"], f["unit_cost"]
-    U, O, K = avail.shape[1], f["offtake_price"].shape[1], f["class_value"].shape[1]
+    avail, umin, ucost = f["unit_available_mw"], f["unit_min_mw"], f["unit_cost_usd_per_mwh"]
+    U = avail.shape[1]
+    O, K = f["offtake_price_usd_per_mwh"].shape[1], f["class_value_usd_per_mwh"].shape[1]
     pen = float(base.unserved_penalty)
     bonus = max(pen, 0.0)
     c_diesel, c_blackout = float(base.diesel_cost), float(base.blackout_penalty)
@@ -366,15 +368,16 @@ def _merit_order(
             cache[(name, i)] = _Key.of(a)
         return cache[(name, i)]
 
-    prices = [key("offtake_price", o) for o in range(O)]
-    values = [key("class_value", k) for k in range(K)]
+    prices = [key("offtake_price_usd_per_mwh", o) for o in range(O)]
+    values = [key("class_value_usd_per_mwh", k) for k in range(K)]
     extremes: dict[tuple[str, int], float] = {}
 
     def extent(name: str, which: int) -> float:
         """The least (``which`` 0) or greatest (1) value of ``f[name]`` in the chunk."""
         v = extremes.get((name, which))
         if v is None:
-            if name in ("offtake_price", "class_value"):  # from the keys' ranges
+            # from the keys' ranges
+            if name in ("offtake_price_usd_per_mwh", "class_value_usd_per_mwh"):
                 ends = [k.hi if which else k.lo for k in (prices if name[0] == "o" else values)]
                 v = np.nan if any(e != e for e in ends) else max(ends) if which else min(ends)
             else:
@@ -463,10 +466,10 @@ def _merit_order(
 
     # --- source segments: cost, ramp rank, range (step 3) ---
     ramp_rank = np.minimum(base.unit_ramp_up_mw_per_h, base.unit_ramp_down_mw_per_h).astype(float)
-    src_key = [key("unit_cost", u) for u in range(U)]
+    src_key = [key("unit_cost_usd_per_mwh", u) for u in range(U)]
     src_rank = [float(r) for r in ramp_rank]
     src_cap = [np.subtract(full(avail[:, u]), umin[:, u]) for u in range(U)]
-    src_key += [key("import_price"), _Key.of(c_diesel), _Key.of(c_blackout)]
+    src_key += [key("import_price_usd_per_mwh"), _Key.of(c_diesel), _Key.of(c_blackout)]
     src_rank += [np.inf, np.inf, np.inf]
     src_cap += [full(f["import_cap_mw"]), full(f["diesel_cap_mw"]), full(f["blackout_cap_mw"])]
     nu, ns = len(use_key), len(src_key)
@@ -481,7 +484,8 @@ def _merit_order(
         ]
         use_ahead.append(_fold(H, use_cap, ahead, use_sums))
     # sources: cost, then ramp rank (least flexible first); equal (cost, rank) share pro rata
-    if "unit_cost" in shared and "import_price" in shared:  # the same order for every chunk
+    # the same order for every chunk
+    if "unit_cost_usd_per_mwh" in shared and "import_price_usd_per_mwh" in shared:
         if "sources" not in cache:
             cache["sources"] = _source_order(src_key, src_rank)
         before, groups = cache["sources"]
@@ -607,7 +611,7 @@ def _merit_order(
     else:
         np.subtract(0.0, spent, out=obj)
     earned = dot(
-        [coef(prices[o], f["offtake_price"][:, o]) for o in range(O)],
+        [coef(prices[o], f["offtake_price_usd_per_mwh"][:, o]) for o in range(O)],
         [delivered[:, o] for o in range(O)],
         spent if spent is not None else np.empty(shape),
     )
@@ -620,13 +624,13 @@ def _merit_order(
             total += r
         obj -= np.multiply(pen, total, out=tmp)
     mined = dot(
-        [coef(values[k], f["class_value"][:, k]) for k in range(K)],
+        [coef(values[k], f["class_value_usd_per_mwh"][:, k]) for k in range(K)],
         [mining[:, k] for k in range(K)],
         np.empty(shape),
     )
     if mined is not None:
         obj += mined
-    obj -= np.multiply(coef(src_key[U], f["import_price"]), imported, out=tmp)
+    obj -= np.multiply(coef(src_key[U], f["import_price_usd_per_mwh"]), imported, out=tmp)
     obj -= np.multiply(c_diesel, diesel, out=tmp)
     obj -= np.multiply(c_blackout, blackout, out=tmp)
 
@@ -641,7 +645,7 @@ def _merit_order(
         mining_mw=mining,
         diesel_mw=diesel,
         blackout_mw=blackout,
-        marginal_value=mv,
+        marginal_value_usd_per_mwh=mv,
         objective_hourly_usd=obj,
         ok=ok,
     )

@@ -137,7 +137,7 @@ def _whole(p: DispatchProblem, view: dict[str, np.ndarray], solves: int, label: 
         raise InfeasibleError([f"{label}{reason}" for reason in exc.reasons]) from None
     every = slice(0, p.hours)
     _write(view, r, r.objective_hourly_usd, every, every)
-    view["marginal_value"][:] = r.marginal_value
+    view["marginal_value_usd_per_mwh"][:] = r.marginal_value_usd_per_mwh
     return _Repair(objective=r.objective_usd, lp_hours=p.hours, lp_solves=solves + 1)
 
 
@@ -227,7 +227,7 @@ def _repair(
     for (a, b), (chosen, hourly, span, free, free_span) in accepted.items():
         dst = slice(a, b + 1)
         _write(view, chosen, hourly, span, dst)
-        view["marginal_value"][dst] = free.marginal_value[free_span]
+        view["marginal_value_usd_per_mwh"][dst] = free.marginal_value_usd_per_mwh[free_span]
         covered[dst] = True
     objective = float(view["objective_hourly_usd"].sum())
     return _Repair(objective=objective, lp_hours=int(covered.sum()), lp_solves=solves)

@@ -73,7 +73,7 @@ class RiskPaths:
     blocks_per_hour: NDArray[np.float64]  # (N, T) expected blocks found [blocks/h]
     subsidy_btc_per_block: NDArray[np.float64]  # (N, T) [BTC/block]
     fees_btc_per_block: NDArray[np.float64]  # (N, T) [BTC/block]
-    offtake_price: NDArray[np.float64]  # (N, O, T) [USD/MWh]
+    offtake_price_usd_per_mwh: NDArray[np.float64]  # (N, O, T) [USD/MWh]
     unit_availability: NDArray[np.bool_]  # (N, U, T) forced-outage multipliers
     line_in_service: NDArray[np.bool_]  # (N, L, T)
 
@@ -109,7 +109,7 @@ class RiskPaths:
             unit_available_mw=inputs.unit_available_mw * up,
             unit_min_mw=np.where(up, inputs.unit_min_mw, 0.0),
             line_capacity_mw=inputs.line_capacity_mw * self.line_in_service[i],
-            offtake_price=np.array(self.offtake_price[i]),
+            offtake_price_usd_per_mwh=np.array(self.offtake_price_usd_per_mwh[i]),
             btc_price_usd=np.array(self.btc_price_usd[i]),
             difficulty=np.array(self.difficulty[i]),
             fees_btc_per_block=np.array(self.fees_btc_per_block[i]),
@@ -217,7 +217,7 @@ class RiskModel:
             if isinstance(spec, ProfileSeries):
                 grid.append(GridPriceAR1.from_profile(spec, inputs.index))
             else:
-                grid.append(GridPriceAR1(np.maximum(inputs.offtake_price[o], 0.0)))
+                grid.append(GridPriceAR1(np.maximum(inputs.offtake_price_usd_per_mwh[o], 0.0)))
         U, L = len(inputs.unit_names), len(inputs.line_names)
         if line_calibration not in ("auto", "znpp", "none"):
             raise fail(
@@ -324,9 +324,9 @@ class RiskModel:
                 elif m is not None:
                     offtake[:, o] = m.sample(ids, inputs.index, seed, key=o)
                 else:
-                    offtake[:, o] = inputs.offtake_price[o]
+                    offtake[:, o] = inputs.offtake_price_usd_per_mwh[o]
         else:
-            offtake = fixed(inputs.offtake_price, (N, O, T))
+            offtake = fixed(inputs.offtake_price_usd_per_mwh, (N, O, T))
         units = (
             self.unit_outages.sample(ids, T, seed, out=out["units"])
             if self.unit_outages is not None
@@ -345,7 +345,7 @@ class RiskModel:
             blocks_per_hour=bph,
             subsidy_btc_per_block=subsidy,
             fees_btc_per_block=fees,
-            offtake_price=offtake,
+            offtake_price_usd_per_mwh=offtake,
             unit_availability=units,
             line_in_service=lines,
         )
