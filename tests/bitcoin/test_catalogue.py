@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 
 import pytest
 
-from gridhash.bitcoin.catalogue import AsicModel, get_model, load_catalogue, parse_catalogue
+from gridhash.bitcoin.catalogue import (
+    COOLING,
+    AsicModel,
+    get_model,
+    load_catalogue,
+    parse_catalogue,
+    released_by,
+)
 from gridhash.errors import CatalogueError, InputError
 
 EXPECTED_MODELS = {
@@ -23,6 +31,9 @@ EXPECTED_MODELS = {
     "Antminer S21 XP+ Hydro",
     "Antminer S23 Hydro",
     "Antminer S23 Hydro 3U",
+    "Antminer U3S21EXPH",
+    "SealMiner A2",
+    "SealMiner A2 Hyd",
 }
 
 GOOD_ENTRY = """
@@ -31,6 +42,7 @@ manufacturer = "Acme"
 hashrate_th = 100.0
 power_w = 2000.0
 stated_efficiency_j_per_th = 20.0
+cooling = "air"
 released = "2024-01"
 source = "Acme spec sheet — https://example.org/spec"
 price_usd = 1000.0
@@ -59,9 +71,50 @@ def test_every_entry_is_sourced(name: str) -> None:
     if model.price_is_assumption:
         assert model.price_note.startswith("assumption:")
         assert model.price_source == ""
+        # the basis is stated: a $/TH from a named, cited comparable
+        assert "$/TH" in model.price_note and "cited" in model.price_note
     else:
         assert "http" in model.price_source
     assert model.hashrate_th > 0 and model.power_w > 0 and model.price_usd > 0
+    # a price has its date, and a release date is given or said to be unknown
+    assert model.price_date[:2] == "20" and model.released
+    assert model.released == "unknown" or model.released[:2] == "20"
+    # air, hydro or immersion
+    assert model.cooling in COOLING
+    # every machine is an SHA-256 miner of 2020 or later: 9-30 J/TH at the wall
+    assert 9.0 <= model.efficiency_j_per_th <= 30.0
+
+
+def test_the_generation_on_sale_for_the_horizon_is_there_air_and_hydro() -> None:
+    """Issue 15: the machines on sale for a 2027 horizon, the 2025-2026 generation
+    of roughly 9-13 J/TH, in air and hydro versions, each released by 2027-01-01."""
+    catalogue = load_catalogue().values()
+    start = date(2027, 1, 1)
+    current = [m for m in catalogue
+               if m.efficiency_j_per_th <= 13.0 and released_by(m, start)]
+    assert {m.cooling for m in current} >= {"air", "hydro"}
+    assert {m.manufacturer for m in current} >= {"Bitmain", "Canaan"}
+    assert min(m.efficiency_j_per_th for m in current) == pytest.approx(9.5)
+    # the 2024-2025 generation of 15-18.5 J/TH from the other makers is there too
+    assert {"Bitdeer", "MicroBT"} <= {m.manufacturer for m in catalogue}
+
+
+def test_assumed_prices_take_the_nearest_comparable() -> None:
+    """An assumed price is the $/TH of a cited comparable: the S21 XP's market quote
+    (25.70 $/TH, 2025-11-03) under 14 J/TH, 16.0 $/TH for 15-18.5 J/TH."""
+    catalogue = load_catalogue()
+    s21xp = catalogue["Antminer S21 XP"]
+    assert not s21xp.price_is_assumption and s21xp.price_date == "2025-11-03"
+    assert s21xp.price_usd == pytest.approx(25.70 * 270)
+    for m in catalogue.values():
+        if not m.price_is_assumption:
+            continue
+        per_th = m.price_usd / m.hashrate_th
+        if m.efficiency_j_per_th < 14.0:
+            assert per_th == pytest.approx(25.70), m.name
+            assert m.price_date == "2025-11-03" and "S21 XP" in m.price_note
+        else:
+            assert per_th == pytest.approx(16.0), m.name
 
 
 def test_hand_values_of_two_entries() -> None:
@@ -124,6 +177,8 @@ def test_parse_good_entry() -> None:
         ('source = "Acme spec sheet — https://example.org/spec"', "", "source"),
         ('price_date = "2024-02-03"', 'price_date = "03/02/2024"', "price_date"),
         ('released = "2024-01"', 'released = "soon"', "released"),
+        ('cooling = "air"', 'cooling = "water"', "cooling"),
+        ('cooling = "air"', "", "cooling"),
         ('manufacturer = "Acme"', 'manufacturer = "Acme"\nwatts = 3', "watts"),
         ('price_source = "Acme price list — https://example.org/price"', "", "price_source"),
     ],

@@ -38,6 +38,7 @@ from gridhash.errors import CatalogueError
 
 __all__ = [
     "CATALOGUE_RESOURCE",
+    "COOLING",
     "AsicModel",
     "get_model",
     "load_catalogue",
@@ -52,6 +53,9 @@ CATALOGUE_RESOURCE = "catalogue.toml"
 _SOURCE = "gridhash/bitcoin/catalogue.toml"
 _DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 _ASSUMPTION = "assumption:"
+#: How a catalogue model is cooled: by fans (air), by water plates (hydro) or in a
+#: dielectric bath (immersion).
+COOLING = ("air", "hydro", "immersion")
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,9 @@ class AsicModel:
         Title and URL of the price source; empty when the price is an assumption. [-]
     stated_efficiency_j_per_th : float
         Efficiency as published by the source. [J/TH]
+    cooling : str
+        ``"air"``, ``"hydro"`` or ``"immersion"`` (:data:`COOLING`); empty for a
+        user-defined model, whose data sheet in the scenario does not state it. [-]
     price_note : str
         How the price was derived, or ``"assumption: ..."``. [-]
     notes : str
@@ -96,6 +103,7 @@ class AsicModel:
     source: str
     price_source: str
     stated_efficiency_j_per_th: float
+    cooling: str = ""
     price_note: str = ""
     notes: str = ""
 
@@ -111,7 +119,7 @@ class AsicModel:
 
 
 _NUMBERS = ("hashrate_th", "power_w", "price_usd", "stated_efficiency_j_per_th")
-_REQUIRED_TEXT = ("manufacturer", "price_date", "released", "source")
+_REQUIRED_TEXT = ("manufacturer", "price_date", "released", "source", "cooling")
 _OPTIONAL_TEXT = ("price_source", "price_note", "notes")
 _FIELDS = frozenset(_NUMBERS + _REQUIRED_TEXT + _OPTIONAL_TEXT)
 
@@ -178,6 +186,10 @@ def _parse_entry(name: str, entry: Any, source: str) -> AsicModel:
             values["released"],
             "YYYY, YYYY-MM, YYYY-MM-DD or 'unknown'",
             source,
+        )
+    if values["cooling"] not in COOLING:
+        raise _error(
+            "invalid cooling", name, "cooling", values["cooling"], " or ".join(COOLING), source
         )
     is_assumption = values["price_note"].lower().startswith(_ASSUMPTION)
     if not values["price_source"] and not is_assumption:
