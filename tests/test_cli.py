@@ -222,7 +222,7 @@ def test_safety_json_and_a_scenario_without_safety(tmp_path: Path) -> None:
     res = run_cli("safety", "znpp", "--json")
     assert res.exit_code == 0
     doc = json.loads(res.stdout)
-    assert doc["rule_activations"]["ts-offsite-power-lost"] == 3
+    assert doc["rule_activations"]["ts-offsite-power-lost"] == 4
     assert any(r["what"] == "event" for r in doc["timeline"])
     path = write_scenario(tmp_path, tiny_scenario(24))
     res = run_cli("safety", str(path))

@@ -208,3 +208,22 @@ def test_parse_rejects_empty_and_malformed() -> None:
         parse_catalogue("")
     with pytest.raises(CatalogueError, match="malformed TOML"):
         parse_catalogue("[models\n")
+
+
+def test_size_offers_the_newest_machines_for_the_default_year() -> None:
+    """README: for the default 2027 year `gridhash size` weighs the S23 Hydro, the
+    S23 Hydro 3U and the S21 XP+ Hydro, the three most efficient models on sale by
+    2027-01-01; a model released after the start would not be offered."""
+    from gridhash.risk.sizing import size_candidates
+    from gridhash.scenario.load import load_scenario
+
+    ld = load_scenario("znpp")
+    assert ld.scenario.horizon.start.date() == date(2027, 1, 1)
+    assert size_candidates(ld) == [
+        "Antminer S23 Hydro", "Antminer S23 Hydro 3U", "Antminer S21 XP+ Hydro"]
+    catalogue = load_catalogue()
+    assert len(catalogue) == 16
+    assert {m.manufacturer for m in catalogue.values()} == {
+        "Bitmain", "Canaan", "MicroBT", "Bitdeer"}
+    effs = [m.efficiency_j_per_th for m in catalogue.values()]
+    assert (round(min(effs), 1), round(max(effs), 1)) == (9.5, 29.6)
