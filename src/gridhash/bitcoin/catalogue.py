@@ -3,7 +3,9 @@
 The data lives in the packaged ``catalogue.toml`` (one table per model under
 ``[models."<name>"]``).  Every entry carries the source of its specs and of its
 price; a price that could not be sourced is flagged ``price_note =
-"assumption: ..."``.  Efficiency is not stored but derived as
+"assumption: ..."`` and taken at the $/TH of the nearest cited comparable.
+Every entry says how it is cooled (:data:`COOLING`).  Efficiency is not stored
+but derived as
 ``power_w / hashrate_th`` [J/TH]; ``stated_efficiency_j_per_th`` keeps the
 published figure so the two can be checked against each other.
 
@@ -16,6 +18,9 @@ References
 .. [3] Hashrate Index, "As ASIC Prices Shrunk in 2022, the Antminer S19 XP's
    Price Premium Grew".
    https://hashrateindex.com/blog/as-asic-prices-shrunk-in-2022-the-antminer-s19-xps-price-premium-grew/
+.. [4] Hashrate Index, "Hashrate Index Roundup (November 3, 2025)" (the S21 XP at
+   25.70 $/TH, the basis of the assumed prices under 14 J/TH).
+   https://hashrateindex.com/blog/hashrate-index-roundup-november-3-2025
 
 (Each model's own sources are in its ``source`` and ``price_source`` fields.)
 """
