@@ -9,6 +9,7 @@ stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,6 +34,15 @@ ScenarioArg = Annotated[
         show_default=False,
     ),
 ]
+
+
+class Solver(StrEnum):
+    """``gridhash run --solver`` (:data:`gridhash.pipeline.SOLVERS`)."""
+
+    fast = "fast"
+    lp = "lp"
+
+
 ScenarioLineCutsOpt = Annotated[
     bool,
     typer.Option("--scenario-line-cuts",
@@ -93,6 +103,13 @@ def run(
         str | None,
         typer.Option("--agreement", help="Plan under this agreement's obligations and prices."),
     ] = None,
+    solver: Annotated[
+        Solver,
+        typer.Option("--solver",
+                     help="fast: the merit order of each hour, certified optimal by the ramp "
+                     "rows or repaired by exact LP windows (the risk sweep's dispatch); lp: "
+                     "the whole year as one HiGHS LP. Same optimum and marginal values."),
+    ] = Solver.fast,
 ) -> None:
     """Plan the scenario's hours optimally and report what it earns, delivers and costs."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -105,7 +122,7 @@ def run(
         "resolve": "Resolving series",
         "safety": "Safety envelope",
         "economics": "Pricing mining",
-        "dispatch": "Optimising dispatch (HiGHS)",
+        "dispatch": "Optimising dispatch" + (" (HiGHS)" if solver is Solver.lp else ""),
         "accounts": "Adding up the accounts",
         "report": "Writing report",
     }
@@ -125,7 +142,8 @@ def run(
         def step(name: str) -> None:
             progress.update(task, description=labels[name], completed=STEPS.index(name))
 
-        result = run_scenario(scenario, progress=step, agreement=agreement)
+        result = run_scenario(scenario, progress=step, agreement=agreement,
+                              solver=solver.value)
         progress.update(task, description=labels["report"], completed=len(STEPS))
         folder = out or Path("out") / result.name
         summary = write_outputs(result, folder, csv=csv)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gridhash.dispatch.problem import mining_values
+from gridhash.report.summary import solver_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -503,7 +504,8 @@ def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
 <h1>gridhash · {html.escape(summary["scenario"])}</h1>
 <p class="sub">{html.escape(summary["description"])}<br>
 {summary["hours"]:,} hours from {html.escape(summary["start"])} · solver {solver["name"]}
-({html.escape(solver["status"])}, {solver["seconds"]:.2f} s) · median marginal value of a MW at the
+({html.escape(solver["status"])}, {solver["seconds"]:.2f} s,
+{html.escape(solver_text(solver, summary["hours"]))}) · median marginal value of a MW at the
 plant ${mv}/MWh</p>
 <div class="kpis">{kpi_html}</div>
 {warnings}
