@@ -8,7 +8,9 @@ stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -112,8 +114,13 @@ def run(
     ] = Solver.fast,
 ) -> None:
     """Plan the scenario's hours optimally and report what it earns, delivers and costs."""
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    with _few_collections():
+        _run(scenario, out=out, as_json=as_json, csv=csv, agreement=agreement, solver=solver)
 
+
+def _run(scenario: str | None, *, out: Path | None, as_json: bool, csv: bool,
+         agreement: str | None, solver: Solver) -> None:
+    """``gridhash run``'s work: the pipeline, the output files and the summary printed."""
     from gridhash.pipeline import STEPS, run_scenario
     from gridhash.report.write import json_text, write_outputs
 
@@ -126,28 +133,17 @@ def run(
         "accounts": "Adding up the accounts",
         "report": "Writing report",
     }
-    err = _console(stderr=True)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as progress:
-        task = progress.add_task("Starting", total=len(STEPS) + 1)
+    with _steps(len(STEPS) + 1) as show:
 
         def step(name: str) -> None:
-            progress.update(task, description=labels[name], completed=STEPS.index(name))
+            show(labels[name], STEPS.index(name))
 
         result = run_scenario(scenario, progress=step, agreement=agreement,
                               solver=solver.value)
-        progress.update(task, description=labels["report"], completed=len(STEPS))
+        show(labels["report"], len(STEPS))
         folder = out or Path("out") / result.name
         summary = write_outputs(result, folder, csv=csv)
-        progress.update(task, completed=len(STEPS) + 1)
+        show(labels["report"], len(STEPS) + 1)
 
     _print_warnings(summary["warnings"])
     if as_json:
@@ -567,6 +563,56 @@ def _print_warnings(warnings: list[str]) -> None:
     err = _console(stderr=True)
     for text in warnings:
         err.print(f"[bold yellow]warning:[/bold yellow] {escape(text)}", soft_wrap=True)
+
+
+@contextlib.contextmanager
+def _few_collections() -> Iterator[None]:
+    """A short command with few reference cycles, run with the cycle collector mostly idle.
+
+    Inside, collections come every 200,000 allocations, as mypy runs (``gc.set_threshold(200
+    * 1000, 30, 30)``, mypy/main.py); the thresholds are restored on leaving (the CLI also
+    runs in-process, in tests).  And at interpreter exit (``atexit``, after every handler
+    registered later, such as Dask's) the objects left are frozen, so the final collection
+    does not walk them all: the operating system frees the memory.  CPython's defaults
+    spent about a fifth of ``gridhash run``'s CPU time collecting (benchmarks/README.md).
+    """
+    import atexit
+    import gc
+
+    global _FREEZE_AT_EXIT
+    if sys.implementation.name != "cpython":  # pragma: no cover
+        yield
+        return
+    if not _FREEZE_AT_EXIT:
+        atexit.register(gc.freeze)
+        _FREEZE_AT_EXIT = True
+    old = gc.get_threshold()
+    gc.set_threshold(200_000, 30, 30)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
+_FREEZE_AT_EXIT = False
+
+
+@contextlib.contextmanager
+def _steps(total: int) -> Iterator[Callable[[str, int], None]]:
+    """A transient bar of ``total`` steps on stderr, only on a terminal (rich's progress
+    display is not even imported otherwise); yields ``show(label, completed)``."""
+    err = _console(stderr=True)
+    if not err.is_terminal:
+        yield lambda label, completed: None
+        return
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        task = progress.add_task("Starting", total=total)
+        yield lambda label, completed: progress.update(task, description=label,
+                                                       completed=completed)
 
 
 def _progress_callback(total: int) -> Any:
