@@ -114,13 +114,6 @@ def run(
     ] = Solver.fast,
 ) -> None:
     """Plan the scenario's hours optimally and report what it earns, delivers and costs."""
-    with _few_collections():
-        _run(scenario, out=out, as_json=as_json, csv=csv, agreement=agreement, solver=solver)
-
-
-def _run(scenario: str | None, *, out: Path | None, as_json: bool, csv: bool,
-         agreement: str | None, solver: Solver) -> None:
-    """``gridhash run``'s work: the pipeline, the output files and the summary printed."""
     from gridhash.pipeline import STEPS, run_scenario
     from gridhash.report.write import json_text, write_outputs
 
@@ -566,38 +559,6 @@ def _print_warnings(warnings: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def _few_collections() -> Iterator[None]:
-    """A short command with few reference cycles, run with the cycle collector mostly idle.
-
-    Inside, collections come every 200,000 allocations, as mypy runs (``gc.set_threshold(200
-    * 1000, 30, 30)``, mypy/main.py); the thresholds are restored on leaving (the CLI also
-    runs in-process, in tests).  And at interpreter exit (``atexit``, after every handler
-    registered later, such as Dask's) the objects left are frozen, so the final collection
-    does not walk them all: the operating system frees the memory.  CPython's defaults
-    spent about a fifth of ``gridhash run``'s CPU time collecting (benchmarks/README.md).
-    """
-    import atexit
-    import gc
-
-    global _FREEZE_AT_EXIT
-    if sys.implementation.name != "cpython":  # pragma: no cover
-        yield
-        return
-    if not _FREEZE_AT_EXIT:
-        atexit.register(gc.freeze)
-        _FREEZE_AT_EXIT = True
-    old = gc.get_threshold()
-    gc.set_threshold(200_000, 30, 30)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-
-
-_FREEZE_AT_EXIT = False
-
-
-@contextlib.contextmanager
 def _steps(total: int) -> Iterator[Callable[[str, int], None]]:
     """A transient bar of ``total`` steps on stderr, only on a terminal (rich's progress
     display is not even imported otherwise); yields ``show(label, completed)``."""
@@ -662,5 +623,26 @@ def main() -> None:
         raise SystemExit(exc.exit_code) from None
 
 
-if __name__ == "__main__":  # pragma: no cover
+def entry() -> None:
+    """The ``gridhash`` console script: :func:`main` in a process of its own, with the
+    cycle collector tuned for a short command (tests call :func:`main` in-process).
+
+    Collections come every 200,000 allocations, as in mypy (``gc.set_threshold(200 *
+    1000, 30, 30)``, mypy/main.py): a command's imports and arrays allocate hundreds of
+    thousands of objects, few of them in cycles.  At exit (``atexit``: after every
+    handler registered later, such as Dask's) what is left is frozen, so the final
+    collection does not walk it; the operating system frees the memory.  CPython's
+    defaults spent about a fifth of ``gridhash run``'s CPU time collecting
+    (benchmarks/README.md).
+    """
+    if sys.implementation.name == "cpython":
+        import atexit
+        import gc
+
+        gc.set_threshold(200_000, 30, 30)
+        atexit.register(gc.freeze)
     main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()
