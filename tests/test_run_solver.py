@@ -2,7 +2,7 @@
 
 The two must agree on everything but how output is split between sources (or uses)
 of equal cost (or value); the fast path's split is the documented tie rule
-(docs/architecture.md, "Ties").
+(docs/architecture.md, "Which solver, and how ties are split").
 """
 
 from __future__ import annotations
@@ -122,3 +122,29 @@ def test_report_html_written_as_bytes_equals_the_page_as_text(tmp_path: Path,
     hourly = hourly_frame(run)
     write_html(tmp_path / "report.html", run, data, hourly)
     assert (tmp_path / "report.html").read_bytes() == render_html(run, data, hourly).encode()
+
+
+def test_the_console_script_tunes_the_cycle_collector_and_main_does_not() -> None:
+    """``gridhash`` (the console script, :func:`gridhash.cli.entry`) collects cycles
+    every 200,000 allocations and freezes what is left at exit; :func:`main`, which
+    tests and other programs call in-process, leaves the collector as it was."""
+    import gc
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["gridhash"] == "gridhash.cli:entry"
+    code = (
+        "import gc, sys\n"
+        "sys.argv = ['gridhash', 'scenarios']\n"
+        "before = gc.get_threshold()\n"
+        "from gridhash.cli import {fn}\n"
+        "try:\n    {fn}()\nexcept SystemExit:\n    pass\n"
+        "print('THRESHOLD', gc.get_threshold() == before, gc.get_threshold())\n"
+    )
+    for fn, expected in (("entry", "False (200000, 30, 30)"), ("main", "True")):
+        out = subprocess.run([sys.executable, "-c", code.format(fn=fn)], capture_output=True,
+                             text=True, check=True)
+        assert f"THRESHOLD {expected}" in out.stdout, (fn, out.stdout, out.stderr)
+    before = gc.get_threshold()
+    assert run_cli("scenarios").exit_code == 0
+    assert gc.get_threshold() == before

@@ -10,7 +10,8 @@ its samplers and vectorised envelope, the same fast path).  Both end in
 :func:`accounts_for`, the one place a dispatch is added up (:mod:`gridhash.accounts`).
 ``solver="lp"`` solves a single path's whole horizon as one HiGHS LP instead:
 the same optimum and marginal values; only how output is split between sources
-or uses of equal cost or value may differ (docs/architecture.md, "Ties").
+or uses of equal cost or value may differ (docs/architecture.md, "Which solver,
+and how ties are split").
 
 Each step is a pure function of the previous one's output; the ``progress``
 callback lets the CLI show where it is without the core printing anything.
