@@ -119,10 +119,10 @@ def run_scenario(
         if progress is not None:
             progress(name)
 
+    check_solver(solver)
     step("load")
     loaded = ref if isinstance(ref, LoadedScenario) else load_scenario(ref)
     step("resolve")
-    check_solver(solver)
     inputs, chosen, envelope, problem = prepare_problem(loaded, agreement, step=step)
     return run_problem(loaded, inputs, envelope, problem, agreement=chosen, step=step,
                        solver=solver)
