@@ -8,7 +8,10 @@ stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,6 +36,15 @@ ScenarioArg = Annotated[
         show_default=False,
     ),
 ]
+
+
+class Solver(StrEnum):
+    """``gridhash run --solver`` (:data:`gridhash.pipeline.SOLVERS`)."""
+
+    fast = "fast"
+    lp = "lp"
+
+
 ScenarioLineCutsOpt = Annotated[
     bool,
     typer.Option("--scenario-line-cuts",
@@ -93,10 +105,15 @@ def run(
         str | None,
         typer.Option("--agreement", help="Plan under this agreement's obligations and prices."),
     ] = None,
+    solver: Annotated[
+        Solver,
+        typer.Option("--solver",
+                     help="fast: the merit order of each hour, certified optimal by the ramp "
+                     "rows or repaired by exact LP windows (the risk sweep's dispatch); lp: "
+                     "the whole year as one HiGHS LP. Same optimum and marginal values."),
+    ] = Solver.fast,
 ) -> None:
     """Plan the scenario's hours optimally and report what it earns, delivers and costs."""
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from gridhash.pipeline import STEPS, run_scenario
     from gridhash.report.write import json_text, write_outputs
 
@@ -105,31 +122,21 @@ def run(
         "resolve": "Resolving series",
         "safety": "Safety envelope",
         "economics": "Pricing mining",
-        "dispatch": "Optimising dispatch (HiGHS)",
+        "dispatch": "Optimising dispatch" + (" (HiGHS)" if solver is Solver.lp else ""),
         "accounts": "Adding up the accounts",
         "report": "Writing report",
     }
-    err = _console(stderr=True)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as progress:
-        task = progress.add_task("Starting", total=len(STEPS) + 1)
+    with _steps(len(STEPS) + 1) as show:
 
         def step(name: str) -> None:
-            progress.update(task, description=labels[name], completed=STEPS.index(name))
+            show(labels[name], STEPS.index(name))
 
-        result = run_scenario(scenario, progress=step, agreement=agreement)
-        progress.update(task, description=labels["report"], completed=len(STEPS))
+        result = run_scenario(scenario, progress=step, agreement=agreement,
+                              solver=solver.value)
+        show(labels["report"], len(STEPS))
         folder = out or Path("out") / result.name
         summary = write_outputs(result, folder, csv=csv)
-        progress.update(task, completed=len(STEPS) + 1)
+        show(labels["report"], len(STEPS) + 1)
 
     _print_warnings(summary["warnings"])
     if as_json:
@@ -551,6 +558,24 @@ def _print_warnings(warnings: list[str]) -> None:
         err.print(f"[bold yellow]warning:[/bold yellow] {escape(text)}", soft_wrap=True)
 
 
+@contextlib.contextmanager
+def _steps(total: int) -> Iterator[Callable[[str, int], None]]:
+    """A transient bar of ``total`` steps on stderr, only on a terminal (rich's progress
+    display is not even imported otherwise); yields ``show(label, completed)``."""
+    err = _console(stderr=True)
+    if not err.is_terminal:
+        yield lambda label, completed: None
+        return
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        task = progress.add_task("Starting", total=total)
+        yield lambda label, completed: progress.update(task, description=label,
+                                                       completed=completed)
+
+
 def _progress_callback(total: int) -> Any:
     """A rich progress bar on stderr (only on a terminal); returns ``advance(label)``."""
     from rich.progress import Progress
@@ -598,5 +623,26 @@ def main() -> None:
         raise SystemExit(exc.exit_code) from None
 
 
-if __name__ == "__main__":  # pragma: no cover
+def entry() -> None:
+    """The ``gridhash`` console script: :func:`main` in a process of its own, with the
+    cycle collector tuned for a short command (tests call :func:`main` in-process).
+
+    Collections come every 200,000 allocations, as in mypy (``gc.set_threshold(200 *
+    1000, 30, 30)``, mypy/main.py): a command's imports and arrays allocate hundreds of
+    thousands of objects, few of them in cycles.  At exit (``atexit``: after every
+    handler registered later, such as Dask's) what is left is frozen, so the final
+    collection does not walk it; the operating system frees the memory.  CPython's
+    defaults spent about a fifth of ``gridhash run``'s CPU time collecting
+    (benchmarks/README.md).
+    """
+    if sys.implementation.name == "cpython":
+        import atexit
+        import gc
+
+        gc.set_threshold(200_000, 30, 30)
+        atexit.register(gc.freeze)
     main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()

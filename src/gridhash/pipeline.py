@@ -4,10 +4,14 @@
          → dispatch → accounts
 
 ``gridhash run`` is a batch of one path (:func:`run_scenario`: the envelope with
-its explanations, the LP with its marginal values); the risk sweep runs the same
-steps over sampled paths (:func:`run_batch`: per-path arrays from its samplers
-and vectorised envelope, the exact fast path).  Both end in :func:`accounts_for`,
-the one place a dispatch is added up (:mod:`gridhash.accounts`).
+its explanations, the exact fast path with its marginal values); the risk sweep
+runs the same steps over sampled paths (:func:`run_batch`: per-path arrays from
+its samplers and vectorised envelope, the same fast path).  Both end in
+:func:`accounts_for`, the one place a dispatch is added up (:mod:`gridhash.accounts`).
+``solver="lp"`` solves a single path's whole horizon as one HiGHS LP instead:
+the same optimum and marginal values; only how output is split between sources
+or uses of equal cost or value may differ (docs/architecture.md, "Which solver,
+and how ties are split").
 
 Each step is a pure function of the previous one's output; the ``progress``
 callback lets the CLI show where it is without the core printing anything.
@@ -36,6 +40,11 @@ if TYPE_CHECKING:
 #: The steps reported to ``progress``, in order.
 STEPS = ("load", "resolve", "safety", "economics", "dispatch", "accounts")
 
+#: Single-path solvers (:func:`run_scenario`, :func:`run_problem`): the exact fast path
+#: (merit order per hour, ramp certificate, exact LP windows where it fails; the risk
+#: sweep's) and the whole horizon as one HiGHS LP.
+SOLVERS = ("fast", "lp")
+
 #: Bitcoin series a path may replace ((N, T) each; :func:`run_batch`).
 BITCOIN_SERIES = ("difficulty", "subsidy_btc_per_block", "fees_btc_per_block", "btc_price_usd")
 
@@ -47,7 +56,7 @@ class Run:
     loaded: LoadedScenario
     inputs: Inputs
     problem: DispatchProblem
-    result: DispatchResult  # or the fast path's FastResult (``run_problem(solver="fast")``)
+    result: DispatchResult  # its ``solver``, ``certified`` and ``lp_hours`` say how it was found
     accounts: Accounts
     envelope: Envelope | None = None
     agreement: Agreement | None = None
@@ -96,23 +105,33 @@ def run_scenario(
     *,
     progress: Callable[[str], None] | None = None,
     agreement: str | None = None,
+    solver: str = "fast",
 ) -> Run:
     """Load (or take) a scenario, resolve it, price mining, dispatch it optimally and
     add it up.
 
     With ``agreement`` (a name from the scenario's ``agreements``), its obligations
     and price terms apply (see :mod:`gridhash.scenario.resolve_agreement`).
+    ``solver``: one of :data:`SOLVERS` (see :func:`run_problem`).
     """
 
     def step(name: str) -> None:
         if progress is not None:
             progress(name)
 
+    check_solver(solver)
     step("load")
     loaded = ref if isinstance(ref, LoadedScenario) else load_scenario(ref)
     step("resolve")
     inputs, chosen, envelope, problem = prepare_problem(loaded, agreement, step=step)
-    return run_problem(loaded, inputs, envelope, problem, agreement=chosen, step=step)
+    return run_problem(loaded, inputs, envelope, problem, agreement=chosen, step=step,
+                       solver=solver)
+
+
+def check_solver(solver: str) -> None:
+    """Refuse a solver name not in :data:`SOLVERS`."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {', '.join(SOLVERS)} (got {solver!r})")
 
 
 def run_problem(
@@ -123,21 +142,32 @@ def run_problem(
     *,
     agreement: Agreement | None = None,
     step: Callable[[str], None] | None = None,
-    solver: str = "lp",
+    solver: str = "fast",
 ) -> Run:
     """Dispatch one path's problem and add it up: the tail of :func:`run_scenario`,
-    for inputs resolved elsewhere (one path of a sweep).  ``solver``: ``"lp"``
-    (HiGHS, with marginal values and explanations) or ``"fast"`` (the sweep's exact
-    fast path)."""
-    from gridhash.dispatch import build_problem, solve_fast, solve_lp
+    for inputs resolved elsewhere (one path of a sweep).
 
-    if solver not in ("lp", "fast"):
-        raise ValueError(f"solver must be 'lp' or 'fast' (got {solver!r})")
+    ``solver``: ``"fast"`` (default; the risk sweep's exact fast path: the merit
+    order of each hour, certified optimal when it meets every ramp row, else
+    repaired by exact LP windows; HiGHS is imported only then) or ``"lp"`` (the
+    whole horizon as one HiGHS LP).  Both give the optimum and its marginal values;
+    the result's ``solver``, ``certified`` and ``lp_hours`` say how it was found.
+    """
+    from gridhash.dispatch import build_problem
+
+    check_solver(solver)
     if problem is None:
         problem = build_problem(inputs, envelope)
     if step is not None:
         step("dispatch")
-    result = solve_lp(problem) if solver == "lp" else solve_fast(problem)
+    if solver == "lp":
+        from gridhash.dispatch import solve_lp
+
+        result = solve_lp(problem)
+    else:
+        from gridhash.dispatch.fast import solve_fast
+
+        result = solve_fast(problem).to_dispatch_result()
     if step is not None:
         step("accounts")
     acc = accounts_for(inputs, problem, result, flags=envelope_flags(envelope, inputs.hours),

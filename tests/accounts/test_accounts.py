@@ -215,7 +215,7 @@ def test_a_sweep_without_a_safety_part_equals_run_on_each_path() -> None:
     base = resolve(ld)
     rp = sample_paths(base, ids, seed=4, scenario=ld)
     for row, i in enumerate(ids):
-        lp = run_problem(ld, rp.inputs_for(base, row), None)
+        lp = run_problem(ld, rp.inputs_for(base, row), None, solver="lp")
         t = {k: float(v[0]) for k, v in lp.accounts.totals().items()}
         got = df.loc[df["path"] == i].iloc[0]
         shared = [k for k in df.columns if k in t and ":U" not in k]

@@ -576,6 +576,6 @@ def test_batch_from_overrides_and_outputs() -> None:
 def test_builtin_scenarios_reach_the_lp_optimum(name: str) -> None:
     from gridhash.pipeline import run_scenario
 
-    run = run_scenario(name)
+    run = run_scenario(name, solver="lp")
     r = solve_fast(run.problem)
     assert agree(r.objective_usd, run.result.objective_usd)

@@ -1,9 +1,11 @@
 """PyPSA as an oracle: the exported network solves to gridhash's optimum.
 
-Each case builds a scenario, solves it with gridhash (``solve_lp``), exports the
-same problem with :func:`gridhash.export.pypsa.to_pypsa`, solves that with
-PyPSA/linopy/HiGHS and compares: objectives to a relative 1e-6, and the hourly
-totals of grid delivery and mining (unique at these optima).
+Each case builds a scenario, solves it with gridhash's whole-horizon LP
+(``run_scenario(..., solver="lp")``), exports the same problem with
+:func:`gridhash.export.pypsa.to_pypsa`, solves that with PyPSA/linopy/HiGHS and
+compares: objectives to a relative 1e-6, and the hourly totals of grid delivery
+and mining (unique at these optima).  The fast path (``gridhash run``'s default
+solver) of the same problem is held to the same figures.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from gridhash.dispatch import solve_lp
+from gridhash.dispatch import solve_fast, solve_lp
 from gridhash.export.pypsa import export_netcdf, to_pypsa
 from gridhash.pipeline import Run, run_scenario
 from gridhash.scenario import builtin_text
@@ -108,10 +110,16 @@ def _compare(run: Run, n: Any) -> None:
     np.testing.assert_allclose(mining, r.total_mining_mw, atol=1e-6 * scale)
     np.testing.assert_allclose(lines.sum(axis=1).to_numpy(), r.grid_mw, atol=1e-6 * scale)
     np.testing.assert_allclose(unserved, r.unserved_mw, atol=1e-6 * scale)
+    fast = solve_fast(run.problem)  # gridhash run's default solver, the same figures
+    assert objective == pytest.approx(fast.objective_usd, rel=REL)
+    np.testing.assert_allclose(mining, fast.mining_mw.sum(axis=0), atol=1e-6 * scale)
+    np.testing.assert_allclose(lines.sum(axis=1).to_numpy(), fast.delivered_mw.sum(axis=0),
+                               atol=1e-6 * scale)
+    np.testing.assert_allclose(unserved, fast.unserved_mw, atol=1e-6 * scale)
 
 
 def test_tiny_with_binding_ramps_and_firm_obligation() -> None:
-    run = run_scenario(_loaded(tiny_scenario(48, **BINDING)))
+    run = run_scenario(_loaded(tiny_scenario(48, **BINDING)), solver="lp")
     p = run.problem
     # The case is only a test of ramps and firm obligations if both bind.
     free = np.full(len(p.unit_names), np.inf)
@@ -127,7 +135,7 @@ def test_tiny_with_binding_ramps_and_firm_obligation() -> None:
 
 
 def test_line_outage_leaves_firm_obligation_partly_unserved() -> None:
-    run = run_scenario(_loaded(tiny_scenario(48, **OUTAGES)))
+    run = run_scenario(_loaded(tiny_scenario(48, **OUTAGES)), solver="lp")
     p = run.problem
     assert (p.offtake_firm_mw > p.offtake_cap_mw).any()
     np.testing.assert_allclose(run.result.unserved_mw[0, 10:16], 10.0, atol=1e-6)
@@ -140,7 +148,7 @@ def test_line_outage_leaves_firm_obligation_partly_unserved() -> None:
 
 
 def test_znpp_two_weeks() -> None:
-    run = run_scenario(_znpp(336))
+    run = run_scenario(_znpp(336), solver="lp")
     n = to_pypsa(run.problem, name="znpp")
     # Units in cold shutdown all year: p_nom 0 and per-unit series 0, not NaN.
     off = n.generators.loc["unit-4"]
@@ -152,7 +160,7 @@ def test_znpp_two_weeks() -> None:
 def test_znpp_with_a_loss_of_offsite_power() -> None:
     # Two weeks around the February loss of off-site power: trips, diesel, mining blocked,
     # a restart; the exported network carries the envelope and solves to the same optimum.
-    run = run_scenario(_znpp(336, dt.datetime(2027, 2, 5, tzinfo=dt.UTC)))
+    run = run_scenario(_znpp(336, dt.datetime(2027, 2, 5, tzinfo=dt.UTC)), solver="lp")
     env, r = run.envelope, run.result
     assert env is not None and env.on_diesel.any() and r.diesel_mw.sum() > 0
     assert (r.total_mining_mw[~env.mining_allowed] <= 1e-6).all()
@@ -170,7 +178,7 @@ def test_export_netcdf_reads_back(tmp_path: Any) -> None:
     assert path.is_file()
 
     back = pypsa.Network(path)
-    run = run_scenario(loaded)
+    run = run_scenario(loaded, solver="lp")
     n = to_pypsa(run.problem, name="tiny")
     for component in ("buses", "generators", "links", "loads"):
         assert list(getattr(back, component).index) == list(getattr(n, component).index)

@@ -40,14 +40,14 @@ def _single_path_runs(znpp, ids: list[int], seed: int):
         rules = build_ruleset(znpp.scenario.safety, lines=inputs.line_names,
                               provided=set(state.provided))
         env = compute_envelope(inputs, state, rules)
-        yield i, run_problem(own, inputs, env), run_problem(own, inputs, env, solver="fast")
+        yield i, run_problem(own, inputs, env, solver="lp"), run_problem(own, inputs, env)
 
 
 def test_each_path_equals_the_single_path_pipeline_in_every_account(znpp) -> None:
     """Path i through the batch (sampled arrays, vectorised envelope, fast dispatch,
     vectorised accounts) has the same accounts, line by line, as its own Inputs
-    through ``gridhash run``'s pipeline (envelope for one path, HiGHS LP, accounts
-    of a batch of one)."""
+    through ``gridhash run``'s pipeline (envelope for one path, its default fast path
+    and the whole-year HiGHS LP, accounts of a batch of one)."""
     ids = [3, 11]
     df = run_paths(znpp, ids, seed=7)
     for i, lp, fast in _single_path_runs(znpp, ids, seed=7):

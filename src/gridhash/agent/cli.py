@@ -5,15 +5,17 @@ Only typer is imported here; pyasic and httpx load when the command runs.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    import asyncio  # imported when the agent runs: every other command starts without it
 
 
 def read_token(path: Path) -> str:
@@ -32,6 +34,8 @@ def read_token(path: Path) -> str:
 
 
 async def run_agent(agent: object, stop: asyncio.Event) -> None:
+    import asyncio
+
     from gridhash.agent.run import Agent
 
     assert isinstance(agent, Agent)
@@ -91,4 +95,6 @@ def agent_command(
                          concurrency=concurrency, ramp_step=ramp_step,
                          clock_offset_days=clock_offset_days)
     agent = Agent(config, PyasicBackend())
+    import asyncio
+
     asyncio.run(run_agent(agent, asyncio.Event()))

@@ -18,6 +18,11 @@ class DispatchResult:
     from the table (:mod:`gridhash.scenario.arrays`, stage ``result``).
 
     ``objective_usd`` is the optimum: revenue − marginal costs − penalties. [USD]
+    ``solver``: ``"highs"`` (the whole horizon as one LP), ``"fast"`` (the per-hour
+    merit order, certified optimal by the ramp rows) or ``"fast+highs"`` (the merit
+    order with exact LP windows where it broke a ramp row).  ``certified``: no LP was
+    solved (the merit order met every ramp row); ``lp_hours``: hours taken from LP
+    solutions (None: every hour, the whole-horizon LP).
     """
 
     objective_usd: float
@@ -25,6 +30,8 @@ class DispatchResult:
     solver: str
     build_seconds: float
     solve_seconds: float
+    certified: bool = False
+    lp_hours: int | None = None
 
     @property
     def generation_mw(self) -> np.ndarray:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gridhash.dispatch.problem import mining_values
+from gridhash.report.summary import solver_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -334,11 +335,15 @@ def _template() -> dict[str, Any]:
     return json.loads(_plotly_file("templates", "plotly_white.json").read_text("utf-8"))
 
 
+#: What :func:`plotlyjs_script` puts before and after plotly.js.
+_PLOTLY_OPEN = "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n<script>"
+_PLOTLY_CLOSE = "</script>"
+
+
 def plotlyjs_script() -> str:
     """plotly.js (the copy plotly ships) in ``<script>`` tags, for an offline page."""
     js = _plotly_file("plotly.min.js").read_text("utf-8")
-    return ("<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n"
-            f"<script>{js}</script>")
+    return f"{_PLOTLY_OPEN}{js}{_PLOTLY_CLOSE}"
 
 
 def figure_html(fig: dict[str, Any], div_id: str) -> str:
@@ -445,6 +450,31 @@ def _provenance(run: Run) -> str:
 
 def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
     """The whole report page as a string."""
+    head, tail = _page(run, summary, hourly)
+    return head + plotlyjs_script() + tail
+
+
+def write_html(path: Path, run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> None:
+    """Write the page of :func:`render_html` to ``path`` (atomically), byte for byte, with
+    plotly.js (4.8 MB) copied from plotly's file as bytes: never decoded, re-encoded or
+    joined into one string with the page."""
+    import shutil
+
+    from gridhash.files import atomic_write
+
+    head, tail = _page(run, summary, hourly)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as out, _plotly_file("plotly.min.js").open("rb") as js:
+            out.write((head + _PLOTLY_OPEN).encode("utf-8"))
+            shutil.copyfileobj(js, out)
+            out.write((_PLOTLY_CLOSE + tail).encode("utf-8"))
+
+    atomic_write(path, write)
+
+
+def _page(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> tuple[str, str]:
+    """The report page before and after plotly.js's ``<script>`` tags."""
     figures = [
         _dispatch_stack(run, hourly),
         _by_month(run, hourly),
@@ -453,8 +483,7 @@ def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
     ]
     if run.envelope is not None:
         figures.insert(1, _safety_timeline(run, hourly))
-    parts = [plotlyjs_script()]
-    parts += [figure_html(fig, f"figure-{n}") for n, fig in enumerate(figures)]
+    parts = [figure_html(fig, f"figure-{n}") for n, fig in enumerate(figures)]
     e, rev = summary["energy_mwh"], summary["revenue_usd"]
     kpis = [
         ("to the grid", f"{e['grid'] / 1000:,.0f} GWh"),
@@ -496,18 +525,20 @@ def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
         kpi_html += "".join(
             f"<div class='kpi'>{html.escape(k)}<b>{html.escape(v)}</b></div>" for k, v in kpis[-2:]
         )
-    return f"""<!doctype html>
+    head = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>gridhash · {html.escape(summary["scenario"])}</title><style>{_CSS}</style></head>
 <body>
 <h1>gridhash · {html.escape(summary["scenario"])}</h1>
 <p class="sub">{html.escape(summary["description"])}<br>
 {summary["hours"]:,} hours from {html.escape(summary["start"])} · solver {solver["name"]}
-({html.escape(solver["status"])}, {solver["seconds"]:.2f} s) · median marginal value of a MW at the
+({html.escape(solver["status"])}, {solver["seconds"]:.2f} s,
+{html.escape(solver_text(solver, summary["hours"]))}) · median marginal value of a MW at the
 plant ${mv}/MWh</p>
 <div class="kpis">{kpi_html}</div>
 {warnings}
-{"".join(parts)}
+"""
+    tail = f"""{"".join(parts)}
 {safety}
 {record_vs_scenario_table(run)}
 <h2>Units</h2>
@@ -517,6 +548,7 @@ plant ${mv}/MWh</p>
 {_provenance(run)}
 </body></html>
 """
+    return head, tail
 
 
 #: The built-in scenario holding the plant's recorded year (docs/sources.md §1.4a).

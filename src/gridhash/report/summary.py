@@ -169,12 +169,26 @@ def summary(run: Run) -> dict[str, Any]:
             "seconds": round(r.seconds, 4),
             "build_seconds": round(r.build_seconds, 4),
             "solve_seconds": round(r.solve_seconds, 4),
+            # How the optimum was found: certified by the ramp rows without any LP, or
+            # with LP solutions for lp_hours of the hours (all of them: --solver lp).
+            "certified": bool(r.certified),
+            "lp_hours": int(i.hours if r.lp_hours is None else r.lp_hours),
             # The optimizer's own figure: revenue − variable costs − penalties.  Not
             # money (the penalties are not paid); see net_usd and penalty_usd.
             "objective_usd": _money(t["objective_usd"]),
         },
         "assumptions": list(run.loaded.scenario.assumptions),
     }
+
+
+def solver_text(solver: dict[str, Any], hours: int) -> str:
+    """How summary.json's ``solver`` found the optimum, in words: ``"certified, no LP"``,
+    ``"LP in 37 of 8,760 h"`` or ``"one LP of all 8,760 h"``."""
+    if solver["certified"]:
+        return "certified, no LP"
+    if solver["lp_hours"] >= hours and solver["name"] == "highs":
+        return f"one LP of all {hours:,} h"
+    return f"LP in {solver['lp_hours']:,} of {hours:,} h"
 
 
 def demand_response_summary(i: Inputs, revenue_usd: float) -> dict[str, Any]:

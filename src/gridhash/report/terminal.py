@@ -62,8 +62,11 @@ def print_summary(console: Console, s: dict[str, Any], folder: Path, *,
     mv = s["marginal_value_usd_per_mwh"]
     table.add_row("marginal value at plant", f"{mv['median']:,.1f}", "USD/MWh, median")
     table.add_section()
+    from gridhash.report.summary import solver_text
+
     sv = s["solver"]
-    table.add_row("solver", f"{sv['name']} {sv['status']}", f"{sv['seconds']:.2f} s")
+    table.add_row("solver", f"{sv['name']} {sv['status']}",
+                  f"{sv['seconds']:.2f} s, {solver_text(sv, s['hours'])}")
     table.add_row("optimizer objective", _num(sv["objective_usd"] / 1e6, 2),
                   "million USD, net less penalties, fixed costs out")
     console.print(table)

@@ -62,7 +62,7 @@ def write_outputs(run: Run, folder: Path, *, csv: bool = False) -> dict[str, Any
     Returns the summary dict, with ``warnings`` (:mod:`gridhash.report.advice`).
     """
     from gridhash.report.advice import warnings_for
-    from gridhash.report.html import render_html
+    from gridhash.report.html import write_html
     from gridhash.report.summary import hourly_frame, summary
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -76,6 +76,5 @@ def write_outputs(run: Run, folder: Path, *, csv: bool = False) -> dict[str, Any
         _atomic_write(
             folder / "hourly.csv", lambda p: hourly.to_csv(p, date_format="%Y-%m-%dT%H:%M:%SZ")
         )
-    html = render_html(run, data, hourly)
-    _atomic_write(folder / "report.html", lambda p: p.write_text(html, encoding="utf-8"))
+    write_html(folder / "report.html", run, data, hourly)
     return data

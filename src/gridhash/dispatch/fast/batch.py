@@ -237,6 +237,8 @@ class FastResult:
             solver="fast" if self.certified else "fast+highs",
             build_seconds=0.0,
             solve_seconds=self.seconds,
+            certified=self.certified,
+            lp_hours=self.lp_hours,
         )
 
 
