@@ -226,3 +226,27 @@ def test_the_planner_never_mines_in_curtailed_hours(tmp_path: Path) -> None:
     out = run_cli("run", str(path), "--out", str(tmp_path / "out"))
     assert out.exit_code == 0, out.output
     assert "demand-response revenue" in out.output and "13 site-hours" in out.output
+    # Each curtailment is a site limit, explained: when, and which rule began it.
+    windows = s["sites"]["S"]["curtailments"]
+    assert [(w["from"], w["to"], w["hours"]) for w in windows] == [
+        ("2027-01-01T06:00Z", "2027-01-01T11:00Z", 5),
+        ("2027-01-01T20:00Z", "2027-01-02T01:00Z", 5),
+        ("2027-01-02T06:00Z", "2027-01-02T09:00Z", 3)]
+    assert windows[0]["why"] == ("demand response at S: price above the strike (100 USD/MWh) "
+                                 "for 2 h (curtails after 2 h)")
+    assert windows[0]["hours_by_reason"] == {"price above the strike": 3, "minimum hold": 2}
+    assert windows[1]["why"] == ("demand response at S: price at or above the high strike "
+                                 "(400 USD/MWh)")
+    assert windows[2]["why"] == "demand response at S: called by the grid operator"
+    assert out.output.count("S at 0 MW") == 3  # every curtailment, with its rule
+    for w in windows:
+        assert w["from"] in out.output
+    assert "high strike" in out.output and "called by the grid" in out.output
+    # The plan's limits name the rule hour by hour (what the service's plans publish).
+    from gridhash.scenario.resolve import site_limits
+
+    why = site_limits(run.inputs)["S"]
+    assert [t for t, x in enumerate(why) if x] == curtailed.tolist()
+    assert [why[t]["code"] for t in (6, 7, 8, 9, 10, 20, 21, 30)] == [
+        "above_strike", "above_strike", "above_strike", "min_hold", "min_hold",
+        "high_strike", "min_hold", "called"]

@@ -264,6 +264,34 @@ def above_strike_hours(prices: np.ndarray, rule: CurtailmentRule) -> np.ndarray:
     return _runs(above, ~np.isnan(p) & ~above, 0)[0]
 
 
+#: Short names of the codes, for JSON.
+CODE_NAMES = {MINING: "mining", ABOVE_STRIKE: "above_strike", HIGH_STRIKE: "high_strike",
+              HELD: "min_hold", CALLED: "called", WAITING: "waiting_below_resume"}
+
+
+def explain(codes: np.ndarray, prices: np.ndarray, rule: CurtailmentRule | None
+            ) -> list[dict[str, object] | None]:
+    """Why each hour of one series is curtailed: None where mining is allowed, else
+    ``{"code", "reason", "detail"}`` (the code's short name, :data:`REASONS`' text and
+    :meth:`CurtailmentRule.describe` with the hour's run above the strike).
+
+    Parameters
+    ----------
+    codes : (T,) :func:`curtailment`'s codes of the series
+    prices : (T,) the reference prices the rule read [USD/MWh]
+    rule : the rule (``None``: only calls curtail)
+    """
+    codes = np.asarray(codes)
+    out: list[dict[str, object] | None] = [None] * len(codes)
+    runs = above_strike_hours(prices, rule) if rule is not None else None
+    for t in np.flatnonzero(codes):
+        c = int(codes[t])
+        detail = (rule.describe(c, int(runs[t])) if rule is not None and runs is not None
+                  else REASONS[c])
+        out[t] = {"code": CODE_NAMES[c], "reason": REASONS[c], "detail": detail}
+    return out
+
+
 def dr_revenue(enrolled_mw: np.ndarray, codes: np.ndarray,
                availability_usd_per_mw_h: float,
                curtailed_usd_per_mwh: float) -> tuple[np.ndarray, np.ndarray]:

@@ -113,6 +113,9 @@ ARRAYS: tuple[Array, ...] = (
     _a("site_dr_codes", "ST", "-", "inputs",
        "Why each site is curtailed by its demand-response rule in each hour (0: not; "
        "`gridhash.demand_response.REASONS`).", dtype="int8"),
+    _a("site_dr_price_usd_per_mwh", "ST", "USD/MWh", "inputs",
+       "The reference price each site's demand-response rule read (its `price_offtake`'s "
+       "market price; NaN at a site without a programme)."),
     _a("site_dr_called", "ST", "-", "inputs",
        "Hours the grid operator calls each site's demand-response programme.", dtype="bool"),
     _a("site_dr_availability_usd", "ST", "USD", "inputs",

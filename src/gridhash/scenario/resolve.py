@@ -272,6 +272,7 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         blocks_per_hour=b.blocks_per_hour,
         site_dr_codes=dr.codes,
         site_dr_called=called,
+        site_dr_price_usd_per_mwh=_dr_prices(programmes, np.array(price).reshape(len(price), T)),
         site_dr_availability_usd=dr.availability_usd,
         site_dr_energy_usd=dr.energy_usd,
         site_dr_programmes=programmes,
@@ -308,6 +309,47 @@ def _demand_response(loaded: LoadedScenario, r: Any, offtakes: list[str]
                                     availability_usd_per_mw_h=dr.availability_usd_per_mw_h,
                                     curtailed_usd_per_mwh=dr.curtailed_usd_per_mwh))
     return tuple(programmes), called
+
+
+def _dr_prices(programmes: tuple[Programme | None, ...], prices: np.ndarray) -> np.ndarray:
+    """(S, T) the reference price each site's rule reads (NaN without a programme)."""
+    out = np.full((len(programmes), prices.shape[-1]), np.nan)
+    for s, prog in enumerate(programmes):
+        if prog is not None:
+            out[s] = prices[prog.price_offtake]
+    return out
+
+
+def site_limits(inputs: Inputs, start: int = 0, stop: int | None = None
+                ) -> dict[str, list[dict[str, object] | None]]:
+    """Why each site may draw nothing in each hour [start, stop): None where nothing
+    holds it at 0, else ``{"constraint", "code", "reason", "detail"}``: the site's
+    outage or capacity of 0 (``site_capacity``), or its demand-response rule
+    (``demand_response``, with :func:`gridhash.demand_response.explain`'s code,
+    reason and detail: which rule, at which levels, for how many hours)."""
+    from gridhash.demand_response import explain
+
+    stop = inputs.hours if stop is None else stop
+    out: dict[str, list[dict[str, object] | None]] = {}
+    for s, name in enumerate(inputs.site_names):
+        prog = (inputs.site_dr_programmes[s] if s < len(inputs.site_dr_programmes)
+                else None)
+        why: list[dict[str, object] | None] = [None] * (stop - start)
+        if prog is not None:
+            codes = inputs.site_dr_codes[s]
+            for k, x in enumerate(explain(codes, inputs.site_dr_price_usd_per_mwh[s],
+                                          prog.rule)[start:stop]):
+                if x is not None:
+                    why[k] = {"constraint": "demand_response", **x,
+                              "detail": f"demand response at {name}: {x['detail']}"}
+        out_cap = inputs.site_capacity_before_dr_mw[s, start:stop] <= 0
+        for k in np.flatnonzero(out_cap):
+            why[k] = {"constraint": "site_capacity", "code": "site_out",
+                      "reason": "site out",
+                      "detail": f"site {name} has no capacity (an outage in "
+                                "mining.sites[].outages, or capacity_mw 0)"}
+        out[name] = why
+    return out
 
 
 def _site_programmes(programmes: tuple[Programme | None, ...], prices: np.ndarray,
@@ -352,6 +394,7 @@ def with_market_prices(inputs: Inputs, offtake_price_usd_per_mwh: np.ndarray) ->
     changes: dict[str, Any] = {"offtake_price_usd_per_mwh": prices}
     if dr is not None:
         changes |= {"site_capacity_mw": dr.site_capacity_mw, "site_dr_codes": dr.codes,
+                    "site_dr_price_usd_per_mwh": _dr_prices(inputs.site_dr_programmes, prices),
                     "site_dr_availability_usd": dr.availability_usd,
                     "site_dr_energy_usd": dr.energy_usd}
     return dataclasses.replace(inputs, **changes)
