@@ -73,3 +73,30 @@ def test_plans_and_setpoints_name_the_demand_response_rule_holding_a_site_at_zer
     assert "demand response at T: called by the grid operator" in page.text
     assert first["detail"] in page.text
     h.client.cookies.clear()
+
+
+def test_metered_statements_carry_the_demand_response_payments_in_cents(
+        tmp_path: Path) -> None:
+    """The service's statements from meter readings: each site's programme payments are
+    pools and owners' lines in cents, read from the plan's accounts (the metered flows do
+    not change them), and the ledger recomputes them."""
+    from service_helpers import readings_for
+
+    h = make_harness(f"sqlite:///{tmp_path / 'svc.db'}", tmp_path, scenario=dr_scenario())
+    h.post("/api/meters/readings", "op", {"readings": readings_for(h.svc, 0, 24)})
+    r = h.post("/api/statements", "op", {"period": 0})
+    assert r.status_code == 201, r.text
+    doc = h.get("/api/statements/0", "audit").json()
+    pools = {p["pool"]: p for p in doc["pools"]}
+    acc = h.svc.plant.run().accounts.hour_slice(0, 24)
+    for site in ("S", "T"):
+        for kind in ("availability", "energy"):
+            line = f"demand_response_{kind}_usd:{site}"
+            pool = pools[f"demand_response:{kind}:{site}"]
+            assert pool["total"] == round(float(acc.totals((line,))[line][0]) * 100)
+            assert set(pool["allocated"]) == {"own-a", "own-b"}  # the fleet's owners
+    assert pools["demand_response:availability:T"]["total"] == 24 * 10 * 2 * 100
+    by = {s["party"]: s for s in doc["statements"]}
+    assert by["own-a"]["demand_response_cents"] + by["own-b"]["demand_response_cents"] == sum(
+        p["total"] for k, p in pools.items() if k.startswith("demand_response:"))
+    assert h.get("/api/ledger/verify", "audit").json()["ok"]
