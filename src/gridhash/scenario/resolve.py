@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gridhash.demand_response import Programme, SiteCurtailment, site_programmes
 from gridhash.scenario.arrays import declare
 from gridhash.scenario.load import LoadedScenario
 from gridhash.scenario.models import Model
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from gridhash.bitcoin.catalogue import AsicModel
-    from gridhash.demand_response import Programme, SiteCurtailment
 
 
 @declare("inputs", frozen=True, eq=False)
@@ -214,7 +214,7 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         site_cap[i, r.windows(s.outages, f"{p}.outages")] = 0.0
     site_names = [s.name for s in m.sites]
     programmes, called = _demand_response(loaded, r, names)
-    dr = _site_programmes(programmes, np.array(price).reshape(len(price), T), called, site_cap)
+    dr = site_programmes(programmes, np.array(price).reshape(len(price), T), called, site_cap)
     known = scenario_models(loaded) if m.models else None
     models = []
     for i, e in enumerate(m.fleet):
@@ -283,7 +283,7 @@ def resolve(loaded: LoadedScenario) -> Inputs:
 def _demand_response(loaded: LoadedScenario, r: Any, offtakes: list[str]
                      ) -> tuple[tuple[Programme | None, ...], np.ndarray]:
     """Each site's demand-response programme (None: none) and its called hours (S, T)."""
-    from gridhash.demand_response import CurtailmentRule, Programme
+    from gridhash.demand_response import CurtailmentRule
     from gridhash.errors import ScenarioError
 
     sites = loaded.scenario.mining.sites
@@ -352,13 +352,6 @@ def site_limits(inputs: Inputs, start: int = 0, stop: int | None = None
     return out
 
 
-def _site_programmes(programmes: tuple[Programme | None, ...], prices: np.ndarray,
-                     called: np.ndarray, site_cap: np.ndarray) -> SiteCurtailment:
-    from gridhash.demand_response import site_programmes
-
-    return site_programmes(programmes, prices, called, site_cap)
-
-
 def site_curtailment(inputs: Inputs, offtake_price_usd_per_mwh: np.ndarray
                      ) -> SiteCurtailment | None:
     """The sites' demand-response rules rerun on other prices (a sampled path's, or N).
@@ -380,7 +373,7 @@ def site_curtailment(inputs: Inputs, offtake_price_usd_per_mwh: np.ndarray
     """
     if not any(p is not None for p in inputs.site_dr_programmes):
         return None
-    return _site_programmes(inputs.site_dr_programmes, offtake_price_usd_per_mwh,
+    return site_programmes(inputs.site_dr_programmes, offtake_price_usd_per_mwh,
                             inputs.site_dr_called, inputs.site_capacity_before_dr_mw)
 
 
