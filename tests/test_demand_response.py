@@ -242,6 +242,9 @@ def test_the_planner_never_mines_in_curtailed_hours(tmp_path: Path) -> None:
     for w in windows:
         assert w["from"] in out.output
     assert "high strike" in out.output and "called by the grid" in out.output
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "Sites at 0 MW by their demand-response rule" in page
+    assert page.count("<td>S</td><td>2027-") == 3 and windows[0]["why"] in page
     # The plan's limits name the rule hour by hour (what the service's plans publish).
     from gridhash.scenario.resolve import site_limits
 
