@@ -136,6 +136,18 @@ def test_each_path_equals_the_single_path_pipeline_in_every_account(which, reque
                 sum(lp_t[f"generated_mwh:{u}"] for u in same), rel=1e-6)
 
 
+def test_the_summary_has_the_demand_response_payments_where_a_site_has_a_programme(
+        znpp, znpp_dr) -> None:
+    dr = summarise(run_paths(znpp_dr, [0, 1, 2], seed=5))["distributions"]
+    got = dr["demand_response_revenue_usd"]
+    # availability on 200 MW all year, and the one 4-hour call (neither depends on the
+    # path's prices: the curtailed hours do)
+    assert got["bad"] == "low"
+    assert got["min"] == got["max"] == pytest.approx(1.5 * 200 * 8760 + 4 * 200 * 80.0)
+    assert "demand_response_revenue_usd" not in summarise(
+        run_paths(znpp, [0, 1], seed=5))["distributions"]
+
+
 def test_sampled_line_cuts_replace_the_scenarios_own_unless_asked(znpp) -> None:
     """znpp's own line cuts are one illustrative year of the record its line-cut model
     is calibrated on: by default the paths have the sampled cuts only."""

@@ -471,6 +471,11 @@ def summarise(df: pd.DataFrame, alpha: float = 0.05) -> dict[str, Any]:
     from gridhash.accounts import bad_end
 
     keys = [k for k in RISK_METRICS if k in df.columns]
+    # a demand-response programme's payments, where a site has one (its own rule on
+    # each path's prices): what standing ready for the grid earns, path by path
+    dr = "demand_response_revenue_usd"
+    if dr in df.columns and df[dr].to_numpy(dtype=float).any():
+        keys.append(dr)
     keys += [c for c in df.columns if c.startswith("party_revenue_usd:")]
     hours = df["hours_station_blackout"].to_numpy(dtype=float)
     hit = hours > 0
