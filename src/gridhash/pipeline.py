@@ -33,6 +33,7 @@ from gridhash.scenario.resolve import Inputs, resolve
 
 if TYPE_CHECKING:
     from gridhash.accounts import Accounts
+    from gridhash.demand_response import SiteCurtailment
     from gridhash.dispatch.fast import BatchProblem, FastBatchResult
     from gridhash.safety.envelope import Envelope
     from gridhash.scenario.agreement import Agreement
@@ -204,6 +205,7 @@ def run_batch(
     flags: Mapping[str, np.ndarray],
     agreement: Agreement | None = None,
     plant_capacity_mw: float | None = None,
+    demand_response: SiteCurtailment | None = None,
 ) -> Batch:
     """N paths of one scenario: ``base`` (:func:`~gridhash.dispatch.build_problem` of
     ``inputs``) with per-path arrays, dispatched by the fast path and added up.
@@ -226,6 +228,11 @@ def run_batch(
         Its fixed costs and mining power price enter the accounts.
     plant_capacity_mw : float, optional
         The plant's capacity where ``base`` has only some of its units. [MW]
+    demand_response : SiteCurtailment, optional
+        The sites' demand-response rules run on each path's prices ((N, S, T) arrays,
+        :func:`gridhash.scenario.resolve.site_curtailment`): its site capacities enter
+        the paths' problems (``site_cap_mw``, ``class_cap_mw``), its payments their
+        accounts.  Default: the scenario's own hours and payments for every path.
     """
     from gridhash.dispatch.fast import solve_fast_batch
     from gridhash.dispatch.problem import mining_values, with_paths
@@ -235,6 +242,11 @@ def run_batch(
     btc, gross, value = mining_values(inputs, **series)
     if series:
         fields["class_value_usd_per_mwh"] = value
+    if demand_response is not None:
+        site_cap = demand_response.site_capacity_mw
+        fields["site_cap_mw"] = site_cap
+        fields["class_cap_mw"] = np.minimum(inputs.class_max_mw[:, None],
+                                            site_cap[:, inputs.class_site])
     batch = with_paths(base, inputs, fields)
     N = batch.n_paths
     # The whole batch in one merit-order pass (the sweep's blocks of 25 paths: 10 %
@@ -243,7 +255,8 @@ def run_batch(
                            outputs=("unit_mw", "imported_mw", "delivered_mw", "unserved_mw",
                                     "mining_mw", "diesel_mw", "blackout_mw"))
     acc = accounts_for(inputs, batch, res, flags=flags, agreement=agreement,
-                       mining=(btc, gross), plant_capacity_mw=plant_capacity_mw)
+                       mining=(btc, gross), plant_capacity_mw=plant_capacity_mw,
+                       demand_response=demand_response)
     return Batch(problem=batch, result=res, accounts=acc)
 
 
@@ -261,11 +274,13 @@ def accounts_for(
     agreement: Agreement | None = None,
     mining: tuple[np.ndarray, np.ndarray] | None = None,
     plant_capacity_mw: float | None = None,
+    demand_response: SiteCurtailment | None = None,
 ) -> Accounts:
     """The accounts of a solved problem (one path) or batch (N paths).
 
     ``mining``: the BTC and gross USD per MWh of each class (:func:`mining_values`),
-    when already computed for the paths.
+    when already computed for the paths.  ``demand_response``: the sites' programmes
+    on each path's prices (default: ``inputs``' own payments).
     """
     from gridhash.accounts import Flows, Rates, account
     from gridhash.accounts.fixed import fixed_costs_usd_per_year
@@ -286,6 +301,14 @@ def accounts_for(
         def out(name: str) -> np.ndarray:
             return getattr(result, name)
     btc, gross = mining_values(inputs)[:2] if mining is None else mining
+    # Demand-response payments of the sites with a programme, (N|1, D, T).
+    dr_sites = [s for s, p in enumerate(inputs.site_dr_programmes) if p is not None]
+    if demand_response is None:
+        dr_avail = inputs.site_dr_availability_usd[None, dr_sites]
+        dr_energy = inputs.site_dr_energy_usd[None, dr_sites]
+    else:
+        dr_avail = demand_response.availability_usd[:, dr_sites]
+        dr_energy = demand_response.energy_usd[:, dr_sites]
     btc, gross = (a if a.ndim == 3 else a[None] for a in (btc, gross))
 
     def lead(a: np.ndarray) -> np.ndarray:
@@ -319,8 +342,8 @@ def accounts_for(
         fixed_usd_per_year=fixed_costs_usd_per_year(inputs, agreement),
         mining_power_price=(agreement.mining.energy_price_usd_per_mwh
                             if agreement is not None else 0.0),
-        demand_response_usd=(inputs.site_dr_availability_usd + inputs.site_dr_energy_usd
-                             ).sum(axis=0)[None],
+        demand_response_availability_usd=dr_avail,
+        demand_response_energy_usd=dr_energy,
     )
     return account(
         flows, rates,
@@ -330,6 +353,7 @@ def accounts_for(
         plant_capacity_mw=plant_capacity_mw,
         index=inputs.index,
         objective_usd=result.objective_usd,
+        demand_response_sites=tuple(inputs.site_names[s] for s in dr_sites),
     )
 
 

@@ -5,6 +5,7 @@ identified and driven by the real pyasic through the agent's loop, never more th
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,8 +16,6 @@ from fake_miners import FakeMiner, loopback_block
 from gridhash.agent.fleet import MinerSpec, SiteSpec
 from gridhash.agent.pyasic_backend import PyasicBackend
 from gridhash.agent.run import Agent, AgentConfig
-from gridhash.agent.setpoint import SETPOINT_DOMAIN
-from gridhash.ledger.canonical import canonical_json
 
 N, BOUND = 200, 16
 
@@ -51,7 +50,8 @@ def test_two_hundred_machines_with_a_bound() -> None:
         f = {"site": "S", "mw_cap": cap, "issued_at": issued.isoformat(),
              "valid_until": (issued + timedelta(minutes=5)).isoformat(), "plan_id": 1,
              "hold": False, "reason": "scale"}
-        return {**f, "signature": key.sign(SETPOINT_DOMAIN + canonical_json(f)).hex()}
+        text = json.dumps(f)
+        return {"payload": text, "signature": key.sign(text.encode()).hex()}
 
     async def main() -> tuple[float, float, int]:
         await asyncio.gather(*(m.start() for m in miners))

@@ -27,7 +27,7 @@ from gridhash.agent.fleet import (
     total_w,
 )
 from gridhash.agent.run import Agent, AgentConfig
-from gridhash.agent.setpoint import SETPOINT_DOMAIN, SetpointError, verified_setpoint
+from gridhash.agent.setpoint import SetpointError, verified_setpoint
 from gridhash.errors import InputError
 from gridhash.ledger.canonical import canonical_json
 
@@ -96,19 +96,14 @@ def fields(**kw: Any) -> dict[str, Any]:
             "reason": "plan 3", **kw}
 
 
-def old_format(f: dict[str, Any], key: Ed25519PrivateKey = KEY) -> dict[str, Any]:
-    sig = key.sign(SETPOINT_DOMAIN + canonical_json(f)).hex()
-    return {**f, "signature": sig,
-            "service_key": key.public_key().public_bytes_raw().hex()}
-
-
 def payload_format(f: dict[str, Any], key: Ed25519PrivateKey = KEY) -> dict[str, Any]:
     text = json.dumps(f)
-    return {"payload": text, "signature": key.sign(text.encode()).hex()}
+    return {"payload": text, "signature": key.sign(text.encode()).hex(),
+            "key": key.public_key().public_bytes_raw().hex()}
 
 
-@pytest.mark.parametrize("wrap", [old_format, payload_format])
-def test_setpoint_verifies_with_the_pinned_key_only(wrap: Any) -> None:
+def test_setpoint_verifies_with_the_pinned_key_only() -> None:
+    wrap = payload_format
     sp = verified_setpoint(wrap(fields()), PINNED, "S")
     assert sp.mw_cap == 12.5 and sp.plan_id == 3 and sp.valid_at(NOW)
     assert not sp.valid_at(NOW + timedelta(minutes=2))
@@ -122,9 +117,14 @@ def test_setpoint_verifies_with_the_pinned_key_only(wrap: Any) -> None:
 
 
 def test_a_changed_field_or_payload_fails() -> None:
-    body = old_format(fields())
-    with pytest.raises(SetpointError, match="does not verify"):
-        verified_setpoint({**body, "mw_cap": 99.0}, PINNED, "S")
+    # The retired format 1 (fields beside a signature over the domain prefix and their
+    # canonical JSON) is not read, however well it is signed.
+    f = fields()
+    legacy = {**f, "signature": KEY.sign(b"gridhash-setpoint v1\n" + canonical_json(f)).hex(),
+              "service_key": PINNED.hex()}
+    with pytest.raises(SetpointError, match="signed payload") as e:
+        verified_setpoint(legacy, PINNED, "S")
+    assert e.value.reason == "malformed"
     body = payload_format(fields())
     with pytest.raises(SetpointError, match="does not verify"):
         verified_setpoint({**body, "payload": body["payload"].replace("12.5", "99.0")},
@@ -229,20 +229,20 @@ def test_loop_follows_caps_fails_safe_and_ramps() -> None:
     run = asyncio.run
     run(agent.step())  # no setpoint ever: everything asleep
     assert not any(b.awake.values()) and agent.failsafe
-    bodies.append(old_format(fields(mw_cap=0.0105)))  # 10 kW -> 3 machines at top
+    bodies.append(payload_format(fields(mw_cap=0.0105)))  # 10 kW -> 3 machines at top
     run(agent.step())
     assert sum(b.awake.values()) == 2  # ramp: two a step
     run(agent.step())
     assert sum(b.awake.values()) == 3
     assert sum(p.watts for h, p in b.preset.items() if b.awake[h]) * 1.05 <= 10500
     # a forged setpoint: rejected, every machine asleep at once
-    bodies.append({**old_format(fields(mw_cap=1.0, issued_at="2027-03-01T10:00:01Z")),
-                   "mw_cap": 2.0})
+    good = payload_format(fields(mw_cap=1.0, issued_at="2027-03-01T10:00:01Z"))
+    bodies.append({**good, "payload": good["payload"].replace("1.0", "2.0")})
     run(agent.step())
     assert not any(b.awake.values()) and agent.last_rejection == "bad_signature"
     assert agent.rejected == 1
     # a good one again, then the service goes away: kept until valid_until, then asleep
-    bodies.append(old_format(fields(mw_cap=0.0105, issued_at="2027-03-01T10:00:02Z")))
+    bodies.append(payload_format(fields(mw_cap=0.0105, issued_at="2027-03-01T10:00:02Z")))
     run(agent.step())
     run(agent.step())
     assert sum(b.awake.values()) == 3
@@ -257,22 +257,22 @@ def test_loop_follows_caps_fails_safe_and_ramps() -> None:
 
 def test_replayed_older_setpoint_is_rejected() -> None:
     agent, b, (bodies, _clock) = make_agent(2)
-    bodies.append(old_format(fields(issued_at="2027-03-01T10:00:04Z")))
+    bodies.append(payload_format(fields(issued_at="2027-03-01T10:00:04Z")))
     asyncio.run(agent.step())
     assert any(b.awake.values())
-    bodies.append(old_format(fields(issued_at="2027-03-01T10:00:00Z")))
+    bodies.append(payload_format(fields(issued_at="2027-03-01T10:00:00Z")))
     asyncio.run(agent.step())
     assert agent.last_rejection == "replayed" and not any(b.awake.values())
 
 
 def test_unreachable_and_disobeying_machines_are_reported_and_charged() -> None:
     agent, b, (bodies, _clock) = make_agent(4)
-    bodies.append(old_format(fields(mw_cap=1.0)))
+    bodies.append(payload_format(fields(mw_cap=1.0)))
     asyncio.run(agent.step())
     assert all(b.awake.values())
     b.down.add("10.0.0.0")
     b.disobey.add("10.0.0.1")
-    bodies.append(old_format(fields(mw_cap=0.0, issued_at="2027-03-01T10:00:01Z")))
+    bodies.append(payload_format(fields(mw_cap=0.0, issued_at="2027-03-01T10:00:01Z")))
     asyncio.run(agent.step())
     for m in agent.machines.values():
         if m.spec.host == "10.0.0.1":
@@ -293,7 +293,7 @@ def test_the_agent_applies_the_sites_demand_response_rule(tmp_path: Path) -> Non
     prices = tmp_path / "prices.csv"
     rule = CurtailmentRule(strike=100, hours_above=2, hours_below=1, min_hold_hours=2)
     agent.dr = PriceRule(rule, prices)
-    bodies.append(old_format(fields(mw_cap=1.0, valid_until="2027-03-02T00:00:00Z")))
+    bodies.append(payload_format(fields(mw_cap=1.0, valid_until="2027-03-02T00:00:00Z")))
     rows = ["hour_start,usd_per_mwh"]
 
     def at(hour: int, price: float) -> None:
@@ -316,7 +316,7 @@ def test_the_agent_applies_the_sites_demand_response_rule(tmp_path: Path) -> Non
 
 def test_a_day_old_genuine_setpoint_is_stale_and_the_log_says_why(caplog: Any) -> None:
     agent, b, (bodies, _clock) = make_agent(2)
-    bodies.append(old_format(fields(issued_at="2027-02-28T10:00:00Z",
+    bodies.append(payload_format(fields(issued_at="2027-02-28T10:00:00Z",
                                     valid_until="2027-02-28T10:01:00Z")))
     with caplog.at_level("WARNING", logger="gridhash.agent"):
         asyncio.run(agent.step())
@@ -328,7 +328,7 @@ def test_stopping_the_agent_puts_every_machine_to_sleep() -> None:
     from gridhash.agent.cli import run_agent
 
     agent, b, (bodies, _clock) = make_agent(3)
-    bodies.append(old_format(fields(mw_cap=1.0)))
+    bodies.append(payload_format(fields(mw_cap=1.0)))
     asyncio.run(agent.step())
     assert all(b.awake.values())
     stop = asyncio.Event()
@@ -364,14 +364,14 @@ def test_agent_cli_bad_input_is_exit_2_naming_it(tmp_path: Path, args: list[str]
 def test_a_hold_goes_out_before_dead_machines_are_tried_again() -> None:
     agent, b, (bodies, _clock) = make_agent(4)
     b.slow.add("10.0.0.3")
-    bodies.append(old_format(fields(mw_cap=1.0)))
+    bodies.append(payload_format(fields(mw_cap=1.0)))
     asyncio.run(agent.step())
     assert sum(b.awake.values()) == 4  # 3 woken; the dead one never heard from us (still on)
     assert agent.machines["10.0.0.3"].status == "unreachable"
     for m in agent.machines.values():
         m.retry_at = 0.0  # due for another identification attempt
     b.calls.clear()
-    bodies.append(old_format(fields(mw_cap=0.0, issued_at="2027-03-01T10:00:01Z")))
+    bodies.append(payload_format(fields(mw_cap=0.0, issued_at="2027-03-01T10:00:01Z")))
     asyncio.run(agent.step())
     sleeps = [i for i, c in enumerate(b.calls) if c.startswith("sleep")]
     assert len(sleeps) == 3

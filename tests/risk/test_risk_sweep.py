@@ -20,6 +20,32 @@ def znpp():
     return load_scenario("znpp")
 
 
+#: znpp with a demand-response programme at north-hall: a strike near the sampled
+#: prices' evening peaks (hysteresis, a hold, a high strike) and one call.
+DR_TABLE = """
+[mining.sites.demand_response]
+strike_usd_per_mwh = 150.0
+hours_above = 2
+hours_below = 2
+min_hold_hours = 3
+high_strike_usd_per_mwh = 230.0
+enrolled_mw = 200.0
+availability_usd_per_mw_h = 1.5
+curtailed_usd_per_mwh = 80.0
+calls = [{ start = "2027-03-01T16:00:00Z", hours = 4, reason = "test call" }]
+"""
+
+
+@pytest.fixture(scope="module")
+def znpp_dr(znpp):
+    from gridhash.scenario.load import parse_scenario
+
+    anchor = 'name = "north-hall"\ncapacity_mw = 250.0\n'
+    assert anchor in znpp.text
+    return parse_scenario(znpp.text.replace(anchor, anchor + DR_TABLE), source="znpp+dr",
+                          base_dir=znpp.base_dir)
+
+
 def _single_path_runs(znpp, ids: list[int], seed: int):
     """Path i's own Inputs through the ordinary single-path pipeline (its own
     envelope, explained), with the LP and with the fast path."""
@@ -32,7 +58,7 @@ def _single_path_runs(znpp, ids: list[int], seed: int):
     from gridhash.scenario.resolve import resolve
 
     base = resolve(znpp)
-    rp = sample_paths(base, ids, seed=seed, scenario=znpp)
+    rp = sample_paths(base, ids, seed=seed, scenario=znpp)  # inputs_for: DR on its prices
     own = without_line_cuts(znpp)  # the sampled cuts replace the scenario's own
     for row, i in enumerate(ids):
         inputs = rp.inputs_for(base, row)
@@ -43,18 +69,52 @@ def _single_path_runs(znpp, ids: list[int], seed: int):
         yield i, run_problem(own, inputs, env, solver="lp"), run_problem(own, inputs, env)
 
 
-def test_each_path_equals_the_single_path_pipeline_in_every_account(znpp) -> None:
+@pytest.mark.parametrize("which", ["znpp", "znpp_dr"])
+def test_each_path_equals_the_single_path_pipeline_in_every_account(which, request) -> None:
     """Path i through the batch (sampled arrays, vectorised envelope, fast dispatch,
     vectorised accounts) has the same accounts, line by line, as its own Inputs
     through ``gridhash run``'s pipeline (envelope for one path, its default fast path
-    and the whole-year HiGHS LP, accounts of a batch of one)."""
+    and the whole-year HiGHS LP, accounts of a batch of one) — also with a
+    demand-response programme, whose rule each path runs on its own sampled prices
+    (its own curtailed hours, site cap, payments)."""
+    znpp = request.getfixturevalue(which)
     ids = [3, 11]
     df = run_paths(znpp, ids, seed=7)
-    for i, lp, fast in _single_path_runs(znpp, ids, seed=7):
+    if which == "znpp_dr":
+        from gridhash.scenario.resolve import resolve
+
+        own = resolve(znpp)  # the scenario's own prices: what a path must NOT reuse
+        runs = list(_single_path_runs(znpp, ids, seed=7))
+        codes = [lp.inputs.site_dr_codes[0] for _, lp, _ in runs]
+        assert all(c.any() for c in codes)
+        assert not np.array_equal(codes[0], codes[1])
+        assert not any(np.array_equal(c, own.site_dr_codes[0]) for c in codes)
+        for (_, lp, _), c in zip(runs, codes, strict=True):
+            # the path's own rule run: its prices alone, the planner's function
+            from gridhash.demand_response import curtailment
+
+            rule = lp.inputs.site_dr_programmes[0].rule
+            alone, _ = curtailment(lp.inputs.offtake_price_usd_per_mwh[0], rule,
+                                   lp.inputs.site_dr_called[0])
+            assert np.array_equal(c, alone)
+            hall = [k for k, s in enumerate(lp.inputs.class_site) if s == 0]
+            assert lp.result.mining_mw[hall][:, c != 0].sum() == 0.0
+        got = df.set_index("path")
+        assert got.loc[3, "demand_response_energy_usd:north-hall"] == pytest.approx(
+            4 * 200.0 * 80.0)
+        assert (got["demand_response_availability_usd:north-hall"] > 0).all()
+    else:
+        runs = _single_path_runs(znpp, ids, seed=7)
+    for i, lp, fast in runs:
         got = df.loc[df["path"] == i].iloc[0]
         lp_t = {k: v[0] for k, v in lp.accounts.totals().items()}
         fast_t = {k: v[0] for k, v in fast.accounts.totals().items()}
         shared = [k for k in df.columns if k in lp_t]
+        if which == "znpp_dr":
+            assert {"demand_response_availability_usd:north-hall",
+                    "demand_response_energy_usd:north-hall",
+                    "demand_response_revenue_usd", "mining_mwh:"
+                    + lp.inputs.class_names[0]} <= set(shared)
         assert len(shared) > 50 and {"net_usd", "penalty_usd:unserved_firm",
                                      "penalty_usd:station_blackout", "btc_mined",
                                      "diesel_mwh", "hours_station_blackout",
@@ -75,6 +135,18 @@ def test_each_path_equals_the_single_path_pipeline_in_every_account(znpp) -> Non
                     if x == c and f"generated_mwh:{u}" in df.columns]
             assert sum(got[f"generated_mwh:{u}"] for u in same) == pytest.approx(
                 sum(lp_t[f"generated_mwh:{u}"] for u in same), rel=1e-6)
+
+
+def test_the_summary_has_the_demand_response_payments_where_a_site_has_a_programme(
+        znpp, znpp_dr) -> None:
+    dr = summarise(run_paths(znpp_dr, [0, 1, 2], seed=5))["distributions"]
+    got = dr["demand_response_revenue_usd"]
+    # availability on 200 MW all year, and the one 4-hour call (neither depends on the
+    # path's prices: the curtailed hours do)
+    assert got["bad"] == "low"
+    assert got["min"] == got["max"] == pytest.approx(1.5 * 200 * 8760 + 4 * 200 * 80.0)
+    assert "demand_response_revenue_usd" not in summarise(
+        run_paths(znpp, [0, 1], seed=5))["distributions"]
 
 
 def test_sampled_line_cuts_replace_the_scenarios_own_unless_asked(znpp) -> None:

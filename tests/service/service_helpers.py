@@ -203,7 +203,8 @@ class Harness:
 
 
 def make_harness(db: str, folder: Path, *, demo: bool = False, clock: Clock | None = None,
-                 hours: int = 96, **config_fields: Any) -> Harness:
+                 hours: int = 96, scenario: LoadedScenario | None = None,
+                 **config_fields: Any) -> Harness:
     from fastapi.testclient import TestClient
 
     from gridhash.service.app import create_app
@@ -211,7 +212,8 @@ def make_harness(db: str, folder: Path, *, demo: bool = False, clock: Clock | No
 
     clock = clock or Clock()
     config = ServiceConfig(db=db, ledger=folder / "ledger.sqlite", keys=folder / "keys",
-                           scenario=service_scenario(hours), agreement="joint", demo=demo,
+                           scenario=scenario or service_scenario(hours), agreement="joint",
+                           demo=demo,
                            clock=clock, **config_fields)
     app = create_app(config)
     svc = app.state.service

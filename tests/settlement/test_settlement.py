@@ -329,3 +329,109 @@ def test_grid_first_agreement_mines_only_what_the_grid_cannot_take() -> None:
         # by value, mining runs in hours where the grid could take more (the issue:
         # 21 % of mining); grid first, never
         assert (mined & room).any() != strict, int((mined & room).sum())
+
+
+# --------------------------------------------------------------------------- #
+# Demand-response payments in the statements
+# --------------------------------------------------------------------------- #
+
+
+def dr_scenario(hours: int = 72) -> dict[str, Any]:
+    data = scenario(hours=hours)
+    data["mining"]["sites"][0]["demand_response"] = {
+        "strike_usd_per_mwh": 75.0, "hours_above": 2, "hours_below": 2, "min_hold_hours": 3,
+        "enrolled_mw": 17.3, "availability_usd_per_mw_h": 1.37,
+        "curtailed_usd_per_mwh": 41.13,
+        "calls": [{"start": "2027-01-02T03:00:00Z", "hours": 3, "reason": "grid call"}],
+    }
+    return data
+
+
+def test_demand_response_payments_are_statement_lines_in_cents_that_reconcile() -> None:
+    """Each site's availability and on-call payments are pools and statement lines in
+    integer cents, read from the accounts (per period: the pool is round(accounts' USD
+    × 100)), shared by the fleet's owners to the cent; the statements' totals add up."""
+    from gridhash.settlement.statements import DR_ITEMS, meter_records, totals
+
+    run = run_scenario(loaded(dr_scenario()), agreement="deal")
+    assert run.agreement is not None and run.inputs.site_dr_codes.any()
+    periods = settle(run, run.agreement)
+    meters = meter_records(run, run.agreement)
+    seen = {"availability": 0, "energy": 0}
+    for n, per in enumerate(periods):
+        acc = run.accounts.hour_slice(24 * n, 24 * (n + 1))
+        pools = {p["pool"]: p for p in per["pools"]}
+        by = {s["party"]: s for s in per["statements"]}
+        for kind in ("availability", "energy"):
+            line = f"demand_response_{kind}_usd:S"
+            usd = float(acc.totals((line,))[line][0])
+            pool = pools[f"demand_response:{kind}:S"]
+            assert pool["unit"] == "cents" and isinstance(pool["total"], int)
+            assert pool["total"] == round(usd * 100)
+            assert pool["total"] == cents(sum(meters[n]["demand_response"]["S"][kind]))
+            assert sum(pool["allocated"].values()) == pool["total"]
+            assert set(pool["allocated"]) == {"a", "b"}  # the fleet's owners, 30/70
+            assert abs(pool["allocated"]["a"] - 0.3 * pool["total"]) < 1
+            seen[kind] += pool["total"]
+            for pid, v in pool["allocated"].items():
+                assert {"item": f"{DR_ITEMS[kind]} at S", "pool": pool["pool"],
+                        "cents": v} in by[pid]["items"]
+        for pid, stmt in by.items():
+            own = [x["cents"] for x in stmt["items"] if x["pool"].startswith("demand_response:")]
+            assert stmt["demand_response_cents"] == sum(own)
+            assert (pid in ("a", "b")) == bool(own)
+            # in revenue and in the cash owed (money, paid by the programme)
+            assert stmt["revenue_cents"] == sum(x.get("cents", 0) for x in stmt["items"]
+                                              if x.get("cents", 0) > 0)
+        assert sum(s["demand_response_cents"] for s in per["statements"]) == sum(
+            p["total"] for k, p in pools.items() if k.startswith("demand_response:"))
+    assert seen["availability"] > 0 and seen["energy"] == round(3 * 17.3 * 41.13 * 100)
+    # The totals over the periods add up exactly, party by party.
+    tot = totals(periods)
+    for pid, t in tot.items():
+        assert t["demand_response_cents"] == sum(
+            s["demand_response_cents"] for per in periods for s in per["statements"]
+            if s["party"] == pid)
+    assert sum(t["demand_response_cents"] for t in tot.values()) == sum(seen.values())
+    # The accounts' line is the same money: the statements are within a cent a pool of it.
+    whole = float(run.accounts.totals(("demand_response_revenue_usd",))[
+        "demand_response_revenue_usd"][0])
+    assert abs(sum(seen.values()) - whole * 100) <= 2 * len(periods)
+
+
+def test_a_record_without_demand_response_settles_as_before() -> None:
+    """No programme: no DR pools, lines or fields (statements already on ledgers stay
+    valid when recomputed)."""
+    run = run_scenario(loaded(scenario(hours=48)), agreement="deal")
+    from gridhash.settlement.statements import meter_records
+
+    assert all("demand_response" not in m for m in meter_records(run, run.agreement))
+    for per in settle(run, run.agreement):
+        assert not any(p["pool"].startswith("demand_response") for p in per["pools"])
+        assert all("demand_response_cents" not in s for s in per["statements"])
+
+
+def test_demand_response_statements_on_the_ledger_verify_and_a_changed_line_is_caught(
+        tmp_path: Path) -> None:
+    path = write_scenario(tmp_path, dr_scenario(hours=48))
+    out = tmp_path / "out"
+    res = run_cli("settle", str(path), "--out", str(out), "--demo-keys", str(out / "keys"))
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "statements.json").read_text())
+    assert doc["totals"]["a"]["demand_response_cents"] > 0
+    csv = (out / "statements.csv").read_text().splitlines()
+    assert csv[0].endswith(",demand_response_cents")
+    assert sum(int(r.split(",")[-1]) for r in csv[1:]) == sum(
+        t["demand_response_cents"] for t in doc["totals"].values())
+    res = run_cli("ledger", "verify", str(out / "ledger.sqlite"), "--keys", str(out / "keys"))
+    assert res.exit_code == 0, res.output
+
+    def edit(payload: dict[str, Any]) -> dict[str, Any]:
+        b = next(s for s in payload["statements"] if s["party"] == "b")
+        item = next(x for x in b["items"] if x["pool"].startswith("demand_response:"))
+        item["cents"] += 1
+        b["demand_response_cents"] += 1
+        return payload
+
+    seq, res = _forge(tmp_path, out, edit)
+    assert res.exit_code != 0 and f"entry {seq}" in res.output

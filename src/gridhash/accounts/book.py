@@ -120,9 +120,11 @@ class Rates:
     fixed_usd_per_year : fixed costs by category (``fleet_capital``, ``fixed_om``). [USD/yr]
     mining_power_price : what mining pays the plant for its power (an agreement's
         price; a transfer inside the plant's account, not a cost of it). [USD/MWh]
-    demand_response_usd : (N, T) what the sites' demand-response programmes pay in
-        each hour (capacity held available and energy curtailed on call; fixed by the
-        programme's rule, not by the dispatch); None: no programme. [USD]
+    demand_response_availability_usd, demand_response_energy_usd : (N, D, T) what
+        the demand-response programmes of the D sites that have one pay in each hour,
+        for capacity held available and for energy curtailed on call (fixed by each
+        programme's rule on the path's prices, not by the dispatch); None: no
+        programme. [USD]
     """
 
     offtake_price_usd_per_mwh: np.ndarray
@@ -136,7 +138,8 @@ class Rates:
     blackout_penalty: float
     fixed_usd_per_year: dict[str, float] = field(default_factory=dict)
     mining_power_price: float = 0.0
-    demand_response_usd: np.ndarray | None = None
+    demand_response_availability_usd: np.ndarray | None = None
+    demand_response_energy_usd: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,7 +152,9 @@ class Accounts:
     * energy (MWh): ``<line>_mwh`` for :data:`ENERGY_LINES`, ``grid_mwh:<offtake>``,
       ``mining_mwh:<class>``, ``generated_mwh:<unit>``;
     * money (USD): ``grid_revenue_usd`` (and ``:<offtake>``), ``mining_revenue_usd``
-      (and ``:<class>``), ``demand_response_revenue_usd`` (the sites' programmes),
+      (and ``:<class>``), ``demand_response_revenue_usd`` (the sites' programmes:
+      ``demand_response_availability_usd`` and ``demand_response_energy_usd``, each
+      also ``:<site>``),
       ``revenue_usd``, ``cost_usd:<category>``
       (:data:`COST_CATEGORIES`; ``cost_usd:generation:<unit>``), ``cost_usd``,
       ``net_usd`` = revenue − costs;
@@ -173,6 +178,7 @@ class Accounts:
     plant_capacity_mw: float  # every unit of the plant, dispatched here or not
     index: pd.DatetimeIndex | None = None
     objective_usd: np.ndarray | None = None  # (N,) the optimizer's figure
+    demand_response_sites: tuple[str, ...] = ()  # the D sites with a programme
 
     @property
     def n_paths(self) -> int:
@@ -234,9 +240,18 @@ class Accounts:
         for block, line, names in items[3:]:
             spec[line] = ("block", block, None)
             spec |= {f"{line}:{x}": ("block", block, i) for i, x in enumerate(names)}
-        dr = (np.zeros((1, self.hours)) if r.demand_response_usd is None
-              else r.demand_response_usd)
-        spec["demand_response_revenue_usd"] = ("series", None, dr)
+        for kind in ("availability", "energy"):
+            line = f"demand_response_{kind}_usd"
+            per_site = getattr(r, line)
+            if per_site is None or not self.demand_response_sites:
+                spec[line] = ("series", None, np.zeros((1, self.hours)))
+                continue
+            spec |= {f"{line}:{x}": ("series", None, per_site[:, d])
+                     for d, x in enumerate(self.demand_response_sites)}
+            spec[line] = ("combo", tuple((1.0, f"{line}:{x}")
+                                         for x in self.demand_response_sites))
+        spec["demand_response_revenue_usd"] = ("combo", (
+            (1.0, "demand_response_availability_usd"), (1.0, "demand_response_energy_usd")))
         spec["revenue_usd"] = ("combo", ((1.0, "grid_revenue_usd"), (1.0, "mining_revenue_usd"),
                                          (1.0, "demand_response_revenue_usd")))
         spec["cost_usd:generation"] = ("block", "generation_cost", None)
@@ -408,22 +423,32 @@ class Accounts:
             unserved_penalty=r.unserved_penalty,
             blackout_penalty=r.blackout_penalty, fixed_usd_per_year=r.fixed_usd_per_year,
             mining_power_price=r.mining_power_price,
+            demand_response_availability_usd=(
+                None if r.demand_response_availability_usd is None
+                else cut(r.demand_response_availability_usd)),
+            demand_response_energy_usd=(
+                None if r.demand_response_energy_usd is None
+                else cut(r.demand_response_energy_usd)),
         )
         return Accounts(flows=flows, rates=rates, unit_names=self.unit_names,
                         offtake_names=self.offtake_names, class_names=self.class_names,
                         unit_capacity_mw=self.unit_capacity_mw,
                         plant_capacity_mw=self.plant_capacity_mw,
-                        index=None if self.index is None else self.index[sl])
+                        index=None if self.index is None else self.index[sl],
+                        demand_response_sites=self.demand_response_sites)
 
     # ------------------------------------------------------------------ parties
     def party_revenue_usd(self, agreement: Agreement) -> dict[str, np.ndarray]:
         """Per party and path (N,): grid sales and power sold to mining by entitlement,
-        mining revenue by fleet ownership (before costs)."""
-        t = self.totals(("grid_revenue_usd", "mining_power_cost_usd", "mining_revenue_usd"))
+        mining revenue and the sites' demand-response payments by fleet ownership (the
+        fleet's owners stand ready to curtail; as settlement shares them), before costs."""
+        t = self.totals(("grid_revenue_usd", "mining_power_cost_usd", "mining_revenue_usd",
+                         "demand_response_revenue_usd"))
         plant = t["grid_revenue_usd"] + t["mining_power_cost_usd"]
+        fleet = t["mining_revenue_usd"] + t["demand_response_revenue_usd"]
         return {
             p.id: (agreement.entitlements.get(p.id, 0.0) * plant
-                   + agreement.mining.owners.get(p.id, 0.0) * t["mining_revenue_usd"])
+                   + agreement.mining.owners.get(p.id, 0.0) * fleet)
             for p in agreement.parties
         }
 
@@ -490,6 +515,7 @@ def account(
     plant_capacity_mw: float | None = None,
     index: pd.DatetimeIndex | None = None,
     objective_usd: np.ndarray | float | None = None,
+    demand_response_sites: tuple[str, ...] = (),
 ) -> Accounts:
     """The accounts of a solved batch (see :class:`Accounts`).
 
@@ -510,6 +536,8 @@ def account(
         The T hours (UTC), for days and months.
     objective_usd : array_like, optional
         (N,) the optimizer's objective, kept as its figure. [USD]
+    demand_response_sites : tuple of str, optional
+        The D sites of ``rates``' demand-response arrays.
     """
     cap = np.asarray(unit_capacity_mw, dtype=float)
     return Accounts(
@@ -523,4 +551,5 @@ def account(
         index=index,
         objective_usd=None if objective_usd is None else np.atleast_1d(
             np.asarray(objective_usd, dtype=float)),
+        demand_response_sites=tuple(demand_response_sites),
     )

@@ -1,18 +1,13 @@
 """A site's setpoint as the agent trusts it: signed by the PINNED service key, fresh, its own.
 
-Two wire formats are accepted (docs/agent.md, "Setpoints"):
-
-``{"payload": "<JSON text>", "signature": "<hex>"}``
-    The exact signed bytes: the signature is Ed25519 over ``payload``'s UTF-8
-    bytes; only then is the text parsed.  Nothing outside ``payload`` is
-    trusted.
-``{... fields ..., "signature": "<hex>", "service_key": "<hex>"}``
-    The original format: the signature is over
-    ``b"gridhash-setpoint v1\\n" + canonical_json(fields)`` (every field but
-    ``signature`` and ``service_key``).
-
-Either way the key is the one the agent was installed with (``--service-key``),
-never the ``service_key`` a response carries.
+The wire format (docs/agent.md, "Setpoints"; the service's
+:func:`gridhash.service.setpoints.signed_envelope`) is
+``{"payload": "<JSON text>", "signature": "<hex>", "key", "key_fingerprint"}``:
+the exact signed bytes.  The signature is Ed25519 over ``payload``'s UTF-8
+bytes, checked with the key the agent was installed with (``--service-key``),
+never the ``key`` a response carries; only then is the text parsed.  Nothing
+outside ``payload`` is read.  (The retired format 1, fields beside a signature
+over their re-serialised canonical JSON, is refused as malformed.)
 """
 
 from __future__ import annotations
@@ -23,11 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gridhash.errors import GridhashError
-from gridhash.ledger.canonical import canonical_json
 from gridhash.ledger.signing import verify
-
-#: Domain prefix of the original (fields + signature) format.
-SETPOINT_DOMAIN = b"gridhash-setpoint v1\n"
 
 
 class SetpointError(GridhashError):
@@ -92,26 +83,19 @@ def signed_fields(body: Any, key: bytes) -> dict[str, Any]:
         signature = bytes.fromhex(body["signature"])
     except ValueError:
         raise SetpointError("bad_signature", "setpoint signature is not hex") from None
-    if isinstance(body.get("payload"), str):
-        data = body["payload"].encode("utf-8")
-        if not verify(key, signature, data):
-            raise SetpointError("bad_signature",
-                                   "setpoint signature does not verify with the pinned key")
-        try:
-            fields = json.loads(data)
-        except ValueError:
-            raise SetpointError("malformed", "signed setpoint payload is not JSON") from None
-        if not isinstance(fields, dict):
-            raise SetpointError("malformed", "signed setpoint payload is not an object")
-        return fields
-    fields = {k: v for k, v in body.items() if k not in ("signature", "service_key")}
-    try:
-        data = SETPOINT_DOMAIN + canonical_json(fields)
-    except Exception:
-        raise SetpointError("malformed", "setpoint is not canonical JSON") from None
+    if not isinstance(body.get("payload"), str):
+        raise SetpointError("malformed", "setpoint without a signed payload (expected "
+                            '{"payload": "<JSON text>", "signature": "<hex>", ...})')
+    data = body["payload"].encode("utf-8")
     if not verify(key, signature, data):
         raise SetpointError("bad_signature",
-                               "setpoint signature does not verify with the pinned key")
+                            "setpoint signature does not verify with the pinned key")
+    try:
+        fields = json.loads(data)
+    except ValueError:
+        raise SetpointError("malformed", "signed setpoint payload is not JSON") from None
+    if not isinstance(fields, dict):
+        raise SetpointError("malformed", "signed setpoint payload is not an object")
     return fields
 
 

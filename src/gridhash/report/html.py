@@ -448,6 +448,34 @@ def _provenance(run: Run) -> str:
             "<th>provenance and assumptions</th></tr>" + "".join(rows) + "</table>")
 
 
+#: Demand-response curtailments listed per site in the report (all in summary.json).
+DR_ROWS = 50
+
+
+def _dr_table(summary: dict[str, Any]) -> str:
+    """Each site's demand-response curtailments: when its cap was 0 MW and which rule
+    held it there (summary.json's ``demand_response.sites.<site>.curtailments``)."""
+    sites = (summary.get("demand_response") or {}).get("sites") or {}
+    rows, more = [], 0
+    for site, v in sites.items():
+        windows = v.get("curtailments", [])
+        more += max(0, len(windows) - DR_ROWS)
+        for w in windows[:DR_ROWS]:
+            reasons = ", ".join(f"{k} {n} h" for k, n in w["hours_by_reason"].items())
+            rows.append(f"<tr><td>{html.escape(site)}</td><td>{html.escape(w['from'])}</td>"
+                        f"<td>{html.escape(w['to'])}</td><td>{w['hours']}</td>"
+                        f"<td class='text'>{html.escape(w['why'])}</td>"
+                        f"<td class='text'>{html.escape(reasons)}</td></tr>")
+    if not rows:
+        return ""
+    note = (f"<p class='sub'>{more:,} more in summary.json "
+            "(<code>demand_response.sites.&lt;site&gt;.curtailments</code>)</p>" if more else "")
+    return ("<h2>Sites at 0 MW by their demand-response rule</h2><div class='scroll'><table>"
+            "<tr><th>site</th><th>from</th><th>to</th><th>hours</th>"
+            "<th class='text'>why it began</th><th class='text'>hours by reason</th></tr>"
+            + "".join(rows) + "</table></div>" + note)
+
+
 def render_html(run: Run, summary: dict[str, Any], hourly: pd.DataFrame) -> str:
     """The whole report page as a string."""
     head, tail = _page(run, summary, hourly)
@@ -540,6 +568,7 @@ plant ${mv}/MWh</p>
 """
     tail = f"""{"".join(parts)}
 {safety}
+{_dr_table(summary)}
 {record_vs_scenario_table(run)}
 <h2>Units</h2>
 <table><tr><th>unit</th><th>capacity MW</th><th>generated GWh</th><th>capacity factor</th></tr>

@@ -27,6 +27,7 @@ _LABELS = {
     "btc_mined": ("BTC mined", "BTC", 1.0),
     "mining_revenue_usd": ("mining revenue", "M USD", 1e6),
     "mining_net_usd": ("mining net of opex, power, capital", "M USD", 1e6),
+    "demand_response_revenue_usd": ("demand-response payments", "M USD", 1e6),
     "grid_mwh": ("energy to the grid", "GWh", 1e3),
     "capacity_factor": ("plant capacity factor", "%", 0.01),
     "hours_restricted": ("hours of safety restriction", "h", 1.0),

@@ -192,22 +192,40 @@ def solver_text(solver: dict[str, Any], hours: int) -> str:
 
 
 def demand_response_summary(i: Inputs, revenue_usd: float) -> dict[str, Any]:
-    """Demand-response hours per site and reason, and each site's programme payments
+    """Demand-response hours per site and reason, each curtailment (from, to, hours by
+    reason, and why it began: the rule and its levels), and each site's programme payments
     (capacity held available, energy curtailed on call).  The dispatch treats the rule's
     hours as a site limit; the payments, which no dispatch decision changes, are the
     accounts' ``demand_response_revenue_usd`` (``revenue_usd``), whose total is
     ``revenue_usd`` here. [USD]"""
     from gridhash.demand_response import REASONS
+    from gridhash.safety.envelope import spans
+    from gridhash.scenario.resolve import site_limits
+    from gridhash.scenario.series import hour_stamp
 
     sites = {}
+    limits = site_limits(i) if i.site_dr_codes.any() else {}
     for s_, name in enumerate(i.site_names):
         codes = i.site_dr_codes[s_]
         if not codes.any() and not i.site_dr_availability_usd[s_].any():
             continue
+        why = limits.get(name) or []
+        windows = []
+        for a, b in spans(codes != 0):
+            details = [why[t]["detail"] for t in range(a, b)
+                       if why[t] and why[t]["constraint"] == "demand_response"]
+            windows.append({
+                "from": hour_stamp(i.index, a), "to": hour_stamp(i.index, b), "hours": b - a,
+                "hours_by_reason": {REASONS[c]: int((codes[a:b] == c).sum())
+                                    for c in sorted(set(codes[a:b].tolist()))},
+                # the rule that began it (which rule, its levels, hours above the strike)
+                "why": details[0] if details else REASONS[int(codes[a])],
+            })
         sites[name] = {
             "curtailed_hours": int((codes != 0).sum()),
             "hours_by_reason": {REASONS[c]: int((codes == c).sum())
                                 for c in sorted(set(codes.tolist()) - {0})},
+            "curtailments": windows,
             "availability_usd": _money(i.site_dr_availability_usd[s_].sum()),
             "curtailed_on_call_usd": _money(i.site_dr_energy_usd[s_].sum()),
         }

@@ -9,6 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+#: Demand-response curtailments listed per site in the terminal (all in summary.json).
+SHOWN_CURTAILMENTS = 3
+
 
 def _num(x: float, digits: int = 0) -> str:
     return f"{x:,.{digits}f}"
@@ -45,6 +48,13 @@ def print_summary(console: Console, s: dict[str, Any], folder: Path, *,
         hours = sum(v["curtailed_hours"] for v in dr["sites"].values())
         table.add_row("demand-response revenue", _num(rev["demand_response"] / 1e6, 2),
                       f"million USD ({hours:,} site-hours curtailed)")
+        for site, v in dr["sites"].items():  # the site limits: which rule, when
+            shown = v.get("curtailments", [])[:SHOWN_CURTAILMENTS]
+            for w in shown:
+                table.add_row(f"  {site} at 0 MW", f"{w['from']} → {w['to']}", w["why"])
+            more = len(v.get("curtailments", [])) - len(shown)
+            if more > 0:
+                table.add_row(f"  {site} at 0 MW", f"{more:,} more", "summary.json")
     for cat, v in s["cost_breakdown_usd"].items():
         if v:
             table.add_row(f"cost: {cat.replace('_', ' ')}", _num(-v / 1e6, 2), "million USD")

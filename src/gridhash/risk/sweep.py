@@ -22,6 +22,11 @@ its one path), and:
   agreement), ``fleet_capital_usd`` (the agreement's yearly fleet capital, else the
   fleet's catalogue price over :data:`gridhash.accounts.fixed.FLEET_LIFETIME_YEARS`,
   for the horizon's share of a year), ``mining_net_usd``;
+* the sites' demand-response payments (``demand_response_availability_usd`` and
+  ``demand_response_energy_usd``, each also by site): each path's curtailment hours,
+  site capacity and payments come from the sites' rules run on that path's own
+  sampled prices (:func:`gridhash.scenario.resolve.site_curtailment`, the code
+  ``gridhash run`` and the site agent run);
 * ``hours_restricted``, ``hours_mining_blocked``, ``hours_on_diesel``,
   ``hours_station_blackout``; ``capacity_factor``;
 * ``objective_usd`` (the optimizer's figure, penalties included: not money),
@@ -212,7 +217,7 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
     from gridhash.risk.models import sample_paths
     from gridhash.safety.envelope import envelope_arrays
     from gridhash.scenario.grid import import_cap_mw
-    from gridhash.scenario.resolve import offtake_caps
+    from gridhash.scenario.resolve import offtake_caps, site_curtailment
     from gridhash.scenario.safety import MODES
 
     i = ctx.inputs
@@ -266,8 +271,11 @@ def _block_columns(ctx: Context, ids: np.ndarray, seed: int) -> dict[str, np.nda
         if ctx.agreed_price.any() else rp.offtake_price_usd_per_mwh)
     paths |= {k: getattr(rp, k) for k in ("difficulty", "subsidy_btc_per_block",
                                           "fees_btc_per_block", "btc_price_usd")}
+    # Each path's demand response: the sites' rules on the path's sampled prices (None
+    # where no site has a programme).
+    dr = site_curtailment(i, rp.offtake_price_usd_per_mwh)
     batch = run_batch(sub, ctx.unit_base, paths=paths, flags=flags, agreement=ctx.agreement,
-                      plant_capacity_mw=float(i.unit_capacity_mw.sum()))
+                      plant_capacity_mw=float(i.unit_capacity_mw.sum()), demand_response=dr)
     acc, res = batch.accounts, batch.result
     cols: dict[str, np.ndarray] = {"path": ids, **acc.totals()}
     cols |= {"certified": res.certified, "lp_hours": res.lp_hours,
@@ -463,6 +471,11 @@ def summarise(df: pd.DataFrame, alpha: float = 0.05) -> dict[str, Any]:
     from gridhash.accounts import bad_end
 
     keys = [k for k in RISK_METRICS if k in df.columns]
+    # a demand-response programme's payments, where a site has one (its own rule on
+    # each path's prices): what standing ready for the grid earns, path by path
+    dr = "demand_response_revenue_usd"
+    if dr in df.columns and df[dr].to_numpy(dtype=float).any():
+        keys.append(dr)
     keys += [c for c in df.columns if c.startswith("party_revenue_usd:")]
     hours = df["hours_station_blackout"].to_numpy(dtype=float)
     hit = hours > 0

@@ -100,7 +100,11 @@ ARRAYS: tuple[Array, ...] = (
        "`grid.import_cap_mw`); None: no such cap.", optional_in="inputs"),
     # Mining -----------------------------------------------------------------------------
     _a("site_capacity_mw", "ST", "MW", "inputs",
-       "Largest draw of each mining site, cooling included, 0 in outages."),
+       "Largest draw of each mining site, cooling included, 0 in outages and in the hours "
+       "its demand-response rule curtails."),
+    _a("site_capacity_before_dr_mw", "ST", "MW", "inputs",
+       "Largest draw of each mining site before its demand-response rule (0 in outages): "
+       "what a path's own prices curtail from (`gridhash.scenario.resolve.site_curtailment`)."),
     _a("class_count", "K", "-", "inputs", "Machines in each miner class."),
     _a("class_site", "K", "-", "inputs problem", "Index of the site of each miner class.",
        dtype="int64"),
@@ -109,6 +113,11 @@ ARRAYS: tuple[Array, ...] = (
     _a("site_dr_codes", "ST", "-", "inputs",
        "Why each site is curtailed by its demand-response rule in each hour (0: not; "
        "`gridhash.demand_response.REASONS`).", dtype="int8"),
+    _a("site_dr_price_usd_per_mwh", "ST", "USD/MWh", "inputs",
+       "The reference price each site's demand-response rule read (its `price_offtake`'s "
+       "market price; NaN at a site without a programme)."),
+    _a("site_dr_called", "ST", "-", "inputs",
+       "Hours the grid operator calls each site's demand-response programme.", dtype="bool"),
     _a("site_dr_availability_usd", "ST", "USD", "inputs",
        "Demand-response payment for the capacity each site holds available."),
     _a("site_dr_energy_usd", "ST", "USD", "inputs",

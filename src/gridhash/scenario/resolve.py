@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gridhash.demand_response import Programme, SiteCurtailment, site_programmes
 from gridhash.scenario.arrays import declare
 from gridhash.scenario.load import LoadedScenario
 from gridhash.scenario.models import Model
@@ -49,6 +50,9 @@ class Inputs:
     # the agreement's rule (gridhash.scenario.resolve_agreement): every offtake before
     # any mining
     grid_first: bool = False
+    # each site's demand-response programme (None: none), rerun on a path's own prices
+    # by :func:`site_curtailment`
+    site_dr_programmes: tuple[Programme | None, ...] = ()
 
     @property
     def hours(self) -> int:
@@ -78,17 +82,20 @@ def offtake_caps(inputs: Inputs, line_cap: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def fleet_cap(inputs: Inputs) -> np.ndarray:
-    """(T,) the most the fleet can draw: classes limited by their sites (read only;
-    remembered for the last few ``Inputs``, which compare by identity)."""
+    """(T,) the most the fleet can draw: classes limited by their sites before any
+    demand-response curtailment (a site limit of the dispatch, which depends on a path's
+    prices, not a limit of the plant's safety envelope) (read only; remembered for the
+    last few ``Inputs``, which compare by identity)."""
     T = inputs.hours
     if not len(inputs.class_names):
         cap = np.zeros(T)
         cap.flags.writeable = False
         return cap
-    per_class = np.minimum(inputs.class_max_mw[:, None], inputs.site_capacity_mw[inputs.class_site])
-    per_site = np.zeros_like(inputs.site_capacity_mw)
+    site_cap = inputs.site_capacity_before_dr_mw
+    per_class = np.minimum(inputs.class_max_mw[:, None], site_cap[inputs.class_site])
+    per_site = np.zeros_like(site_cap)
     np.add.at(per_site, inputs.class_site, per_class)
-    cap = np.minimum(per_site, inputs.site_capacity_mw).sum(axis=0)
+    cap = np.minimum(per_site, site_cap).sum(axis=0)
     cap.flags.writeable = False
     return cap
 
@@ -206,9 +213,8 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         site_cap[i] = r.series(s, "capacity_mw", p)
         site_cap[i, r.windows(s.outages, f"{p}.outages")] = 0.0
     site_names = [s.name for s in m.sites]
-    dr_codes, dr_avail, dr_energy = _demand_response(loaded, r, site_cap, names,
-                                                     np.array(price).reshape(len(price), T))
-    site_cap[dr_codes != 0] = 0.0
+    programmes, called = _demand_response(loaded, r, names)
+    dr = site_programmes(programmes, np.array(price).reshape(len(price), T), called, site_cap)
     known = scenario_models(loaded) if m.models else None
     models = []
     for i, e in enumerate(m.fleet):
@@ -249,7 +255,8 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         import_price_usd_per_mwh=r.series(g, "import_price_usd_per_mwh", "grid"),
         unserved_penalty=g.unserved_penalty_usd_per_mwh,
         site_names=tuple(site_names),
-        site_capacity_mw=site_cap,
+        site_capacity_mw=dr.site_capacity_mw,
+        site_capacity_before_dr_mw=site_cap,
         class_names=tuple(e.label for e in m.fleet),
         class_models=tuple(models),
         class_count=np.array([e.count for e in m.fleet], dtype=float),
@@ -263,27 +270,29 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         subsidy_btc_per_block=np.asarray(subsidy, dtype=float),
         start_height=b.start_height,
         blocks_per_hour=b.blocks_per_hour,
-        site_dr_codes=dr_codes,
-        site_dr_availability_usd=dr_avail,
-        site_dr_energy_usd=dr_energy,
+        site_dr_codes=dr.codes,
+        site_dr_called=called,
+        site_dr_price_usd_per_mwh=_dr_prices(programmes, np.array(price).reshape(len(price), T)),
+        site_dr_availability_usd=dr.availability_usd,
+        site_dr_energy_usd=dr.energy_usd,
+        site_dr_programmes=programmes,
         import_limit_mw=import_limit,
     )
 
 
-def _demand_response(loaded: LoadedScenario, r: Any, site_cap: np.ndarray,
-                     offtakes: list[str], prices: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each site's demand-response codes and payments (before its capacity is zeroed)."""
-    from gridhash.demand_response import CurtailmentRule, curtailment, dr_revenue
+def _demand_response(loaded: LoadedScenario, r: Any, offtakes: list[str]
+                     ) -> tuple[tuple[Programme | None, ...], np.ndarray]:
+    """Each site's demand-response programme (None: none) and its called hours (S, T)."""
+    from gridhash.demand_response import CurtailmentRule
     from gridhash.errors import ScenarioError
 
-    S, T = site_cap.shape
-    codes = np.zeros((S, T), dtype=np.int8)
-    avail = np.zeros((S, T))
-    energy = np.zeros((S, T))
-    for i, site in enumerate(loaded.scenario.mining.sites):
+    sites = loaded.scenario.mining.sites
+    called = np.zeros((len(sites), len(r.index)), dtype=bool)
+    programmes: list[Programme | None] = []
+    for i, site in enumerate(sites):
         dr = site.demand_response
         if dr is None:
+            programmes.append(None)
             continue
         p = f"mining.sites[{i}].demand_response"
         ref = dr.price_offtake or offtakes[0]
@@ -294,10 +303,91 @@ def _demand_response(loaded: LoadedScenario, r: Any, site_cap: np.ndarray,
                                hours_below=dr.hours_below, min_hold_hours=dr.min_hold_hours,
                                high_strike=dr.high_strike_usd_per_mwh,
                                resume=dr.resume_usd_per_mwh)
-        called = r.windows(dr.calls, f"{p}.calls")
-        codes[i], _ = curtailment(prices[offtakes.index(ref)], rule, called)
-        enrolled = site_cap[i] if dr.enrolled_mw is None else np.minimum(site_cap[i],
-                                                                          dr.enrolled_mw)
-        avail[i], energy[i] = dr_revenue(enrolled, codes[i], dr.availability_usd_per_mw_h,
-                                         dr.curtailed_usd_per_mwh)
-    return codes, avail, energy
+        called[i] = r.windows(dr.calls, f"{p}.calls")
+        programmes.append(Programme(rule=rule, price_offtake=offtakes.index(ref),
+                                    enrolled_mw=dr.enrolled_mw,
+                                    availability_usd_per_mw_h=dr.availability_usd_per_mw_h,
+                                    curtailed_usd_per_mwh=dr.curtailed_usd_per_mwh))
+    return tuple(programmes), called
+
+
+def _dr_prices(programmes: tuple[Programme | None, ...], prices: np.ndarray) -> np.ndarray:
+    """(S, T) the reference price each site's rule reads (NaN without a programme)."""
+    out = np.full((len(programmes), prices.shape[-1]), np.nan)
+    for s, prog in enumerate(programmes):
+        if prog is not None:
+            out[s] = prices[prog.price_offtake]
+    return out
+
+
+def site_limits(inputs: Inputs, start: int = 0, stop: int | None = None
+                ) -> dict[str, list[dict[str, object] | None]]:
+    """Why each site may draw nothing in each hour [start, stop): None where nothing
+    holds it at 0, else ``{"constraint", "code", "reason", "detail"}``: the site's
+    outage or capacity of 0 (``site_capacity``), or its demand-response rule
+    (``demand_response``, with :func:`gridhash.demand_response.explain`'s code,
+    reason and detail: which rule, at which levels, for how many hours)."""
+    from gridhash.demand_response import explain
+
+    stop = inputs.hours if stop is None else stop
+    out: dict[str, list[dict[str, object] | None]] = {}
+    for s, name in enumerate(inputs.site_names):
+        prog = (inputs.site_dr_programmes[s] if s < len(inputs.site_dr_programmes)
+                else None)
+        why: list[dict[str, object] | None] = [None] * (stop - start)
+        if prog is not None:
+            codes = inputs.site_dr_codes[s]
+            for k, x in enumerate(explain(codes, inputs.site_dr_price_usd_per_mwh[s],
+                                          prog.rule)[start:stop]):
+                if x is not None:
+                    why[k] = {"constraint": "demand_response", **x,
+                              "detail": f"demand response at {name}: {x['detail']}"}
+        out_cap = inputs.site_capacity_before_dr_mw[s, start:stop] <= 0
+        for k in np.flatnonzero(out_cap):
+            why[k] = {"constraint": "site_capacity", "code": "site_out",
+                      "reason": "site out",
+                      "detail": f"site {name} has no capacity (an outage in "
+                                "mining.sites[].outages, or capacity_mw 0)"}
+        out[name] = why
+    return out
+
+
+def site_curtailment(inputs: Inputs, offtake_price_usd_per_mwh: np.ndarray
+                     ) -> SiteCurtailment | None:
+    """The sites' demand-response rules rerun on other prices (a sampled path's, or N).
+
+    Parameters
+    ----------
+    inputs : Inputs
+        The resolved scenario: its sites' programmes, called hours and capacity before
+        demand response.
+    offtake_price_usd_per_mwh : numpy.ndarray
+        (..., O, T) each offtake's price, leading path axes allowed. [USD/MWh]
+
+    Returns
+    -------
+    SiteCurtailment or None
+        Codes, site capacity and payments with the prices' leading axes
+        (:func:`gridhash.demand_response.site_programmes`, the function :func:`resolve`
+        runs on the scenario's own prices); None where no site has a programme.
+    """
+    if not any(p is not None for p in inputs.site_dr_programmes):
+        return None
+    return site_programmes(inputs.site_dr_programmes, offtake_price_usd_per_mwh,
+                            inputs.site_dr_called, inputs.site_capacity_before_dr_mw)
+
+
+def with_market_prices(inputs: Inputs, offtake_price_usd_per_mwh: np.ndarray) -> Inputs:
+    """``inputs`` with other offtake prices (O, T), its demand-response hours, site
+    capacity and payments rerun on them (:func:`site_curtailment`)."""
+    import dataclasses
+
+    prices = np.asarray(offtake_price_usd_per_mwh, dtype=float)
+    dr = site_curtailment(inputs, prices)
+    changes: dict[str, Any] = {"offtake_price_usd_per_mwh": prices}
+    if dr is not None:
+        changes |= {"site_capacity_mw": dr.site_capacity_mw, "site_dr_codes": dr.codes,
+                    "site_dr_price_usd_per_mwh": _dr_prices(inputs.site_dr_programmes, prices),
+                    "site_dr_availability_usd": dr.availability_usd,
+                    "site_dr_energy_usd": dr.energy_usd}
+    return dataclasses.replace(inputs, **changes)

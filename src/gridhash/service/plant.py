@@ -187,6 +187,7 @@ class Plant:
             sites[i.site_names[int(i.class_site[k])]] += acc.hourly(f"mining_mwh:{label}")[0]
         restrictions = ([""] * 24 if env is None
                         else [str(x) for x in env.restriction()[h0:h0 + 24]])
+        from gridhash.scenario.resolve import site_limits
         t = {k: float(v[0]) for k, v in acc.totals().items()}
         return {
             "scenario": self.name,
@@ -196,6 +197,11 @@ class Plant:
             "first_hour": h0,
             "hours": [stamp(self.hour_start(h0 + k)) for k in range(24)],
             "sites": {s: [_clean(v) for v in mw] for s, mw in sites.items()},
+            # What each site may draw, and why it may draw nothing where something holds
+            # it at 0 (its outage, its demand-response rule: which rule, levels, hours).
+            "site_cap_mw": {s: [_clean(v) for v in i.site_capacity_mw[k, h0:h0 + 24]]
+                            for k, s in enumerate(i.site_names)},
+            "site_limits": site_limits(i, h0, h0 + 24),
             "classes": {c: series(f"mining_mwh:{c}") for c in i.class_names},
             "offtakes": {o: series(f"grid_mwh:{o}") for o in i.offtake_names},
             "units": {u: series(f"generated_mwh:{u}") for u in i.unit_names},

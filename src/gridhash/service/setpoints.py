@@ -53,12 +53,16 @@ def setpoint(svc: Any, caller: Caller, site: str) -> dict[str, Any]:
         plan = active_plan(s, now.date())
         planned = None if plan is None else plan.data["sites"][site][now.hour]
         plan_id = None if plan is None else plan.id
+        limit = None if plan is None else (
+            (plan.data.get("site_limits") or {}).get(site) or [None] * 24)[now.hour]
     if blocks:
         mw, reason = 0.0, "; ".join(blocks)
     elif plan is None:
         mw, reason = 0.0, f"no active plan for {now.date().isoformat()}"
     else:
         mw, reason = float(planned), f"plan {plan_id} ({now.date().isoformat()}), hour {now.hour}"
+        if limit is not None:  # the plan holds the site at 0: say which rule
+            reason += f": {limit['detail']}"
     body = {
         "format": SETPOINT_FORMAT,
         "site": site,
@@ -71,6 +75,8 @@ def setpoint(svc: Any, caller: Caller, site: str) -> dict[str, Any]:
         "hold": bool(holds),
         "hold_ids": [h.id for h in holds],
         "reason": reason,
+        # the plan's limit on the site this hour (its rule and why), null where none
+        "limit": None if blocks or plan is None else limit,
     }
     return signed_envelope(body, svc.log.service_key)
 

@@ -58,6 +58,7 @@ STATEMENT_CSV_COLUMNS = (
     "costs_cents",
     "btc_sats",
     "usd_owed_cents",
+    "demand_response_cents",
 )
 LEDGER_NAME = "ledger.sqlite"
 
@@ -124,7 +125,8 @@ def statements_csv(periods: list[dict[str, Any]]) -> str:
         for s in per["statements"]:
             w.writerow([per["period"], per["start"], s["party"], s["role"],
                         s["energy_kwh"].get("entitlement", 0), s["revenue_cents"],
-                        s["costs_cents"], s["btc_sats"], s["usd_owed_cents"]])
+                        s["costs_cents"], s["btc_sats"], s["usd_owed_cents"],
+                        s.get("demand_response_cents", 0)])
     return buf.getvalue()
 
 

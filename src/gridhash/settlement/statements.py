@@ -9,7 +9,8 @@ integer kWh.  The rules, applied the same way by whoever recomputes them:
    kWh, half to even (``decimal.ROUND_HALF_EVEN`` on the float's exact decimal
    expansion).  Pools: grid sales per offtake, BTC mined, the USD value of that
    BTC at the hours' prices, the fleet's power purchase, each cost category,
-   net energy and the energy delivered to each offtake.
+   net energy, the energy delivered to each offtake, and each site's
+   demand-response payments (availability, and energy curtailed on call).
 2. **Allocation** of a pool among parties by shares: the largest-remainder
    (Hamilton) method on exact rationals.  Each party gets the floor of
    ``total × share / Σ shares``; the units left over go one each to the parties
@@ -17,6 +18,17 @@ integer kWh.  The rules, applied the same way by whoever recomputes them:
    the agreement.  A negative total is allocated as its magnitude, negated.
    So every pool's allocations add up to the pool exactly, and anyone holding
    the meter records and the agreement gets the same integers.
+
+Demand response: the grid operator's programme pays each enrolled site for the
+capacity it holds available and for the energy it curtails on call.  Those
+payments are read hour by hour from the accounts' lines
+``demand_response_availability_usd:<site>`` and ``demand_response_energy_usd:<site>``
+(never recomputed here), pooled per site and kind, and shared among the fleet's
+owners by their shares (``mining.owners``): the fleet is what stands ready to
+curtail (an assumption of gridhash, stated in docs/agreements.md).  Each owner's
+statement carries them as their own lines and ``demand_response_cents``.  A meter
+record without ``demand_response`` (no site has a programme, or a record written
+before gridhash settled them) settles exactly as before.
 
 Pure functions of plain data: :func:`meter_record` (from the accounts of a
 period, planned or metered) is the only place that reads them;
@@ -89,17 +101,28 @@ def _dot(a: list[float], b: list[float]) -> float:
 #: from the agreement, :func:`settle_period`).
 METERED_COSTS = ("generation", "imports", "diesel", "mining_opex")
 
+#: A site's demand-response payments, each its own pool and statement line.
+DR_KINDS = ("availability", "energy")
+DR_ITEMS = {"availability": "demand-response availability payment",
+            "energy": "demand-response payment for energy curtailed on call"}
+
 
 def meter_record(acc: Accounts, period: int, start: str) -> dict[str, Any]:
     """The JSON-ready record :func:`settle_period` reads, from the accounts of one
     settlement period (one path; :meth:`gridhash.accounts.Accounts.hour_slice`):
-    hourly energies, prices, BTC yields and the metered cost categories."""
+    hourly energies, prices, BTC yields, the metered cost categories and, where sites
+    have a demand-response programme, each one's hourly payments [USD]."""
     f, r = acc.flows, acc.rates
 
     def lst(a: np.ndarray) -> list[float]:
         return [float(v) for v in np.asarray(a, dtype=float)]
 
-    return {
+    dr = {
+        site: {kind: lst(acc.hourly(f"demand_response_{kind}_usd:{site}")[0])
+               for kind in DR_KINDS}
+        for site in acc.demand_response_sites
+    }
+    return ({"demand_response": dr} if dr else {}) | {
         "period": period,
         "start": start,
         "hours": acc.hours,
@@ -194,6 +217,13 @@ def settle_period(meter: dict[str, Any], agreement: Agreement) -> dict[str, Any]
         pool("mining_power:received", "cents", purchase, agreement.entitlements, +1,
              "power sold to mining")
 
+    # Demand response: each site's payments, per kind, to the fleet's owners.
+    dr = meter.get("demand_response") or {}
+    for site in sorted(dr):
+        for kind in DR_KINDS:
+            pool(f"demand_response:{kind}:{site}", "cents", cents(math.fsum(dr[site][kind])),
+                 owners, +1, f"{DR_ITEMS[kind]} at {site}")
+
     # Costs, each category by its shares.
     for cat, hourly in sorted(meter["costs_usd"].items()):
         pool(f"cost:{cat}", "cents", cents(math.fsum(hourly)), agreement.cost_shares(cat), -1,
@@ -214,19 +244,21 @@ def settle_period(meter: dict[str, Any], agreement: Agreement) -> dict[str, Any]
         cash = [x["cents"] for x in items if "cents" in x and x["pool"] != "mining_value"]
         revenue = sum(x["cents"] for x in items if x.get("cents", 0) > 0)
         costs = -sum(x["cents"] for x in items if x.get("cents", 0) < 0)
-        statements.append(
-            {
-                "party": pid,
-                "name": party.name,
-                "role": party.role,
-                "energy_kwh": energy[pid],
-                "items": items,
-                "revenue_cents": revenue,
-                "costs_cents": costs,
-                "btc_sats": sum(x.get("sats", 0) for x in items),
-                "usd_owed_cents": sum(cash),
-            }
-        )
+        statement = {
+            "party": pid,
+            "name": party.name,
+            "role": party.role,
+            "energy_kwh": energy[pid],
+            "items": items,
+            "revenue_cents": revenue,
+            "costs_cents": costs,
+            "btc_sats": sum(x.get("sats", 0) for x in items),
+            "usd_owed_cents": sum(cash),
+        }
+        if dr:  # a record without programmes settles to the statement it always did
+            statement["demand_response_cents"] = sum(
+                x["cents"] for x in items if x["pool"].startswith("demand_response:"))
+        statements.append(statement)
     unserved = math.fsum(math.fsum(o["unserved_firm_mwh"]) for o in offt.values())
     return {
         "agreement": agreement.name,
@@ -250,8 +282,10 @@ def totals(periods: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     for per in periods:
         for s in per["statements"]:
             t = out.setdefault(s["party"], {"revenue_cents": 0, "costs_cents": 0, "btc_sats": 0,
-                                            "usd_owed_cents": 0, "entitlement_kwh": 0})
+                                            "usd_owed_cents": 0, "demand_response_cents": 0,
+                                            "entitlement_kwh": 0})
             for k in ("revenue_cents", "costs_cents", "btc_sats", "usd_owed_cents"):
                 t[k] += s[k]
+            t["demand_response_cents"] += s.get("demand_response_cents", 0)
             t["entitlement_kwh"] += s["energy_kwh"].get("entitlement", 0)
     return out

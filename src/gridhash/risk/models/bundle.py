@@ -99,17 +99,20 @@ class RiskPaths:
         """A new :class:`Inputs` for the ``i``-th generated path (not path id ``i``).
 
         Units in a forced outage get no capacity and no minimum output; cut
-        lines get no capacity; Bitcoin and offtake series are the path's.
+        lines get no capacity; Bitcoin and offtake series are the path's, and the
+        sites' demand-response rules run on the path's prices
+        (:func:`gridhash.scenario.resolve.with_market_prices`).
         """
+        from gridhash.scenario.resolve import with_market_prices
+
         if not 0 <= i < self.n_paths:
             raise fail("no such path in this batch", "i", i, f"0 ≤ i < {self.n_paths}")
         up = self.unit_availability[i]
         return dataclasses.replace(
-            inputs,
+            with_market_prices(inputs, np.array(self.offtake_price_usd_per_mwh[i])),
             unit_available_mw=inputs.unit_available_mw * up,
             unit_min_mw=np.where(up, inputs.unit_min_mw, 0.0),
             line_capacity_mw=inputs.line_capacity_mw * self.line_in_service[i],
-            offtake_price_usd_per_mwh=np.array(self.offtake_price_usd_per_mwh[i]),
             btc_price_usd=np.array(self.btc_price_usd[i]),
             difficulty=np.array(self.difficulty[i]),
             fees_btc_per_block=np.array(self.fees_btc_per_block[i]),
