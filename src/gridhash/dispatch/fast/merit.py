@@ -49,10 +49,13 @@ class _Key:
         return self._v
 
     @classmethod
-    def of(cls, a: np.ndarray | float) -> _Key:
+    def of(cls, a: np.ndarray | float, static: bool = False) -> _Key:
+        """The key of ``a``; ``static``: ``a`` holds one value for every hour (its layout
+        says so), so its range is read from its first hour."""
         if isinstance(a, float):
             return cls(a, a, a)
-        lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+        first = a[..., :1] if static else a
+        lo, hi = (float(first.min()), float(first.max())) if a.size else (0.0, 0.0)
         if lo == hi:
             return cls(lo, lo, hi)
         return cls(a, lo, hi)  # with a NaN, lo and hi are NaN: every test goes per hour
@@ -348,7 +351,9 @@ class _Chunk:
         self.c_diesel, self.c_blackout = float(base.diesel_cost), float(base.blackout_penalty)
         if "shared" not in cache:
             cache["shared"] = frozenset(name for name, a in b.arrays.items() if a.shape[0] == 1)
+            cache["static"] = b.static
         self.shared: frozenset[str] = cache["shared"]
+        self.static: frozenset[str] = cache["static"]  # one value for every hour
         self.extremes: dict[tuple[str, int], float] = {}
         self.prices = [self.key("offtake_price_usd_per_mwh", o)
                        for o in range(self.f["offtake_price_usd_per_mwh"].shape[1])]
@@ -360,11 +365,17 @@ class _Chunk:
         """The key of ``f[name]`` (row ``i``), its range cached when shared by every path."""
         a = self.f[name]
         a = a[:, i] if i is not None else a
+        static = name in self.static
         if name not in self.shared:
-            return _Key.of(a)
+            return _Key.of(a, static)
         if (name, i) not in self.cache:
-            self.cache[(name, i)] = _Key.of(a)
+            self.cache[(name, i)] = _Key.of(a, static)
         return self.cache[(name, i)]
+
+    def hours(self, name: str) -> np.ndarray:
+        """``f[name]``, or its first hour where it is static (the same extremes)."""
+        a = self.f[name]
+        return a[..., :1] if name in self.static else a
 
     def extent(self, name: str, which: int) -> float:
         """The least (``which`` 0) or greatest (1) value of ``f[name]`` in the chunk."""
@@ -376,7 +387,8 @@ class _Chunk:
                 ends = [k.hi if which else k.lo for k in keys]
                 v = np.nan if any(e != e for e in ends) else max(ends) if which else min(ends)
             else:
-                v = float((np.maximum if which else np.minimum).reduce(self.f[name], axis=None))
+                v = float((np.maximum if which else np.minimum).reduce(self.hours(name),
+                                                                        axis=None))
             self.extremes[name, which] = v
         return v
 
@@ -419,12 +431,14 @@ def _offtake_segments(c: _Chunk, duals: bool, segs: _Segments) -> None:
     """
     bonus = max(c.pen, 0.0)
     ocap, firm = c.f["offtake_cap_mw"], c.f["offtake_firm_mw"]
+    firm_hours = c.hours("offtake_firm_mw")  # (its first hour where static)
     for o, price in enumerate(c.prices):
         cap_o = c.full(ocap[:, o])
         firm_o = firm[:, o]
         if not duals:
             firm_max = c.shared_once("offtake_firm_mw", ("firm_max", o),
-                                     lambda f=firm_o: float(f.max()) if f.size else 0.0)
+                                     lambda f=firm_hours[:, o]: float(f.max()) if f.size
+                                     else 0.0)
             if firm_max <= 0:  # min(firm, cap) = 0 wherever the data are in the domain
                 segs.firm.append(None)
                 segs.key.append(price)
