@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gridhash.dispatch.fast.batch import PATH_FIELDS, BatchProblem
+from gridhash.dispatch.fast.batch import OUTPUTS, PATH_FIELDS, BatchProblem
 from gridhash.scenario.arrays import declare
 
 # --------------------------------------------------------------------------- #
@@ -812,6 +812,34 @@ def _merit_order(
         objective_hourly_usd=obj,
         ok=ok,
     )
+
+
+def _merit_order_compiled(
+    b: BatchProblem, lo: int, hi: int, *, duals: bool = True,
+    into: dict[str, np.ndarray] | None = None,
+) -> _Hours:
+    """:func:`_merit_order` by the compiled kernel (:mod:`gridhash.dispatch.fast.compiled`,
+    numba): the same arrays, bit for bit, in one pass over the chunk's hours."""
+    from gridhash.dispatch.fast.compiled import merit_order
+
+    base = b.base
+    n, T = hi - lo, b.hours
+    U, O = base.unit_available_mw.shape[0], base.offtake_price_usd_per_mwh.shape[0]
+    K = base.class_cap_mw.shape[0]
+    into = {} if into is None else into
+    axes = {"unit_mw": (U,), "delivered_mw": (O,), "unserved_mw": (O,), "mining_mw": (K,)}
+    out = {name: into[name] if name in into else np.empty((n, *axes.get(name, ()), T))
+           for name in OUTPUTS if name != "marginal_value_usd_per_mwh"}
+    out["marginal_value_usd_per_mwh"] = np.empty((n, T) if duals else (0, 0))
+    out["ok"] = np.empty((n, T), dtype=bool)
+    rank = np.minimum(base.unit_ramp_up_mw_per_h, base.unit_ramp_down_mw_per_h)
+    merit_order({name: b.field(name, lo, hi) for name in PATH_FIELDS}, rank,
+                np.asarray(base.class_site),
+                (float(base.unserved_penalty), float(base.diesel_cost),
+                 float(base.blackout_penalty)), duals, out)
+    if not duals:
+        out["marginal_value_usd_per_mwh"] = None
+    return _Hours(**out)
 
 
 #: Below this a segment counts as unused, within this of its capacity as full. [MW]
