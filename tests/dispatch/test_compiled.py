@@ -90,9 +90,9 @@ def test_a_sweep_block_is_the_same_with_either_kernel(monkeypatch) -> None:
 
 def test_kernel_choice(monkeypatch) -> None:
     monkeypatch.delenv(KERNEL_ENV, raising=False)
-    assert kernel_for() == "numba"
-    monkeypatch.setenv(KERNEL_ENV, "numpy")
-    assert kernel_for() == "numpy" and kernel_for("numba") == "numba"
+    assert kernel_for() == "numpy"  # the default, numba installed or not
+    monkeypatch.setenv(KERNEL_ENV, "numba")
+    assert kernel_for() == "numba" and kernel_for("numpy") == "numpy"
     with pytest.raises(ValueError, match="kernel must be"):
         kernel_for("fortran")  # type: ignore[arg-type]
 
@@ -116,7 +116,7 @@ def test_solve_fast_batch_is_the_same_with_either_kernel() -> None:
 
 
 def test_without_numba_the_numpy_kernel_runs(monkeypatch) -> None:
-    # the base install (no `fast` extra): "auto" and the environment fall back to numpy,
+    # the base install (no `fast` extra): the environment's choice falls back to numpy,
     # and asking for numba says how to get it
     from gridhash.dispatch.fast import driver
 

@@ -10,11 +10,15 @@ and the numpy kernel do, and no operation is reordered or fused (no
 holds this kernel equal to the numpy kernel on random batches and on sampled
 years of the default scenario.
 
-numba is an optional dependency (the ``fast`` extra): without it, or with
-``GRIDHASH_FAST_KERNEL=numpy`` in the environment, the fast path runs the numpy
-kernel, with the same results.  The compiled code is cached next to this file
-(``cache=True``) and the module is imported only when a batch is dispatched, so
-``gridhash --help`` never loads numba.
+numba is an optional dependency (the ``fast`` extra) and this kernel is opt-in:
+``GRIDHASH_FAST_KERNEL=numba`` in the environment, or ``kernel="numba"`` for
+:func:`~gridhash.dispatch.fast.solve_fast_batch`.  Measured on the risk sweep's
+blocks it is as fast as the numpy kernel once the process's allocator keeps
+numpy's temporaries mapped (as the sweep's workers do), and about 1.7× faster
+where it does not; numba's import costs each process about a second
+(benchmarks/README.md, "Instant answers").  The compiled code is cached next to
+this file (``cache=True``) and the module is imported only when a batch is
+dispatched with it, so ``gridhash --help`` never loads numba.
 """
 
 from __future__ import annotations
@@ -69,6 +73,17 @@ def _add_where_below(acc, a, b, cap, m):
     """acc += cap where a < b."""
     for t in range(m):
         acc[t] = acc[t] + cap[t] if a[t] < b[t] else acc[t]
+
+
+@nb.njit(inline="always")
+def _range(row, m, lo, hi, i):
+    """lo[i], hi[i] = the least and greatest of row[:m], NaN left out (an hour with a NaN
+    key is out of the domain: whatever the comparisons, its results are not used)."""
+    a, b = math.inf, -math.inf
+    for t in range(m):
+        a = min(a, row[t])
+        b = max(b, row[t])
+    lo[i], hi[i] = a, b
 
 
 @nb.njit(inline="always")
@@ -168,6 +183,7 @@ def _kernel(avail, umin, ucost, rank, house, iprice, icap, dcap, bcap, mcap,
     good = np.empty(TILE, dtype=np.bool_)
     lo_d, hi_d = np.empty(TILE), np.empty(TILE)
     used, supplied = np.empty((nu, TILE)), np.empty((ns, TILE))
+    ulo, uhi, slo, shi = np.empty(nu), np.empty(nu), np.empty(ns), np.empty(ns)
     ones = np.ones((max(O, 1), TILE))  # Σ_o uns as 1·uns_0 + 1·uns_1 + ... (the spec's sum)
     srank = np.full(ns, inf)  # sources: the units' ramp rank, then imports, diesel, blackout
     for u in range(U):
@@ -263,13 +279,26 @@ def _kernel(avail, umin, ucost, rank, house, iprice, icap, dcap, bcap, mcap,
                                                                else 0.0)
 
             # --- step 3: the merit order as capacity ahead of each segment (sums in
-            # segment order; ``y = y + c if cond else y``: a select, not a branch) ---
-            # (rows as 1-d views, so the loops over the tile's hours vectorise)
+            # segment order).  Where the keys' ranges over the tile decide a comparison
+            # for every hour (a firm segment above everything, constant costs), the
+            # capacity is added, or not, without comparing hour by hour; otherwise
+            # ``y = y + c if cond else y``: a select, not a branch.  Either way each
+            # hour gets the same sums.  (Rows as 1-d views: the loops vectorise.)
+            for i in range(nu):
+                _range(ukey[i], m, ulo, uhi, i)
+            for j in range(ns):
+                _range(skey[j], m, slo, shi, j)
             for i in range(nu):
                 ua, uk = uahead[i], ukey[i]
                 ua[:m] = H[:m]
                 for j in range(nu):
-                    _add_where_ahead(ua, ukey[j], uk, ucap[j], j < i, m)
+                    if j == i:
+                        continue  # equal keys, listed at the same place: not ahead
+                    first = j < i
+                    if ulo[j] > uhi[i] or (first and ulo[j] >= uhi[i]):
+                        _add(ua, ucap[j], m)  # ahead in every hour
+                    elif not (uhi[j] < ulo[i] or (not first and uhi[j] <= ulo[i])):
+                        _add_where_ahead(ua, ukey[j], uk, ucap[j], first, m)
             total[:m] = F[:m]
             for j in range(ns):
                 _add(total, scp[j], m)
@@ -278,8 +307,13 @@ def _kernel(avail, umin, ucost, rank, house, iprice, icap, dcap, bcap, mcap,
                 sa[:m] = F[:m]
                 st[:m] = 0.0
                 for j in range(ns):
-                    _add_where_cheaper(sa, st, skey[j], sk, scp[j], srank[j] < srank[i],
-                                       srank[j] == srank[i], m)
+                    r_lt, r_eq = srank[j] < srank[i], srank[j] == srank[i]
+                    if shi[j] < slo[i] or (r_lt and shi[j] <= slo[i]):
+                        _add(sa, scp[j], m)  # ahead in every hour
+                    elif r_eq and slo[j] == shi[j] == slo[i] == shi[i]:
+                        _add(st, scp[j], m)  # tied in every hour
+                    elif not (slo[j] > shi[i] or (not (r_lt or r_eq) and slo[j] >= shi[i])):
+                        _add_where_cheaper(sa, st, skey[j], sk, scp[j], r_lt, r_eq, m)
 
             # --- step 4: the balance, q* = H + Σ_i clip(K⁻(v_i) − A_i, 0, cap_i) ---
             q[:m] = H[:m]
@@ -287,7 +321,10 @@ def _kernel(avail, umin, ucost, rank, house, iprice, icap, dcap, bcap, mcap,
                 x[:m] = F[:m]
                 uk = ukey[i]
                 for j in range(ns):
-                    _add_where_below(x, skey[j], uk, scp[j], m)
+                    if shi[j] < ulo[i]:
+                        _add(x, scp[j], m)  # cheaper in every hour
+                    elif slo[j] < uhi[i]:
+                        _add_where_below(x, skey[j], uk, scp[j], m)
                 _add_clipped(q, x, uahead[i], ucap[i], m)
             for t in range(m):
                 good[t] &= (q[t] + 1e-9 >= F[t]) & (total[t] + 1e-9 >= H[t])

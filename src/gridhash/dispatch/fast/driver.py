@@ -31,19 +31,21 @@ from gridhash.scenario.grid import house_import_cap_mw
 #: "Figures behind the code").
 CHUNK_HOURS = 1 << 15
 
-#: The merit-order kernels: ``"numba"`` (:mod:`gridhash.dispatch.fast.compiled`, when
-#: numba is installed: the ``fast`` extra) and ``"numpy"`` (:mod:`~gridhash.dispatch.fast.merit`).
-#: They give the same results bit for bit.
+#: The merit-order kernels: ``"numpy"`` (:mod:`~gridhash.dispatch.fast.merit`) and
+#: ``"numba"`` (:mod:`gridhash.dispatch.fast.compiled`, with the ``fast`` extra).  They
+#: give the same results bit for bit.  numpy is the default: with the sweep's allocator
+#: settings it measured as fast as the compiled kernel, without numba's second of
+#: imports per process (benchmarks/README.md, "Instant answers").
 Kernel = Literal["auto", "numba", "numpy"]
 
 #: Environment variable that picks the kernel for ``kernel="auto"`` (``numpy`` or
-#: ``numba``; default: numba when installed).
+#: ``numba``; default numpy).  Dask workers inherit it.
 KERNEL_ENV = "GRIDHASH_FAST_KERNEL"
 
 
 def kernel_for(kernel: Kernel = "auto") -> Literal["numba", "numpy"]:
-    """The kernel ``kernel`` stands for: ``"auto"`` is :data:`KERNEL_ENV`'s choice, else
-    numba where it is installed, else numpy.
+    """The kernel ``kernel`` stands for: ``"auto"`` is :data:`KERNEL_ENV`'s choice
+    (numba only where it is installed), else numpy.
 
     Raises
     ------
@@ -52,9 +54,7 @@ def kernel_for(kernel: Kernel = "auto") -> Literal["numba", "numpy"]:
     """
     if kernel == "auto":
         chosen = os.environ.get(KERNEL_ENV, "").strip().lower()
-        if chosen in ("numba", "numpy"):
-            return "numba" if chosen == "numba" and _has_numba() else "numpy"
-        return "numba" if _has_numba() else "numpy"
+        return "numba" if chosen == "numba" and _has_numba() else "numpy"
     if kernel == "numba" and not _has_numba():
         raise ValueError("kernel='numba' needs numba: pip install 'gridhash[fast]'")
     if kernel not in ("numba", "numpy"):
