@@ -32,6 +32,7 @@ def _same_hours(got, ref, duals: bool) -> None:
                                       name)
 
 
+@pytest.mark.slow  # compiles the kernel on a cold numba cache (~12 s)
 @SETTINGS
 @given(batches(), st.booleans())
 def test_the_compiled_kernel_is_the_numpy_kernel(batch: BatchProblem, duals: bool) -> None:
@@ -39,6 +40,7 @@ def test_the_compiled_kernel_is_the_numpy_kernel(batch: BatchProblem, duals: boo
                 _merit_order(batch, 0, batch.n_paths, duals=duals), duals)
 
 
+@pytest.mark.slow  # compiles the kernel on a cold numba cache (~12 s)
 @SETTINGS
 @given(batches())
 def test_the_compiled_kernel_is_the_spec(batch: BatchProblem) -> None:
@@ -54,6 +56,7 @@ def test_the_compiled_kernel_is_the_spec(batch: BatchProblem) -> None:
                                                   _bits(spec[name]), f"{name} {i} {t}")
 
 
+@pytest.mark.slow  # compiles the kernel on a cold numba cache (~12 s)
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the numpy kernel on 0 / 0
 def test_out_of_domain_hours_are_flagged_not_raised() -> None:
     # negative capacities (a tie group summing to 0 with a member that is not), NaN
@@ -71,6 +74,7 @@ def test_out_of_domain_hours_are_flagged_not_raised() -> None:
     assert not _merit_order_compiled(b, 0, 1).ok[0, 1:3].any()
 
 
+@pytest.mark.slow  # compiles the kernel on a cold numba cache (~12 s)
 def test_a_sweep_block_is_the_same_with_either_kernel(monkeypatch) -> None:
     # sampled years of the default scenario (outages, line cuts, envelopes, LP windows):
     # every column of the risk sweep equal bit for bit, whichever kernel ran
@@ -97,6 +101,7 @@ def test_kernel_choice(monkeypatch) -> None:
         kernel_for("fortran")  # type: ignore[arg-type]
 
 
+@pytest.mark.slow  # compiles the kernel on a cold numba cache (~12 s)
 def test_solve_fast_batch_is_the_same_with_either_kernel() -> None:
     from gridhash.dispatch import build_problem
     from gridhash.safety import envelope_for

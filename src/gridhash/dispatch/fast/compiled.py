@@ -16,9 +16,10 @@ numba is an optional dependency (the ``fast`` extra) and this kernel is opt-in:
 blocks it is as fast as the numpy kernel once the process's allocator keeps
 numpy's temporaries mapped (as the sweep's workers do), and about 1.7× faster
 where it does not; numba's import costs each process about a second
-(benchmarks/README.md, "Instant answers").  The compiled code is cached next to
-this file (``cache=True``) and the module is imported only when a batch is
-dispatched with it, so ``gridhash --help`` never loads numba.
+(benchmarks/README.md, "The sweep by stage, static values, a compiled
+kernel").  The compiled code is cached next to this file (``cache=True``) and
+the module is imported only when a batch is dispatched with it, so ``gridhash
+--help`` never loads numba.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ CHUNK_HOURS = 1 << 15
 #: ``"numba"`` (:mod:`gridhash.dispatch.fast.compiled`, with the ``fast`` extra).  They
 #: give the same results bit for bit.  numpy is the default: with the sweep's allocator
 #: settings it measured as fast as the compiled kernel, without numba's second of
-#: imports per process (benchmarks/README.md, "Instant answers").
+#: imports per process (benchmarks/README.md, "The sweep by stage, static
+#: values, a compiled kernel").
 Kernel = Literal["auto", "numba", "numpy"]
 
 #: Environment variable that picks the kernel for ``kernel="auto"`` (``numpy`` or
