@@ -138,3 +138,27 @@ def test_without_numba_the_numpy_kernel_runs(monkeypatch) -> None:
     monkeypatch.setattr(driver, "_merit_order_compiled", no_numba)
     # 100 MW at 10 USD/MWh: 60 MW sold at 50, the other 40 MW mined at 30
     assert solve_fast_batch(problem()).objective_usd[0] == 60 * 50.0 + 40 * 30.0 - 100 * 10.0
+
+
+@pytest.mark.slow
+def test_dask_workers_with_the_compiled_kernel_give_the_numpy_results(monkeypatch) -> None:
+    # the workers inherit the choice, preload the compiled kernel, and the sweep's rows
+    # are those of the numpy kernel in process, bit for bit
+    import sys
+
+    import pandas as pd
+    from dask.distributed import Client
+
+    from gridhash.risk.cluster import local_cluster
+    from gridhash.risk.sweep import sweep
+    from gridhash.scenario import load_scenario
+
+    znpp = load_scenario("znpp")
+    monkeypatch.setenv(KERNEL_ENV, "numpy")
+    local = sweep(znpp, 6, seed=7, chunk_size=6)
+    monkeypatch.setenv(KERNEL_ENV, "numba")
+    with local_cluster(1) as cluster, Client(cluster) as client:
+        loaded = client.run(lambda: "gridhash.dispatch.fast.compiled" in sys.modules)
+    assert list(loaded.values()) == [True]
+    pd.testing.assert_frame_equal(sweep(znpp, 6, seed=7, chunk_size=2, workers=2), local,
+                                  check_exact=True)
