@@ -88,7 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lp-paths", type=int, default=10, help="paths for the LP reference")
     parser.add_argument("--repeat", type=int, default=3, help="sweeps timed (median judged)")
+    parser.add_argument("--kernel", choices=("auto", "numba", "numpy"), default="auto",
+                        help="the fast path's merit-order kernel (GRIDHASH_FAST_KERNEL; the "
+                        "workers inherit it) [auto: numpy unless GRIDHASH_FAST_KERNEL=numba]")
     args = parser.parse_args(argv)
+
+    from gridhash.dispatch.fast.driver import KERNEL_ENV, kernel_for
+
+    if args.kernel != "auto":
+        os.environ[KERNEL_ENV] = args.kernel
+    if kernel_for() == "numba":  # compiled (or loaded from numba's cache) outside the timing
+        import gridhash.dispatch.fast.compiled  # noqa: F401
 
     from gridhash.risk.sweep import _cached_context, run_paths, summarise, sweep, task_size
     from gridhash.scenario.load import load_scenario
@@ -129,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
           "runs: " + ", ".join(f"{c:.1f}" for c in cpus) + " s")
     print(f"load average             {os.getloadavg()[0]:10.1f}     (1 min, at the end; "
           f"{os.cpu_count()} CPUs)")
+    print(f"merit-order kernel       {kernel_for():>10}")
     print(f"scenario-hours per s     {args.paths * T / wall:12,.0f}")
     print(f"per path                 {fast_per_path * 1e3:10.1f} ms")
     print(f"LP reference per path    {lp * 1e3:10.1f} ms   (same pipeline with HiGHS, "

@@ -29,7 +29,7 @@ def test_help_does_not_import_heavy_modules() -> None:
         "from gridhash.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('highspy', 'pandas', 'plotly', 'pypsa', 'scipy', 'numpy', 'pyasic',"
-        " 'prometheus_client', 'httpx', 'fastapi')"
+        " 'prometheus_client', 'httpx', 'fastapi', 'numba', 'llvmlite')"
         " if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )

@@ -140,3 +140,35 @@ def test_the_spec_by_hand() -> None:
     assert h["mining_mw"].tolist() == [35.0] and h["unserved_mw"].tolist() == [0.0]
     assert h["objective_hourly_usd"] == -1000.0 + 3000.0 + 1400.0
     assert h["marginal_value_usd_per_mwh"] == 40.0  # one more MW would be mined
+
+
+def _at(x, shape: tuple[int, int], i: int, t: int) -> float:
+    """Element (i, t) of a key's hours or a capacity (a float when constant)."""
+    return x if isinstance(x, float) else float(np.broadcast_to(x, shape)[i, t])
+
+
+@SETTINGS
+@given(batches())
+def test_the_kernels_segments_are_the_specs(batch: BatchProblem) -> None:
+    # Steps 1–3 on their own: the kernel's use and source segments (value or cost, and
+    # capacity) are the spec's, bit for bit, in every hour whose data are in the domain.
+    from gridhash.dispatch.fast.merit import _Chunk, _source_segments, _use_segments
+    from gridhash.dispatch.merit_spec import sources, uses
+
+    h = _merit_order(batch, 0, batch.n_paths)
+    chunk = _Chunk(batch, 0, batch.n_paths, {}, {})
+    use, src = _use_segments(chunk, duals=True), _source_segments(chunk)
+    for i in range(batch.n_paths):
+        p = batch.path(i)
+        for t in range(batch.hours):
+            if not h.ok[i, t]:
+                continue
+            for kind, segs, spec in (("use", use, uses(p, t)), ("source", src, sources(p, t))):
+                assert len(segs.key) == len(spec), kind
+                for j, s in enumerate(spec):
+                    got = (_at(segs.key[j].v, chunk.shape, i, t),
+                           _at(segs.cap[j], chunk.shape, i, t))
+                    np.testing.assert_array_equal(_bits(got), _bits((s.key, s.cap)),
+                                                  f"{kind} segment {j} of path {i}, hour {t}")
+                if kind == "source":
+                    assert segs.rank == [s.rank for s in spec]

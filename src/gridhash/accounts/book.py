@@ -475,7 +475,13 @@ def _dot_items(rate: np.ndarray | None, energy: np.ndarray) -> np.ndarray:
 
 
 def _dot_hours(rate: np.ndarray, energy: np.ndarray) -> np.ndarray:
-    """(..., X) or (...): Σ_t rate·energy over the last axis (a matrix product)."""
+    """(..., X) or (...): Σ_t rate·energy over the last axis (a matrix product).
+
+    A rate held as a broadcast view (one value for the horizon) is made contiguous
+    first: the product then takes the same (BLAS) path, and the same sums, as for any
+    other rate."""
+    if rate.ndim and rate.strides[-1] == 0 and rate.shape[-1] > 1:
+        rate = np.ascontiguousarray(rate)
     return (energy[..., None, :] @ rate[..., :, None])[..., 0, 0]
 
 

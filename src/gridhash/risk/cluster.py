@@ -49,6 +49,10 @@ def dask_setup(worker: Any = None) -> None:
 
     for name in _TASK_MODULES:
         importlib.import_module(name)
+    from gridhash.dispatch.fast.driver import kernel_for
+
+    if kernel_for() == "numba":  # numba and the cached compiled kernel: ~1 s of imports
+        importlib.import_module("gridhash.dispatch.fast.compiled")
 
 
 #: Dask settings for the sweep's own workers.  There is no dashboard, so the

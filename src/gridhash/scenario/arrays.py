@@ -60,6 +60,16 @@ class Array:
         return f"({', '.join(axes)})" if len(axes) > 1 else f"({axes},)" if axes else "()"
 
 
+def is_static(a: Any) -> bool:
+    """True when the array holds one value for the whole horizon along its last (hour)
+    axis by its layout: a broadcast view with stride 0 there (how resolution keeps a
+    value given as one number), or at most one hour.  Read from the layout, not the
+    values: an array that merely happens to be constant is not static.  (Pickling
+    copies an array into plain layout, so the mark does not cross processes.)"""
+    shape, strides = getattr(a, "shape", ()), getattr(a, "strides", ())
+    return bool(shape) and (shape[-1] <= 1 or strides[-1] == 0)
+
+
 def _a(name: str, dims: str, unit: str, stages: str, description: str, dtype: str = "float64",
        optional_in: str = "", absent: float | bool | None = None) -> Array:
     return Array(name, dims, unit, dtype, tuple(stages.split()), description,

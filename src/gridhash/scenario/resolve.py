@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gridhash.demand_response import Programme, SiteCurtailment, site_programmes
-from gridhash.scenario.arrays import declare
+from gridhash.scenario.arrays import declare, is_static
 from gridhash.scenario.load import LoadedScenario
 from gridhash.scenario.models import Model
 from gridhash.scenario.series import hourly_index, resolve_series, window_mask
@@ -100,6 +100,22 @@ def fleet_cap(inputs: Inputs) -> np.ndarray:
     return cap
 
 
+def static_series(value: float, hours: int) -> np.ndarray:
+    """(T,) one value for every hour, as a read-only broadcast view (stride 0 along the
+    hours): a value given as one number for the horizon stays one number, and whoever
+    reads it can tell from its layout (:func:`gridhash.scenario.arrays.is_static`)."""
+    return np.broadcast_to(np.float64(value), (hours,))
+
+
+def stack_rows(rows: list[np.ndarray], hours: int) -> np.ndarray:
+    """(X, T) the rows stacked: a read-only broadcast of their values when every row is
+    one value for the horizon (:func:`static_series`), else a new array."""
+    if rows and all(is_static(r) for r in rows):
+        values = np.array([float(r[0]) for r in rows]) if hours else np.zeros(len(rows))
+        return np.broadcast_to(values[:, None], (len(rows), hours))
+    return np.array(rows, dtype=float).reshape(len(rows), hours)
+
+
 class _Resolver:
     def __init__(self, loaded: LoadedScenario, index: pd.DatetimeIndex) -> None:
         self.loaded = loaded
@@ -111,14 +127,18 @@ class _Resolver:
             info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         )
         bounds = {k: extra[k] for k in ("ge", "gt", "le") if k in extra}
-        return resolve_series(
-            getattr(owner, name),
+        spec = getattr(owner, name)
+        values = resolve_series(
+            spec,
             self.index,
             field=f"{path}.{name}",
             source=self.loaded.source,
             base_dir=self.loaded.base_dir,
             bounds=bounds,
         )
+        if isinstance(spec, int | float) and len(values):
+            return static_series(values[0], len(values))
+        return values
 
     def windows(self, windows: list[Any], path: str) -> np.ndarray:
         return window_mask(windows, self.index, field=path, source=self.loaded.source)
@@ -243,12 +263,12 @@ def resolve(loaded: LoadedScenario) -> Inputs:
         unit_min_mw=np.array(mins).reshape(len(mins), T),
         unit_ramp_up_mw_per_h=ramp_up,
         unit_ramp_down_mw_per_h=ramp_dn,
-        unit_cost_usd_per_mwh=np.array(costs).reshape(len(costs), T),
+        unit_cost_usd_per_mwh=stack_rows(costs, T),
         house_load_mw=r.series(sc.plant, "house_load_mw", "plant"),
         offtake_names=tuple(names),
-        offtake_price_usd_per_mwh=np.array(price).reshape(len(price), T),
-        offtake_demand_mw=np.array(demand).reshape(len(demand), T),
-        offtake_firm_mw=np.array(firm).reshape(len(firm), T),
+        offtake_price_usd_per_mwh=stack_rows(price, T),
+        offtake_demand_mw=stack_rows(demand, T),
+        offtake_firm_mw=stack_rows(firm, T),
         line_names=tuple(line.name for line in g.lines),
         line_offtake=line_offtake,
         line_capacity_mw=line_cap,

@@ -108,7 +108,9 @@ def _levels(safety: Safety, r: _Resolver, T: int) -> dict[str, np.ndarray]:
     """(T,) levels before events: cooling water, operable diesel generators, staff."""
     levels = {"diesel_generators": np.full(T, float(safety.diesel.generators))}
     if safety.cooling.level_m is not None:
-        levels["cooling_water"] = r.series(safety.cooling, "level_m", "safety.cooling")
+        # a writable copy: the events set levels in place (a value given as one number
+        # resolves to a read-only broadcast view)
+        levels["cooling_water"] = np.array(r.series(safety.cooling, "level_m", "safety.cooling"))
     if safety.staff.on_shift is not None:
         levels["staff"] = np.full(T, float(safety.staff.on_shift))
     return levels

@@ -14,7 +14,7 @@ import numpy as np
 
 from gridhash.dispatch.problem import DispatchProblem
 from gridhash.dispatch.result import DispatchResult
-from gridhash.scenario.arrays import absent_values, arrays, declare, series_fields
+from gridhash.scenario.arrays import absent_values, arrays, declare, is_static, series_fields
 
 Fallback = Literal["window", "path"]
 
@@ -156,6 +156,15 @@ class BatchProblem:
     def hours(self) -> int:
         """T, the hours of every path."""
         return self.base.hours
+
+    @property
+    def static(self) -> frozenset[str]:
+        """The fields that hold one value for the whole horizon in each path, known from
+        their layout (:func:`~gridhash.scenario.arrays.is_static`): a scenario value given
+        as one number (resolution keeps it a broadcast view), or a per-path array given
+        without its hours (``(N, O, 1)``).  The fast path reads one hour of these
+        instead of scanning every hour to find them constant."""
+        return frozenset(name for name, a in self.arrays.items() if is_static(a))
 
     def field(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
         """``(n or 1, *shape)``: the array ``name`` for paths ``start:stop``."""

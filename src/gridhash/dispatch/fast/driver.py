@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
 
 import numpy as np
 
@@ -18,7 +20,7 @@ from gridhash.dispatch.fast.batch import (
     FastResult,
 )
 from gridhash.dispatch.fast.certificate import _ramp_violations
-from gridhash.dispatch.fast.merit import _merit_order
+from gridhash.dispatch.fast.merit import _merit_order, _merit_order_compiled
 from gridhash.dispatch.fast.windows import _repair
 from gridhash.dispatch.problem import DispatchProblem, grid_first_price
 from gridhash.scenario.grid import house_import_cap_mw
@@ -28,6 +30,44 @@ from gridhash.scenario.grid import house_import_cap_mw
 #: paths; much larger chunks lose that again in the caches (benchmarks/README.md,
 #: "Figures behind the code").
 CHUNK_HOURS = 1 << 15
+
+#: The merit-order kernels: ``"numpy"`` (:mod:`~gridhash.dispatch.fast.merit`) and
+#: ``"numba"`` (:mod:`gridhash.dispatch.fast.compiled`, with the ``fast`` extra).  They
+#: give the same results bit for bit.  numpy is the default: with the sweep's allocator
+#: settings it measured as fast as the compiled kernel, without numba's second of
+#: imports per process (benchmarks/README.md, "The sweep by stage, static
+#: values, a compiled kernel").
+Kernel = Literal["auto", "numba", "numpy"]
+
+#: Environment variable that picks the kernel for ``kernel="auto"`` (``numpy`` or
+#: ``numba``; default numpy).  Dask workers inherit it.
+KERNEL_ENV = "GRIDHASH_FAST_KERNEL"
+
+
+def kernel_for(kernel: Kernel = "auto") -> Literal["numba", "numpy"]:
+    """The kernel ``kernel`` stands for: ``"auto"`` is :data:`KERNEL_ENV`'s choice
+    (numba only where it is installed), else numpy.
+
+    Raises
+    ------
+    ValueError
+        An unknown kernel, or numba asked for and not installed.
+    """
+    if kernel == "auto":
+        chosen = os.environ.get(KERNEL_ENV, "").strip().lower()
+        return "numba" if chosen == "numba" and _has_numba() else "numpy"
+    if kernel == "numba" and not _has_numba():
+        raise ValueError("kernel='numba' needs numba: pip install 'gridhash[fast]'")
+    if kernel not in ("numba", "numpy"):
+        raise ValueError(f"kernel must be 'auto', 'numba' or 'numpy' (got {kernel!r})")
+    return kernel
+
+
+@functools.cache
+def _has_numba() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
 
 # --------------------------------------------------------------------------- #
 # Drivers
@@ -66,6 +106,7 @@ def solve_fast_batch(
     chunk_size: int | None = None,
     workers: int | None = 1,
     fallback: Fallback = "window",
+    kernel: Kernel = "auto",
     **overrides: np.ndarray,
 ) -> FastBatchResult:
     """The exact optimum of every path of a batch: merit order, certificate, LP repair.
@@ -92,6 +133,8 @@ def solve_fast_batch(
         How paths whose per-hour optimum breaks a ramp row are made exact:
         LP windows around the violations (checked exact, else grown), or the
         whole path's LP.
+    kernel : {"auto", "numba", "numpy"}
+        The merit-order kernel (:func:`kernel_for`); the results do not depend on it.
     **overrides : numpy.ndarray
         Per-path arrays, when ``problem`` is a :class:`DispatchProblem`.
 
@@ -149,13 +192,17 @@ def solve_fast_batch(
     if size < 1:
         raise ValueError(f"chunk_size must be at least 1 (got {chunk_size})")
     duals = "marginal_value_usd_per_mwh" in keep
+    compiled = kernel_for(kernel) == "numba"
 
     cache: dict = {}  # tests and ranges of the arrays every path shares
 
     def run(lo: int, hi: int) -> tuple[int, int]:
         # the merit order writes the kept outputs in place; the others are scratch
         into = {name: out[name][lo:hi] for name in keep if name != "marginal_value_usd_per_mwh"}
-        h = _merit_order(batch, lo, hi, duals=duals, cache=cache, into=into)
+        if compiled:
+            h = _merit_order_compiled(batch, lo, hi, duals=duals, into=into)
+        else:
+            h = _merit_order(batch, lo, hi, duals=duals, cache=cache, into=into)
         violated = _ramp_violations(batch, lo, hi, h.unit_mw)
         infeasible = ~h.ok.all(axis=1)
         cert = ~infeasible & ~violated.any(axis=1)

@@ -8,10 +8,12 @@ hour; a test holds the two equal bit for bit.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from gridhash.dispatch.fast.batch import PATH_FIELDS, BatchProblem
+from gridhash.dispatch.fast.batch import OUTPUTS, PATH_FIELDS, BatchProblem
 from gridhash.scenario.arrays import declare
 
 # --------------------------------------------------------------------------- #
@@ -47,10 +49,13 @@ class _Key:
         return self._v
 
     @classmethod
-    def of(cls, a: np.ndarray | float) -> _Key:
+    def of(cls, a: np.ndarray | float, static: bool = False) -> _Key:
+        """The key of ``a``; ``static``: ``a`` holds one value for every hour (its layout
+        says so), so its range is read from its first hour."""
         if isinstance(a, float):
             return cls(a, a, a)
-        lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+        first = a[..., :1] if static else a
+        lo, hi = (float(first.min()), float(first.max())) if a.size else (0.0, 0.0)
         if lo == hi:
             return cls(lo, lo, hi)
         return cls(a, lo, hi)  # with a NaN, lo and hi are NaN: every test goes per hour
@@ -325,118 +330,142 @@ def _source_order(
     return before, groups
 
 
-def _merit_order(
-    b: BatchProblem,
-    lo: int,
-    hi: int,
-    *,
-    duals: bool = True,
-    cache: dict | None = None,
-    into: dict[str, np.ndarray] | None = None,
-) -> _Hours:
-    """The per-hour optimum of paths ``lo:hi`` (module docstring, steps 1–5).
+class _Chunk:
+    """The arrays of paths ``lo:hi`` of a batch, and what is known of them.
 
-    ``into``: arrays of the chunk's shape to write outputs in, by name of
-    :data:`OUTPUTS` (the others are allocated).  Without ``duals``, the firm
-    segment of an offtake whose firm obligation is zero in every hour of the
-    chunk is left out: it is empty, so every sum, fill and output is what it
-    would be with it.  (The duals keep it: their bounds read every segment.)
+    Holds the chunk's fields (``f``), the names shared by every path (their
+    tests and ranges are kept in the batch's ``cache``), the scalars of the
+    base, the keys of the offtake prices and class values, the arrays to write
+    outputs in (``into``) and one scratch array of the chunk's shape.
     """
-    base = b.base
-    n, T = hi - lo, b.hours
-    shape = (n, T)
-    cache = {} if cache is None else cache
-    f = {name: b.field(name, lo, hi) for name in PATH_FIELDS}
-    avail, umin, ucost = f["unit_available_mw"], f["unit_min_mw"], f["unit_cost_usd_per_mwh"]
-    U = avail.shape[1]
-    O, K = f["offtake_price_usd_per_mwh"].shape[1], f["class_value_usd_per_mwh"].shape[1]
-    pen = float(base.unserved_penalty)
-    bonus = max(pen, 0.0)
-    c_diesel, c_blackout = float(base.diesel_cost), float(base.blackout_penalty)
-    if "shared" not in cache:
-        cache["shared"] = frozenset(name for name, a in b.arrays.items() if a.shape[0] == 1)
-    shared: frozenset[str] = cache["shared"]
-    into = {} if into is None else into
 
-    def key(name: str, i: int | None = None) -> _Key:
+    def __init__(
+        self, b: BatchProblem, lo: int, hi: int, cache: dict, into: dict[str, np.ndarray]
+    ) -> None:
+        base = b.base
+        self.base, self.cache, self.into = base, cache, into
+        self.n, self.T = hi - lo, b.hours
+        self.shape = (self.n, self.T)
+        self.f = {name: b.field(name, lo, hi) for name in PATH_FIELDS}
+        self.pen = float(base.unserved_penalty)
+        self.c_diesel, self.c_blackout = float(base.diesel_cost), float(base.blackout_penalty)
+        if "shared" not in cache:
+            cache["shared"] = frozenset(name for name, a in b.arrays.items() if a.shape[0] == 1)
+            cache["static"] = b.static
+        self.shared: frozenset[str] = cache["shared"]
+        self.static: frozenset[str] = cache["static"]  # one value for every hour
+        self.extremes: dict[tuple[str, int], float] = {}
+        self.prices = [self.key("offtake_price_usd_per_mwh", o)
+                       for o in range(self.f["offtake_price_usd_per_mwh"].shape[1])]
+        self.values = [self.key("class_value_usd_per_mwh", k)
+                       for k in range(self.f["class_value_usd_per_mwh"].shape[1])]
+        self.tmp = np.empty(self.shape)
+
+    def key(self, name: str, i: int | None = None) -> _Key:
         """The key of ``f[name]`` (row ``i``), its range cached when shared by every path."""
-        a = f[name]
+        a = self.f[name]
         a = a[:, i] if i is not None else a
-        if name not in shared:
-            return _Key.of(a)
-        if (name, i) not in cache:
-            cache[(name, i)] = _Key.of(a)
-        return cache[(name, i)]
+        static = name in self.static
+        if name not in self.shared:
+            return _Key.of(a, static)
+        if (name, i) not in self.cache:
+            self.cache[(name, i)] = _Key.of(a, static)
+        return self.cache[(name, i)]
 
-    prices = [key("offtake_price_usd_per_mwh", o) for o in range(O)]
-    values = [key("class_value_usd_per_mwh", k) for k in range(K)]
-    extremes: dict[tuple[str, int], float] = {}
+    def hours(self, name: str) -> np.ndarray:
+        """``f[name]``, or its first hour where it is static (the same extremes)."""
+        a = self.f[name]
+        return a[..., :1] if name in self.static else a
 
-    def extent(name: str, which: int) -> float:
+    def extent(self, name: str, which: int) -> float:
         """The least (``which`` 0) or greatest (1) value of ``f[name]`` in the chunk."""
-        v = extremes.get((name, which))
+        v = self.extremes.get((name, which))
         if v is None:
-            # from the keys' ranges
             if name in ("offtake_price_usd_per_mwh", "class_value_usd_per_mwh"):
-                ends = [k.hi if which else k.lo for k in (prices if name[0] == "o" else values)]
+                # from the keys' ranges
+                keys = self.prices if name[0] == "o" else self.values
+                ends = [k.hi if which else k.lo for k in keys]
                 v = np.nan if any(e != e for e in ends) else max(ends) if which else min(ends)
             else:
-                a = f[name]
-                v = float((np.maximum if which else np.minimum).reduce(a, axis=None))
-            extremes[name, which] = v
+                v = float((np.maximum if which else np.minimum).reduce(self.hours(name),
+                                                                        axis=None))
+            self.extremes[name, which] = v
         return v
 
-    ok = _in_domain(f, shared, shape, (pen, c_diesel, c_blackout), cache, extent)
+    def full(self, a: np.ndarray) -> np.ndarray:
+        """``a`` broadcast to the chunk's (n, T) (a view when it is shared)."""
+        return a if a.shape == self.shape else np.broadcast_to(a, self.shape)
 
-    def full(a: np.ndarray) -> np.ndarray:
-        return a if a.shape == shape else np.broadcast_to(a, shape)
+    def empty(self, name: str, *axes: int) -> np.ndarray:
+        """The output array ``name`` of shape (n, *axes, T): the caller's, or a new one."""
+        return self.into[name] if name in self.into else np.empty((self.n, *axes, self.T))
 
-    def empty(name: str, *axes: int) -> np.ndarray:
-        return into[name] if name in into else np.empty((n, *axes, T))
+    def shared_once(self, name: str, label: object, compute: Callable[[], Any]) -> Any:
+        """``compute()``, kept in the batch's cache under ``label`` when ``name`` is shared."""
+        if name not in self.shared:
+            return compute()
+        if label not in self.cache:
+            self.cache[label] = compute()
+        return self.cache[label]
 
-    H = full(f["house_load_mw"])
-    F = full(_sum_rows(umin))
-    ocap, firm = f["offtake_cap_mw"], f["offtake_firm_mw"]
 
-    # --- use segments: value, capacity, in tie order (steps 1 and 2) ---
-    use_key: list[_Key] = []
-    use_cap: list[np.ndarray] = []
-    firm_seg: list[int | None] = []  # each offtake's firm segment (None: left out)
-    for o in range(O):
-        price = prices[o]
-        cap_o = full(ocap[:, o])
+@dataclass
+class _Segments:
+    """Segments in their fixed order: each one's key (value or cost), capacity (n, T),
+    and for sources the ramp rank; for uses, each offtake's firm segment (None when
+    left out: its firm obligation is 0 in every hour and no duals are wanted)."""
+
+    key: list[_Key]
+    cap: list[np.ndarray]
+    rank: list[float] = field(default_factory=list)
+    firm: list[int | None] = field(default_factory=list)
+
+
+def _offtake_segments(c: _Chunk, duals: bool, segs: _Segments) -> None:
+    """Step 1: each offtake's firm segment (price + pen⁺, min(firm, cap)) and the rest of
+    its capacity (price, cap − that), appended to ``segs``.
+
+    Without ``duals``, an offtake whose firm obligation is 0 in every hour of the
+    chunk gets one segment (price, cap): the firm one is empty, so every sum and
+    fill is the same without it.
+    """
+    bonus = max(c.pen, 0.0)
+    ocap, firm = c.f["offtake_cap_mw"], c.f["offtake_firm_mw"]
+    firm_hours = c.hours("offtake_firm_mw")  # (its first hour where static)
+    for o, price in enumerate(c.prices):
+        cap_o = c.full(ocap[:, o])
         firm_o = firm[:, o]
         if not duals:
-            if "offtake_firm_mw" in shared:
-                if ("firm_max", o) not in cache:
-                    cache["firm_max", o] = float(firm_o.max()) if firm_o.size else 0.0
-                firm_max = cache["firm_max", o]
-            else:
-                firm_max = float(firm_o.max()) if firm_o.size else 0.0
+            firm_max = c.shared_once("offtake_firm_mw", ("firm_max", o),
+                                     lambda f=firm_hours[:, o]: float(f.max()) if f.size
+                                     else 0.0)
             if firm_max <= 0:  # min(firm, cap) = 0 wherever the data are in the domain
-                firm_seg.append(None)
-                use_key.append(price)
-                use_cap.append(cap_o)  # cap − 0
+                segs.firm.append(None)
+                segs.key.append(price)
+                segs.cap.append(cap_o)  # cap − 0
                 continue
-        a = np.minimum(full(firm_o), cap_o)
-        firm_seg.append(len(use_key))
-        use_key += [price + bonus, price]
-        use_cap += [a, cap_o - a]
+        a = np.minimum(c.full(firm_o), cap_o)
+        segs.firm.append(len(segs.key))
+        segs.key += [price + bonus, price]
+        segs.cap += [a, cap_o - a]
+
+
+def _class_segments(c: _Chunk, segs: _Segments) -> None:
+    """Step 2: each miner class's segment (value, c_k) with c_k = f(P_k ∪ {k}) − f(P_k)
+    (Edmonds' greedy, P_k the classes ahead of k), appended to ``segs``."""
+    base, f, values = c.base, c.f, c.values
+    K = len(values)
     class_site = np.asarray(base.class_site, dtype=np.int64)
     sites = sorted(set(class_site.tolist()))
     caps_k = [f["class_cap_mw"][:, k] for k in range(K)]  # (n or 1, T)
     caps_s = {s: f["site_cap_mw"][:, s] for s in sites}
     mcap = f["mining_cap_mw"]
-    if "mining_cap_mw" in shared and "mcap_unlimited" in cache:
-        unlimited = cache["mcap_unlimited"]
-    else:  # min(∞, x) = x: skip those minimums
-        unlimited = not mcap.size or extent("mining_cap_mw", 0) == np.inf
-        if "mining_cap_mw" in shared:
-            cache["mcap_unlimited"] = unlimited
+    # min(∞, x) = x: skip those minimums
+    unlimited = c.shared_once("mining_cap_mw", "mcap_unlimited",
+                              lambda: not mcap.size or c.extent("mining_cap_mw", 0) == np.inf)
     at_site = {s: [k for k in range(K) if class_site[k] == s] for s in sites}
-    fixed_caps = "class_cap_mw" in shared and "site_cap_mw" in shared
+    fixed_caps = "class_cap_mw" in c.shared and "site_cap_mw" in c.shared
     for k in range(K):
-        # Edmonds' greedy: c_k = f(P_k ∪ {k}) − f(P_k), P_k the classes ahead of k.
         ahead = {
             s: [
                 _not(_lt(values[j], values[k])) if j < k else _lt(values[k], values[j])
@@ -450,62 +479,107 @@ def _merit_order(
         memo = None
         if fixed_caps and not any(isinstance(m, np.ndarray) for ms in ahead.values() for m in ms):
             memo = ("greedy", k, tuple(tuple(ms) for ms in ahead.values()))
-        if memo is not None and memo in cache:
-            with_k, without = cache[memo]
+        if memo is not None and memo in c.cache:
+            with_k, without = c.cache[memo]
         else:
             with_k, without = _greedy(k, int(class_site[k]), at_site, ahead, caps_k, caps_s)
             if memo is not None:
-                cache[memo] = with_k, without
-        use_key.append(values[k])
+                c.cache[memo] = with_k, without
+        segs.key.append(values[k])
         if unlimited:
-            use_cap.append(full(with_k if without is None else with_k - without))
+            segs.cap.append(c.full(with_k if without is None else with_k - without))
         elif without is None:  # min(mcap, 0) = 0 in every hour of the domain (mcap ≥ 0)
-            use_cap.append(full(np.minimum(mcap, with_k)))
+            segs.cap.append(c.full(np.minimum(mcap, with_k)))
         else:
-            use_cap.append(full(np.subtract(np.minimum(mcap, with_k), np.minimum(mcap, without))))
+            segs.cap.append(
+                c.full(np.subtract(np.minimum(mcap, with_k), np.minimum(mcap, without))))
 
-    # --- source segments: cost, ramp rank, range (step 3) ---
+
+def _use_segments(c: _Chunk, duals: bool) -> _Segments:
+    """Steps 1 and 2: the use segments, offtakes then classes (their tie order)."""
+    segs = _Segments(key=[], cap=[])
+    _offtake_segments(c, duals, segs)
+    _class_segments(c, segs)
+    return segs
+
+
+def _source_segments(c: _Chunk) -> _Segments:
+    """Step 3: each unit's range above its minimum at its cost and ramp rank, then
+    imports, diesel and house load left unsupplied (rank ∞: after units of equal cost)."""
+    base, f = c.base, c.f
+    avail, umin = f["unit_available_mw"], f["unit_min_mw"]
+    U = avail.shape[1]
     ramp_rank = np.minimum(base.unit_ramp_up_mw_per_h, base.unit_ramp_down_mw_per_h).astype(float)
-    src_key = [key("unit_cost_usd_per_mwh", u) for u in range(U)]
-    src_rank = [float(r) for r in ramp_rank]
-    src_cap = [np.subtract(full(avail[:, u]), umin[:, u]) for u in range(U)]
-    src_key += [key("import_price_usd_per_mwh"), _Key.of(c_diesel), _Key.of(c_blackout)]
-    src_rank += [np.inf, np.inf, np.inf]
-    src_cap += [full(f["import_cap_mw"]), full(f["diesel_cap_mw"]), full(f["blackout_cap_mw"])]
-    nu, ns = len(use_key), len(src_key)
+    key = [c.key("unit_cost_usd_per_mwh", u) for u in range(U)]
+    rank = [float(r) for r in ramp_rank]
+    cap = [np.subtract(c.full(avail[:, u]), umin[:, u]) for u in range(U)]
+    key += [c.key("import_price_usd_per_mwh"), _Key.of(c.c_diesel), _Key.of(c.c_blackout)]
+    rank += [np.inf, np.inf, np.inf]
+    cap += [c.full(f["import_cap_mw"]), c.full(f["diesel_cap_mw"]),
+            c.full(f["blackout_cap_mw"])]
+    return _Segments(key=key, cap=cap, rank=rank)
 
-    # uses: a strict order, value descending then position
+
+@dataclass
+class _Order:
+    """The merit order as capacity ahead of each segment (steps 3 and 5).
+
+    ``use_ahead[i]``: the house load plus the uses ahead of use i (value
+    descending, then position); ``src_ahead[j]``: F plus the sources ahead of
+    source j (cost, then ramp rank); ``src_tie[j]``: the capacity of j's tie group
+    (None when alone); ``src_sums``: the shared partial sums from F.
+    """
+
+    use_ahead: list[np.ndarray]
+    src_ahead: list[np.ndarray]
+    src_tie: list[np.ndarray | None]
+    src_sums: dict
+
+
+def _merit(c: _Chunk, H: np.ndarray, F: np.ndarray, use: _Segments, src: _Segments) -> _Order:
+    """The capacity ahead of every use and source segment, and of each source's tie group."""
+    nu = len(use.key)
     use_sums: dict = {}
-    use_lt = {(i, j): _lt(use_key[i], use_key[j]) for i in range(nu) for j in range(i + 1, nu)}
+    use_lt = {(i, j): _lt(use.key[i], use.key[j]) for i in range(nu) for j in range(i + 1, nu)}
     use_ahead = []  # A_i: the house load and the uses ahead of i
     for i in range(nu):
         ahead = [
             use_lt[i, j] if j > i else (_not(use_lt[j, i]) if j < i else False) for j in range(nu)
         ]
-        use_ahead.append(_fold(H, use_cap, ahead, use_sums))
-    # sources: cost, then ramp rank (least flexible first); equal (cost, rank) share pro rata
-    # the same order for every chunk
-    if "unit_cost_usd_per_mwh" in shared and "import_price_usd_per_mwh" in shared:
-        if "sources" not in cache:
-            cache["sources"] = _source_order(src_key, src_rank)
-        before, groups = cache["sources"]
+        use_ahead.append(_fold(H, use.cap, ahead, use_sums))
+    # sources: cost, then ramp rank (least flexible first); equal (cost, rank) share pro
+    # rata; the same order for every chunk when the costs are shared
+    if "unit_cost_usd_per_mwh" in c.shared and "import_price_usd_per_mwh" in c.shared:
+        if "sources" not in c.cache:
+            c.cache["sources"] = _source_order(src.key, src.rank)
+        before, groups = c.cache["sources"]
     else:
-        before, groups = _source_order(src_key, src_rank)
+        before, groups = _source_order(src.key, src.rank)
     src_sums: dict = {}  # sums from F (ahead of a source, cheaper than a use, total)
     tie_sums: dict = {}
-    src_ahead = [_fold(F, src_cap, masks, src_sums) for masks in before]
+    src_ahead = [_fold(F, src.cap, masks, src_sums) for masks in before]
     src_tie = [
-        None if group is None else _fold(np.zeros(shape), src_cap, group, tie_sums)
+        None if group is None else _fold(np.zeros(c.shape), src.cap, group, tie_sums)
         for group in groups
     ]
+    return _Order(use_ahead, src_ahead, src_tie, src_sums)
 
-    # --- the balance (step 4) ---
-    src_total = _fold(F, src_cap, [True] * ns, src_sums)
-    tmp = np.empty(shape)
+
+def _balance(
+    c: _Chunk, H: np.ndarray, F: np.ndarray, use: _Segments, src: _Segments, order: _Order,
+    ok: np.ndarray,
+) -> np.ndarray:
+    """Step 4: q* = H + Σ_i clip(K⁻(v_i) − A_i, 0, cap_i), the energy through the balance.
+
+    Marks in ``ok`` the hours that are infeasible: the forced output F cannot be
+    absorbed (q* < F) or the house load cannot be supplied.
+    """
+    ns, tmp = len(src.key), c.tmp
+    src_total = _fold(F, src.cap, [True] * ns, order.src_sums)
     q = None
-    for i in range(nu):
-        cheaper = _fold(F, src_cap, [_lt(src_key[j], use_key[i]) for j in range(ns)], src_sums)
-        x = _clip(np.subtract(cheaper, use_ahead[i], out=tmp), use_cap[i])
+    for i, (key, cap) in enumerate(zip(use.key, use.cap, strict=True)):
+        cheaper = _fold(F, src.cap, [_lt(src.key[j], key) for j in range(ns)], order.src_sums)
+        x = _clip(np.subtract(cheaper, order.use_ahead[i], out=tmp), cap)
         if q is None:
             q = np.add(H, x)  # H + x, as a copy of H plus x
         else:
@@ -515,29 +589,51 @@ def _merit_order(
     # q ≤ the use capacity, so q < F where the forced output cannot be absorbed
     ok &= np.greater_equal(np.add(q, 1e-9, out=tmp), F)
     ok &= np.greater_equal(np.add(src_total, 1e-9, out=tmp), H)
+    return q
 
-    # --- the decisions: each segment filled to clip(q − ahead, 0, cap) ---
-    use_rest: list[np.ndarray] = []  # q − A_i, for the duals
-    src_rest: list[np.ndarray] = []
 
-    def fill(ahead: np.ndarray, cap: np.ndarray, dst: np.ndarray, rests: list) -> np.ndarray:
-        """clip(q − ahead, 0, cap) in ``dst`` (q − ahead kept in ``rests`` for the duals)."""
-        if duals:
-            rest = np.subtract(q, ahead)
-            rests.append(rest)
-            np.maximum(rest, 0.0, out=dst)
-        else:
-            np.maximum(np.subtract(q, ahead, out=dst), 0.0, out=dst)
-        return np.minimum(dst, cap, out=dst)
+def _fill(
+    q: np.ndarray, ahead: np.ndarray, cap: np.ndarray, dst: np.ndarray, rests: list | None
+) -> np.ndarray:
+    """clip(q − ahead, 0, cap) in ``dst``: a segment's prefix fill (q − ahead appended to
+    ``rests`` for the duals, unless None)."""
+    if rests is not None:
+        rest = np.subtract(q, ahead)
+        rests.append(rest)
+        np.maximum(rest, 0.0, out=dst)
+    else:
+        np.maximum(np.subtract(q, ahead, out=dst), 0.0, out=dst)
+    return np.minimum(dst, cap, out=dst)
 
-    delivered, unserved = empty("delivered_mw", O), empty("unserved_mw", O)
-    mining = empty("mining_mw", K)
+
+@dataclass
+class _UseFill:
+    """The uses filled: deliveries (n, O, T), unserved firm energy (n, O, T), mining
+    (n, K, T); the offtakes whose unserved energy is 0 in every hour; q − A_i by
+    segment for the duals (empty without them)."""
+
+    delivered: np.ndarray
+    unserved: np.ndarray
+    mining: np.ndarray
+    no_unserved: list[bool]
+    rest: list[np.ndarray]
+
+
+def _fill_uses(c: _Chunk, q: np.ndarray, use: _Segments, order: _Order, duals: bool) -> _UseFill:
+    """Step 4's decisions on the use side: each offtake's firm and other segment, the
+    unserved firm energy (firm − what the firm segment got; all of it when pen < 0),
+    and each class's mining."""
+    O, K = len(c.prices), len(c.values)
+    firm, pen = c.f["offtake_firm_mw"], c.pen
+    rests: list[np.ndarray] | None = [] if duals else None
+    delivered, unserved = c.empty("delivered_mw", O), c.empty("unserved_mw", O)
+    mining = c.empty("mining_mw", K)
     no_unserved = [False] * O  # offtakes whose unserved energy is 0 in every hour
     seg = 0
     for o in range(O):
         d = delivered[:, o]
-        if firm_seg[o] is None:  # the firm segment is empty: d = 0 + the rest
-            fill(use_ahead[seg], use_cap[seg], d, use_rest)
+        if use.firm[o] is None:  # the firm segment is empty: d = 0 + the rest
+            _fill(q, order.use_ahead[seg], use.cap[seg], d, rests)
             seg += 1
             if pen >= 0:  # max(firm − 0, 0) with firm ≤ 0, not NaN
                 unserved[:, o] = 0.0
@@ -545,9 +641,9 @@ def _merit_order(
             else:
                 unserved[:, o] = firm[:, o]
             continue
-        firm_dst = np.empty(shape) if duals else tmp
-        firm_mw = fill(use_ahead[seg], use_cap[seg], firm_dst, use_rest)
-        fill(use_ahead[seg + 1], use_cap[seg + 1], d, use_rest)
+        firm_dst = np.empty(c.shape) if duals else c.tmp
+        firm_mw = _fill(q, order.use_ahead[seg], use.cap[seg], firm_dst, rests)
+        _fill(q, order.use_ahead[seg + 1], use.cap[seg + 1], d, rests)
         seg += 2
         np.add(firm_mw, d, out=d)
         if pen >= 0:
@@ -556,54 +652,87 @@ def _merit_order(
         else:
             unserved[:, o] = firm[:, o]
     for k in range(K):
-        fill(use_ahead[seg + k], use_cap[seg + k], mining[:, k], use_rest)
+        _fill(q, order.use_ahead[seg + k], use.cap[seg + k], mining[:, k], rests)
+    return _UseFill(delivered, unserved, mining, no_unserved, [] if rests is None else rests)
 
-    unit_mw = empty("unit_mw", U)
-    imported, diesel, blackout = empty("imported_mw"), empty("diesel_mw"), empty("blackout_mw")
+
+@dataclass
+class _SourceFill:
+    """The sources filled: each unit's output (min + its share, (n, U, T)), imports,
+    diesel and house load unsupplied ((n, T)); q − ahead by segment for the duals."""
+
+    unit: np.ndarray
+    imported: np.ndarray
+    diesel: np.ndarray
+    blackout: np.ndarray
+    rest: list[np.ndarray]
+
+
+def _fill_sources(c: _Chunk, q: np.ndarray, src: _Segments, order: _Order,
+                  duals: bool) -> _SourceFill:
+    """Step 4's decisions on the supply side, from the cheap end; the members of a tie
+    group share their group's fill in proportion to their ranges (step 5).
+
+    A tie group's rest is the same for every member (they share ``ahead`` and the
+    group capacity), so it is kept for the duals whether or not ``duals``.
+    """
+    umin = c.f["unit_min_mw"]
+    U = umin.shape[1]
+    rests: list[np.ndarray] = []
+    unit_mw = c.empty("unit_mw", U)
+    imported, diesel = c.empty("imported_mw"), c.empty("diesel_mw")
+    blackout = c.empty("blackout_mw")
     src_dst = [unit_mw[:, u] for u in range(U)] + [imported, diesel, blackout]
     shares: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # by tie group
-    for j in range(ns):
-        tie, dst = src_tie[j], src_dst[j]
+    for j, (cap, dst) in enumerate(zip(src.cap, src_dst, strict=True)):
+        tie = order.src_tie[j]
         if tie is None:
-            fill(src_ahead[j], src_cap[j], dst, src_rest)
+            _fill(q, order.src_ahead[j], cap, dst, rests if duals else None)
             continue
         # the members of a tie group hold the same (shared) ahead and tie arrays
         if id(tie) not in shares:
-            rest = np.subtract(q, src_ahead[j])
+            rest = np.subtract(q, order.src_ahead[j])
             share = _clip(rest, tie, copy=True)
             # share / tie where tie > 0; where tie = 0 (in the domain: every range in the
             # group is 0, so tie = own range) the share itself is taken below
             with np.errstate(divide="ignore", invalid="ignore"):
                 shares[id(tie)] = (rest, share, np.divide(share, tie))
         rest, share, ratio = shares[id(tie)]
-        src_rest.append(rest)
+        rests.append(rest)
         # pro rata where a partner has capacity (tie ≠ own range), else all of the share
-        np.multiply(ratio, src_cap[j], out=dst)  # (a NaN of 0 / 0 raises no flag)
-        np.copyto(dst, share, where=np.equal(tie, src_cap[j]))
+        np.multiply(ratio, cap, out=dst)  # (a NaN of 0 / 0 raises no flag)
+        np.copyto(dst, share, where=np.equal(tie, cap))
     for u in range(U):
         np.add(umin[:, u], unit_mw[:, u], out=unit_mw[:, u])
+    return _SourceFill(unit_mw, imported, diesel, blackout, rests)
 
-    # --- the objective of each hour, as the LP counts it ---
-    # 0 − Σ_u c·g + Σ_o p·d − pen·Σ_o uns + Σ_k v·m − c_I·imp − c_D·dsl − c_B·blk, term by
-    # term in this order; the unserved energy of an offtake without a firm obligation is
-    # 0 in every hour and changes no sum.
-    obj = empty("objective_hourly_usd")
+
+def _objective(c: _Chunk, src: _Segments, used: _UseFill, supplied: _SourceFill) -> np.ndarray:
+    """The objective of each hour, as the LP counts it.
+
+    0 − Σ_u c·g + Σ_o p·d − pen·Σ_o uns + Σ_k v·m − c_I·imp − c_D·dsl − c_B·blk, term
+    by term in this order; the unserved energy of an offtake without a firm
+    obligation is 0 in every hour and changes no sum.
+    """
+    f, tmp, shape = c.f, c.tmp, c.shape
+    U, O, K = supplied.unit.shape[1], len(c.prices), len(c.values)
+    obj = c.empty("objective_hourly_usd")
 
     def dot(coefs: list, xs: list[np.ndarray], acc: np.ndarray) -> np.ndarray | None:
         """Σ_i coefs[i]·xs[i] in ``acc``, added in the order of i as ``sum(axis=1)`` does."""
         if not xs:
             return None
         np.multiply(coefs[0], xs[0], out=acc)
-        for c, x in zip(coefs[1:], xs[1:], strict=True):
-            acc += np.multiply(c, x, out=tmp)
+        for k, x in zip(coefs[1:], xs[1:], strict=True):
+            acc += np.multiply(k, x, out=tmp)
         return acc
 
     def coef(k: _Key, a: np.ndarray) -> float | np.ndarray:
         return k.v if isinstance(k.v, float) else a  # a constant key is every element
 
     spent = dot(
-        [coef(src_key[u], ucost[:, u]) for u in range(U)],
-        [unit_mw[:, u] for u in range(U)],
+        [coef(src.key[u], f["unit_cost_usd_per_mwh"][:, u]) for u in range(U)],
+        [supplied.unit[:, u] for u in range(U)],
         np.empty(shape),
     )
     if spent is None:
@@ -611,44 +740,106 @@ def _merit_order(
     else:
         np.subtract(0.0, spent, out=obj)
     earned = dot(
-        [coef(prices[o], f["offtake_price_usd_per_mwh"][:, o]) for o in range(O)],
-        [delivered[:, o] for o in range(O)],
+        [coef(c.prices[o], f["offtake_price_usd_per_mwh"][:, o]) for o in range(O)],
+        [used.delivered[:, o] for o in range(O)],
         spent if spent is not None else np.empty(shape),
     )
     if earned is not None:
         obj += earned
-    rows = [unserved[:, o] for o in range(O) if not no_unserved[o]]  # (+0 adds nothing)
+    rows = [used.unserved[:, o] for o in range(O) if not used.no_unserved[o]]  # (+0 adds nothing)
     if rows:
         total = rows[0] if len(rows) == 1 else np.add(rows[0], rows[1])
         for r in rows[2:]:
             total += r
-        obj -= np.multiply(pen, total, out=tmp)
+        obj -= np.multiply(c.pen, total, out=tmp)
     mined = dot(
-        [coef(values[k], f["class_value_usd_per_mwh"][:, k]) for k in range(K)],
-        [mining[:, k] for k in range(K)],
+        [coef(c.values[k], f["class_value_usd_per_mwh"][:, k]) for k in range(K)],
+        [used.mining[:, k] for k in range(K)],
         np.empty(shape),
     )
     if mined is not None:
         obj += mined
-    obj -= np.multiply(coef(src_key[U], f["import_price_usd_per_mwh"]), imported, out=tmp)
-    obj -= np.multiply(c_diesel, diesel, out=tmp)
-    obj -= np.multiply(c_blackout, blackout, out=tmp)
+    obj -= np.multiply(coef(src.key[U], f["import_price_usd_per_mwh"]), supplied.imported,
+                       out=tmp)
+    obj -= np.multiply(c.c_diesel, supplied.diesel, out=tmp)
+    obj -= np.multiply(c.c_blackout, supplied.blackout, out=tmp)
+    return obj
 
+
+def _merit_order(
+    b: BatchProblem,
+    lo: int,
+    hi: int,
+    *,
+    duals: bool = True,
+    cache: dict | None = None,
+    into: dict[str, np.ndarray] | None = None,
+) -> _Hours:
+    """The per-hour optimum of paths ``lo:hi`` (module docstring, steps 1–5).
+
+    ``cache``: what is kept between the chunks of one batch (the tests and ranges
+    of the arrays every path shares).  ``into``: arrays of the chunk's shape to
+    write outputs in, by name of :data:`OUTPUTS` (the others are allocated).
+    Without ``duals``, the firm segment of an offtake whose firm obligation is
+    zero in every hour of the chunk is left out: it is empty, so every sum, fill
+    and output is what it would be with it.  (The duals keep it: their bounds
+    read every segment.)
+    """
+    c = _Chunk(b, lo, hi, {} if cache is None else cache, {} if into is None else into)
+    ok = _in_domain(c.f, c.shared, c.shape, (c.pen, c.c_diesel, c.c_blackout), c.cache,
+                    c.extent)
+    H = c.full(c.f["house_load_mw"])
+    F = c.full(_sum_rows(c.f["unit_min_mw"]))
+    use = _use_segments(c, duals)
+    src = _source_segments(c)
+    order = _merit(c, H, F, use, src)
+    q = _balance(c, H, F, use, src, order, ok)
+    used = _fill_uses(c, q, use, order, duals)
+    supplied = _fill_sources(c, q, src, order, duals)
+    obj = _objective(c, src, used, supplied)
     mv = None
     if duals:
-        mv = _balance_dual(use_key, use_cap, use_rest, src_key, src_cap, src_rest, shape)
+        mv = _balance_dual(use.key, use.cap, used.rest, src.key, src.cap, supplied.rest, c.shape)
     return _Hours(
-        unit_mw=unit_mw,
-        imported_mw=imported,
-        delivered_mw=delivered,
-        unserved_mw=unserved,
-        mining_mw=mining,
-        diesel_mw=diesel,
-        blackout_mw=blackout,
+        unit_mw=supplied.unit,
+        imported_mw=supplied.imported,
+        delivered_mw=used.delivered,
+        unserved_mw=used.unserved,
+        mining_mw=used.mining,
+        diesel_mw=supplied.diesel,
+        blackout_mw=supplied.blackout,
         marginal_value_usd_per_mwh=mv,
         objective_hourly_usd=obj,
         ok=ok,
     )
+
+
+def _merit_order_compiled(
+    b: BatchProblem, lo: int, hi: int, *, duals: bool = True,
+    into: dict[str, np.ndarray] | None = None,
+) -> _Hours:
+    """:func:`_merit_order` by the compiled kernel (:mod:`gridhash.dispatch.fast.compiled`,
+    numba): the same arrays, bit for bit, in one pass over the chunk's hours."""
+    from gridhash.dispatch.fast.compiled import merit_order
+
+    base = b.base
+    n, T = hi - lo, b.hours
+    U, O = base.unit_available_mw.shape[0], base.offtake_price_usd_per_mwh.shape[0]
+    K = base.class_cap_mw.shape[0]
+    into = {} if into is None else into
+    axes = {"unit_mw": (U,), "delivered_mw": (O,), "unserved_mw": (O,), "mining_mw": (K,)}
+    out = {name: into[name] if name in into else np.empty((n, *axes.get(name, ()), T))
+           for name in OUTPUTS if name != "marginal_value_usd_per_mwh"}
+    out["marginal_value_usd_per_mwh"] = np.empty((n, T) if duals else (0, 0))
+    out["ok"] = np.empty((n, T), dtype=bool)
+    rank = np.minimum(base.unit_ramp_up_mw_per_h, base.unit_ramp_down_mw_per_h)
+    merit_order({name: b.field(name, lo, hi) for name in PATH_FIELDS}, rank,
+                np.asarray(base.class_site),
+                (float(base.unserved_penalty), float(base.diesel_cost),
+                 float(base.blackout_penalty)), duals, out)
+    if not duals:
+        out["marginal_value_usd_per_mwh"] = None
+    return _Hours(**out)
 
 
 #: Below this a segment counts as unused, within this of its capacity as full. [MW]
