@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +117,47 @@ def _piped_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     from the shell (or from pytest-xdist, which sets 80) narrows it.  Tests about
     narrow terminals set ``COLUMNS`` themselves."""
     monkeypatch.delenv("COLUMNS", raising=False)
+
+
+def _read_only(obj: Any, seen: set[int]) -> None:
+    """Make every numpy array reachable through ``obj``'s dataclass fields, dicts, lists
+    and tuples read-only, so that a test that writes into a shared run fails there."""
+    import numpy as np
+
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        obj.flags.writeable = False
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            _read_only(getattr(obj, f.name, None), seen)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            _read_only(v, seen)
+    elif isinstance(obj, list | tuple):
+        for v in obj:
+            _read_only(v, seen)
+
+
+@pytest.fixture(scope="session")
+def builtin_run() -> Callable[..., Any]:
+    """``builtin_run(name, agreement=None)``: ``run_scenario`` of a built-in scenario,
+    solved once per test session (a full year of znpp takes about half a second, and
+    a dozen tests read the same ones).  Its arrays are read-only: a test that changes
+    a run builds its own."""
+    runs: dict[tuple[str, str | None], Any] = {}
+
+    def get(name: str, agreement: str | None = None) -> Any:
+        if (name, agreement) not in runs:
+            from gridhash.pipeline import run_scenario
+
+            run = run_scenario(name, agreement=agreement)
+            _read_only(run, set())
+            runs[name, agreement] = run
+        return runs[name, agreement]
+
+    return get
 
 
 def tiny_scenario(hours: int = 48, **overrides: Any) -> dict[str, Any]:
