@@ -34,9 +34,9 @@ def _build_each_typer_app_once() -> None:
     ``Typer.__call__`` rebuilds the whole command tree (reading the type hints of every
     command's parameters) on each invocation.  A ``gridhash`` process is one invocation,
     so it builds once; the tests invoke the CLI in-process some 300 times, and the
-    rebuilding was a fifth of the quick loop's time.  The command is the same object a
-    fresh build gives (click builds a new context per invocation), so caching it per app
-    changes nothing a test can observe.
+    rebuilding cost the quick loop about 5 s of its 50 s of CPU.  The command is what a
+    fresh build gives (click builds a new context per invocation, and reads ``COLUMNS``
+    when it prints), so caching it per app changes nothing a test can observe.
     """
     import typer.main
 
@@ -85,7 +85,7 @@ def _fewer_examples(item: pytest.Item, seen: set[int]) -> None:
 
     Its own ``@settings`` override any profile, so the settings hypothesis reads when the
     test runs are replaced (once per test function, however many parameter sets it has).
-    A hypothesis that stores them elsewhere leaves the test as it is: whole.
+    Should a later hypothesis keep them elsewhere, the test runs in full.
     """
     from hypothesis import settings
 
