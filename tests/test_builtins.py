@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gridhash.pipeline import run_scenario
 from gridhash.report.summary import hourly_frame, summary
 from gridhash.scenario import builtin_names
 
@@ -133,9 +134,9 @@ def test_znpp_hour_that_imported_for_house_load_while_delivering_firm_energy(bui
     assert r.unserved_mw[:, t].sum() == pytest.approx(p.offtake_firm_mw[:, t].sum() - 280.0)
 
 
-def test_znpp_record_reproduces_the_recorded_year(builtin_run) -> None:
+def test_znpp_record_reproduces_the_recorded_year() -> None:
     """`gridhash run znpp-record` gives the 2025 record (docs/sources.md §1.4a)."""
-    run = builtin_run("znpp-record")
+    run = run_scenario("znpp-record")
     s = summary(run)
     sf = s["safety"]
     # Hours with 0, 1 and 2 off-site lines, counted by hand from R3-R17:

@@ -573,7 +573,9 @@ def test_batch_from_overrides_and_outputs() -> None:
 
 
 @pytest.mark.parametrize("name", ["znpp", "itaipu", "susquehanna"])
-def test_builtin_scenarios_reach_the_lp_optimum(name: str, builtin_run) -> None:
-    run = builtin_run(name)
+def test_builtin_scenarios_reach_the_lp_optimum(name: str) -> None:
+    from gridhash.pipeline import run_scenario
+
+    run = run_scenario(name)
     r = solve_fast(run.problem)
     assert agree(r.objective_usd, run.result.objective_usd)
