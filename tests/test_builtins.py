@@ -10,9 +10,9 @@ from gridhash.report.summary import hourly_frame, summary
 from gridhash.scenario import builtin_names
 
 
-@pytest.fixture(scope="module", params=builtin_names())
-def run(request):
-    return run_scenario(request.param)
+@pytest.fixture(params=builtin_names())
+def run(request, builtin_run):
+    return builtin_run(request.param)
 
 
 def test_energy_accounts_balance(run) -> None:
@@ -92,9 +92,9 @@ def test_envelope_is_obeyed_and_explained(run) -> None:
         assert s["hours_mining_blocked"] == int((~h["mining_allowed"]).sum())
 
 
-def test_znpp_safety_year() -> None:
+def test_znpp_safety_year(builtin_run) -> None:
     """The default year's events act as the rules say (worked from znpp.toml)."""
-    run = run_scenario("znpp")
+    run = builtin_run("znpp")
     env = run.envelope
     assert env is not None
     acts = env.rule_activations()
@@ -134,11 +134,11 @@ def test_imports_serve_only_the_house_load_the_units_cannot_make(run) -> None:
     assert (sent <= beyond + h["diesel_mw"] + h["house_load_unsupplied_mw"] + 1e-6).all()
 
 
-def test_znpp_hour_that_imported_for_house_load_while_delivering_firm_energy() -> None:
+def test_znpp_hour_that_imported_for_house_load_while_delivering_firm_energy(builtin_run) -> None:
     """Hour 2701 (2027-04-23T13:00Z): the envelope lets the units make 380 MW; the plan
     used to import 70 MW "for house load" and deliver 350 MW of firm energy, i.e. pass
     imported power on to the grid.  Now the units make the house load themselves."""
-    run = run_scenario("znpp")
+    run = builtin_run("znpp")
     t = 2701
     assert str(run.inputs.index[t]) == "2027-04-23 13:00:00+00:00"
     r, p = run.result, run.problem
@@ -185,17 +185,17 @@ def test_znpp_record_reproduces_the_recorded_year() -> None:
     assert all(m == {"cold_shutdown": 8760} for m in sf["unit_hours_by_mode"].values())
 
 
-def test_report_shows_record_vs_scenario_for_znpp() -> None:
+def test_report_shows_record_vs_scenario_for_znpp(builtin_run) -> None:
     from gridhash.report.html import record_vs_scenario_table
 
-    table = record_vs_scenario_table(run_scenario("znpp"))
+    table = record_vs_scenario_table(builtin_run("znpp"))
     assert "Record vs scenario" in table and "record 2025" in table
     # single-line hours: record 4,827, the default year 448; ZTPP-Melitopol only in znpp
     assert "<td>hours on a single line</td><td>4,827</td><td>448</td>" in table
     assert "<td>complete losses of off-site power</td><td>4 (longest 719 h)</td>" in table
     assert "ZTPP-Melitopol-330" in table
-    assert record_vs_scenario_table(run_scenario("itaipu")) == ""  # another plant
-    assert record_vs_scenario_table(run_scenario("znpp-record")) == ""  # the record itself
+    assert record_vs_scenario_table(builtin_run("itaipu")) == ""  # another plant
+    assert record_vs_scenario_table(builtin_run("znpp-record")) == ""  # the record itself
 
 
 def test_safety_cli_reports_the_record_figures() -> None:

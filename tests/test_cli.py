@@ -137,16 +137,16 @@ def test_economics_prints_fleet_models() -> None:
     assert "S21 XP" in text and "S19j" in text
 
 
-def test_economics_values_machines_as_the_dispatch_runs_them() -> None:
+def test_economics_values_machines_as_the_dispatch_runs_them(builtin_run) -> None:
     """The power price the fleet pays and its uptime come from the dispatch (the issue:
     the S21 XP runs when power is worth 53.5 USD/MWh, not at the median 103 and not
     100 % of the time), with breakeven hashprice and BTC price beside the power price."""
     import numpy as np
 
-    from gridhash.pipeline import run_scenario, value_models
+    from gridhash.pipeline import value_models
     from gridhash.report.terminal import economics_rows
 
-    run = run_scenario("znpp")
+    run = builtin_run("znpp")
     r = run.result
     s21 = next(m for m in run.inputs.class_models if m.name == "Antminer S21 XP")
     row = value_models(run, [s21])[0]
@@ -427,22 +427,21 @@ def test_a_price_below_mining_value_is_flagged_and_a_high_one_is_not(tmp_path: P
     assert _warnings(tmp_path / "high", data)[0] == []
 
 
-def test_grid_first_agreements_are_not_flagged_for_mining_outbidding_the_grid() -> None:
-    from gridhash.pipeline import run_scenario
+def test_grid_first_agreements_are_not_flagged_for_mining_outbidding_the_grid(
+        builtin_run) -> None:
     from gridhash.report.advice import mining_outbids_grid
 
     # bilateral: by value above its obligation, so mining takes what the grid would have
-    warned = mining_outbids_grid(run_scenario("znpp", agreement="bilateral"))
+    warned = mining_outbids_grid(builtin_run("znpp", agreement="bilateral"))
     assert warned and all("grid_first = true puts every offtake first" in w for w in warned)
     # ukraine-international: grid_first = true, every offtake before mining whatever the prices
-    assert mining_outbids_grid(run_scenario("znpp", agreement="ukraine-international")) == []
+    assert mining_outbids_grid(builtin_run("znpp", agreement="ukraine-international")) == []
 
 
-def test_the_default_scenario_is_not_flagged_for_its_fleet_or_house_load() -> None:
-    from gridhash.pipeline import run_scenario
+def test_the_default_scenario_is_not_flagged_for_its_fleet_or_house_load(builtin_run) -> None:
     from gridhash.report.advice import fleet_beyond_site, house_load_too_high
 
-    run = run_scenario("znpp")
+    run = builtin_run("znpp")
     assert fleet_beyond_site(run.inputs) == [] and house_load_too_high(run.inputs) == []
 
 

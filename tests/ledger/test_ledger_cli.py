@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +12,23 @@ import pytest
 from ledger_helpers import build, make_keys, run_ledger, tamper
 
 
+@pytest.fixture(scope="module")
+def _built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ledger and its parties' keys, built once per module (each append is a synced
+    commit)."""
+    folder = tmp_path_factory.mktemp("built")
+    keys = make_keys(folder / "keys")
+    build(folder / "ledger.db", keys, n=30, every=10, tail=2).close()
+    return folder
+
+
 @pytest.fixture
-def ledger_file(tmp_path: Path) -> Path:
-    keys = make_keys(tmp_path / "keys")
-    path = tmp_path / "ledger.db"
-    build(path, keys, n=30, every=10, tail=2).close()
-    return path
+def ledger_file(_built: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the ledger (and any WAL file), its keys in ``tmp_path/keys``."""
+    shutil.copytree(_built / "keys", tmp_path / "keys")
+    for file in _built.glob("ledger.db*"):
+        shutil.copy2(file, tmp_path / file.name)
+    return tmp_path / "ledger.db"
 
 
 def test_verify_ok(ledger_file: Path, tmp_path: Path) -> None:

@@ -1,12 +1,13 @@
 """Tampering of every kind is detected, and the first discrepancy is reported precisely.
 
-Each test builds a 40-entry ledger with tree heads signed by two parties every
-10 entries, edits the file as an attacker would (dropping the append-only
+Each test gets its own copy of a 40-entry ledger with tree heads signed by two parties
+every 10 entries, edits the file as an attacker would (dropping the append-only
 triggers first), and checks what :func:`verify_ledger` reports first.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,22 @@ from gridhash.ledger.store import Ledger
 from gridhash.ledger.verify import CheckContext, Discrepancy, verify_ledger
 
 
+@pytest.fixture(scope="module")
+def _built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The ledger, built once per module (each append is a synced commit)."""
+    folder = tmp_path_factory.mktemp("signed")
+    keys = make_keys(folder / "keys")
+    build(folder / "ledger.db", keys, n=40, every=10, tail=3).close()
+    return folder / "ledger.db", keys
+
+
 @pytest.fixture
-def signed(tmp_path: Path) -> tuple[Path, list[PublicKey], dict]:
-    keys = make_keys(tmp_path / "keys")
-    path = tmp_path / "ledger.db"
-    build(path, keys, n=40, every=10, tail=3).close()
-    return path, [k.public for k in keys.values()], keys
+def signed(_built: tuple[Path, dict], tmp_path: Path) -> tuple[Path, list[PublicKey], dict]:
+    """This test's own copy of the ledger (and of any WAL file SQLite left beside it)."""
+    built, keys = _built
+    for file in built.parent.glob(built.name + "*"):
+        shutil.copy2(file, tmp_path / file.name)
+    return tmp_path / built.name, [k.public for k in keys.values()], keys
 
 
 def test_untouched_ledger_verifies(signed: tuple[Path, list[PublicKey], dict]) -> None:

@@ -114,8 +114,11 @@ def test_unknown_asic_model(tmp_path: Path) -> None:
     assert "Antminer S21 XP" in msg  # the suggestion / the list of models
 
 
-def test_missing_scenario_file(tmp_path: Path) -> None:
-    result = run_cli("run", str(tmp_path / "nowhere.toml"))
+def test_missing_scenario_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A relative path: a long absolute one (pytest-xdist's temporary folders) is cut
+    # to 80 characters in the message, file name and all.
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("run", "nowhere.toml")
     assert result.exit_code == 2
     msg = " ".join(result.output.split())
     assert "scenario file not found" in msg and "nowhere.toml" in msg

@@ -8,89 +8,13 @@ every page it visits (paths in the assertion messages).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-from service_helpers import Clock, LiveServer, readings_for, service_scenario, setpoint_of
+from browser_helpers import NEEDS_CHROMIUM, Site, login, shot
+from service_helpers import setpoint_of
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's Chromium")
-
-
-class Site:
-    def __init__(self, url: str, tokens: dict[str, str], shots: Path) -> None:
-        self.url = url
-        self.tokens = tokens
-        self.shots = shots
-        self.api = httpx.Client(base_url=url, timeout=30)
-
-    def call(self, method: str, path: str, who: str, json: Any = None) -> Any:
-        r = self.api.request(method, path, json=json,
-                             headers={"Authorization": f"Bearer {self.tokens[who]}"})
-        assert r.status_code < 300, r.text
-        return r.json()
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    from gridhash.service.app import create_app
-    from gridhash.service.config import ServiceConfig
-
-    config = ServiceConfig(db=f"sqlite:///{tmp_path / 'ui.sqlite'}", ledger=tmp_path / "l.sqlite",
-                           keys=tmp_path / "keys", scenario=service_scenario(), agreement="joint",
-                           clock=Clock())
-    app = create_app(config)
-    tokens = dict(app.state.service.issued_tokens)
-    with LiveServer(app) as server:
-        s = Site(server.url, tokens, tmp_path / "screenshots")
-        s.shots.mkdir()
-        s.call("POST", "/api/meters/readings", "op", {"readings": readings_for(
-            app.state.service, 0, 34)})
-        s.call("POST", "/api/statements", "op", {"period": 0})
-        s.call("POST", "/api/plans", "op", {"day": "2027-01-02"})
-        yield s
-        s.api.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True,
-                              timeout=60_000)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def login(page: Any, site: Site, who: str) -> Any:
-    """Log in through the form (logging out whoever was in); lands on the overview."""
-    if page.locator("#who").count():
-        page.click("#who button")
-        page.wait_for_url(f"{site.url}/ui/login")
-    page.goto(f"{site.url}/ui")
-    assert page.url.endswith("/ui/login")
-    page.fill("#token", site.tokens[who])
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{site.url}/ui")
-    assert who in page.inner_text("#who")
-    return page
-
-
-def shot(page: Any, site: Site, name: str) -> str:
-    path = site.shots / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 5_000, f"empty screenshot {path}"
-    return str(path)
+pytest_plugins = ["browser_fixtures"]
+pytestmark = NEEDS_CHROMIUM
 
 
 def test_two_owners_approve_a_plan_and_see_only_their_own(browser: Any, site: Site) -> None:

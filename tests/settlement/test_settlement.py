@@ -316,11 +316,9 @@ def test_compare_runs_every_agreement_side_by_side() -> None:
     assert "by value" in res.stdout
 
 
-def test_grid_first_agreement_mines_only_what_the_grid_cannot_take() -> None:
-    from gridhash.pipeline import run_scenario
-
-    by_value = run_scenario("znpp", agreement="bilateral")
-    first = run_scenario("znpp", agreement="ukraine-international")
+def test_grid_first_agreement_mines_only_what_the_grid_cannot_take(builtin_run) -> None:
+    by_value = builtin_run("znpp", agreement="bilateral")
+    first = builtin_run("znpp", agreement="ukraine-international")
     assert not by_value.agreement.grid_first and first.agreement.grid_first
     for run, strict in ((by_value, False), (first, True)):
         r, p = run.result, run.problem
