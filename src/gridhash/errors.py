@@ -37,8 +37,13 @@ class GridhashError(Exception):
 
 
 def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` in at most ``limit`` characters: its start and its end (where a
+    path keeps its file name), the middle elided."""
     text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    head = (limit - 3) // 2
+    return text[:head] + "..." + text[len(text) - (limit - 3 - head):]
 
 
 class InputError(GridhashError):

@@ -338,8 +338,9 @@ def export_netcdf(scenario: str | Path | LoadedScenario | None, path: Path) -> P
     from gridhash.scenario.load import LoadedScenario, load_scenario
     from gridhash.scenario.resolve import resolve
 
-    _import_pypsa()
+    # the scenario first: a bad file is refused without paying for PyPSA's import
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
+    _import_pypsa()
     from gridhash.safety import envelope_for
 
     inputs = resolve(loaded)
