@@ -105,11 +105,11 @@ def reference_streamed(path: Path) -> float:
 
     t0 = time.perf_counter()
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    cur = conn.execute("SELECT seq, kind, payload, timestamp FROM entries ORDER BY seq")
+    cur = conn.execute("SELECT seq, kind, payload, timestamp, NULL FROM entries ORDER BY seq")
     stack: list[bytes] = []
     size = 0
     while chunk := cur.fetchmany(4096):
-        for data in entry_leaf_bytes_many(*zip(*chunk, strict=True)):
+        for data in entry_leaf_bytes_many(chunk):
             h = sha256(b"\x00" + data).digest()
             n = size
             while n & 1:

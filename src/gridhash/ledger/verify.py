@@ -61,7 +61,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 from gridhash.ledger import merkle
@@ -659,7 +658,6 @@ def _extends_checkpoint(
 
 
 _CHUNK = 4096
-_SEQ, _KIND, _PAYLOAD, _STAMP, _RECORDED = (itemgetter(i) for i in range(5))
 
 
 def _stream(
@@ -798,29 +796,31 @@ class _RowChecker:
     def chunk_ok(self, chunk: list[tuple[Any, ...]], stored: list[tuple[int, bytes]]) -> bool:
         """Check a whole chunk at once; False (nothing changed) when anything differs.
 
-        The same checks as :meth:`rows`, in bulk: each column is taken out with
-        ``map(itemgetter)`` and compared as a list, the leaf hashes recomputed in
-        one comprehension, the interior nodes level by level
+        The same checks as :meth:`rows`, in bulk: the columns compared as
+        tuples, each distinct kind and timestamp matched once, the leaf hashes
+        recomputed in one comprehension, the interior nodes level by level
         (:meth:`merkle.Frontier.extend_levels`) and each level's list compared
         with the stored nodes looked up by id.
         """
         first = self.expected_seq
         n = len(chunk)
-        if list(map(_SEQ, chunk)) != list(range(first, first + n)):
+        seqs, kinds, payloads, stamps, recorded = zip(*chunk, strict=True)
+        if seqs != tuple(range(first, first + n)):
             return False
-        for kind in set(map(_KIND, chunk)):
+        for kind in set(kinds):
             if type(kind) is not str or not KIND_PATTERN.fullmatch(kind):
                 return False
-        stamps = list(map(_STAMP, chunk))
         for ts in set(stamps):
             if type(ts) is not str or not TIMESTAMP_PATTERN.fullmatch(ts):
                 return False
-        if stamps[0] < self.last_ts or stamps != sorted(stamps):
+        if stamps[0] < self.last_ts or list(stamps) != sorted(stamps):
             return False
-        if set(map(type, map(_PAYLOAD, chunk))) != {str}:
+        try:
+            "".join(payloads)  # every payload is text (TypeError otherwise), at C speed
+        except TypeError:
             return False
         leaves = merkle.leaf_hashes(entry_leaf_bytes_many(chunk))
-        if leaves != list(map(_RECORDED, chunk)):
+        if leaves != list(recorded):
             return False
         by_id = dict(stored)
         if len(by_id) != len(stored):  # an id twice: only possible in a rebuilt table
