@@ -57,7 +57,7 @@ def _written_as(pattern: str, what: str) -> BeforeValidator:
         if isinstance(value, date):  # from Python callers: already a value
             return value
         if not isinstance(value, str) or not regex.fullmatch(value):
-            raise ValueError(f"expected {what}")
+            raise ValueError(f"{str(value)[:80]!r} is not {what}")
         return value
 
     return BeforeValidator(check)
@@ -81,21 +81,21 @@ Text = Annotated[str, Field(max_length=2000), AfterValidator(_text)]
 Name = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_text)]
 When = Annotated[
     datetime,
-    _written_as(TIME_PATTERN, "an RFC 3339 time YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM), "
-                "years 1970-2200"),
+    _written_as(TIME_PATTERN, "an RFC 3339 time YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM) in "
+                "the years 1970-2200"),
     AfterValidator(_when),
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": TIME_PATTERN}),
 ]
 HourStart = Annotated[
     datetime,
-    _written_as(HOUR_PATTERN, "the start of an hour YYYY-MM-DDTHH:00:00(Z|+HH:00), "
-                "years 1970-2200"),
+    _written_as(HOUR_PATTERN, "the start of an hour YYYY-MM-DDTHH:00:00(Z|+HH:00) in "
+                "the years 1970-2200"),
     AfterValidator(_when),
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": HOUR_PATTERN}),
 ]
 Day = Annotated[
     date,
-    _written_as(DAY_PATTERN, "a day YYYY-MM-DD, years 1970-2200"),
+    _written_as(DAY_PATTERN, "a day YYYY-MM-DD in the years 1970-2200"),
     AfterValidator(_day),
     WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_PATTERN}),
 ]
