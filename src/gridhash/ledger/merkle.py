@@ -47,7 +47,8 @@ hashing matches RFC 6962, but
   reference for every size up to 64.
 
 The full-ledger verifier streams leaves through :class:`Frontier` (``O(log n)``
-memory) and :func:`root` reduces a list level by level; both do one SHA-256 per
+memory), a chunk at a time and level by level (:meth:`Frontier.extend_levels`),
+and :func:`root` reduces a list level by level; both do one SHA-256 per
 interior node.
 """
 
