@@ -1,8 +1,10 @@
 """Request bodies and bounded parameter types of the API (validated by pydantic).
 
 Every text field refuses NUL and lone surrogates (neither can be stored or
-encoded), every number is bounded, every time is read as UTC and must fall in
-years 1970-2200: malformed input is a 422 naming the field, never a 500.
+encoded), every number is bounded, every time carries its UTC offset (``Z`` or
+``+HH:MM``; a time without one is refused) and is converted to UTC, and dates
+and times must fall in years 1970-2200: malformed input is a 422 naming the
+field and the value, never a 500.
 
 What the service refuses is what its OpenAPI document says it refuses: each
 date and time is text matching the pattern its schema carries (the same
