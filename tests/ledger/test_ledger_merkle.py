@@ -336,6 +336,29 @@ def test_frontier_nodes_are_the_perfect_subtrees() -> None:
     assert frontier.root() == root(hs)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=12))
+def test_extend_levels_in_any_chunks_makes_every_node_once(chunks: list[int]) -> None:
+    """Bulk appends, level by level, in chunks of any sizes (0 included): the same perfect
+    nodes, each once, as one append per leaf, and the same frontier after every chunk."""
+    hs = [leaf_hash(x) for x in raw_leaves(sum(chunks))]
+    bulk, one = Frontier(), Frontier()
+    made, visited = [], []
+    pos = 0
+    for n in chunks:
+        for level, first, nodes in bulk.extend_levels(hs[pos : pos + n]):
+            assert level >= 1 and nodes
+            made += [(level, first + i, h) for i, h in enumerate(nodes)]
+        for h in hs[pos : pos + n]:
+            visited += one.append(h)
+        pos += n
+        assert bulk.size == one.size == pos and bulk.hashes == one.hashes
+        assert bulk.root() == root(hs[:pos])
+    assert sorted(made) == sorted(visited) and len(made) == pos - pos.bit_count()
+    for level, index, node in made:
+        assert node == root(hs[index << level : (index + 1) << level])
+
+
 # --------------------------------------------------------------------------- properties
 @st.composite
 def tree_and_index(draw: st.DrawFn) -> tuple[list[bytes], int]:

@@ -7,6 +7,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gridhash.errors import InputError
 from gridhash.ledger.errors import KeyFileError
@@ -72,6 +76,45 @@ def test_sign_and_verify(tmp_path: Path) -> None:
     other = generate_key(tmp_path, "ua-grid")
     assert not verify(other.public, sig, b"tree head")
     assert not verify(b"short", sig, b"tree head")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=300), st.integers(0, 63), st.integers(0, 7), st.data())
+def test_verify_agrees_with_openssl(
+    message: bytes, byte: int, bit: int, data: st.DataObject
+) -> None:
+    """libsodium (what verify uses) and OpenSSL (what signs) agree on valid signatures,
+    on flipped bits of the signature or the message, and on another key."""
+    private = Ed25519PrivateKey.generate()
+    public = private.public_key()
+    sig = private.sign(message)
+
+    def openssl(s: bytes, m: bytes) -> bool:
+        try:
+            public.verify(s, m)
+        except InvalidSignature:
+            return False
+        return True
+
+    flipped = bytearray(sig)
+    flipped[byte] ^= 1 << bit
+    tampered = bytearray(message or b"x")
+    tampered[data.draw(st.integers(0, len(tampered) - 1))] ^= 1 << bit
+    for s_, m in ((sig, message), (bytes(flipped), message), (sig, bytes(tampered))):
+        assert verify(public, s_, m) is openssl(s_, m)
+    assert not verify(Ed25519PrivateKey.generate().public_key(), sig, message)
+
+
+def test_verify_takes_a_signature_of_exactly_64_bytes(tmp_path: Path) -> None:
+    """A signature of another length is refused before libsodium reads signature + message
+    as one buffer (where a longer "signature" could carry part of a message)."""
+    key = generate_key(tmp_path, "operator")
+    sig = sign(key, b"head")
+    assert verify(key.public, sig, b"head")
+    assert not verify(key.public, sig + b"head", b"")
+    assert not verify(key.public, sig[:63], sig[63:] + b"head")
+    assert not verify(key.public, b"", b"head")
+    assert not verify(key.public, "not bytes", b"head")  # type: ignore[arg-type]
 
 
 def test_load_directory(tmp_path: Path) -> None:

@@ -129,6 +129,25 @@ def test_proofs_from_stored_nodes_match_the_reference(tmp_path: Path) -> None:
             ledger.inclusion_proof(3, 3)
 
 
+def test_a_proof_needing_a_node_the_index_lacks_names_it(tmp_path: Path) -> None:
+    """Proofs read the nodes they need in one query each for nodes and leaves; a node
+    missing from the file is named, not served as anything else."""
+    path = tmp_path / "l.db"
+    with Ledger.create(path) as ledger:
+        ledger.append_many([("meter", meter(j)) for j in range(40)])
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER nodes_no_delete")
+    conn.execute("DELETE FROM nodes WHERE id = ?", ((15 << 6) | 4,))  # entries 0..15
+    conn.commit()
+    conn.close()
+    with Ledger.open(path, readonly=True) as ledger:
+        with pytest.raises(LedgerError, match=r"no hash for entries 0\.\.15 \(level 4"):
+            ledger.consistency_proof(17, 40)
+        with pytest.raises(LedgerError, match=r"no hash for entries 0\.\.15"):
+            ledger.inclusion_proof(20, 40)
+        assert ledger.inclusion_proof(3, 16) == ledger.inclusion_proof(3, 16)  # unaffected
+
+
 def test_sign_head_and_cosign(tmp_path: Path) -> None:
     keys = make_keys(tmp_path / "keys")
     with Ledger.create(tmp_path / "l.db") as ledger:

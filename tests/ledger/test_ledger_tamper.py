@@ -325,3 +325,62 @@ def test_dropped_table_is_a_damaged_file(signed: tuple[Path, list[PublicKey], di
     with pytest.raises(LedgerFileError, match="damaged ledger") as info:
         verify_ledger(path, public)
     assert info.value.exit_code == 2 and str(path) in str(info.value)
+
+
+# Edits that leave every hash the bulk path computes equal (the same bytes, the same node
+# hashes in a different place), so only the row-by-row checks can name them: the bulk path
+# must hand such a chunk over rather than accept it.
+_REBUILD_NODES_WITHOUT_KEY = (
+    "CREATE TABLE nodes_copy AS SELECT id, hash FROM nodes",
+    "DROP TABLE nodes",
+    "ALTER TABLE nodes_copy RENAME TO nodes",
+)
+
+
+@pytest.mark.parametrize(
+    ("edits", "field", "seq"),
+    [
+        pytest.param(
+            ("UPDATE entries SET payload = CAST(payload AS BLOB) WHERE seq = 13",),
+            "leaf_hash",
+            13,
+            id="payload-as-blob-of-the-same-bytes",
+        ),
+        pytest.param(
+            ("UPDATE entries SET kind = CAST(kind AS BLOB) WHERE seq = 13",),
+            "kind",
+            13,
+            id="kind-as-blob-of-the-same-bytes",
+        ),
+        pytest.param(
+            # Node (level 1, index 6) filed one id too high: same hash, wrong place.
+            ("UPDATE nodes SET id = id + 2 WHERE id = (13 << 6) | 1",),
+            "node",
+            12,
+            id="node-under-another-id",
+        ),
+        pytest.param(
+            # A node at an id no entry makes (level 3 ending at entry 13), the rest intact.
+            ("INSERT INTO nodes (id, hash) SELECT (13 << 6) | 3, hash FROM nodes "
+             "WHERE id = (13 << 6) | 1",),
+            "node",
+            6,
+            id="extra-node-no-entry-makes",
+        ),
+        pytest.param(
+            (*_REBUILD_NODES_WITHOUT_KEY, "INSERT INTO nodes SELECT id, hash FROM nodes "
+             "WHERE id = (13 << 6) | 1"),
+            "node",
+            12,
+            id="node-twice-in-a-rebuilt-table",
+        ),
+    ],
+)
+def test_same_hashes_in_the_wrong_shape_are_reported(
+    signed: tuple[Path, list[PublicKey], dict], edits: tuple[str, ...], field: str, seq: int
+) -> None:
+    path, public, _ = signed
+    tamper(path, *edits)
+    first = verify_ledger(path, public, allow_unsigned_tail=True).first
+    assert first is not None, "accepted"
+    assert (first.field, first.seq) == (field, seq), first

@@ -237,16 +237,30 @@ def test_one_hasher_one_frontier_one_verify_inclusion() -> None:
     # The bulk paths inside the hasher give what node_hash gives.
     leaves = [merkle.leaf_hash(bytes([i])) for i in range(37)]
     bulk, one = merkle.Frontier(), merkle.Frontier()
-    made = bulk.extend_recording(leaves)
+    made = bulk.extend_levels(leaves)
     visited = []
     for leaf in leaves:
-        one.append(leaf, lambda lv, ix, h: visited.append((((ix + 1) << lv) - 1 << 6 | lv, h)))
-    assert made == visited and bulk.root() == one.root() == merkle.root(leaves)
+        one.append(leaf, lambda lv, ix, h: visited.append((lv, ix, h)))
+    assert sorted((lv, ix + i, h) for lv, ix, hs in made for i, h in enumerate(hs)) == sorted(
+        visited
+    )
+    assert all(h == merkle.node_hash(*_children(lv, ix, leaves)) for lv, ix, h in visited)
+    assert bulk.root() == one.root() == merkle.root(leaves)
     assert merkle.leaf_hashes([b"a"]) == [merkle.leaf_hash(b"a")]
     assert [n for n, t in texts.items() if "def verify_inclusion" in t] == ["merkle.py"]
     assert [n for n, t in texts.items() if "class Frontier" in t] == ["merkle.py"]
     assert "merkle.Frontier()" in texts["verify.py"] and "frontier.append" in texts["store.py"]
     assert not [n for n, t in texts.items() if re.search(r"gridhash\.settlement", t)]
+
+
+def _children(level: int, index: int, leaves: list[bytes]) -> tuple[bytes, bytes]:
+    """The two children of perfect node ``(level, index)``, by the RFC's definition."""
+    width = 1 << (level - 1)
+    left = 2 * index * width
+    return (
+        merkle.root(leaves[left : left + width]),
+        merkle.root(leaves[left + width : left + 2 * width]),
+    )
 
 
 def test_ledger_verify_means_the_module_whatever_the_import_order() -> None:

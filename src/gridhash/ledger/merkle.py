@@ -47,7 +47,8 @@ hashing matches RFC 6962, but
   reference for every size up to 64.
 
 The full-ledger verifier streams leaves through :class:`Frontier` (``O(log n)``
-memory) and :func:`root` reduces a list level by level; both do one SHA-256 per
+memory), a chunk at a time and level by level (:meth:`Frontier.extend_levels`),
+and :func:`root` reduces a list level by level; both do one SHA-256 per
 interior node.
 """
 
@@ -115,7 +116,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     """``HASH(0x01 || left || right)``: the hash of an interior node.
 
     The one definition of a node hash; the bulk paths of :class:`Frontier`
-    (``extend``, ``extend_recording``) inline the same expression with
+    (``extend``, ``extend_levels``) inline the same expression with
     :data:`NODE_PREFIX` to save a Python call per node, and a test holds them
     equal to this function.
     """
@@ -239,26 +240,48 @@ class Frontier:
             size += 1
         self.size = size
 
-    def extend_recording(self, leaves: Iterable[bytes]) -> list[tuple[int, bytes]]:
-        """Append many leaf hashes; returns every perfect interior node made, in order, as
-        ``((last_leaf << 6) | level, hash)``: node ``(level, index)`` ends at leaf
-        ``last_leaf = (index + 1) * 2**level - 1`` (the key the store files it under)."""
+    def extend_levels(self, leaves: Sequence[bytes]) -> list[tuple[int, int, list[bytes]]]:
+        """Append many leaf hashes, level by level; returns every perfect interior node made.
+
+        The leaves are paired in one pass (the frontier's lone node at a level,
+        if any, as the left partner of the first), the pairs' hashes paired at
+        the next level, and so on: ``len(leaves)`` node hashes at most, each in
+        one list comprehension per level rather than a loop per leaf.
+
+        Parameters
+        ----------
+        leaves : sequence of bytes
+            Leaf hashes, in order.
+
+        Returns
+        -------
+        list of (level, first_index, hashes)
+            Per level from 1 up, the nodes made: ``hashes[i]`` is node
+            ``(level, first_index + i)``, covering leaves
+            ``[(first_index + i) * 2**level, (first_index + i + 1) * 2**level)``.
+        """
         hashes = self._hashes
-        size = self.size
-        h256, prefix, pop = sha256, NODE_PREFIX, hashes.pop
-        made = []
-        add = made.append
-        for h in leaves:
-            n = size
-            level = 0
-            while n & 1:
-                h = h256(prefix + pop() + h).digest()  # node_hash, inlined
-                n >>= 1
-                level += 1
-                add(((size << 6) | level, h))
-            hashes.append(h)
-            size += 1
-        self.size = size
+        h256, prefix = sha256, NODE_PREFIX
+        made: list[tuple[int, int, list[bytes]]] = []
+        lone: list[bytes] = []  # unpaired last node per level, lowest first
+        nodes = list(leaves)
+        index = self.size  # index, at this level, of nodes[0]
+        level = 0
+        while nodes:
+            if index & 1:  # nodes[0] is a right child: its left sibling waits in the frontier
+                nodes = [hashes.pop(), *nodes]
+                index -= 1
+            if len(nodes) & 1:
+                lone.append(nodes[-1])
+            level += 1
+            index >>= 1
+            # node_hash, inlined: one comprehension per level.
+            pairs = zip(nodes[0::2], nodes[1::2], strict=False)
+            nodes = [h256(prefix + a + b).digest() for a, b in pairs]
+            if nodes:
+                made.append((level, index, nodes))
+        hashes.extend(reversed(lone))
+        self.size += len(leaves)
         return made
 
     def restore(self, other: Frontier) -> None:

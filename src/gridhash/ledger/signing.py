@@ -17,6 +17,14 @@ readable by others, not even between creation and a later ``chmod``; a private
 key file that others can read is refused on load (as ``ssh`` does), since the
 key must be assumed leaked.  Files are written to a temporary name and renamed
 into place, so a crash never leaves a half-written key.
+
+Keys are made, stored and used for signing through ``cryptography`` (OpenSSL);
+signatures are checked with libsodium through PyNaCl (both maintained by PyCA),
+whose Ed25519 verification takes about half the time of OpenSSL's (63 against
+113-120 us on the project's machine): a full ledger verification checks two
+signatures per tree head.  libsodium is also the stricter of the two (it
+refuses small-order keys and non-canonical encodings), so a signature it
+accepts is one any RFC 8032 verifier accepts.
 """
 
 from __future__ import annotations
@@ -28,9 +36,10 @@ import re
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -92,7 +101,7 @@ class PublicKey:
         """From the 32 raw key bytes (as stored beside each signature in the ledger)."""
         return cls(party, Ed25519PublicKey.from_public_bytes(bytes(raw)))
 
-    @property
+    @cached_property
     def raw(self) -> bytes:
         """The 32 raw key bytes."""
         return self.key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -161,17 +170,27 @@ def verify(public_key: PublicKey | Ed25519PublicKey | bytes, signature: bytes, d
     """True when ``signature`` is a valid Ed25519 signature over ``data`` by ``public_key``.
 
     ``public_key`` may be a :class:`PublicKey`, a ``cryptography`` key or the 32
-    raw key bytes.  Malformed keys or signatures are simply not valid.
+    raw key bytes.  Malformed keys or signatures are simply not valid.  Checked
+    by libsodium (``crypto_sign_open``, see the module docstring).
     """
+    from nacl.bindings import crypto_sign_BYTES, crypto_sign_open, crypto_sign_PUBLICKEYBYTES
+    from nacl.exceptions import CryptoError
+
     try:
         if isinstance(public_key, PublicKey):
-            key = public_key.key
+            raw = public_key.raw
         elif isinstance(public_key, Ed25519PublicKey):
-            key = public_key
+            raw = public_key.public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            )
         else:
-            key = Ed25519PublicKey.from_public_bytes(bytes(public_key))
-        key.verify(bytes(signature), bytes(data))
-    except (InvalidSignature, ValueError, TypeError):
+            raw = bytes(public_key)
+        signature, data = bytes(signature), bytes(data)
+        # Exact lengths first: libsodium reads the signature off the front of signature+data.
+        if len(raw) != crypto_sign_PUBLICKEYBYTES or len(signature) != crypto_sign_BYTES:
+            return False
+        crypto_sign_open(signature + data, raw)
+    except (CryptoError, ValueError, TypeError):
         return False
     return True
 

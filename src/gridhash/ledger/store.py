@@ -676,7 +676,7 @@ class Ledger:
         self._check_size(tree_size)
         if not 0 <= seq < tree_size:
             raise LedgerError(f"{self.path}: entry {seq} is not in a tree of size {tree_size}")
-        return merkle.inclusion_proof_from(seq, tree_size, merkle.subtree_from_perfect(self._node))
+        return self._proof(merkle.inclusion_proof_from, seq, tree_size)
 
     def consistency_proof(self, first: int, second: int | None = None) -> list[bytes]:
         """RFC 9162 consistency proof from tree size ``first`` to ``second`` (default all)."""
@@ -684,7 +684,41 @@ class Ledger:
         self._check_size(second)
         if not 0 <= first <= second:
             raise LedgerError(f"{self.path}: need 0 <= first <= second, got {first}, {second}")
-        return merkle.consistency_proof_from(first, second, merkle.subtree_from_perfect(self._node))
+        return self._proof(merkle.consistency_proof_from, first, second)
+
+    def _proof(self, make: Any, a: int, b: int) -> list[bytes]:
+        """``make(a, b, subtree)`` over the stored nodes, read in two queries: a first pass
+        of the RFC's recursion only lists the perfect nodes it needs."""
+        needed: list[tuple[int, int]] = []
+
+        def listing(start: int, end: int) -> bytes:
+            needed.extend(merkle.perfect_subtrees(start, end))
+            return merkle.EMPTY_ROOT
+
+        make(a, b, listing)
+        self._prefetch(needed)
+        return make(a, b, merkle.subtree_from_perfect(self._node))
+
+    def _prefetch(self, keys: list[tuple[int, int]]) -> None:
+        """Cache the perfect nodes ``keys`` (``(level, index)``; level 0: a leaf hash) not yet
+        cached; one missing from the file stays uncached (``_node`` then names it)."""
+        cache = self._node_cache
+        missing = {k for k in keys if k not in cache}
+        if not missing:
+            return
+        if len(cache) + len(missing) > _NODE_CACHE_LIMIT:
+            cache.clear()
+            missing = set(keys)
+        by_id = {node_id(level, index): (level, index) for level, index in missing if level}
+        leaves = [index for level, index in missing if not level]
+        for sql, wanted, key in (
+            ("SELECT id, hash FROM nodes WHERE id IN ({})", list(by_id), by_id.__getitem__),
+            ("SELECT seq, leaf_hash FROM entries WHERE seq IN ({})", leaves, lambda s: (0, s)),
+        ):
+            if wanted:
+                query = sql.format(",".join("?" * len(wanted)))
+                for found, h in self._conn.execute(query, wanted):
+                    cache[key(found)] = h
 
     def proof_bundle(self, seq: int, tree_size: int | None = None) -> ProofBundle:
         """A self-contained inclusion proof of entry ``seq`` under a signed tree head.

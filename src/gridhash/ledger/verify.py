@@ -794,10 +794,18 @@ class _RowChecker:
                 )
 
     def chunk_ok(self, chunk: list[tuple[Any, ...]], stored: list[tuple[int, bytes]]) -> bool:
-        """Check a whole chunk at once; False (nothing changed) when anything differs."""
-        seqs, kinds, payloads, stamps, recorded = zip(*chunk, strict=True)
+        """Check a whole chunk at once; False (nothing changed) when anything differs.
+
+        The same checks as :meth:`rows`, in bulk: the columns compared as
+        tuples, each distinct kind and timestamp matched once, the leaf hashes
+        recomputed in one comprehension, the interior nodes level by level
+        (:meth:`merkle.Frontier.extend_levels`) and each level's list compared
+        with the stored nodes looked up by id.
+        """
         first = self.expected_seq
-        if seqs[0] != first or list(seqs) != list(range(first, first + len(seqs))):
+        n = len(chunk)
+        seqs, kinds, payloads, stamps, recorded = zip(*chunk, strict=True)
+        if seqs != tuple(range(first, first + n)):
             return False
         for kind in set(kinds):
             if type(kind) is not str or not KIND_PATTERN.fullmatch(kind):
@@ -808,20 +816,31 @@ class _RowChecker:
         if stamps[0] < self.last_ts or list(stamps) != sorted(stamps):
             return False
         try:
-            leaves = merkle.leaf_hashes(entry_leaf_bytes_many(seqs, kinds, payloads, stamps))
-        except (AttributeError, TypeError):
+            "".join(payloads)  # every payload is text (TypeError otherwise), at C speed
+        except TypeError:
             return False
+        leaves = merkle.leaf_hashes(entry_leaf_bytes_many(chunk))
         if leaves != list(recorded):
             return False
+        by_id = dict(stored)
+        if len(by_id) != len(stored):  # an id twice: only possible in a rebuilt table
+            return False
         trial = self.frontier.copy()
-        made = trial.extend_recording(leaves)
-        if made != stored:
+        made = 0
+        for level, index, hashes in trial.extend_levels(leaves):
+            # Node (level, index + i) is filed under ((last leaf) << 6) | level.
+            step = 1 << (level + 6)
+            start = ((((index + 1) << level) - 1) << 6) | level
+            if list(map(by_id.get, range(start, start + step * len(hashes), step))) != hashes:
+                return False
+            made += len(hashes)
+        if made != len(by_id):  # a stored node no entry made
             return False
         # Everything holds: commit the chunk's state, then run the payload checkers in order.
         self.frontier.restore(trial)
-        self.expected_seq = first + len(seqs)
+        self.expected_seq = first + n
         self.last_ts = stamps[-1]
-        self.nodes_checked += len(made)
+        self.nodes_checked += made
         self._run_checkers(chunk)
         return True
 

@@ -19,7 +19,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,6 +54,7 @@ from gridhash.service.schemas import (
     VetoIn,
     VoteIn,
     When,
+    constrain_openapi,
 )
 
 log = logging.getLogger("gridhash.service")
@@ -594,6 +595,7 @@ def create_app(config: ServiceConfig | None = None,
     install_error_handlers(app)
     install_docs(app)
     add_routes(app)
+    _constrain_openapi(app, svc)
     app.add_api_route("/static/plotly.min.js", plotly_static, include_in_schema=False)
     app.add_api_route("/static/app.css", css_static, include_in_schema=False)
     install_agent_ops(app, svc)  # issue 17: request ids and JSON logs, /metrics
@@ -603,6 +605,31 @@ def create_app(config: ServiceConfig | None = None,
     limit = svc.config.max_body_bytes
     app.add_middleware(BodyLimit, limit=limit)
     return app
+
+
+def _constrain_openapi(app: FastAPI, svc: OperationsService) -> None:
+    """``/openapi.json`` also states what the scenario fixes (``schemas.constrain_openapi``)."""
+    generic = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            plant = svc.plant
+            days = []
+            day = plant.start.date()
+            while day <= plant.end.date():
+                try:
+                    plant.day_start_index(day)
+                    days.append(day)
+                except InvalidError:
+                    pass  # not a whole day of the horizon
+                day += timedelta(days=1)
+            app.openapi_schema = constrain_openapi(
+                generic(), meters=plant.meters,
+                units=[u.name for u in plant.loaded.scenario.plant.units], days=days,
+                periods=plant.periods, signature_required=not svc.config.demo)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def plotly_static() -> FileResponse:
