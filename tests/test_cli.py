@@ -176,6 +176,10 @@ def test_economics_catalogue_lists_every_model() -> None:
     result = run_cli("economics", "--catalogue")
     assert result.exit_code == 0
     assert len(result.stdout.splitlines()) > len(load_catalogue())
+    # how each model is cooled (air, hydro, immersion) is a column of its own
+    assert "cooling" in result.stdout
+    for cooling in {m.cooling for m in load_catalogue().values()}:
+        assert f" {cooling} " in result.stdout
 
 
 def test_usage_error_exits_2() -> None:

@@ -141,7 +141,7 @@ def print_economics(
             f"{ec.RESALE_FRACTION:.0%} · power: {basis}"
         )
     )
-    for col in ("model", "TH/s", "J/TH", "price USD", "uptime", "power USD/MWh",
+    for col in ("model", "TH/s", "J/TH", "cooling", "price USD", "uptime", "power USD/MWh",
                 "breakeven USD/MWh", "breakeven hashprice USD/PH/day", "breakeven BTC USD",
                 "NPV USD", "payback years"):
         table.add_column(col, justify="left" if col == "model" else "right", overflow="fold")
@@ -151,6 +151,7 @@ def print_economics(
             r["model"],
             _num(r["hashrate_th"], 0),
             _num(r["efficiency_j_per_th"], 1),
+            r["cooling"] or "-",  # a user-defined model may not say
             _num(r["price_usd"], 0),
             f"{r['uptime']:.0%}",
             _num(r["power_price_usd_per_mwh"], 1),
