@@ -452,7 +452,8 @@ def value_models(run: Run, models: list[Any], *, power_price: float | None = Non
         rows.append({
             "model": m.name, "hashrate_th": m.hashrate_th, "power_w": m.power_w,
             "efficiency_j_per_th": m.efficiency_j_per_th, "price_usd": m.price_usd,
-            "cooling": m.cooling, "released": m.released, "runs_as": basis, "uptime": float(np.mean(running)),
+            "cooling": m.cooling, "released": m.released,
+            "runs_as": basis, "uptime": float(np.mean(running)),
             "power_price_usd_per_mwh": price,
             "first_year_revenue_usd": float(revenue), "first_year_energy_mwh": float(energy),
             "npv_usd": float(v.npv_usd), "payback_years": float(v.payback_years),
