@@ -60,13 +60,14 @@ def payload(i: int) -> dict:
     }
 
 
-def build(path: Path, keys: dict, entries: int, period: int) -> float:
+def build(path: Path, keys: dict, entries: int, period: int, node_stride: int | None) -> float:
     """Seconds spent in ``append_many`` with its signed head (payloads not counted)."""
     from gridhash.ledger.store import Ledger
 
     spent = 0.0
     t_start = time.perf_counter()
-    with Ledger.create(path) as ledger:
+    stride = {} if node_stride is None else {"node_stride": node_stride}
+    with Ledger.create(path, **stride) as ledger:
         done = 0
         while done < entries:
             n = min(period, entries - done)
@@ -178,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="verifications timed, each followed by the reference [3]")
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it")
+    parser.add_argument("--node-stride", type=int,
+                        help="keep interior nodes every N levels [the store's default, 4; "
+                        "1: every level, the layout before node_stride]")
     args = parser.parse_args(argv)
 
     from gridhash.ledger.keyring import Keyring
@@ -189,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="ledger-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "ledger.db"
-    if path.exists():
-        path.unlink()
+    for old in (path, folder / "single.db"):  # a kept folder from an earlier run
+        old.unlink(missing_ok=True)
     try:
         keys = {
             p: generate_key(folder / "keys", p, overwrite=True) for p in ("operator", "ua-grid")
@@ -201,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{sqlite3.sqlite_version}, {os.cpu_count()} CPUs",
             flush=True,
         )
-        build_s = build(path, keys, args.entries, args.period)
+        build_s = build(path, keys, args.entries, args.period, args.node_stride)
         size_mb = path.stat().st_size / 1e6
         single_s = single_appends(folder, args.single)
 

@@ -31,11 +31,19 @@ def meter(i: int) -> dict[str, Any]:
 
 
 def build(
-    path: Path, keys: dict[str, PartyKey], n: int = 40, every: int = 10, tail: int = 0
+    path: Path,
+    keys: dict[str, PartyKey],
+    n: int = 40,
+    every: int = 10,
+    tail: int = 0,
+    node_stride: int | None = None,
 ) -> Ledger:
     """A ledger of ``n`` entries, heads signed by every key each ``every`` entries,
-    then ``tail`` unsigned entries; one entry per simulated hour."""
-    ledger = Ledger.create(path)
+    then ``tail`` unsigned entries; one entry per simulated hour.  ``node_stride``:
+    the store's (default: the current layout's)."""
+    ledger = Ledger.create(path) if node_stride is None else Ledger.create(
+        path, node_stride=node_stride
+    )
     for i in range(n + tail):
         ledger.append("meter", meter(i), timestamp=T0 + timedelta(hours=i))
         if i < n and (i + 1) % every == 0:
@@ -73,15 +81,24 @@ def leaf_of(seq: int, kind: str, payload: str, ts: str) -> bytes:
     return merkle.leaf_hash(entry_leaf_bytes(seq, kind, payload.encode(), ts))
 
 
+def stored_nodes(path: Path, leaves: list[bytes]) -> list[tuple[int, bytes]]:
+    """``(id, hash)`` of every interior node the ledger at ``path`` keeps for ``leaves``
+    (the levels its ``node_stride`` names), as its own appends would have written them."""
+    with Ledger.open(path, readonly=True) as ledger:
+        stores = ledger.stores
+    frontier = merkle.Frontier()
+    nodes = []
+    for h in leaves:
+        nodes += [(node_id(lv, ix), nh) for lv, ix, nh in frontier.append(h) if stores(lv)]
+    return nodes
+
+
 def rebuild_hashes(path: Path) -> None:
     """What a careful attacker does after editing entries: recompute every leaf hash and
     every interior node so the file is self-consistent (only signatures can still tell)."""
     entries = rows(path)
     leaves = [leaf_of(s, k, p, t) for s, k, p, t, _ in entries]
-    frontier = merkle.Frontier()
-    nodes = []
-    for h in leaves:
-        nodes += [(node_id(lv, ix), nh) for lv, ix, nh in frontier.append(h)]
+    nodes = stored_nodes(path, leaves)
     tamper(
         path,
         "DELETE FROM nodes",

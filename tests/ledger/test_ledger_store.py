@@ -129,6 +129,70 @@ def test_proofs_from_stored_nodes_match_the_reference(tmp_path: Path) -> None:
             ledger.inclusion_proof(3, 3)
 
 
+@pytest.mark.parametrize("stride", [1, 2, 3, 4, 5])
+def test_every_node_layout_serves_the_reference_proofs(tmp_path: Path, stride: int) -> None:
+    """Interior nodes kept at every ``stride``-th level: the file holds exactly those, and
+    roots and proofs (nodes between stored levels rebuilt from the ones below) are the
+    reference's, from a freshly opened ledger, at sizes around every power of two."""
+    path = tmp_path / "l.db"
+    batches = [1, 2, 13, 31, 64, 100, 89]  # 300 entries in uneven appends
+    with Ledger.create(path, node_stride=stride) as ledger:
+        done = 0
+        for n in batches:
+            ledger.append_many([("meter", meter(j)) for j in range(done, done + n)])
+            done += n
+    conn = sqlite3.connect(path)
+    levels = [lv for (lv,) in conn.execute("SELECT id & 63 FROM nodes")]
+    conn.close()
+    assert sorted(set(levels)) == [lv for lv in range(1, 9) if lv % stride == 0]
+    assert len(levels) == sum(300 >> lv for lv in range(1, 9) if lv % stride == 0)
+    sizes = (1, 2, 3, 5, 8, 15, 16, 17, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 300)
+    for size in sizes:
+        with Ledger.open(path, readonly=True) as ledger:  # nothing cached
+            leaves = [e.leaf_hash for e in ledger.entries()]
+            assert ledger.node_stride == stride
+            assert ledger.root(size) == merkle.root(leaves[:size])
+            for i in sorted({0, 1, size // 3, size // 2, size - 2, size - 1} & set(range(size))):
+                assert ledger.inclusion_proof(i, size) == merkle.inclusion_proof(leaves, i, size)
+            for m in sorted({0, 1, 7, size // 2, size - 1, size} & set(range(size + 1))):
+                assert ledger.consistency_proof(m, size) == merkle.consistency_proof(
+                    leaves, m, size
+                )
+    with Ledger.open(path) as ledger:  # the frontier read back from the stored layout
+        ledger.append("meter", meter(300))
+        leaves.append(ledger.entry(300).leaf_hash)
+        assert ledger.root() == merkle.root(leaves)
+    assert verify_ledger(path, allow_unsigned_tail=True).nodes_checked == len(levels) + sum(
+        (301 >> lv) - (300 >> lv) for lv in range(1, 9) if lv % stride == 0
+    )
+
+
+def test_a_ledger_from_before_the_stride_keeps_every_level(tmp_path: Path) -> None:
+    """No ``node_stride`` in meta (ledgers made before it): every level, as they were
+    written; a value out of range is a damaged file; a bad argument is refused."""
+    path = tmp_path / "old.db"
+    with Ledger.create(path, node_stride=1) as ledger:
+        ledger.append_many([("meter", meter(j)) for j in range(40)])
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM meta WHERE key = 'node_stride'")
+    conn.commit()
+    with Ledger.open(path) as ledger:
+        assert ledger.node_stride == 1
+        ledger.append_many([("meter", meter(j)) for j in range(40, 48)])
+    assert conn.execute("SELECT count(*) FROM nodes").fetchone()[0] == 48 - (48).bit_count()
+    assert verify_ledger(path, allow_unsigned_tail=True).nodes_checked == 48 - 2
+    for bad in ("0", "64", "four", ""):
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('node_stride', ?)", (bad,))
+        conn.commit()
+        with pytest.raises(LedgerFileError, match=r"damaged ledger.*node_stride"):
+            Ledger.open(path, readonly=True)
+    conn.close()
+    for bad_arg in (0, 64, 2.0):
+        with pytest.raises(LedgerError, match="node_stride"):
+            Ledger.create(tmp_path / f"new{bad_arg}.db", node_stride=bad_arg)  # type: ignore[arg-type]
+        assert not (tmp_path / f"new{bad_arg}.db").exists()
+
+
 def test_a_proof_needing_a_node_the_index_lacks_names_it(tmp_path: Path) -> None:
     """Proofs read the nodes they need in one query each for nodes and leaves; a node
     missing from the file is named, not served as anything else."""

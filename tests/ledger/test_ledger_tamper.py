@@ -2,7 +2,9 @@
 
 Each test gets its own copy of a 40-entry ledger with tree heads signed by two parties
 every 10 entries, edits the file as an attacker would (dropping the append-only
-triggers first), and checks what :func:`verify_ledger` reports first.
+triggers first), and checks what :func:`verify_ledger` reports first.  Every test
+runs on both node layouts: interior nodes kept at every level (ledgers made before
+``node_stride``) and at every 4th level (the current layout).
 """
 
 from __future__ import annotations
@@ -20,13 +22,19 @@ from gridhash.ledger.store import Ledger
 from gridhash.ledger.verify import CheckContext, Discrepancy, verify_ledger
 
 
-@pytest.fixture(scope="module")
-def _built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    """The ledger, built once per module (each append is a synced commit)."""
+@pytest.fixture(scope="module", params=[1, 4], ids=["every-level", "every-4th-level"])
+def _built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           ) -> tuple[Path, dict]:
+    """The ledger, built once per module and layout (each append is a synced commit)."""
     folder = tmp_path_factory.mktemp("signed")
     keys = make_keys(folder / "keys")
-    build(folder / "ledger.db", keys, n=40, every=10, tail=3).close()
+    build(folder / "ledger.db", keys, n=40, every=10, tail=3, node_stride=request.param).close()
     return folder / "ledger.db", keys
+
+
+def _stride(path: Path) -> int:
+    with Ledger.open(path, readonly=True) as ledger:
+        return ledger.node_stride
 
 
 @pytest.fixture
@@ -52,7 +60,9 @@ def test_untouched_ledger_verifies(signed: tuple[Path, list[PublicKey], dict]) -
         3,
     )
     assert report.signatures_checked == 8
-    assert report.nodes_checked == 43 - (43).bit_count()
+    stride = _stride(path)
+    assert report.nodes_checked == sum(43 >> lv for lv in range(1, 6) if lv % stride == 0)
+    assert report.nodes_checked == (43 - (43).bit_count() if stride == 1 else 2)
     assert report.consistency_checked == 3
     assert report.parties == ("operator", "ua-grid") and report.keys_given
 
@@ -91,7 +101,12 @@ def test_edited_payload_with_recomputed_leaf_hash(
     )
     first = verify_ledger(path, public).first
     assert first is not None
-    assert (first.field, first.seq, first.last, first.where) == ("node", 12, 13, "entries 12..13")
+    # The lowest stored node over entry 13: level 1 (12..13), or level 4 (0..15).
+    first_leaf = 12 if _stride(path) == 1 else 0
+    assert (first.field, first.seq, first.last, first.where) == (
+        "node", first_leaf, first_leaf + 1 if first_leaf else 15,
+        f"entries {first_leaf}..{first_leaf + 1 if first_leaf else 15}",
+    )
 
 
 def test_edited_payload_with_every_hash_rebuilt(
@@ -165,12 +180,14 @@ def test_dropped_entry(signed: tuple[Path, list[PublicKey], dict]) -> None:
 
 def test_dropped_entries_at_the_end(signed: tuple[Path, list[PublicKey], dict]) -> None:
     path, public, _ = signed
-    tamper(path, "DELETE FROM entries WHERE seq >= 35")
+    tamper(path, "DELETE FROM entries WHERE seq >= 30")
     report = verify_ledger(path, public)
     sizes = [d for d in report.discrepancies if d.field == "size"]
     assert sizes and (sizes[0].head, sizes[0].found) == (3, "40")
-    assert sizes[0].expected == "<= 35 (entries in the ledger)"
-    assert report.first is not None and report.first.field == "node"  # nodes no entry made
+    assert sizes[0].expected == "<= 30 (entries in the ledger)"
+    first = report.first  # a stored node no entry made: 30..31 (level 1), 16..31 (level 4)
+    assert first is not None and first.field == "node"
+    assert first.last == 31 and "no entry made" in first.message
 
 
 def test_inserted_entry(signed: tuple[Path, list[PublicKey], dict]) -> None:
@@ -189,7 +206,10 @@ def test_inserted_entry(signed: tuple[Path, list[PublicKey], dict]) -> None:
     report = verify_ledger(path, public)
     first = report.first
     assert first is not None
-    assert (first.field, first.where) == ("node", "entries 6..7")
+    if _stride(path) == 1:  # the node over 6..7 is made at 7, before entry 8 is read
+        assert (first.field, first.where) == ("node", "entries 6..7")
+    else:  # no node is stored below level 4: the renumbered entry is the first to tell
+        assert (first.field, first.seq) == ("leaf_hash", 8)  # (node 0..15 follows from it)
     # The entry renumbered from 7 to 8 no longer matches its recorded hash.
     assert any(d.seq == 8 and d.field == "leaf_hash" for d in report.discrepancies)
 
@@ -337,6 +357,13 @@ _REBUILD_NODES_WITHOUT_KEY = (
 )
 
 
+# A stored node over entries 12..13 (id, first leaf) per layout: level 1 ending at 13, or
+# level 4 ending at 15; and an id no entry makes there: level 3 ending at 13 (no such
+# node), or level 5 ending at 31 (a node, but of a level this layout does not keep).
+_STORED = {1: ("(13 << 6) | 1", 12), 4: ("(15 << 6) | 4", 0)}
+_UNMADE = {1: ("(13 << 6) | 3", 6), 4: ("(31 << 6) | 5", 0)}
+
+
 @pytest.mark.parametrize(
     ("edits", "field", "seq"),
     [
@@ -353,34 +380,37 @@ _REBUILD_NODES_WITHOUT_KEY = (
             id="kind-as-blob-of-the-same-bytes",
         ),
         pytest.param(
-            # Node (level 1, index 6) filed one id too high: same hash, wrong place.
-            ("UPDATE nodes SET id = id + 2 WHERE id = (13 << 6) | 1",),
+            # The stored node filed one id too high (two levels up): same hash, wrong place.
+            ("UPDATE nodes SET id = id + 2 WHERE id = {stored}",),
             "node",
-            12,
+            "stored",
             id="node-under-another-id",
         ),
         pytest.param(
-            # A node at an id no entry makes (level 3 ending at entry 13), the rest intact.
-            ("INSERT INTO nodes (id, hash) SELECT (13 << 6) | 3, hash FROM nodes "
-             "WHERE id = (13 << 6) | 1",),
+            # A node at an id no entry makes, the rest intact.
+            ("INSERT INTO nodes (id, hash) SELECT {unmade}, hash FROM nodes WHERE id = {stored}",),
             "node",
-            6,
+            "unmade",
             id="extra-node-no-entry-makes",
         ),
         pytest.param(
             (*_REBUILD_NODES_WITHOUT_KEY, "INSERT INTO nodes SELECT id, hash FROM nodes "
-             "WHERE id = (13 << 6) | 1"),
+             "WHERE id = {stored}"),
             "node",
-            12,
+            "stored",
             id="node-twice-in-a-rebuilt-table",
         ),
     ],
 )
 def test_same_hashes_in_the_wrong_shape_are_reported(
-    signed: tuple[Path, list[PublicKey], dict], edits: tuple[str, ...], field: str, seq: int
+    signed: tuple[Path, list[PublicKey], dict], edits: tuple[str, ...], field: str,
+    seq: int | str,
 ) -> None:
     path, public, _ = signed
-    tamper(path, *edits)
+    stride = _stride(path)
+    (stored, stored_seq), (unmade, unmade_seq) = _STORED[stride], _UNMADE[stride]
+    tamper(path, *(e.format(stored=stored, unmade=unmade) for e in edits))
+    want = {"stored": stored_seq, "unmade": unmade_seq}.get(seq, seq)  # type: ignore[call-overload]
     first = verify_ledger(path, public, allow_unsigned_tail=True).first
     assert first is not None, "accepted"
-    assert (first.field, first.seq) == (field, seq), first
+    assert (first.field, first.seq) == (field, want), first

@@ -170,12 +170,14 @@ def _sql(path: Path, *statements: str | tuple[str, tuple[Any, ...]]) -> None:
 def _rebuild(path: Path, rows: list[tuple[str, str, str]]) -> None:
     """Replace every entry by ``rows`` with leaf hashes and interior nodes recomputed, so
     the file is self-consistent; the signed heads are left as they were."""
+    with Ledger.open(path, readonly=True) as ledger:
+        stores = ledger.stores  # the levels this ledger keeps interior nodes at
     entries, nodes = [], []
     frontier = merkle.Frontier()
     for seq, (kind, payload, ts) in enumerate(rows):
         leaf = merkle.leaf_hash(entry_leaf_bytes(seq, kind, payload.encode(), ts))
         entries.append((seq, kind, payload, ts, leaf))
-        frontier.append(leaf, lambda lv, ix, h: nodes.append((node_id(lv, ix), h)))
+        nodes += [(node_id(lv, ix), h) for lv, ix, h in frontier.append(leaf) if stores(lv)]
     _sql(path, "DELETE FROM entries", "DELETE FROM nodes",
          *[("INSERT INTO entries VALUES (?, ?, ?, ?, ?)", e) for e in entries],
          *[("INSERT INTO nodes (id, hash) VALUES (?, ?)", n) for n in nodes])

@@ -34,9 +34,10 @@ hashing matches RFC 6962, but
   uncached perfect subtrees from the leaves, so a cold inclusion proof in a
   1M-leaf tree rereads the leaf hashes: measured 2.3 s for its first proof
   (0.5 s for the next) on the project's 2-core machine, against 0.2-0.4 ms here,
-  where every perfect interior node is kept in the ledger's own SQLite file,
-  written in the append's transaction, and a proof is ``O(log n)``
-  primary-key look-ups (its root for the same 1M leaves equals ours);
+  where the perfect interior nodes (every 4th level, as C2SP tlog-tiles keeps
+  every 8th) are kept in the ledger's own SQLite file, written in the append's
+  transaction, and a proof is ``O(log n)`` primary-key look-ups (its root for
+  the same 1M leaves equals ours);
 - the ledger needs entries (kind, payload, timestamp), signed tree heads and
   an index of nodes in *one* transactional schema; wrapping pymerkle's table
   would mean two sources of truth;
