@@ -6,7 +6,7 @@ payloads, ~110 bytes) in periods of ``--period`` entries: each period is one
 in the same transaction.  Then:
 
 - ``verify_ledger`` against a keyring of both parties' public keys, with a
-  checkpoint saved at half the ledger: every leaf hash recomputed, every
+  checkpoint saved at half the ledger: every leaf hash recomputed, every stored
   interior node recomputed and compared, the root at every signed head, every
   signature against the keyring, every entry covered by a complete head, a
   consistency proof between successive heads, and the checkpoint's root and
