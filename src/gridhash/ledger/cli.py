@@ -182,7 +182,9 @@ def _print_report(console: Any, report: VerifyReport, source: str) -> None:
                              "meeting the rule" if report.complete_size else "no complete head"))
     if report.pending:
         rows.append(("pending", f"the latest head still needs {_esc(', '.join(report.pending))}"))
-    rows.append(("interior nodes", f"{report.nodes_checked:,} recomputed"))
+    rows.append(
+        ("interior nodes", f"{report.nodes_checked:,} stored, each equal to its recomputation")
+    )
     rows.append(
         ("consistency", f"{report.consistency_checked:,} successive tree head pairs proven")
     )

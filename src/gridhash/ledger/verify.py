@@ -14,10 +14,12 @@ entries
     recomputed from its ``seq``, ``kind``, ``payload`` and ``timestamp``, equals
     the one recorded when it was appended.
 nodes
-    every interior node the store recorded at append time equals the node
-    recomputed from the entries (an entry edited together with its leaf hash
-    still shows here, to within the pair of entries under the node); these
-    are also what inclusion and consistency proofs are built from.
+    every interior node the store recorded at append time (at the levels its
+    ``node_stride`` keeps) equals the node recomputed from the entries, and the
+    file holds no other (an entry edited together with its leaf hash still
+    shows here, to within the entries under the lowest stored node above it;
+    the last entries, under no stored node yet, are held by the signed roots
+    alone); these are also what inclusion and consistency proofs are built from.
 tree heads
     at each signed head of size ``N``: every signature in a keyring party's
     name is by that party's keyring key and verifies over the head's
