@@ -325,7 +325,9 @@ class Accounts:
             if i is None:
                 h = _dot_items(rate, energy)
             else:
-                h = energy[:, i] if rate is None else rate[:, i] * energy[:, i]
+                # a rate shared by every item has an item axis of 1 (mining opex)
+                h = (energy[:, i] if rate is None
+                     else rate[:, i if rate.shape[1] > 1 else 0] * energy[:, i])
         elif kind[0] == "series":
             h = kind[2] if kind[1] is None else kind[1] * kind[2]
         elif kind[0] == "fixed":
