@@ -10,9 +10,12 @@ runs on both node layouts: interior nodes kept at every level (ledgers made befo
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ledger_helpers import build, leaf_of, make_keys, rebuild_hashes, rows, tamper
 
 from gridhash.ledger.errors import LedgerFileError
@@ -414,3 +417,69 @@ def test_same_hashes_in_the_wrong_shape_are_reported(
     first = verify_ledger(path, public, allow_unsigned_tail=True).first
     assert first is not None, "accepted"
     assert (first.field, first.seq) == (field, want), first
+
+
+# Any single edit of a stored hash or entry, on either node layout, fails verification:
+# a stored node or leaf hash changed or removed is named as such, and an entry edited
+# with its leaf hash recomputed is caught by a stored node above it or a signed root.
+_FULL: dict[int, tuple[Path, list[PublicKey]]] = {}
+
+
+def _fully_signed(stride: int, folder: Path) -> tuple[Path, list[PublicKey]]:
+    """70 entries, every one under a head signed by both parties, per layout (built once)."""
+    if stride not in _FULL:
+        keys = make_keys(folder / f"keys{stride}")
+        path = folder / f"full{stride}.db"
+        build(path, keys, n=70, every=10, node_stride=stride).close()
+        _FULL[stride] = path, [k.public for k in keys.values()]
+    return _FULL[stride]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])
+@given(stride=st.sampled_from([1, 4]), edit=st.sampled_from(["flip-node", "drop-node",
+       "flip-leaf", "rewrite-entry"]), pick=st.integers(0, 10**6), bit=st.integers(0, 255))
+def test_any_single_edit_fails_verification(
+    tmp_path_factory: pytest.TempPathFactory, stride: int, edit: str, pick: int, bit: int,
+) -> None:
+    built, public = _fully_signed(stride, tmp_path_factory.getbasetemp() / "full")
+    path = tmp_path_factory.mktemp("edit") / "ledger.db"
+    shutil.copy(built, path)
+    assert verify_ledger(path, public).ok
+    conn = sqlite3.connect(path)
+    ids = [i for (i,) in conn.execute("SELECT id FROM nodes ORDER BY id")]
+    conn.close()
+    assert len(ids) == sum(70 >> lv for lv in range(1, 7) if lv % stride == 0)
+    nid, seq = ids[pick % len(ids)], pick % 70
+    if edit == "flip-node":
+        tamper(path, ("UPDATE nodes SET hash = ? WHERE id = ?",
+                      (_flipped(path, "SELECT hash FROM nodes WHERE id = ?", nid, bit), nid)))
+        want = "node"
+    elif edit == "drop-node":
+        tamper(path, ("DELETE FROM nodes WHERE id = ?", (nid,)))
+        want = "node"
+    elif edit == "flip-leaf":
+        tamper(path, ("UPDATE entries SET leaf_hash = ? WHERE seq = ?",
+                      (_flipped(path, "SELECT leaf_hash FROM entries WHERE seq = ?", seq, bit),
+                       seq)))
+        want = "leaf_hash"
+    else:
+        _, kind, payload, ts, _ = rows(path)[seq]
+        edited = payload.replace('"mwh":', f'"mwh":{bit}')
+        tamper(path, ("UPDATE entries SET payload = ?, leaf_hash = ? WHERE seq = ?",
+                      (edited, leaf_of(seq, kind, edited, ts), seq)))
+        # Whichever comes first in the file: the lowest stored node over the entry (its
+        # last entry) or the first head covering it (size a multiple of 10); entries
+        # 64..69 lie under no stored node of the every-4th-level layout.
+        node_end = (seq | ((1 << stride) - 1)) + 1 if seq < 64 or stride == 1 else 10**9
+        want = "node" if node_end <= -(-(seq + 1) // 10) * 10 else "root"
+    report = verify_ledger(path, public)
+    assert not report.ok and report.first is not None
+    assert report.first.field == want, (edit, stride, report.first)
+
+
+def _flipped(path: Path, sql: str, key: int, bit: int) -> bytes:
+    conn = sqlite3.connect(path)
+    (h,) = conn.execute(sql, (key,)).fetchone()
+    conn.close()
+    return bytes([h[0] ^ (bit or 1), *h[1:]])
