@@ -483,3 +483,48 @@ def _flipped(path: Path, sql: str, key: int, bit: int) -> bytes:
     (h,) = conn.execute(sql, (key,)).fetchone()
     conn.close()
     return bytes([h[0] ^ (bit or 1), *h[1:]])
+
+
+def test_the_node_layout_in_meta_is_no_way_around_the_checks(tmp_path: Path) -> None:
+    """``node_stride`` lives in the unprotected meta table.  Changing it never hides an
+    edit: the verifier then expects nodes the file lacks, or finds nodes at levels the
+    layout does not keep.  Dropping the stored nodes along with it leaves a file whose
+    entries and heads still verify in full: the nodes are a cache proofs are served
+    from, derived from the entries, and proofs from the rest are still the RFC's."""
+    keys = make_keys(tmp_path / "keys")
+    public = [k.public for k in keys.values()]
+    built = tmp_path / "built.db"
+    build(built, keys, n=70, every=10).close()  # the current layout: every 4th level
+
+    def copy(name: str) -> Path:
+        shutil.copy(built, tmp_path / name)
+        return tmp_path / name
+
+    every_level = copy("every.db")
+    tamper(every_level, "UPDATE meta SET value = '1' WHERE key = 'node_stride'")
+    first = verify_ledger(every_level, public).first
+    assert first is not None and first.field == "node" and "lacks a node" in first.message
+    coarser = copy("coarser.db")
+    tamper(coarser, "UPDATE meta SET value = '8' WHERE key = 'node_stride'")
+    first = verify_ledger(coarser, public).first
+    assert first is not None and first.field == "node" and "no entry made" in first.message
+    # coarser, its level-4 nodes dropped, and an entry edited with its leaf hash: the
+    # signed root still tells
+    cache_gone = copy("cache_gone.db")
+    _, kind, payload, ts, _ = rows(cache_gone)[13]
+    edited = payload.replace('"mwh":', '"mwh":9')
+    tamper(cache_gone, "UPDATE meta SET value = '8' WHERE key = 'node_stride'",
+           "DELETE FROM nodes WHERE (id & 63) = 4",
+           ("UPDATE entries SET payload = ?, leaf_hash = ? WHERE seq = 13",
+            (edited, leaf_of(13, kind, edited, ts))))
+    first = verify_ledger(cache_gone, public).first
+    assert first is not None and (first.field, first.head, first.size) == ("root", 1, 20)
+    untouched = copy("untouched.db")
+    tamper(untouched, "UPDATE meta SET value = '8' WHERE key = 'node_stride'",
+           "DELETE FROM nodes WHERE (id & 63) = 4")
+    assert verify_ledger(untouched, public).ok
+    with Ledger.open(untouched, readonly=True) as thin, Ledger.open(built, readonly=True) as full:
+        assert thin.node_stride == 8 and full.node_stride == 4
+        for seq, size in ((0, 70), (13, 40), (69, 70)):
+            assert thin.inclusion_proof(seq, size) == full.inclusion_proof(seq, size)
+        assert thin.consistency_proof(17, 70) == full.consistency_proof(17, 70)
