@@ -490,11 +490,10 @@ class Ledger:
             entries: list[Entry] = []
             rows = []
             nodes: list[tuple[int, bytes]] = []
-
-            stride = self.node_stride
+            stores = self.stores
 
             def record(level: int, index: int, h: bytes) -> None:
-                if level % stride == 0:
+                if stores(level):
                     nodes.append((node_id(level, index), h))
 
             for kind, payload in prepared:
