@@ -33,6 +33,14 @@ def test_energy_accounts_balance(run) -> None:
     assert (h["curtailed_mw"] > -1e-6).all()
     unit_cols = [c for c in h.columns if c.startswith("unit:")]
     np.testing.assert_allclose(h[unit_cols].sum(axis=1), h["generation_mw"])
+    # no rounding residue in any hourly figure: 0, or a real amount (the fast path sets
+    # what is below 1e-9 MW, or within it of a unit's availability, to the bound)
+    power = [c for c in h.columns if c.endswith("_mw") or c.startswith(
+        ("unit:", "offtake:", "miner:", "penalty_usd"))]
+    assert "house_load_unsupplied_mw" in power and "unit:" in " ".join(power)
+    for name in power:
+        v = h[name].abs()
+        assert not ((v > 0) & (v < 1e-6)).any(), name
 
 
 def test_money_adds_up_and_penalties_stay_apart(run) -> None:
