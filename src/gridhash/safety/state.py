@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from gridhash.scenario.resolve import Inputs
 
 __all__ = ["EventRecord", "PlantState", "fuel_levels", "line_quantities", "plant_state",
-           "resolve_state", "resupply_deliveries"]
+           "resolve_state", "restock_hours_after_losses", "resupply_deliveries"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +50,7 @@ class PlantState:
     generator_mw: float = 0.0
     resupply_lead_hours: float = 0.0  # responsive fuel deliveries (resupply_deliveries)
     resupply_days: float = 0.0
+    restock_hours: float | None = None  # tanks topped up after each loss (restock_hours)
 
     def with_lines(
         self, line_in_service: np.ndarray, house_load_mw: np.ndarray,
@@ -67,6 +68,7 @@ class PlantState:
             self.fuel0, self.quantities["diesel_generators"], self.generator_mw, house_load_mw,
             kv_max=only is None or "offsite_kv_max" in only,
             resupply=(self.resupply_lead_hours, self.resupply_days),
+            restock_hours=self.restock_hours,
         )
         names = [k for k in self.quantities if k.startswith("line:")]
         for i, name in enumerate(names):
@@ -89,18 +91,23 @@ def line_quantities(
     *,
     kv_max: bool = True,
     resupply: tuple[float, float] = (0.0, 0.0),
+    restock_hours: float | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The quantities that follow from which lines are in service ((..., L, T) arrays).
 
     ``kv_max=False`` leaves ``offsite_kv_max`` out (nothing reads it).  ``resupply``:
     (lead time [h], delivery [days]) of the fuel deliveries that answer a loss of
     off-site power (:func:`resupply_deliveries`), added to the dated ``delivery``.
+    ``restock_hours``: the tanks are topped back up to ``fuel0`` this long after each
+    loss ends (:func:`restock_hours_after_losses`); None: never.
     """
     off = in_service & offsite[:, None]
     n_off = off.sum(axis=-2).astype(float)
     on_diesel = n_off == 0
     delivery = delivery + resupply_deliveries(on_diesel, *resupply)
-    fuel = fuel_levels(fuel0, delivery, on_diesel / 24.0)
+    restock = (None if restock_hours is None
+               else restock_hours_after_losses(on_diesel, restock_hours))
+    fuel = fuel_levels(fuel0, delivery, on_diesel / 24.0, restock)
     diesel_cap = np.where(on_diesel & (fuel > 0), np.minimum(house, generators * generator_mw), 0.0)
     q = {"offsite_lines": n_off}
     if kv_max:
@@ -151,12 +158,55 @@ def resupply_deliveries(on_diesel: np.ndarray, lead_hours: float, days: float) -
     return out
 
 
-def fuel_levels(fuel0: float, delivery: np.ndarray, burn: np.ndarray) -> np.ndarray:
+def restock_hours_after_losses(on_diesel: np.ndarray, hours: float) -> np.ndarray:
+    """(..., T) bool: the hours at whose start the tanks are topped back up, ``hours``
+    after each loss of off-site power ends.
+
+    A loss ends at the first hour back on off-site power (a run of ``on_diesel`` hours
+    followed by one that is not); the restock is at that hour plus ``hours`` (rounded
+    to whole hours), if it falls within the horizon, whatever happens meanwhile.
+    """
+    on = np.asarray(on_diesel, dtype=bool)
+    out = np.zeros(on.shape, dtype=bool)
+    lag = round(hours)
+    T = on.shape[-1]
+    if T < 2 or lag >= T:
+        return out
+    back = on[..., :-1] & ~on[..., 1:]  # back[..., t]: hour t + 1 is the first hour back
+    out[..., lag + 1:] = back[..., : T - lag - 1]
+    return out
+
+
+def fuel_levels(
+    fuel0: float, delivery: np.ndarray, burn: np.ndarray, restock: np.ndarray | None = None,
+) -> np.ndarray:
     """Fuel at the start of each hour (after that hour's delivery), never below zero.
 
     ``P(t) = max(0, P(t−1) + delivery(t) − burn(t))`` with ``P(−1) = fuel0``, in
     closed form (the running minimum of the unfloored sum; no loop over hours).
+    With ``restock`` ((..., T) bool), the tanks are topped back up to ``fuel0`` at
+    the start of each such hour, before its delivery: ``P(t−1) ← max(P(t−1),
+    fuel0)``.  Each hour is then a map ``p ↦ max(a, p + x)`` (``a`` = 0, or
+    ``fuel0`` where the next hour restocks), and a chain of such maps is one of
+    them, so the level is still one cumulative sum and one running maximum:
+    ``P(t) = C(t) + max(fuel0, max_{u≤t} (a(u) − C(u)))`` with ``C`` the
+    cumulative sum of delivery − burn.  (A plain loop over hours is the oracle in
+    the tests.)
     """
+    if restock is not None and np.any(restock):
+        C = np.cumsum(np.subtract(delivery, burn), axis=-1)
+        a = np.zeros(C.shape)
+        a[..., :-1][restock[..., 1:]] = fuel0  # topped up at the end of the hour before
+        a -= C
+        M = np.maximum.accumulate(a, axis=-1)
+        np.maximum(M, fuel0, out=M)
+        P = np.add(C, M, out=C)  # P(t), the level at the end of hour t
+        level = M  # reused
+        level[..., 0] = fuel0
+        level[..., 1:] = P[..., :-1]
+        level += delivery
+        level[level < 1e-9] = 0.0
+        return level
     S = np.cumsum(np.subtract(delivery, burn), axis=-1)
     S += fuel0
     low = np.minimum.accumulate(S, axis=-1)
@@ -183,6 +233,7 @@ def plant_state(si: SafetyInputs, house_load_mw: np.ndarray) -> PlantState:
         si.line_in_service, si.offsite, si.line_voltage_kv, si.delivery_days, d.fuel_days,
         si.levels["diesel_generators"], d.generator_mw, house_load_mw,
         resupply=(d.resupply_lead_hours, d.resupply_days),
+        restock_hours=d.restock_hours,
     )
     return PlantState(
         index=si.index,
@@ -203,6 +254,7 @@ def plant_state(si: SafetyInputs, house_load_mw: np.ndarray) -> PlantState:
         generator_mw=float(d.generator_mw),
         resupply_lead_hours=float(d.resupply_lead_hours),
         resupply_days=float(d.resupply_days),
+        restock_hours=None if d.restock_hours is None else float(d.restock_hours),
     )
 
 

@@ -107,6 +107,15 @@ class Diesel(Model):
         "days\" on its ninth day).",
         unit="day", default=10.0, ge=0, le=3650,
     )
+    restock_hours: FiniteFloat | None = field(
+        "Tanks topped back up to `fuel_days` this long after off-site power returns from "
+        "a loss (at the first hour back on any off-site line, plus this), whenever the "
+        "loss falls; a level already above `fuel_days` is kept. Absent: no restocking "
+        "(only `resupply_*` and dated `diesel_delivery` events add fuel). For ZNPP an "
+        "ASSUMPTION from the technical specifications: NUREG-1431 LCO 3.8.3 gives 48 h to "
+        "restore the fuel oil level once it is below its limit.",
+        unit="h", default=None, ge=0, le=87_600,
+    )
 
 
 class Cooling(Model):
