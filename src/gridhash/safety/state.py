@@ -198,23 +198,18 @@ def fuel_levels(
         a = np.zeros(C.shape)
         a[..., :-1][restock[..., 1:]] = fuel0  # topped up at the end of the hour before
         a -= C
-        M = np.maximum.accumulate(a, axis=-1)
-        np.maximum(M, fuel0, out=M)
-        P = np.add(C, M, out=C)  # P(t), the level at the end of hour t
-        level = M  # reused
-        level[..., 0] = fuel0
-        level[..., 1:] = P[..., :-1]
-        level += delivery
-        level[level < 1e-9] = 0.0
-        return level
-    S = np.cumsum(np.subtract(delivery, burn), axis=-1)
-    S += fuel0
-    low = np.minimum.accumulate(S, axis=-1)
-    np.minimum(low, 0.0, out=low)
-    S -= low  # P(t), the level at the end of hour t
-    level = low  # reused: the level at the start of each hour, after its delivery
+        spare = np.maximum.accumulate(a, axis=-1)
+        np.maximum(spare, fuel0, out=spare)
+        P = np.add(C, spare, out=C)  # P(t), the level at the end of hour t
+    else:
+        P = np.cumsum(np.subtract(delivery, burn), axis=-1)
+        P += fuel0
+        spare = np.minimum.accumulate(P, axis=-1)
+        np.minimum(spare, 0.0, out=spare)
+        P -= spare  # P(t), the level at the end of hour t
+    level = spare  # reused: the level at the start of each hour, after its delivery
     level[..., 0] = fuel0
-    level[..., 1:] = S[..., :-1]
+    level[..., 1:] = P[..., :-1]
     level += delivery
     level[level < 1e-9] = 0.0  # float residue of an emptied tank is empty
     return level
